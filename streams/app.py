@@ -1,0 +1,43 @@
+"""Wiring one processor into a Runtime from settings; used by every ``processors/*/__main__``."""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Callable
+
+from streams.checkpoint import Checkpoint, Sink
+from streams.clients import build_consumer, build_producer
+from streams.metrics import RuntimeHooks
+from streams.records import DeadLetter, Message, Record
+from streams.runtime import LoopConfig, Processor, Runtime
+from streams.settings import KafkaSettings, RuntimeSettings
+from streams.topics import DLQ_OF
+
+
+def dlq_router(settings: KafkaSettings) -> Callable[[str], str]:
+    """Maps a full source topic name to its full dead-letter topic name."""
+    by_full = {settings.topic(base): settings.topic(dlq) for base, dlq in DLQ_OF.items()}
+    return lambda topic: by_full.get(topic, settings.topic(DLQ_OF["activity-events.v1"]))
+
+
+def build_runtime(settings, *, processor: Processor, group: str, topics: list[str],
+                  decode: Callable[[Message], Record | DeadLetter], sink: Sink | None,
+                  transactional: bool = False) -> Runtime:
+    """A consumer, a producer (transactional if asked), a checkpoint and the loop around them."""
+    consumer = build_consumer(settings, group)
+    txn_id = f"{settings.group(group)}-{socket.gethostname()}-{os.getpid()}" if transactional else None
+    producer = build_producer(settings, transactional_id=txn_id)
+    checkpoint = Checkpoint(consumer=consumer, producer=producer, sink=sink,
+                            dlq_topic_of=dlq_router(settings), transactional=transactional)
+    config = LoopConfig(batch_max_records=settings.batch_max_records, batch_timeout_s=settings.batch_timeout_s) \
+        if isinstance(settings, RuntimeSettings) else LoopConfig()
+    return Runtime(consumer=consumer, topics=[settings.topic(t) for t in topics], decode=decode,
+                   processor=processor, checkpoint=checkpoint, hooks=RuntimeHooks(processor.name, settings.group(group)),
+                   config=config)
+
+
+def configure_logging() -> None:
+    """One line per record to stderr; ids only, never PHI (the loop logs no payloads)."""
+    logging.basicConfig(level=os.environ.get("HERALD_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")

@@ -1,0 +1,87 @@
+"""The commit order, written once (STYLE 7; Quix ``Checkpoint.commit``).
+
+1. write sinks (one Postgres transaction)
+2. produce outputs and dead letters
+3. flush the producer and check every acknowledgement
+4. commit the consumed offsets
+
+Any failure before 4 raises: offsets stay where they were, the runtime redoes the batch, and
+idempotent sinks absorb the repeat. In transactional mode steps 2–4 are one Kafka transaction
+(produce, ``send_offsets_to_transaction``, commit), so outputs and offsets land together or not at all.
+"""
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from confluent_kafka import TopicPartition
+
+from streams.deadletter import to_output
+from streams.errors import ProduceFailed
+from streams.records import Outcome, Output
+
+
+class Sink(Protocol):
+    def write(self, batch: Any) -> None:
+        """Makes ``batch`` durable in one transaction; raising aborts the checkpoint."""
+
+
+class Checkpoint:
+    """Carries one batch's Outcome out in the fixed order, then commits its offsets."""
+
+    def __init__(self, *, consumer, producer, sink: Sink | None, dlq_topic_of, transactional: bool = False,
+                 flush_timeout_s: float = 30.0) -> None:
+        self._consumer = consumer
+        self._producer = producer
+        self._sink = sink
+        self._dlq_topic_of = dlq_topic_of  # source topic -> dead-letter topic
+        self._transactional = transactional
+        self._flush_timeout_s = flush_timeout_s
+        self._errors: list[str] = []
+
+    def commit(self, outcome: Outcome, offsets: list[TopicPartition]) -> None:
+        """Runs steps 1–4; raises (and commits nothing) when any step fails."""
+        if outcome.writes is not None and self._sink is not None:
+            self._sink.write(outcome.writes)  # 1
+        outputs = outcome.outputs + [to_output(d, self._dlq_topic_of(d.message.topic())) for d in outcome.dead_letters]
+        if self._transactional:
+            self._commit_in_transaction(outputs, offsets)
+        else:
+            self._produce(outputs)  # 2
+            self._flush()  # 3
+            if offsets:
+                self._consumer.commit(offsets=offsets, asynchronous=False)  # 4
+
+    def _commit_in_transaction(self, outputs: list[Output], offsets: list[TopicPartition]) -> None:
+        self._producer.begin_transaction()
+        try:
+            self._produce(outputs)  # 2
+            if offsets:  # 3 + 4, atomically with the outputs
+                self._producer.send_offsets_to_transaction(offsets, self._consumer.consumer_group_metadata())
+            self._producer.commit_transaction()
+        except Exception:
+            self._producer.abort_transaction()
+            raise
+
+    def _produce(self, outputs: list[Output]) -> None:
+        self._errors.clear()
+        for out in outputs:
+            self._produce_one(out)
+
+    def _produce_one(self, out: Output) -> None:
+        while True:
+            try:
+                self._producer.produce(out.topic, out.value, out.key, headers=out.headers, on_delivery=self._on_delivery)
+                return
+            except BufferError:  # local queue full: serve callbacks until there is room
+                self._producer.poll(0.1)
+
+    def _on_delivery(self, err, msg) -> None:
+        if err is not None:
+            self._errors.append(f"{msg.topic()}: {err}")
+
+    def _flush(self) -> None:
+        remaining = self._producer.flush(self._flush_timeout_s)
+        if remaining:
+            raise ProduceFailed(f"{remaining} records not acknowledged within {self._flush_timeout_s}s")
+        if self._errors:
+            raise ProduceFailed(f"{len(self._errors)} records failed; first: {self._errors[0]}")

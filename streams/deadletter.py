@@ -1,0 +1,46 @@
+"""Turning a DeadLetter into the record that goes to a dead-letter topic."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from streams.records import DeadLetter, Output
+
+H_ERROR_TYPE = "herald.error.type"
+H_REASON = "herald.error.reason"
+H_TOPIC = "herald.source.topic"
+H_PARTITION = "herald.source.partition"
+H_OFFSET = "herald.source.offset"
+H_FIRST_FAILED = "herald.first-failed-at"
+REASON_MAX = 1000
+
+
+def to_output(dead: DeadLetter, dlq_topic: str, now: datetime | None = None) -> Output:
+    """The original key and bytes, with the reason and original coordinates as headers.
+
+    The original headers are kept; a record that was dead-lettered before keeps its first
+    failure time, so a replayed-and-failed-again record still says when it first failed.
+    """
+    msg = dead.message
+    original = [(k, v) for k, v in (msg.headers() or []) if not k.startswith("herald.error.") and k != H_FIRST_FAILED]
+    first = _header(msg, H_FIRST_FAILED) or (now or datetime.now(timezone.utc)).isoformat().encode()
+    ours = [
+        (H_ERROR_TYPE, dead.error_type.encode()),
+        (H_REASON, dead.reason[:REASON_MAX].encode()),
+        (H_TOPIC, msg.topic().encode()),
+        (H_PARTITION, str(msg.partition()).encode()),
+        (H_OFFSET, str(msg.offset()).encode()),
+        (H_FIRST_FAILED, first),
+    ]
+    return Output(dlq_topic, msg.key(), msg.value(), original + ours)
+
+
+def _header(msg, name: str) -> bytes | None:
+    for key, value in msg.headers() or []:
+        if key == name:
+            return value
+    return None
+
+
+def headers_dict(headers: list[tuple[str, bytes]] | None) -> dict[str, str]:
+    """Headers as text, for display (``herald dlq list``) and tests."""
+    return {k: (v or b"").decode(errors="replace") for k, v in headers or []}

@@ -1,0 +1,194 @@
+"""The one consumer loop every processor runs: poll → decode → handle → checkpoint (STYLE 5).
+
+Processing is synchronous: a batch is committed (or rewound) before the next poll, so when a
+rebalance revokes partitions (inside ``consume``) there is no finished-but-uncommitted work to
+save; ``_on_revoke`` only forgets the partitions. A failed batch is rewound: its partitions seek
+back to the batch's first offsets and pause for a backoff, then resume (STYLE 8).
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+from confluent_kafka import TopicPartition
+
+from streams.checkpoint import Checkpoint
+from streams.errors import SinkBackpressure
+from streams.metrics import RuntimeHooks
+from streams.records import DeadLetter, Message, Outcome, Record
+from streams.retry import RetryPolicy, compute_backoff
+
+log = logging.getLogger("herald.runtime")
+
+
+class Processor(Protocol):
+    name: str
+
+    def handle(self, batch: list[Record]) -> Outcome:
+        """Decides what a batch of decoded records leads to; pure of I/O where it can be."""
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    batch_max_records: int = 5000
+    batch_timeout_s: float = 0.5
+    retry: RetryPolicy = RetryPolicy(base=0.5, cap=30.0)
+
+
+class Runtime:
+    """Runs one processor over its subscribed topics until stopped."""
+
+    def __init__(self, *, consumer, topics: list[str], decode: Callable[[Message], Record | DeadLetter],
+                 processor: Processor, checkpoint: Checkpoint, hooks: RuntimeHooks, config: LoopConfig = LoopConfig(),
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._consumer = consumer
+        self._topics = topics
+        self._decode = decode
+        self._processor = processor
+        self._checkpoint = checkpoint
+        self._hooks = hooks
+        self._config = config
+        self._clock = clock
+        self._stopping = False
+        self._paused: dict[tuple[str, int], float] = {}  # partition -> resume at
+        self._assigned: set[tuple[str, int]] = set()
+        self._failures = 0
+
+    def run(self) -> None:
+        """Loops until ``stop()`` (or SIGTERM); finishes the batch in hand, then closes the consumer."""
+        self._consumer.subscribe(self._topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
+        try:
+            while not self._stopping:
+                self._resume_due()
+                messages = self._consumer.consume(self._config.batch_max_records, self._config.batch_timeout_s)
+                if messages:
+                    self._process(messages)
+                else:
+                    self._record_idle_lag()
+        finally:
+            self._consumer.close()
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM and SIGINT stop the loop after the current batch (called from ``__main__``)."""
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+        signal.signal(signal.SIGINT, self._on_sigterm)
+
+    def _on_sigterm(self, signum, frame) -> None:
+        log.info("signal %s: finishing the batch in hand, then closing", signum)
+        self.stop()
+
+    def _process(self, messages: list[Message]) -> None:
+        started = self._clock()
+        messages = [m for m in messages if not self._is_error(m)]
+        decoded = [self._decode(m) for m in messages]
+        batch = [d for d in decoded if isinstance(d, Record)]
+        dead = [d for d in decoded if isinstance(d, DeadLetter)]
+        try:
+            outcome = self._processor.handle(batch) if batch else Outcome()
+            outcome.dead_letters.extend(dead)
+            self._checkpoint.commit(outcome, offsets_after(messages))
+        except SinkBackpressure as exc:
+            self._rewind(messages, exc.retry_after, exc)
+            return
+        except Exception as exc:  # any failure before the commit: redo the batch
+            self._failures += 1
+            self._rewind(messages, compute_backoff(self._failures, base=self._config.retry.base,
+                                                   cap=self._config.retry.cap, jitter=True), exc)
+            return
+        self._failures = 0
+        self._report(messages, dead, started)
+
+    def _is_error(self, msg: Message) -> bool:
+        if msg.error() is None:
+            return False
+        log.warning("consumer error: %s", msg.error())
+        return True
+
+    def _rewind(self, messages: list[Message], wait_s: float, exc: Exception) -> None:
+        """Seeks every partition of the batch back to its first offset and pauses it for ``wait_s``."""
+        log.warning("batch of %d failed (%s: %s); retrying in %.1fs", len(messages), type(exc).__name__, exc, wait_s)
+        self._hooks.on_batch_failed(Counter(m.topic() for m in messages))
+        resume_at = self._clock() + wait_s
+        for tp in offsets_at_start(messages):
+            if (tp.topic, tp.partition) not in self._assigned:
+                continue
+            self._consumer.pause([tp])
+            self._consumer.seek(tp)
+            self._paused[(tp.topic, tp.partition)] = resume_at
+
+    def _resume_due(self) -> None:
+        now = self._clock()
+        due = [tp for tp, at in self._paused.items() if at <= now]
+        if due:
+            self._consumer.resume([TopicPartition(t, p) for t, p in due])
+            for tp in due:
+                del self._paused[tp]
+
+    def _report(self, messages: list[Message], dead: list[DeadLetter], started: float) -> None:
+        dead_ids = {id(d.message) for d in dead}
+        ok = Counter(m.topic() for m in messages if id(m) not in dead_ids)
+        dead_counts = Counter((d.message.topic(), d.error_type) for d in dead)
+        newest = max((m.timestamp()[1] for m in messages), default=0)
+        self._hooks.on_batch_done(ok, dead_counts, started, newest)
+        self._record_lag(messages)
+
+    def _record_lag(self, messages: list[Message]) -> None:
+        last: dict[tuple[str, int], Message] = {}
+        for m in messages:
+            last[(m.topic(), m.partition())] = m
+        for (topic, partition), m in last.items():
+            _, high = self._consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
+            behind = max(high - (m.offset() + 1), 0) if high >= 0 else 0
+            age = max(time.time() - m.timestamp()[1] / 1000, 0.0) if behind else 0.0
+            self._hooks.on_lag(topic, partition, behind, age)
+
+    def _record_idle_lag(self) -> None:
+        """An empty poll of unpaused partitions means they are caught up."""
+        for topic, partition in self._assigned - set(self._paused):
+            self._hooks.on_lag(topic, partition, 0, 0.0)
+
+    def _on_assign(self, consumer, partitions: list[TopicPartition]) -> None:
+        self._assigned |= {(tp.topic, tp.partition) for tp in partitions}
+        self._hooks.on_rebalance("assign", len(self._assigned))
+        log.info("assigned %s", _names(partitions))
+
+    def _on_revoke(self, consumer, partitions: list[TopicPartition]) -> None:
+        """Nothing finished is uncommitted here (see module doc): forget the partitions."""
+        for tp in partitions:
+            self._assigned.discard((tp.topic, tp.partition))
+            self._paused.pop((tp.topic, tp.partition), None)
+            self._hooks.on_forget_partition(tp.topic, tp.partition)
+        self._hooks.on_rebalance("revoke", len(self._assigned))
+        log.info("revoked %s", _names(partitions))
+
+    def _on_lost(self, consumer, partitions: list[TopicPartition]) -> None:
+        self._on_revoke(consumer, partitions)
+
+
+def offsets_after(messages: list[Message]) -> list[TopicPartition]:
+    """The offsets to commit: for each partition, one past its last message in the batch."""
+    high: dict[tuple[str, int], int] = {}
+    for m in messages:
+        key = (m.topic(), m.partition())
+        high[key] = max(high.get(key, -1), m.offset())
+    return [TopicPartition(t, p, o + 1) for (t, p), o in sorted(high.items())]
+
+
+def offsets_at_start(messages: list[Message]) -> list[TopicPartition]:
+    """For each partition, its first offset in the batch (where a redo starts)."""
+    low: dict[tuple[str, int], int] = {}
+    for m in messages:
+        key = (m.topic(), m.partition())
+        low[key] = min(low.get(key, m.offset()), m.offset())
+    return [TopicPartition(t, p, o) for (t, p), o in sorted(low.items())]
+
+
+def _names(partitions: list[TopicPartition]) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "nothing"
