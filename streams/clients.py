@@ -1,10 +1,15 @@
 """confluent-kafka client configs; clients are built at start-up and passed in (STYLE 17)."""
 from __future__ import annotations
 
+import logging
+
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
 from streams.settings import KafkaSettings
+
+
+_KAFKA_LOG = logging.getLogger("herald.librdkafka")  # librdkafka's lines go through logging, not raw stderr
 
 
 def consumer_config(settings: KafkaSettings, group: str, **overrides) -> dict:
@@ -20,6 +25,7 @@ def consumer_config(settings: KafkaSettings, group: str, **overrides) -> dict:
         "fetch.wait.max.ms": 100,
         "max.poll.interval.ms": 300_000,
         "session.timeout.ms": 45_000,
+        "logger": _KAFKA_LOG,
     }
     config.update(overrides)
     return config
@@ -35,6 +41,7 @@ def producer_config(settings: KafkaSettings, *, transactional_id: str | None = N
         "compression.type": "lz4",
         "linger.ms": 5,
         "partitioner": "murmur2_random",
+        "logger": _KAFKA_LOG,
     }
     if transactional_id:
         config["transactional.id"] = transactional_id

@@ -1,0 +1,153 @@
+"""Fakes for unit tests of the runtime and processors (dramatiq ``StubBroker``, Bytewax ``TestingSource``).
+
+Integration tests use the real Kafka and Postgres; these exist so that the commit order, the
+rewind on failure and the processors' decisions can be tested without services. Every fake
+appends what it was asked to do to a shared ``journal`` so tests can assert the order of steps.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import TopicPartition
+
+
+@dataclass
+class FakeMessage:
+    """A consumed message as confluent_kafka.Message presents it."""
+
+    _topic: str
+    _partition: int
+    _offset: int
+    _value: bytes | None
+    _key: bytes | None = None
+    _headers: list | None = None
+    _timestamp_ms: int = 0
+    _error: Any = None
+
+    def topic(self): return self._topic
+    def partition(self): return self._partition
+    def offset(self): return self._offset
+    def key(self): return self._key
+    def value(self): return self._value
+    def headers(self): return self._headers
+    def timestamp(self): return (1, self._timestamp_ms)
+    def error(self): return self._error
+
+
+@dataclass
+class FakeConsumer:
+    """Hands out prepared batches; records commits, seeks, pauses and resumes."""
+
+    batches: list[list[FakeMessage]]
+    journal: list = field(default_factory=list)
+    committed: dict[tuple[str, int], int] = field(default_factory=dict)
+    high_watermarks: dict[tuple[str, int], int] = field(default_factory=dict)
+    on_empty: Any = None  # called when the batches run out (e.g. runtime.stop)
+    closed: bool = False
+
+    def subscribe(self, topics, on_assign=None, on_revoke=None, on_lost=None):
+        partitions = sorted({(m.topic(), m.partition()) for b in self.batches for m in b})
+        if on_assign:
+            on_assign(self, [TopicPartition(t, p) for t, p in partitions])
+
+    def consume(self, num_messages=1, timeout=-1):
+        if not self.batches:
+            if self.on_empty:
+                self.on_empty()
+            return []
+        return self.batches.pop(0)
+
+    def commit(self, offsets=None, asynchronous=True):
+        self.journal.append(("commit", [(tp.topic, tp.partition, tp.offset) for tp in offsets]))
+        for tp in offsets:
+            self.committed[(tp.topic, tp.partition)] = tp.offset
+
+    def seek(self, tp):
+        self.journal.append(("seek", (tp.topic, tp.partition, tp.offset)))
+
+    def pause(self, tps):
+        self.journal.append(("pause", [(tp.topic, tp.partition) for tp in tps]))
+
+    def resume(self, tps):
+        self.journal.append(("resume", [(tp.topic, tp.partition) for tp in tps]))
+
+    def get_watermark_offsets(self, tp, timeout=None, cached=False):
+        return (0, self.high_watermarks.get((tp.topic, tp.partition), -1))
+
+    def consumer_group_metadata(self):
+        return "group-metadata"
+
+    def close(self):
+        self.closed = True
+
+
+@dataclass
+class FakeProducer:
+    """Records produced records; ``fail_delivery`` makes every delivery report an error."""
+
+    journal: list = field(default_factory=list)
+    produced: list[tuple[str, bytes | None, bytes | None, list | None]] = field(default_factory=list)
+    fail_delivery: bool = False
+    _pending: list = field(default_factory=list)
+
+    def produce(self, topic, value=None, key=None, headers=None, on_delivery=None):
+        self.journal.append(("produce", topic))
+        self.produced.append((topic, key, value, headers))
+        self._pending.append((on_delivery, FakeMessage(topic, 0, len(self.produced) - 1, value, key, headers)))
+
+    def poll(self, timeout=0):
+        return self._deliver()
+
+    def flush(self, timeout=None):
+        self.journal.append(("flush",))
+        self._deliver()
+        return 0
+
+    def _deliver(self) -> int:
+        pending, self._pending = self._pending, []
+        for callback, msg in pending:
+            if callback:
+                callback("delivery failed" if self.fail_delivery else None, msg)
+        return len(pending)
+
+    def begin_transaction(self):
+        self.journal.append(("begin_transaction",))
+
+    def send_offsets_to_transaction(self, offsets, metadata, timeout=None):
+        self.journal.append(("send_offsets", [(tp.topic, tp.partition, tp.offset) for tp in offsets]))
+
+    def commit_transaction(self, timeout=None):
+        self.journal.append(("commit_transaction",))
+
+    def abort_transaction(self, timeout=None):
+        self.journal.append(("abort_transaction",))
+
+
+@dataclass
+class ListSink:
+    """Keeps every written batch; ``fail_with`` makes the next write raise it."""
+
+    journal: list = field(default_factory=list)
+    batches: list = field(default_factory=list)
+    fail_with: Exception | None = None
+
+    def write(self, batch):
+        self.journal.append(("sink.write", len(batch)))
+        if self.fail_with is not None:
+            error, self.fail_with = self.fail_with, None
+            raise error
+        self.batches.append(batch)
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

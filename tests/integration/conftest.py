@@ -1,0 +1,152 @@
+"""Real Kafka and Postgres for integration tests.
+
+Where they come from, in order: ``HERALD_KAFKA_BOOTSTRAP`` / ``HERALD_DATABASE_URL`` when set (how
+CI can run them against given services); else testcontainers when a Docker engine answers; else
+the local stack (``herald dev up``, idempotent). Under CI=true a service that does not answer is
+a test failure, never a skip. Each session gets its own database; each test its own topic and
+group prefix, so tests never see each other's records (STYLE 26).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from dataclasses import dataclass, field
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from sinks.postgres.migrate import upgrade
+from streams.admin import create_topics, wait_for_kafka
+from streams.clients import build_admin
+from streams.errors import ServiceUnavailable
+from streams.settings import PersisterSettings
+from streams.topics import topic_specs
+from cli.processes import stop_processor
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+DEFAULT_DB = "postgresql+psycopg://herald@127.0.0.1:5432/herald"
+
+
+def unavailable(message: str):
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true: a missing service is a failure, not a skip)")
+    pytest.skip(message)
+
+
+@dataclass
+class Services:
+    kafka_bootstrap: str
+    database_url: str
+    containers: list = field(default_factory=list)
+
+
+def _docker_answers() -> bool:
+    if not shutil.which("docker"):
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _from_containers(kafka: str | None, db: str | None) -> Services:
+    containers = []
+    if not kafka:
+        from testcontainers.kafka import KafkaContainer
+
+        containers.append(KafkaContainer("confluentinc/cp-kafka:7.6.0").with_kraft().start())
+        kafka = containers[-1].get_bootstrap_server()
+    if not db:
+        from testcontainers.postgres import PostgresContainer
+
+        containers.append(PostgresContainer("postgres:15", driver="psycopg").start())
+        db = containers[-1].get_connection_url()
+    return Services(kafka, db, containers)
+
+
+def _from_local_stack(kafka: str | None, db: str | None) -> Services:
+    from cli import devstack
+
+    try:
+        devstack.up()
+    except devstack.DevstackError as exc:
+        unavailable(f"local stack did not start: {exc}")
+    return Services(kafka or "127.0.0.1:9092", db or DEFAULT_DB)
+
+
+@pytest.fixture(scope="session")
+def services():
+    kafka, db = os.environ.get("HERALD_KAFKA_BOOTSTRAP"), os.environ.get("HERALD_DATABASE_URL")
+    if kafka and db:
+        found = Services(kafka, db)
+    elif _docker_answers():
+        found = _from_containers(kafka, db)
+    else:
+        found = _from_local_stack(kafka, db)
+    _check(found)
+    yield found
+    for container in found.containers:
+        container.stop()
+
+
+def _check(found: Services) -> None:
+    try:
+        wait_for_kafka(build_admin(PersisterSettings(kafka_bootstrap=found.kafka_bootstrap)), timeout_s=60)
+    except ServiceUnavailable as exc:
+        unavailable(f"Kafka at {found.kafka_bootstrap} does not answer: {exc}")
+    try:
+        with create_engine(found.database_url).connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        unavailable(f"Postgres at {found.database_url} does not answer: {exc}")
+
+
+@pytest.fixture(scope="session")
+def database_url(services):
+    """A fresh database for this test session, migrated to head; dropped afterwards."""
+    name = f"herald_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(services.database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(services.database_url).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@dataclass
+class Pipeline:
+    """One test's own topics and groups on the shared broker, and the env its processes get."""
+
+    settings: PersisterSettings
+    env: dict[str, str]
+    processes: list = field(default_factory=list)
+
+    def topic(self, base: str) -> str:
+        return self.settings.topic(base)
+
+    def group(self, base: str) -> str:
+        return self.settings.group(base)
+
+
+@pytest.fixture
+def pipeline(services, database_url, tmp_path):
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    env = {"HERALD_KAFKA_BOOTSTRAP": services.kafka_bootstrap, "HERALD_DATABASE_URL": database_url,
+           "HERALD_TOPIC_PREFIX": f"{prefix}.", "HERALD_GROUP_PREFIX": f"{prefix}-",
+           "HERALD_METRICS_PORT": "0", "HERALD_LOG_LEVEL": "INFO"}
+    settings = PersisterSettings(kafka_bootstrap=services.kafka_bootstrap, database_url=database_url,
+                                 topic_prefix=f"{prefix}.", group_prefix=f"{prefix}-")
+    admin = build_admin(settings)
+    create_topics(admin, settings, topic_specs(partitions=4))
+    made = Pipeline(settings, env)
+    yield made
+    for proc in made.processes:
+        stop_processor(proc, timeout=5)
+    admin.delete_topics([settings.topic(s.base) for s in topic_specs()])

@@ -1,0 +1,92 @@
+"""Both framings, schema resolution, and clear errors for bytes that are not a record."""
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from streams.errors import DecodeError
+from streams.messages import ACTIVITY_EVENT, ActivityEvent
+from streams.serde import CONFLUENT_MAGIC, SINGLE_OBJECT_MAGIC, AvroSerde, SchemaStore, registry_client
+
+STORE = SchemaStore()
+
+
+def an_event(**overrides) -> ActivityEvent:
+    fields = dict(event_id=uuid.uuid4(), event_type="LAB_RESULT_RECEIVED", title="Lab result",
+                  occurred_at=datetime(2026, 3, 8, 7, 30, tzinfo=timezone.utc), organization_id="org-1",
+                  patient_id="p-1", attributes={"lab": "K+"}, notify=True)
+    return ActivityEvent(**{**fields, **overrides})
+
+
+def test_single_object_encoding_round_trips_with_the_fingerprint_header():
+    serde = AvroSerde(ACTIVITY_EVENT, STORE)
+    event = an_event()
+
+    data = serde.encode(event.to_avro())
+
+    assert data[:2] == SINGLE_OBJECT_MAGIC and data[2:10] == STORE.latest(ACTIVITY_EVENT).fingerprint
+    assert ActivityEvent.from_avro(serde.decode(data)) == event
+
+
+def test_confluent_framing_round_trips_through_the_mock_registry():
+    registry = registry_client("mock://serde-test")
+    writer = AvroSerde(ACTIVITY_EVENT, STORE, registry=registry, subject="t-value")
+    reader = AvroSerde(ACTIVITY_EVENT, STORE, registry=registry)
+    event = an_event()
+
+    data = writer.encode(event.to_avro())
+
+    assert data[:1] == CONFLUENT_MAGIC
+    assert ActivityEvent.from_avro(reader.decode(data)) == event
+
+
+def test_a_reader_without_registry_still_reads_single_object_records_from_any_writer():
+    registry_written = AvroSerde(ACTIVITY_EVENT, STORE).encode(an_event().to_avro())
+    assert AvroSerde(ACTIVITY_EVENT, STORE, registry=registry_client("mock://other")).decode(registry_written)
+
+
+@pytest.mark.parametrize("data,reason", [
+    (b"", "empty value"),
+    (None, "empty value"),
+    (b"hello world", "unknown framing"),
+    (SINGLE_OBJECT_MAGIC + b"\x01" * 8 + b"\x00", "unknown schema fingerprint"),
+    (CONFLUENT_MAGIC + b"\x00\x00\x00\x07" + b"\x00", "no schema registry is configured"),
+], ids=["empty", "none", "text", "unknown-fingerprint", "confluent-without-registry"])
+def test_bytes_that_are_not_a_record_raise_decode_error_with_the_reason(data, reason):
+    with pytest.raises(DecodeError, match=reason):
+        AvroSerde(ACTIVITY_EVENT, STORE).decode(data)
+
+
+def test_a_truncated_body_is_a_decode_error():
+    data = AvroSerde(ACTIVITY_EVENT, STORE).encode(an_event().to_avro())
+    with pytest.raises(DecodeError, match="corrupt Avro body"):
+        AvroSerde(ACTIVITY_EVENT, STORE).decode(data[:30])
+
+
+def test_an_old_writer_is_resolved_onto_a_newer_reader(tmp_path: Path):
+    """Given v1 and a v2 that adds a defaulted field, a v1 record decodes with v2's default."""
+    folder = tmp_path / "schemas"
+    folder.mkdir()
+    v1 = Path(STORE.latest(ACTIVITY_EVENT).path)
+    shutil.copy(v1, folder / "activity_event.v1.avsc")
+    v2 = json.loads(v1.read_text())
+    v2["fields"].append({"name": "correlation_id", "type": ["null", "string"], "default": None})
+    (folder / "activity_event.v2.avsc").write_text(json.dumps(v2))
+    old_writer = AvroSerde(ACTIVITY_EVENT, STORE)
+    new_reader = AvroSerde(ACTIVITY_EVENT, SchemaStore(str(folder)))
+
+    decoded = new_reader.decode(old_writer.encode(an_event().to_avro()))
+
+    assert new_reader.reader.version == 2
+    assert decoded["correlation_id"] is None and decoded["organization_id"] == "org-1"
+
+
+def test_a_schema_without_namespace_or_doc_is_refused(tmp_path: Path):
+    (tmp_path / "thing.v1.avsc").write_text(json.dumps({"type": "record", "name": "Thing", "fields": []}))
+    with pytest.raises(ValueError, match="namespace and a doc"):
+        SchemaStore(str(tmp_path))
