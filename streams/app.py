@@ -21,13 +21,22 @@ def dlq_router(settings: KafkaSettings) -> Callable[[str], str]:
     return lambda topic: by_full.get(topic, settings.topic(DLQ_OF["activity-events.v1"]))
 
 
+def transactional_id(settings, group: str) -> str:
+    """Stable across restarts of one replica, so a restarted replica fences (and aborts) the
+    transaction its crashed predecessor left open instead of leaving it to time out while
+    read-committed consumers wait. Replicas must differ: ``HERALD_INSTANCE_ID`` (the pod name)."""
+    instance = getattr(settings, "instance_id", "") or socket.gethostname()
+    return f"{settings.group(group)}-{instance}"
+
+
 def build_runtime(settings, *, processor: Processor, group: str, topics: list[str],
                   decode: Callable[[Message], Record | DeadLetter], sink: Sink | None,
                   transactional: bool = False) -> Runtime:
     """A consumer, a producer (transactional if asked), a checkpoint and the loop around them."""
-    consumer = build_consumer(settings, group)
-    txn_id = f"{settings.group(group)}-{socket.gethostname()}-{os.getpid()}" if transactional else None
-    producer = build_producer(settings, transactional_id=txn_id)
+    session = {"session.timeout.ms": settings.session_timeout_ms,
+               "heartbeat.interval.ms": max(settings.session_timeout_ms // 5, 500)} if isinstance(settings, RuntimeSettings) else {}
+    consumer = build_consumer(settings, group, **session)
+    producer = build_producer(settings, transactional_id=transactional_id(settings, group) if transactional else None)
     checkpoint = Checkpoint(consumer=consumer, producer=producer, sink=sink,
                             dlq_topic_of=dlq_router(settings), transactional=transactional)
     config = LoopConfig(batch_max_records=settings.batch_max_records, batch_timeout_s=settings.batch_timeout_s) \
@@ -38,6 +47,15 @@ def build_runtime(settings, *, processor: Processor, group: str, topics: list[st
 
 
 def configure_logging() -> None:
-    """One line per record to stderr; ids only, never PHI (the loop logs no payloads)."""
-    logging.basicConfig(level=os.environ.get("HERALD_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    """Called first in every ``__main__``: one JSON object per line to stderr (``streams.logs``), with
+    ``extra`` ids such as event_id / notification_id as keys; ``HERALD_LOG_FORMAT=text`` for a terminal.
+    Ids only, never PHI (the loop logs no payloads)."""
+    from streams.logs import JsonFormatter
+
+    handler = logging.StreamHandler()
+    if os.environ.get("HERALD_LOG_FORMAT", "json") == "text":
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    else:
+        handler.setFormatter(JsonFormatter())
+    logging.basicConfig(level=os.environ.get("HERALD_LOG_LEVEL", "INFO"), handlers=[handler], force=True)
+    logging.captureWarnings(True)  # warnings become records too: stderr stays one JSON object per line

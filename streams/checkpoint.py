@@ -63,25 +63,40 @@ class Checkpoint:
             raise
 
     def _produce(self, outputs: list[Output]) -> None:
-        self._errors.clear()
-        for out in outputs:
-            self._produce_one(out)
-
-    def _produce_one(self, out: Output) -> None:
-        while True:
-            try:
-                self._producer.produce(out.topic, out.value, out.key, headers=out.headers, on_delivery=self._on_delivery)
-                return
-            except BufferError:  # local queue full: serve callbacks until there is room
-                self._producer.poll(0.1)
-
-    def _on_delivery(self, err, msg) -> None:
-        if err is not None:
-            self._errors.append(f"{msg.topic()}: {err}")
+        self._errors = produce_all(self._producer, outputs)
 
     def _flush(self) -> None:
-        remaining = self._producer.flush(self._flush_timeout_s)
-        if remaining:
-            raise ProduceFailed(f"{remaining} records not acknowledged within {self._flush_timeout_s}s")
-        if self._errors:
-            raise ProduceFailed(f"{len(self._errors)} records failed; first: {self._errors[0]}")
+        wait_for_acks(self._producer, self._errors, self._flush_timeout_s)
+
+
+def produce_all(producer, outputs: list[Output]) -> list[str]:
+    """Enqueues every output; returns the list that delivery failures are appended to as they are reported."""
+    errors: list[str] = []
+
+    def on_delivery(err, msg) -> None:
+        if err is not None:
+            errors.append(f"{msg.topic()}: {err}")
+
+    for out in outputs:
+        while True:
+            try:
+                producer.produce(out.topic, out.value, out.key, headers=out.headers, on_delivery=on_delivery)
+                break
+            except BufferError:  # local queue full: serve callbacks until there is room
+                producer.poll(0.1)
+    return errors
+
+
+def wait_for_acks(producer, errors: list[str], timeout_s: float) -> None:
+    """Flushes; raises ProduceFailed unless every record was acknowledged."""
+    remaining = producer.flush(timeout_s)
+    if remaining:
+        raise ProduceFailed(f"{remaining} records not acknowledged within {timeout_s}s")
+    if errors:
+        raise ProduceFailed(f"{len(errors)} records failed; first: {errors[0]}")
+
+
+def deliver(producer, outputs: list[Output], timeout_s: float = 30.0) -> None:
+    """Produces ``outputs`` and waits until the broker acknowledged all of them (jobs outside the loop:
+    the scheduler and the reconciler produce, wait, and only then commit their database transaction)."""
+    wait_for_acks(producer, produce_all(producer, outputs), timeout_s)

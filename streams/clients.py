@@ -23,6 +23,7 @@ def consumer_config(settings: KafkaSettings, group: str, **overrides) -> dict:
         "isolation.level": "read_committed",
         "fetch.min.bytes": 1,
         "fetch.wait.max.ms": 100,
+        "queued.max.messages.kbytes": 16_384,  # 16 MB of prefetch is ~10 full batches; the 64 MB default is RSS
         "max.poll.interval.ms": 300_000,
         "session.timeout.ms": 45_000,
         "logger": _KAFKA_LOG,
@@ -45,6 +46,7 @@ def producer_config(settings: KafkaSettings, *, transactional_id: str | None = N
     }
     if transactional_id:
         config["transactional.id"] = transactional_id
+        config["transaction.timeout.ms"] = 30_000
     config.update(overrides)
     return config
 

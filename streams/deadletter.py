@@ -11,18 +11,23 @@ H_TOPIC = "herald.source.topic"
 H_PARTITION = "herald.source.partition"
 H_OFFSET = "herald.source.offset"
 H_FIRST_FAILED = "herald.first-failed-at"
+H_REPLAY_OF = "herald.replay.of"  # set by `herald dlq replay`: "<dlq topic>/<partition>/<offset>" it came from
 REASON_MAX = 1000
 
 
 def to_output(dead: DeadLetter, dlq_topic: str, now: datetime | None = None) -> Output:
     """The original key and bytes, with the reason and original coordinates as headers.
 
-    The original headers are kept; a record that was dead-lettered before keeps its first
-    failure time, so a replayed-and-failed-again record still says when it first failed.
+    The original headers are kept, plus ``dead.headers`` (which replace same-named originals); a record
+    that was dead-lettered before keeps its first failure time, so a replayed-and-failed-again record
+    still says when it first failed. Else the first failure is ``dead.headers``' own, else now.
     """
     msg = dead.message
-    original = [(k, v) for k, v in (msg.headers() or []) if not k.startswith("herald.error.") and k != H_FIRST_FAILED]
-    first = _header(msg, H_FIRST_FAILED) or (now or datetime.now(timezone.utc)).isoformat().encode()
+    extra = [(k, v) for k, v in dead.headers if k != H_FIRST_FAILED]
+    replaced = {H_FIRST_FAILED, *(k for k, _ in extra)}
+    original = [(k, v) for k, v in (msg.headers() or []) if not k.startswith("herald.error.") and k not in replaced]
+    first = _header(msg, H_FIRST_FAILED) or dict(dead.headers).get(H_FIRST_FAILED) \
+        or (now or datetime.now(timezone.utc)).isoformat().encode()
     ours = [
         (H_ERROR_TYPE, dead.error_type.encode()),
         (H_REASON, dead.reason[:REASON_MAX].encode()),
@@ -31,7 +36,7 @@ def to_output(dead: DeadLetter, dlq_topic: str, now: datetime | None = None) -> 
         (H_OFFSET, str(msg.offset()).encode()),
         (H_FIRST_FAILED, first),
     ]
-    return Output(dlq_topic, msg.key(), msg.value(), original + ours)
+    return Output(dlq_topic, msg.key(), msg.value(), original + ours + extra)
 
 
 def _header(msg, name: str) -> bytes | None:

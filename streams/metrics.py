@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
@@ -21,14 +21,25 @@ LAG_MESSAGES = Gauge("herald_consumer_lag_messages", "Records behind the partiti
 LAG_SECONDS = Gauge("herald_consumer_lag_seconds", "Age of the oldest record not yet consumed (0 when caught up)", ["group", "topic", "partition"])
 REBALANCES = Counter("herald_rebalances_total", "Partition assignment changes", ["processor", "kind"])
 ASSIGNED = Gauge("herald_assigned_partitions", "Partitions assigned to this process", ["processor"])
+UNKNOWN_EVENT_TYPES = Counter("herald_unknown_event_types_total", "Events of a type the catalogue does not know (stored, notify no one)", ["processor"])
+FANOUT_RECIPIENTS = Counter("herald_fanout_notifications_total", "Notifications decided by the fan-out, by push action", ["processor", "push"])
+DIGESTS = Counter("herald_digests_released_total", "Quiet-hours digests released, and held rows dropped at release", ["outcome"])
 PUBLISHED = Counter("herald_published_total", "Records the producer SDK got acknowledged", ["topic"])
 PUBLISH_FAILED = Counter("herald_publish_failures_total", "Records the producer SDK could not deliver", ["topic", "reason"])
+# Push and quiet hours (names fixed for deploy/prometheus and deploy/grafana; code = FCM error code, "OK" on success).
+PUSH_RESULTS = Counter("herald_push_results_total", "Push sends to FCM by result code (OK on success)", ["code"])
+TOKENS_RETIRED = Counter("herald_tokens_retired_total", "Device tokens retired, by reason (e.g. UNREGISTERED)", ["reason"])
+HELD = Gauge("herald_held_notifications", "Notifications held for quiet hours, as last counted", ["processor"])
+HELD_OVERDUE = Gauge("herald_held_overdue_notifications", "Held notifications past their release time", ["processor"])
 
 
-def serve(port: int) -> None:
-    """Starts the /metrics endpoint on ``port`` unless it is 0; called once from ``__main__``."""
+def serve(port: int | None) -> None:
+    """Starts /metrics (and always-ok /healthz, /readyz) on ``port`` unless it is 0 or None; called once
+    from ``__main__``. Prefer ``streams.health.serve_consumer``, which adds real liveness and readiness."""
     if port:
-        start_http_server(port)
+        from streams.health import HealthServer
+
+        HealthServer(port, live={}, ready={}).start()
 
 
 class RuntimeHooks:
@@ -37,9 +48,25 @@ class RuntimeHooks:
     def __init__(self, processor: str, group: str) -> None:
         self.processor = processor
         self.group = group
+        self.last_loop_at: float | None = None  # monotonic; liveness (streams.health)
+        self.last_records_at: float | None = None  # monotonic; readiness
+        self.assigned = 0
+
+    def on_start(self, topics: list[str]) -> None:
+        """Called once before the first poll: the per-topic series exist from 0, so rate() sees the first records."""
+        for topic in topics:
+            RECORDS_IN.labels(self.processor, topic)
+            RECORDS_OUT.labels(self.processor, topic, "ok")
+            RECORDS_FAILED.labels(self.processor, topic)
+        ASSIGNED.labels(self.processor).set(0)
+
+    def on_loop(self) -> None:
+        """Called at the top of every loop iteration: the heartbeat /healthz checks."""
+        self.last_loop_at = time.monotonic()
 
     def on_batch_done(self, ok: dict[str, int], dead: dict[tuple[str, str], int], started: float, newest_ts_ms: int) -> None:
         """Called after a batch's offsets are committed: ``ok`` per topic, ``dead`` per (topic, reason)."""
+        self.last_records_at = time.monotonic()
         for topic, n in ok.items():
             RECORDS_IN.labels(self.processor, topic).inc(n)
             RECORDS_OUT.labels(self.processor, topic, "ok").inc(n)
@@ -53,6 +80,7 @@ class RuntimeHooks:
 
     def on_batch_failed(self, counts_in: dict[str, int]) -> None:
         """Called when a batch is rewound to be redone."""
+        self.last_records_at = time.monotonic()
         for topic, n in counts_in.items():
             RECORDS_FAILED.labels(self.processor, topic).inc(n)
 
@@ -69,5 +97,32 @@ class RuntimeHooks:
                 pass
 
     def on_rebalance(self, kind: str, assigned_count: int) -> None:
+        self.assigned = assigned_count
         REBALANCES.labels(self.processor, kind).inc()
         ASSIGNED.labels(self.processor).set(assigned_count)
+
+
+def on_fanout_planned(processor: str, *, pushed: int, held: int, bell_only: int, unknown_types: int) -> None:
+    """Called by the fan-out and the reconciler after planning a batch."""
+    FANOUT_RECIPIENTS.labels(processor, "now").inc(pushed)
+    FANOUT_RECIPIENTS.labels(processor, "held").inc(held)
+    FANOUT_RECIPIENTS.labels(processor, "none").inc(bell_only)
+    if unknown_types:
+        UNKNOWN_EVENT_TYPES.labels(processor).inc(unknown_types)
+
+
+def on_push_result(code: str, n: int = 1) -> None:
+    """Called by the push sender per FCM answer: ``code`` is FCM's error code, or "OK" on success."""
+    PUSH_RESULTS.labels(code).inc(n)
+
+
+def on_token_retired(reason: str, n: int = 1) -> None:
+    """Called when device tokens are retired; ``reason`` is the FCM code that retired them."""
+    TOKENS_RETIRED.labels(reason).inc(n)
+
+
+def on_held_counted(processor: str, *, held: int, overdue: int) -> None:
+    """Called each time the held notifications are counted (the scheduler's tick): all held, and
+    those whose release time has passed (a healthy scheduler keeps the latter at 0)."""
+    HELD.labels(processor).set(held)
+    HELD_OVERDUE.labels(processor).set(overdue)

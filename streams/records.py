@@ -33,6 +33,7 @@ class DeadLetter:
     reason: str
     error_type: str
     message: Message
+    headers: tuple[tuple[str, bytes], ...] = ()  # extra headers, e.g. the push DLQ's FCM error code and attempts
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,9 +60,11 @@ class Runtime:
 
     def run(self) -> None:
         """Loops until ``stop()`` (or SIGTERM); finishes the batch in hand, then closes the consumer."""
+        self._hooks.on_start(self._topics)
         self._consumer.subscribe(self._topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
         try:
             while not self._stopping:
+                self._hooks.on_loop()
                 self._resume_due()
                 messages = self._consumer.consume(self._config.batch_max_records, self._config.batch_timeout_s)
                 if messages:
@@ -74,6 +76,11 @@ class Runtime:
 
     def stop(self) -> None:
         self._stopping = True
+
+    @property
+    def hooks(self) -> RuntimeHooks:
+        """The loop's metrics hooks; their heartbeat and assignment feed /healthz and /readyz (streams.health)."""
+        return self._hooks
 
     def install_signal_handlers(self) -> None:
         """SIGTERM and SIGINT stop the loop after the current batch (called from ``__main__``)."""
@@ -103,7 +110,7 @@ class Runtime:
                                                    cap=self._config.retry.cap, jitter=True), exc)
             return
         self._failures = 0
-        self._report(messages, dead, started)
+        self._report(messages, outcome.dead_letters, started)  # decode's and the processor's dead letters
 
     def _is_error(self, msg: Message) -> bool:
         if msg.error() is None:

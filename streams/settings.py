@@ -5,7 +5,7 @@ Each process composes one frozen settings class from these parts and builds it o
 """
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _CONFIG = SettingsConfigDict(env_prefix="HERALD_", frozen=True, extra="ignore")
@@ -39,11 +39,14 @@ class PostgresSettings(BaseSettings):
 
 
 class MetricsSettings(BaseSettings):
-    """Port of the process's Prometheus endpoint; 0 turns it off."""
+    """Port of the process's /metrics, /healthz, /readyz endpoint (``streams.health``): unset means the
+    process's default port (``streams.health.DEFAULT_PORTS``), 0 turns it off. ``/healthz`` fails once
+    the loop has not turned for ``liveness_timeout_s``."""
 
     model_config = _CONFIG
 
-    metrics_port: int = Field(default=0, ge=0, le=65535)
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    liveness_timeout_s: float = Field(default=60.0, gt=0)
 
 
 class RuntimeSettings(BaseSettings):
@@ -53,9 +56,18 @@ class RuntimeSettings(BaseSettings):
 
     batch_max_records: int = Field(default=5000, ge=1)
     batch_timeout_s: float = Field(default=0.5, gt=0)
+    session_timeout_ms: int = Field(default=45_000, ge=6_000, description="How long a dead member keeps its partitions")
 
 
-class PersisterSettings(KafkaSettings, PostgresSettings, MetricsSettings, RuntimeSettings):
+class ProcessorSettings(KafkaSettings, PostgresSettings, MetricsSettings, RuntimeSettings):
+    """Settings every consumer-group processor shares."""
+
+    model_config = _CONFIG
+
+    instance_id: str = Field(default="", description="Stable per replica (pod name); names the transactional id")
+
+
+class PersisterSettings(ProcessorSettings):
     """Settings of ``herald run persister``."""
 
     model_config = _CONFIG
@@ -71,3 +83,54 @@ class ProducerSettings(KafkaSettings):
     producer_linger_ms: int = 5
     producer_buffer_max_messages: int = 100_000
     producer_delivery_timeout_ms: int = 300_000
+
+
+class FanoutSettings(ProcessorSettings):
+    """Settings of ``herald run fanout``, ``scheduler`` and ``reconciler``."""
+
+    model_config = _CONFIG
+
+    exactly_once: bool = True
+    scheduler_interval_s: float = Field(default=5.0, gt=0)
+    reconciler_interval_s: float = Field(default=60.0, gt=0)
+    reconciler_grace_s: float = Field(default=300.0, ge=0)
+
+
+class LagExporterSettings(KafkaSettings, MetricsSettings):
+    """Settings of ``herald run lag-exporter`` and ``herald lag``: reads every group named
+    ``HERALD_GROUP_PREFIX*`` from the broker every ``lag_interval_s``."""
+
+    model_config = _CONFIG
+
+    lag_interval_s: float = Field(default=10.0, gt=0)
+    lag_probe_timeout_s: float = Field(default=5.0, gt=0)
+
+
+class FcmSettings(BaseSettings):
+    """Where pushes go. ``fcm_endpoint`` set: an FCM-compatible server (the emulator in ``deploy/``),
+    with a do-nothing credential unless ``fcm_credentials`` names a service-account file (whose
+    ``token_uri`` may point at the emulator's ``/token``). Unset: Google's FCM, with the service
+    account in ``fcm_credentials`` or Application Default Credentials."""
+
+    model_config = _CONFIG
+
+    fcm_endpoint: str | None = None
+    fcm_project_id: str = "herald-local"
+    fcm_credentials: SecretStr | None = Field(default=None, description="Path of a service-account JSON file")
+    fcm_transport: str = Field(default="pool", pattern="^(pool|httpx)$")
+    fcm_connections: int = Field(default=48, ge=1, le=1000)
+    fcm_timeout_s: float = Field(default=10.0, gt=0)
+
+
+class PushSenderSettings(ProcessorSettings, FcmSettings):
+    """Settings of ``herald run push-sender`` (retry and token-age policy in docs/push.md)."""
+
+    model_config = _CONFIG
+
+    push_max_attempts: int = Field(default=6, ge=1)
+    push_retry_base_s: float = Field(default=2.0, gt=0)
+    push_retry_cap_s: float = Field(default=600.0, gt=0)
+    push_retry_poll_s: float = Field(default=0.25, gt=0)
+    push_ttl_s: int = Field(default=86_400, ge=0, le=2_419_200)  # FCM's maximum TTL is 28 days
+    token_max_age_days: int = Field(default=270, ge=1)
+    token_prune_interval_s: float = Field(default=3600.0, gt=0)

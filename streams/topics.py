@@ -8,6 +8,7 @@ ACTIVITY_DLQ = "activity-events.dlq.v1"
 DIRECTORY = "directory.v1"
 PUSH = "notifications.push.v1"
 PUSH_DLQ = "notifications.push.dlq.v1"
+DLQ_REPLAYS = "dlq-replays.v1"  # compacted: one marker per replayed DLQ record (cli/dlq.py)
 
 DLQ_OF = {ACTIVITY: ACTIVITY_DLQ, PUSH: PUSH_DLQ, DIRECTORY: ACTIVITY_DLQ}
 
@@ -31,4 +32,5 @@ def topic_specs(partitions: int = 12) -> list[TopicSpec]:
         TopicSpec(DIRECTORY, 3, {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}),
         TopicSpec(PUSH, partitions, {"retention.ms": week_ms}),
         TopicSpec(PUSH_DLQ, 1, dlq),
+        TopicSpec(DLQ_REPLAYS, 1, {"cleanup.policy": "compact"}),
     ]

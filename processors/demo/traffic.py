@@ -76,14 +76,16 @@ def _uuid(rng: random.Random) -> uuid.UUID:
 
 
 def build_world(rng: random.Random, now: datetime, *, organizations: int = 3, users_per_org: int = 40,
-                patients_per_org: int = 300) -> DemoWorld:
-    """Organizations with users (roles, zones, a supervisor), patients and care teams."""
-    orgs = [_organization(rng, now, i, users_per_org, patients_per_org) for i in range(organizations)]
+                patients_per_org: int = 300, org_prefix: str = "") -> DemoWorld:
+    """Organizations with users (roles, zones, a supervisor), patients and care teams.
+    ``org_prefix`` keeps several worlds apart in one database (tests)."""
+    orgs = [_organization(rng, now, f"{org_prefix}org-{i + 1:03d}", users_per_org, patients_per_org)
+            for i in range(organizations)]
     return DemoWorld(orgs)
 
 
-def _organization(rng: random.Random, now: datetime, index: int, n_users: int, n_patients: int) -> Organization:
-    org = Organization(f"org-{index + 1:03d}")
+def _organization(rng: random.Random, now: datetime, organization_id: str, n_users: int, n_patients: int) -> Organization:
+    org = Organization(organization_id)
     roles = [r for r, _ in _ROLES]
     weights = [w for _, w in _ROLES]
     director = f"{org.organization_id}-u0001"

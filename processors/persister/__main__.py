@@ -6,8 +6,8 @@ from sinks.postgres.activity import ActivityEventSink
 from sinks.postgres.engine import build_engine
 from streams.app import build_runtime, configure_logging
 from streams.decoder import Decoder
+from streams.health import serve_consumer
 from streams.messages import ACTIVITY_EVENT, ActivityEvent
-from streams.metrics import serve
 from streams.serde import AvroSerde, SchemaStore, registry_client
 from streams.settings import PersisterSettings
 from streams.topics import ACTIVITY
@@ -16,13 +16,14 @@ from streams.topics import ACTIVITY
 def main(settings: PersisterSettings | None = None) -> None:
     configure_logging()
     settings = settings or PersisterSettings()
-    serve(settings.metrics_port)
     serde = AvroSerde(ACTIVITY_EVENT, SchemaStore(), registry=registry_client(settings.schema_registry_url))
+    engine = build_engine(settings.database_url)
     runtime = build_runtime(
         settings, processor=Persister(), group="persister", topics=[ACTIVITY],
         decode=Decoder(serde, ActivityEvent.from_avro),
-        sink=ActivityEventSink(build_engine(settings.database_url), settings.persist_strategy),
+        sink=ActivityEventSink(engine, settings.persist_strategy),
     )
+    serve_consumer("persister", settings, runtime.hooks, engine=engine)
     runtime.install_signal_handlers()
     runtime.run()
 

@@ -2,7 +2,8 @@
 
 Two write strategies, measured by ``bench/persist.py`` (figures in the README):
 * ``copy``: COPY into a per-connection temp staging table, then INSERT … SELECT … ON CONFLICT DO NOTHING;
-* ``executemany``: psycopg 3's pipelined executemany of INSERT … ON CONFLICT DO NOTHING.
+* ``executemany``: psycopg 3's pipelined executemany of INSERT … ON CONFLICT DO NOTHING
+(both in ``sinks/postgres/bulk.py``).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from uuid import UUID
 
 from sqlalchemy import Engine
 
+from sinks.postgres.bulk import copy_insert, executemany_insert
 from sinks.postgres.engine import raw_connection
 
 COLUMNS = (
@@ -21,17 +23,7 @@ COLUMNS = (
     "encounter_id", "resource_type", "resource_id", "practitioner_user_id", "title", "description", "notify",
     "visibility", "attributes", "source",
 )
-_COLS = ", ".join(COLUMNS)
-_STAGE = "activity_events_stage"
-_CREATE_STAGE = (
-    f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} "
-    f"(LIKE activity_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-)
-_MERGE = f"INSERT INTO activity_events ({_COLS}) SELECT {_COLS} FROM {_STAGE} ON CONFLICT (event_id) DO NOTHING"
-_INSERT = (
-    f"INSERT INTO activity_events ({_COLS}) VALUES ({', '.join(['%s'] * len(COLUMNS))}) "
-    f"ON CONFLICT (event_id) DO NOTHING"
-)
+_CONFLICT = "(event_id) DO NOTHING"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +76,20 @@ class ActivityEventSink:
 
     @staticmethod
     def _copy(cursor, rows: list[tuple]) -> None:
-        cursor.execute(_CREATE_STAGE)
-        with cursor.copy(f"COPY {_STAGE} ({_COLS}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        cursor.execute(_MERGE)
+        copy_insert(cursor, "activity_events", COLUMNS, rows, conflict=_CONFLICT)
 
     @staticmethod
     def _executemany(cursor, rows: list[tuple]) -> None:
-        cursor.executemany(_INSERT, rows)
+        executemany_insert(cursor, "activity_events", COLUMNS, rows, conflict=_CONFLICT)
+
+
+def lock_unsent(conn, *, received_before: datetime, limit: int) -> list[dict]:
+    """notify=true events not fanned out and received before ``received_before``, locked (SKIP LOCKED)
+    for this transaction so reconciler replicas split the work."""
+    from sqlalchemy import text
+
+    rows = conn.execute(text(
+        f"SELECT {', '.join(COLUMNS)} FROM activity_events WHERE notify AND notification_sent_at IS NULL "
+        "AND received_at < :before ORDER BY received_at LIMIT :limit FOR UPDATE SKIP LOCKED"),
+        {"before": received_before, "limit": limit}).mappings().all()
+    return [dict(r) for r in rows]

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from datetime import time as dt_time
 
-from sqlalchemy import Boolean, DateTime, Index, String, Text, func, text
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy import Boolean, DateTime, Index, Integer, LargeBinary, String, Text, Time, func, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -40,6 +41,141 @@ class ActivityEventRow(Base):
 
     __table_args__ = (
         Index("ix_activity_events_org_time", "organization_id", text("occurred_at DESC"), text("event_id DESC")),
-        Index("ix_activity_events_patient_time", "patient_id", text("occurred_at DESC")),
+        Index("ix_activity_events_patient_time_id", "patient_id", text("occurred_at DESC"), text("event_id DESC")),
         Index("ix_activity_events_unsent", "occurred_at", postgresql_where=text("notify AND notification_sent_at IS NULL")),
     )
+
+
+_TZ = DateTime(timezone=True)
+
+
+class DirectoryUserRow(Base):
+    """A user as the directory topic last described them."""
+
+    __tablename__ = "directory_users"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(String(64))
+    roles: Mapped[list[str]] = mapped_column(ARRAY(String(32)))
+    active: Mapped[bool] = mapped_column(Boolean)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    supervisor_user_id: Mapped[str | None] = mapped_column(String(64))
+    changed_at: Mapped[datetime] = mapped_column(_TZ)
+    updated_at: Mapped[datetime] = mapped_column(_TZ, server_default=func.now())
+
+
+class CareTeamMemberRow(Base):
+    """A user on a patient's care team."""
+
+    __tablename__ = "care_team_members"
+
+    patient_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean)
+    changed_at: Mapped[datetime] = mapped_column(_TZ)
+    updated_at: Mapped[datetime] = mapped_column(_TZ, server_default=func.now())
+
+
+class NotificationPreferencesRow(Base):
+    """A user's stored preferences; no row means the defaults of ``processors.fanout.rules``."""
+
+    __tablename__ = "notification_preferences"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    push_enabled: Mapped[bool] = mapped_column(Boolean)
+    email_enabled: Mapped[bool] = mapped_column(Boolean)
+    enabled_types: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
+    min_push_priority: Mapped[str] = mapped_column(String(8))
+    quiet_hours_start: Mapped[dt_time | None] = mapped_column(Time)
+    quiet_hours_end: Mapped[dt_time | None] = mapped_column(Time)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(_TZ, server_default=func.now())
+
+
+class UserNotificationRow(Base):
+    """One bell entry: PK uuid5(event_id, user_id), so a redelivered event never adds a second."""
+
+    __tablename__ = "user_notifications"
+
+    notification_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    organization_id: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    event_type: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(String(16))
+    patient_id: Mapped[str | None] = mapped_column(String(64))
+    resource_type: Mapped[str | None] = mapped_column(String(64))
+    resource_id: Mapped[str | None] = mapped_column(String(128))
+    occurred_at: Mapped[datetime] = mapped_column(_TZ)
+    created_at: Mapped[datetime] = mapped_column(_TZ, server_default=func.now())
+    read_at: Mapped[datetime | None] = mapped_column(_TZ)
+    push_status: Mapped[str] = mapped_column(String(16), server_default="none")
+    pushed_at: Mapped[datetime | None] = mapped_column(_TZ)
+
+
+class HeldNotificationRow(Base):
+    """A push held by quiet hours until ``release_at``; the scheduler releases it in a digest."""
+
+    __tablename__ = "held_notifications"
+
+    notification_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    organization_id: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    event_type: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(String(16))
+    patient_id: Mapped[str | None] = mapped_column(String(64))
+    occurred_at: Mapped[datetime] = mapped_column(_TZ)
+    release_at: Mapped[datetime] = mapped_column(_TZ)
+    created_at: Mapped[datetime] = mapped_column(_TZ, server_default=func.now())
+    released_at: Mapped[datetime | None] = mapped_column(_TZ)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+
+
+class DeviceTokenRow(Base):
+    """An FCM registration token of one user's device."""
+
+    __tablename__ = "device_tokens"
+
+    token: Mapped[str] = mapped_column(String(4096), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    platform: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(_TZ, server_default=func.now())
+    last_seen_at: Mapped[datetime] = mapped_column(_TZ, server_default=func.now())
+    failure_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    retired_at: Mapped[datetime | None] = mapped_column(_TZ)
+    retired_reason: Mapped[str | None] = mapped_column(String(64))
+
+
+class PushDeliveryRow(Base):
+    """What happened to one (notification, token) push; the sender's de-duplication key."""
+
+    __tablename__ = "push_deliveries"
+
+    notification_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    token: Mapped[str] = mapped_column(String(4096), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    fcm_message_id: Mapped[str | None] = mapped_column(String(256))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, server_default="1")
+    updated_at: Mapped[datetime] = mapped_column(_TZ, server_default=func.now())
+
+
+class PushRetryRow(Base):
+    """A push waiting for its next attempt (migration 0004): the encoded PushRequest and when it is due."""
+
+    __tablename__ = "push_retries"
+
+    notification_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    attempt: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column(_TZ, index=True)
+    first_failed_at: Mapped[datetime] = mapped_column(_TZ)
+    last_error: Mapped[str] = mapped_column(String(64))
+    record_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    record_value: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(_TZ, server_default=func.now())

@@ -140,7 +140,8 @@ def pipeline(services, database_url, tmp_path):
     prefix = f"t{uuid.uuid4().hex[:10]}"
     env = {"HERALD_KAFKA_BOOTSTRAP": services.kafka_bootstrap, "HERALD_DATABASE_URL": database_url,
            "HERALD_TOPIC_PREFIX": f"{prefix}.", "HERALD_GROUP_PREFIX": f"{prefix}-",
-           "HERALD_METRICS_PORT": "0", "HERALD_LOG_LEVEL": "INFO"}
+           "HERALD_METRICS_PORT": "0", "HERALD_LOG_LEVEL": "INFO",
+           "HERALD_SESSION_TIMEOUT_MS": "6000"}
     settings = PersisterSettings(kafka_bootstrap=services.kafka_bootstrap, database_url=database_url,
                                  topic_prefix=f"{prefix}.", group_prefix=f"{prefix}-")
     admin = build_admin(settings)
@@ -150,3 +151,21 @@ def pipeline(services, database_url, tmp_path):
     for proc in made.processes:
         stop_processor(proc, timeout=5)
     admin.delete_topics([settings.topic(s.base) for s in topic_specs()])
+
+
+@pytest.fixture(scope="session")
+def fcm_emulator_process(tmp_path_factory):
+    """One FCM emulator for the session, on a free port (not the dev stack's 9099, which a demo may use)."""
+    from tests.integration.fcm import FcmEmulator
+
+    emulator = FcmEmulator.start(tmp_path_factory.mktemp("fcm") / "fcm-emulator.log")
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def fcm(fcm_emulator_process):
+    """The session's emulator with no faults and no recorded messages."""
+    fcm_emulator_process.reset()
+    yield fcm_emulator_process
+    fcm_emulator_process.reset()

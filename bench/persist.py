@@ -1,0 +1,119 @@
+"""Persister throughput beside the raw ceiling, in one run on the local stack (`make bench-persist`).
+
+(a) ceiling: a bare confluent-kafka consume loop with fastavro decode over the pre-loaded topic, and a
+    bare COPY (staging + INSERT … ON CONFLICT) of the same rows; the persister does both serially on
+    one thread, so its ceiling is the serial composition 1 / (1/consume + 1/copy);
+(b) the persister end to end (`python -m processors.persister`) on the same topic, once per write
+    strategy (copy, executemany), from its first durable row until its lag is 0, plus its peak RSS.
+Usage: python bench/persist.py [--events 200000]
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import fastavro  # noqa: E402
+from confluent_kafka import Consumer  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from bench.common import bench_settings, env_of, peak_rss_mb, preload_events, save, scalar, scratch_database  # noqa: E402
+from cli.processes import start_processor, stop_processor, wait_until  # noqa: E402
+from processors.persister.app import event_row  # noqa: E402
+from sinks.postgres.activity import COLUMNS  # noqa: E402
+from sinks.postgres.bulk import copy_insert  # noqa: E402
+from sinks.postgres.engine import raw_connection  # noqa: E402
+from streams.admin import group_lag  # noqa: E402
+from streams.clients import build_admin  # noqa: E402
+from streams.messages import ACTIVITY_EVENT  # noqa: E402
+from streams.serde import SchemaStore  # noqa: E402
+from streams.topics import ACTIVITY  # noqa: E402
+
+
+def bare_consume_decode(settings, count: int) -> float:
+    """Events/s of consume + fastavro decode, nothing else."""
+    schema = SchemaStore().latest(ACTIVITY_EVENT).parsed
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"{settings.group_prefix}bare",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([settings.topic(ACTIVITY)])
+    seen, started = 0, None
+    while seen < count:
+        batch = consumer.consume(5000, 1.0)
+        started = started or (time.perf_counter() if batch else None)
+        for msg in batch:
+            fastavro.schemaless_reader(io.BytesIO(msg.value()[10:]), schema, None)
+        seen += len(batch)
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    return count / elapsed
+
+
+def bare_copy(database_url: str, events: list, batch: int = 5000) -> float:
+    """Events/s of COPY-to-staging + INSERT … ON CONFLICT of the persister's rows, in batches."""
+    rows = [event_row(e).as_tuple() for e in events]
+    engine = create_engine(database_url)
+    started = time.perf_counter()
+    for i in range(0, len(rows), batch):
+        with engine.begin() as conn, raw_connection(conn).cursor() as cur:
+            copy_insert(cur, "activity_events", COLUMNS, rows[i:i + batch], conflict="(event_id) DO NOTHING")
+    elapsed = time.perf_counter() - started
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE activity_events"))
+    engine.dispose()
+    return len(rows) / elapsed
+
+
+def persister_run(settings, count: int, strategy: str) -> tuple[float, float]:
+    """Events/s of the persister from its first durable row to lag 0, and its peak RSS in MB."""
+    engine = create_engine(settings.database_url)
+    rows = lambda: scalar(engine, "SELECT count(*) FROM activity_events")  # noqa: E731
+    group = f"persist-{strategy}"
+    env = env_of(settings, HERALD_PERSIST_STRATEGY=strategy, HERALD_GROUP_PREFIX=f"{settings.group_prefix}{group}-")
+    proc = start_processor("processors.persister", env=env)
+    wait_until(lambda: rows() > 0, 120, interval=0.01, what="the first rows")
+    first, started = rows(), time.perf_counter()
+    admin = build_admin(settings)
+    wait_until(lambda: sum(p.messages for p in group_lag(admin, f"{settings.group_prefix}{group}-persister",
+                                                         settings.topic(ACTIVITY))) == 0, 600, interval=0.05,
+               what="the persister to catch up")
+    elapsed = time.perf_counter() - started
+    rss = peak_rss_mb(proc.pid)
+    stop_processor(proc)
+    assert rows() == count, f"{rows()} rows, expected {count}"
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE activity_events"))
+    engine.dispose()
+    return (count - first) / elapsed, rss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=200_000)
+    args = parser.parse_args()
+    database_url = scratch_database("herald_bench_persist")
+    settings = bench_settings(database_url)
+    print(f"pre-loading {args.events:,} events …", flush=True)
+    events = preload_events(settings, args.events)
+    consume = bare_consume_decode(settings, args.events)
+    copy = bare_copy(database_url, events)
+    ceiling = 1 / (1 / consume + 1 / copy)
+    runs = {s: persister_run(settings, args.events, s) for s in ("copy", "executemany")}
+    figures = {"events": args.events, "bare_consume_decode_per_s": consume, "bare_copy_per_s": copy,
+               "serial_ceiling_per_s": ceiling,
+               **{f"persister_{s}_per_s": r[0] for s, r in runs.items()},
+               **{f"persister_{s}_peak_rss_mb": r[1] for s, r in runs.items()}}
+    print(f"bare consume+decode   {consume:>10,.0f} events/s")
+    print(f"bare COPY             {copy:>10,.0f} events/s")
+    print(f"serial ceiling        {ceiling:>10,.0f} events/s")
+    for strategy, (rate, rss) in runs.items():
+        print(f"persister ({strategy:<11}) {rate:>10,.0f} events/s  = {rate / ceiling:.2f} of the ceiling "
+              f"({rate / min(consume, copy):.2f} of the slower stage); peak RSS {rss:.0f} MB")
+    print(f"saved {save('persist', figures)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""``herald run fanout`` / ``python -m processors.fanout``."""
+from __future__ import annotations
+
+from processors.fanout.app import Fanout
+from processors.fanout.loader import FanoutLoader
+from sinks.postgres.engine import build_engine
+from sinks.postgres.notifications import NotificationSink
+from streams.app import build_runtime, configure_logging
+from streams.decoder import Decoder
+from streams.messages import ACTIVITY_EVENT, PUSH_REQUEST, ActivityEvent
+from streams.health import serve_consumer
+from streams.serde import AvroSerde, SchemaStore, registry_client
+from streams.settings import FanoutSettings
+from streams.topics import ACTIVITY, PUSH
+
+
+def main(settings: FanoutSettings | None = None) -> None:
+    configure_logging()
+    settings = settings or FanoutSettings()
+    registry, store = registry_client(settings.schema_registry_url), SchemaStore()
+    engine = build_engine(settings.database_url)
+    push_topic = settings.topic(PUSH)
+    fanout = Fanout(FanoutLoader(engine), AvroSerde(PUSH_REQUEST, store, registry=registry, subject=f"{push_topic}-value"),
+                    push_topic)
+    runtime = build_runtime(settings, processor=fanout, group="fanout", topics=[ACTIVITY],
+                            decode=Decoder(AvroSerde(ACTIVITY_EVENT, store, registry=registry), ActivityEvent.from_avro),
+                            sink=NotificationSink(engine), transactional=settings.exactly_once)
+    serve_consumer("fanout", settings, runtime.hooks, engine=engine)
+    runtime.install_signal_handlers()
+    runtime.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Loading what the fan-out rules need for one batch, in three queries (never per event)."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from sqlalchemy import Engine
+
+from processors.fanout.plan import needed_users
+from processors.fanout.rules import Directory, DirectoryUser, Preferences
+from sinks.postgres.directory import UserRow, load_care_teams, load_users
+from sinks.postgres.preferences import PreferencesRow, load_preferences
+from streams.messages import ActivityEvent, Priority
+
+
+def to_preferences(row: PreferencesRow, directory_zone: str | None) -> Preferences:
+    """A stored row as the rules' Preferences; a row without a zone uses the directory's."""
+    return Preferences(push_enabled=row.push_enabled, email_enabled=row.email_enabled,
+                       enabled_types=frozenset(row.enabled_types), min_push_priority=Priority(row.min_push_priority),
+                       quiet_hours_start=row.quiet_hours_start, quiet_hours_end=row.quiet_hours_end,
+                       timezone=row.timezone or directory_zone)
+
+
+def assemble(users: list[UserRow], team: list[tuple[str, str]],
+             stored: dict[str, PreferencesRow]) -> tuple[Directory, dict[str, Preferences]]:
+    """Rows from the three queries as the rules' Directory and Preferences by user."""
+    directory = Directory.of(
+        [DirectoryUser(u.user_id, u.organization_id, frozenset(u.roles), u.active, u.timezone,
+                       u.supervisor_user_id) for u in users], team)
+    zones = {u.user_id: u.timezone for u in users}
+    return directory, {uid: to_preferences(row, zones.get(uid)) for uid, row in stored.items()}
+
+
+class FanoutLoader:
+    """Reads the directory slice and preferences a batch needs."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def load(self, events: Iterable[ActivityEvent]) -> tuple[Directory, dict[str, Preferences]]:
+        """For a fan-out batch: practitioners, care teams of its patients, whole organizations for org-wide events."""
+        practitioners, patients, organizations = needed_users(events)
+        with self._engine.connect() as conn:
+            team = load_care_teams(conn, patients) if patients else []
+            ids = practitioners | {user_id for _, user_id in team}
+            users = load_users(conn, user_ids=ids, organizations=organizations) if ids or organizations else []
+            stored = load_preferences(conn, [u.user_id for u in users]) if users else {}
+        return assemble(users, team, stored)
+
+    def load_for_users(self, user_ids: Iterable[str], patient_ids: Iterable[str]) -> tuple[Directory, dict[str, Preferences]]:
+        """For the scheduler's re-check at release: these users, and the care teams of these patients."""
+        user_ids, patient_ids = list(user_ids), list(patient_ids)
+        with self._engine.connect() as conn:
+            team = load_care_teams(conn, patient_ids)
+            users = load_users(conn, user_ids=user_ids)
+            stored = load_preferences(conn, user_ids)
+        return assemble(users, team, stored)

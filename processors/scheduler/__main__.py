@@ -1,0 +1,26 @@
+"""``herald run scheduler`` / ``python -m processors.scheduler``."""
+from __future__ import annotations
+
+from processors.fanout.loader import FanoutLoader
+from processors.periodic import run_periodic
+from processors.scheduler.app import Scheduler
+from sinks.postgres.engine import build_engine
+from streams.clients import build_producer
+from streams.messages import PUSH_REQUEST
+from streams.serde import AvroSerde, SchemaStore, registry_client
+from streams.settings import FanoutSettings
+from streams.topics import PUSH
+
+
+def main(settings: FanoutSettings | None = None) -> None:
+    settings = settings or FanoutSettings()
+    engine = build_engine(settings.database_url)
+    topic = settings.topic(PUSH)
+    serde = AvroSerde(PUSH_REQUEST, SchemaStore(), registry=registry_client(settings.schema_registry_url),
+                      subject=f"{topic}-value")
+    scheduler = Scheduler(engine, FanoutLoader(engine), build_producer(settings), serde, topic)
+    run_periodic("scheduler", settings, scheduler.run, settings.scheduler_interval_s, engine)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""The fan-out's writes: the event row marked as fanned out, bell rows and held rows, one transaction.
+
+Every write is idempotent: bell and held rows have natural keys (uuid5(event_id, user_id)); the
+event row is upserted so the fan-out may see an event before the persister does (the persister's
+later insert then does nothing) and ``notification_sent_at`` is set once, never moved.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from uuid import UUID
+
+from sqlalchemy import Engine
+
+from sinks.postgres.activity import COLUMNS as EVENT_COLUMNS, ActivityRow
+from sinks.postgres.bulk import copy_insert
+from sinks.postgres.engine import raw_connection
+
+BELL_COLUMNS = ("notification_id", "user_id", "organization_id", "event_id", "event_type", "priority", "reason",
+                "patient_id", "resource_type", "resource_id", "occurred_at", "push_status")
+HELD_COLUMNS = ("notification_id", "user_id", "organization_id", "event_id", "event_type", "priority", "reason",
+                "patient_id", "occurred_at", "release_at")
+
+
+@dataclass(frozen=True, slots=True)
+class BellRow:
+    notification_id: UUID
+    user_id: str
+    organization_id: str
+    event_id: UUID
+    event_type: str
+    priority: str
+    reason: str
+    patient_id: str | None
+    resource_type: str | None
+    resource_id: str | None
+    occurred_at: datetime
+    push_status: str  # none | pending | held
+
+
+@dataclass(frozen=True, slots=True)
+class HeldRow:
+    notification_id: UUID
+    user_id: str
+    organization_id: str
+    event_id: UUID
+    event_type: str
+    priority: str
+    reason: str
+    patient_id: str | None
+    occurred_at: datetime
+    release_at: datetime
+
+
+@dataclass
+class FanoutWrites:
+    """What one fan-out batch writes to Postgres; ``events`` holds each event once (DO UPDATE
+    cannot touch a row twice in one statement)."""
+
+    events: list[ActivityRow] = field(default_factory=list)
+    bell: list[BellRow] = field(default_factory=list)
+    held: list[HeldRow] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.events) + len(self.bell) + len(self.held)
+
+
+_MARKED_COLUMNS = EVENT_COLUMNS + ("notification_sent_at",)
+_MARK = ("(event_id) DO UPDATE SET notification_sent_at = "
+         "COALESCE(activity_events.notification_sent_at, EXCLUDED.notification_sent_at)")
+
+
+class NotificationSink:
+    """Writes FanoutWrites in one transaction; raising rolls it back and aborts the checkpoint."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def write(self, batch: FanoutWrites) -> None:
+        with self._engine.begin() as connection, raw_connection(connection).cursor() as cur:
+            write_rows(cur, batch)
+
+
+def write_rows(cur, batch: FanoutWrites) -> None:
+    """The writes of one batch inside the caller's transaction (the reconciler holds row locks in it)."""
+    if batch.bell:
+        copy_insert(cur, "user_notifications", BELL_COLUMNS, [_tuple(r, BELL_COLUMNS) for r in batch.bell],
+                    conflict="(notification_id) DO NOTHING")
+    if batch.held:
+        copy_insert(cur, "held_notifications", HELD_COLUMNS, [_tuple(r, HELD_COLUMNS) for r in batch.held],
+                    conflict="(notification_id) DO NOTHING")
+    if batch.events:  # last: the mark says "fan-out done" only with the rows above
+        now = datetime.now(timezone.utc)
+        copy_insert(cur, "activity_events", _MARKED_COLUMNS, [e.as_tuple() + (now,) for e in batch.events],
+                    conflict=_MARK)
+
+
+def _tuple(row, columns: tuple[str, ...]) -> tuple:
+    return tuple(getattr(row, c) for c in columns)

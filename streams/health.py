@@ -1,0 +1,164 @@
+"""The HTTP endpoint of every Herald process: ``/metrics``, ``/healthz`` (liveness), ``/readyz`` (readiness).
+
+Prometheus scrapes ``/metrics``; an orchestrator restarts a process whose ``/healthz`` fails and stops
+counting on one whose ``/readyz`` fails. One tiny threaded stdlib server per process, started from its
+``__main__`` before the loop, on the process's own port: ``HERALD_METRICS_PORT`` when set, else
+``DEFAULT_PORTS[process]``; 0 turns it off (how tests that start many processes avoid clashes).
+
+A check is a callable returning ``Check``; one that raises counts as failed. Liveness is the loop's
+heartbeat (``RuntimeHooks.on_loop``); readiness is "the consumer holds partitions or got records
+recently, and the database answers".
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+log = logging.getLogger("herald.health")
+
+# Default port of each process (docs/observability.md). The API serves /metrics, /healthz and /readyz
+# on its own HTTP port (HERALD_API_PORT); it is listed so the scrape config has one source.
+DEFAULT_PORTS = {
+    "persister": 9301, "directory": 9302, "fanout": 9303, "push-sender": 9304,
+    "scheduler": 9305, "reconciler": 9306, "lag-exporter": 9308, "api": 8080,
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One probe's verdict; ``detail`` is shown in the endpoint's JSON body (never PHI)."""
+
+    ok: bool
+    detail: str = "ok"
+
+
+Probe = Callable[[], Check]
+
+
+def run_checks(probes: dict[str, Probe]) -> tuple[bool, dict[str, str]]:
+    """Runs every probe; a probe that raises fails with its exception's type and message."""
+    results: dict[str, str] = {}
+    ok = True
+    for name, probe in probes.items():
+        try:
+            check = probe()
+        except Exception as exc:  # a probe must never take the endpoint down
+            check = Check(False, f"{type(exc).__name__}: {exc}"[:300])
+        ok = ok and check.ok
+        results[name] = check.detail
+    return ok, results
+
+
+class _Handler(BaseHTTPRequestHandler):
+    live: dict[str, Probe] = {}
+    ready: dict[str, Probe] = {}
+    registry: CollectorRegistry = REGISTRY
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        path = self.path.split("?", 1)[0]
+        if path == "/metrics":
+            self._send(200, CONTENT_TYPE_LATEST, generate_latest(self.registry))
+        elif path in ("/healthz", "/readyz"):
+            ok, results = run_checks(self.live if path == "/healthz" else self.ready)
+            body = json.dumps({"status": "ok" if ok else "failing", "checks": results}).encode()
+            self._send(200 if ok else 503, "application/json", body)
+        else:
+            self._send(404, "text/plain", b"not found: try /metrics, /healthz, /readyz\n")
+
+    def _send(self, code: int, content_type: str, body: bytes) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format, *args) -> None:  # scrapes every few seconds: not worth a log line
+        pass
+
+
+class HealthServer:
+    """``/metrics``, ``/healthz`` and ``/readyz`` on one port, served from a daemon thread."""
+
+    def __init__(self, port: int, *, live: dict[str, Probe], ready: dict[str, Probe],
+                 registry: CollectorRegistry = REGISTRY, host: str = "0.0.0.0") -> None:
+        handler = type("HealthHandler", (_Handler,), {"live": live, "ready": ready, "registry": registry})
+        self._httpd = ThreadingHTTPServer((host, port), handler)
+        self._httpd.daemon_threads = True
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1]
+
+    def start(self) -> HealthServer:
+        threading.Thread(target=self._httpd.serve_forever, name="herald-health", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def serve_process(process: str, port: int | None, *, live: dict[str, Probe] | None = None,
+                  ready: dict[str, Probe] | None = None) -> HealthServer | None:
+    """Called once from a process's ``__main__`` before its loop. ``port`` None means the process's
+    default port, 0 means no server. Failing to bind raises (a misconfigured port must not go unseen)."""
+    port = DEFAULT_PORTS.get(process, 0) if port is None else port
+    if not port:
+        return None
+    server = HealthServer(port, live=live or {}, ready=ready or {}).start()
+    log.info("serving /metrics, /healthz, /readyz", extra={"component": process, "port": server.port})
+    return server
+
+
+def serve_consumer(process: str, settings, hooks, *, engine=None) -> HealthServer | None:
+    """The endpoint of a consumer-group processor: live while its loop turns, ready while it holds
+    partitions (or got records lately) and, given an ``engine``, while the database answers."""
+    ready = {"consumer": consumer_ready(hooks)}
+    if engine is not None:
+        ready["database"] = database_answers(engine)
+    return serve_process(process, settings.metrics_port,
+                         live={"loop": heartbeat_within(lambda: hooks.last_loop_at, settings.liveness_timeout_s)},
+                         ready=ready)
+
+
+def heartbeat_within(last_beat: Callable[[], float | None], max_silence_s: float,
+                     clock: Callable[[], float] = time.monotonic) -> Probe:
+    """Live while ``last_beat()`` (a monotonic time, None before the first) is at most ``max_silence_s``
+    old; before the first beat, the probe's creation counts as one (start-up grace)."""
+    created = clock()
+
+    def probe() -> Check:
+        silent = clock() - (last_beat() or created)
+        if silent > max_silence_s:
+            return Check(False, f"loop silent for {silent:.0f}s (limit {max_silence_s:.0f}s)")
+        return Check(True, f"loop turned {silent:.1f}s ago")
+    return probe
+
+
+def consumer_ready(hooks, recent_s: float = 30.0, clock: Callable[[], float] = time.monotonic) -> Probe:
+    """Ready while the consumer holds partitions or got records within ``recent_s`` (RuntimeHooks state)."""
+    def probe() -> Check:
+        if hooks.assigned > 0:
+            return Check(True, f"{hooks.assigned} partitions assigned")
+        if hooks.last_records_at is not None and clock() - hooks.last_records_at <= recent_s:
+            return Check(True, "records polled recently")
+        return Check(False, "no partitions assigned and no records polled recently")
+    return probe
+
+
+def database_answers(engine) -> Probe:
+    """Ready while ``SELECT 1`` answers on the pool of ``engine`` (a SQLAlchemy Engine)."""
+    from sqlalchemy import text
+
+    def probe() -> Check:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return Check(True)
+    return probe

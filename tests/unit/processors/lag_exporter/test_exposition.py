@@ -1,0 +1,50 @@
+"""What the lag exporter's /metrics shows for a snapshot (no broker)."""
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from processors.lag_exporter.app import Snapshot
+from processors.lag_exporter.exposition import LagMetrics
+from processors.lag_exporter.rules import GroupLag, PartitionLag
+
+
+class StubExporter:
+    def __init__(self, snapshot, failures=0):
+        self.snapshot = snapshot
+        self.failures = failures
+
+
+def scrape(exporter) -> dict[str, list]:
+    registry = CollectorRegistry()
+    registry.register(LagMetrics(exporter))
+    samples: dict[str, list] = {}
+    for family in text_string_to_metric_families(generate_latest(registry).decode()):
+        for s in family.samples:
+            samples.setdefault(s.name, []).append((s.labels, s.value))
+    return samples
+
+
+def test_given_a_dead_group_behind_then_its_lag_members_and_state_are_exported():
+    dead = GroupLag("herald-persister", "empty", 0, (
+        PartitionLag("herald-persister", "emr.activity-events.v1", 0, 40, 100, 60, 12.5),
+        PartitionLag("herald-persister", "emr.activity-events.v1", 1, 7, 9, 2, None)))
+    samples = scrape(StubExporter(Snapshot((dead,), taken_at=1234.0, duration_s=0.1), failures=2))
+
+    p0 = {"group": "herald-persister", "topic": "emr.activity-events.v1", "partition": "0"}
+    p1 = {**p0, "partition": "1"}
+    assert samples["herald_group_lag_messages"] == [(p0, 60), (p1, 2)]
+    assert samples["herald_group_lag_seconds"] == [(p0, 12.5)]  # unknown seconds: no sample rather than a guess
+    assert samples["herald_group_committed_offset"] == [(p0, 40), (p1, 7)]
+    assert samples["herald_partition_end_offset"] == [({"topic": "emr.activity-events.v1", "partition": "0"}, 100),
+                                                      ({"topic": "emr.activity-events.v1", "partition": "1"}, 9)]
+    assert samples["herald_group_members"] == [({"group": "herald-persister"}, 0)]
+    assert samples["herald_group_state"] == [({"group": "herald-persister", "state": "empty"}, 1)]
+    assert samples["herald_lag_exporter_errors_total"] == [({}, 2)]
+    assert samples["herald_lag_exporter_last_success_timestamp_seconds"] == [({}, 1234.0)]
+
+
+def test_before_the_first_collection_then_only_the_exporters_own_metrics():
+    samples = scrape(StubExporter(None))
+    assert "herald_group_lag_messages" not in samples
+    assert samples["herald_lag_exporter_last_success_timestamp_seconds"] == [({}, 0.0)]

@@ -1,0 +1,63 @@
+"""plan_batch: what one fan-out batch writes and pushes, from plain data (no services)."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, time, timezone
+
+from processors.fanout.plan import needed_users, plan_batch
+from processors.fanout.rules import Directory, DirectoryUser, Preferences, notification_id
+from streams.messages import ActivityEvent, Priority
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+USERS = [DirectoryUser("doc", "org", frozenset({"physician"})), DirectoryUser("nurse", "org", frozenset({"nurse"})),
+         DirectoryUser("night", "org", frozenset({"nurse"})), DirectoryUser("admin", "org", frozenset({"admin"}))]
+DIRECTORY = Directory.of(USERS, [("p1", "doc"), ("p1", "nurse"), ("p1", "night")])
+QUIET_NOW = Preferences(min_push_priority=Priority.NORMAL, quiet_hours_start=time(11), quiet_hours_end=time(13))
+
+
+def event(event_type: str, **kw) -> ActivityEvent:
+    base = dict(event_id=uuid.uuid4(), event_type=event_type, occurred_at=NOW, organization_id="org",
+                title="Lab result for Mara Quill", notify=True, actor_user_id="nurse", patient_id="p1",
+                practitioner_user_id="doc")
+    return ActivityEvent(**{**base, **kw})
+
+
+def test_care_team_event_gives_bell_rows_to_all_but_the_actor_and_holds_per_preferences():
+    e = event("LAB_RESULT_RECEIVED")
+    plan = plan_batch([e], DIRECTORY, {"night": QUIET_NOW}, NOW)
+
+    assert sorted(b.user_id for b in plan.writes.bell) == ["doc", "night"]
+    assert [(h.user_id, h.release_at) for h in plan.writes.held] == [("night", datetime(2026, 6, 1, 13, tzinfo=timezone.utc))]
+    assert plan.pushes == []  # default preferences push HIGH and URGENT only
+    assert {b.user_id: b.push_status for b in plan.writes.bell} == {"doc": "none", "night": "held"}
+    assert [r.event_id for r in plan.writes.events] == [e.event_id]
+
+
+def test_urgent_event_pushes_now_even_in_quiet_hours_with_the_notification_id_as_key():
+    e = event("LAB_RESULT_CRITICAL")
+    plan = plan_batch([e], DIRECTORY, {"night": QUIET_NOW}, NOW)
+
+    assert sorted((p.user_id, p.notification_id) for p in plan.pushes) == sorted(
+        (u, notification_id(e.event_id, u)) for u in ("doc", "night"))
+    assert all(p.priority is Priority.URGENT and p.event_id == e.event_id for p in plan.pushes)
+    assert plan.writes.held == []
+
+
+def test_the_same_event_twice_in_a_batch_is_planned_once():
+    e = event("LAB_RESULT_CRITICAL")
+    plan = plan_batch([e, e], DIRECTORY, {}, NOW)
+    assert len(plan.writes.events) == 1 and len(plan.pushes) == 2
+
+
+def test_notify_false_and_unknown_types_notify_no_one_but_unknown_is_counted_and_marked():
+    quiet = event("LAB_RESULT_RECEIVED", notify=False)
+    unknown = event("IMMUNIZATION_RECORDED")
+    plan = plan_batch([quiet, unknown], DIRECTORY, {}, NOW)
+    assert plan.writes.bell == [] and plan.pushes == []
+    assert plan.unknown_types == 1 and [r.event_id for r in plan.writes.events] == [unknown.event_id]
+
+
+def test_needed_users_asks_only_for_what_the_rules_read():
+    events = [event("APPOINTMENT_SCHEDULED", practitioner_user_id="doc"), event("LAB_RESULT_RECEIVED", patient_id="p9"),
+              event("ANNOUNCEMENT_URGENT", organization_id="org2", patient_id=None), event("PATIENT_UPDATED")]
+    assert needed_users(events) == ({"doc"}, {"p9"}, {"org2"})
