@@ -1,0 +1,42 @@
+"""``herald run lag-exporter`` / ``python -m processors.lag_exporter``."""
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+from prometheus_client import REGISTRY
+
+from processors.lag_exporter.app import LagExporter
+from processors.lag_exporter.exposition import LagMetrics
+from streams.app import configure_logging
+from streams.health import Check, heartbeat_within, serve_process
+from streams.settings import LagExporterSettings
+
+
+def main(settings: LagExporterSettings | None = None) -> None:
+    configure_logging()
+    settings = settings or LagExporterSettings()
+    exporter = LagExporter.from_settings(settings)
+    REGISTRY.register(LagMetrics(exporter))
+    silence_s = max(settings.liveness_timeout_s, 3 * settings.lag_interval_s + 2 * settings.lag_probe_timeout_s)
+    serve_process("lag-exporter", settings.metrics_port,
+                  live={"loop": heartbeat_within(lambda: exporter.last_loop_at, silence_s)},
+                  ready={"broker": lambda: fresh(exporter, 3 * settings.lag_interval_s + settings.lag_probe_timeout_s)})
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    exporter.run(settings.lag_interval_s, stop)
+
+
+def fresh(exporter: LagExporter, max_age_s: float) -> Check:
+    """Ready while the last successful collection is at most ``max_age_s`` old."""
+    snapshot = exporter.snapshot
+    if snapshot is None:
+        return Check(False, "no collection has succeeded yet")
+    age = time.time() - snapshot.taken_at
+    return Check(age <= max_age_s, f"last collection {age:.0f}s ago ({len(snapshot.groups)} groups)")
+
+
+if __name__ == "__main__":
+    main()
