@@ -1,0 +1,112 @@
+"""Dependencies of the routes: the database session, the authenticated caller, their directory facts,
+and the paging parameters shared by the feed, the timeline and the bell."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from api import queries
+from api.auth import AuthError
+from api.cursor import InvalidCursor, Position, decode_cursor
+from api.errors import FieldInvalid
+from processors.visibility import Viewer, ViewerFacts
+
+_bearer = HTTPBearer(auto_error=False, description="A JWT: sub = user id, org, roles, exp.")
+_EVENT_TYPES_MAX = 50
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request on an autocommit engine: each statement is its own transaction (a read
+    that must be consistent is one statement, hence one snapshot); no BEGIN/ROLLBACK round trips."""
+    with request.app.state.sessions() as session:  # opening and closing a session does no I/O
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def unauthorized(reason: str) -> HTTPException:
+    return HTTPException(401, reason, headers={"WWW-Authenticate": 'Bearer realm="herald"'})
+
+
+async def current_user(request: Request,
+                       credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Viewer:
+    """The caller named by a valid bearer token (401 otherwise). 403 when the directory says the user
+    is inactive or of another organization (a token that outlived its user); a user the directory does
+    not know yet is let through with no care team. Async and cached: no worker thread on the hot path."""
+    if credentials is None:
+        raise unauthorized("missing bearer token")
+    try:
+        viewer = request.app.state.verifier.verify(credentials.credentials)
+    except AuthError as exc:
+        raise unauthorized(str(exc)) from None
+    standing = await request.app.state.directory.standing(viewer)
+    if standing.member is False:
+        raise HTTPException(403, "user is not an active member of this organization")
+    request.state.facts = standing.facts
+    return viewer
+
+
+async def viewer_facts(request: Request, viewer: Annotated[Viewer, Depends(current_user)]) -> ViewerFacts:
+    """The caller's care-team patients and supervisees (the directory is their authority)."""
+    return request.state.facts
+
+
+CurrentUser = Annotated[Viewer, Depends(current_user)]
+Facts = Annotated[ViewerFacts, Depends(viewer_facts)]
+
+
+# --- paging ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A decoded cursor and the page size."""
+
+    after: Position | None
+    limit: int
+
+
+def _position(cursor: str | None) -> Position | None:
+    try:
+        return decode_cursor(cursor) if cursor else None
+    except InvalidCursor as exc:
+        raise FieldInvalid("cursor", str(exc)) from None
+
+
+async def page(cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page.")] = None,
+         limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page:
+    return Page(_position(cursor), limit)
+
+
+PageDep = Annotated[Page, Depends(page)]
+
+
+def _utc(value: datetime | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        raise FieldInvalid(name, "out of range") from None
+
+
+async def feed_filter(page_: PageDep,
+                event_type: Annotated[list[str] | None, Query(description="Repeat to match any of several.")] = None,
+                since: Annotated[datetime | None, Query(description="occurred_at >= since (ISO 8601; naive = UTC)")] = None,
+                until: Annotated[datetime | None, Query(description="occurred_at < until")] = None,
+                skip: Annotated[int, Query(ge=0, le=10_000, description="Offset after the cursor; prefer the cursor.")] = 0,
+                ) -> queries.FeedFilter:
+    """The feed's and the timeline's filters; the page size stays in ``PageDep``."""
+    types = tuple(event_type or ())
+    if len(types) > _EVENT_TYPES_MAX or any(len(t) > 64 for t in types):
+        raise FieldInvalid("event_type", f"at most {_EVENT_TYPES_MAX} values of at most 64 characters")
+    return queries.FeedFilter(types, _utc(since, "since"), _utc(until, "until"), page_.after, skip)
+
+
+FeedFilterDep = Annotated[queries.FeedFilter, Depends(feed_filter)]

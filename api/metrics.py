@@ -1,0 +1,56 @@
+"""The API's Prometheus metrics and access log, recorded by one ASGI middleware (STYLE 20).
+
+Labels are the route *template* (``/v1/patients/{patient_id}/timeline``), the method and the status:
+never a path with ids in it, so neither the metrics nor the access log carry a patient or user id.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUESTS = Counter("herald_api_requests_total", "HTTP requests answered", ["method", "route", "status"])
+LATENCY = Histogram("herald_api_request_duration_seconds", "Time to answer an HTTP request", ["method", "route"],
+                    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+log = logging.getLogger("herald.api.access")
+
+
+class MetricsMiddleware:
+    """Wraps the whole app; observes every HTTP request once, after the route has been matched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 500
+
+        async def on_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, on_send)
+        finally:
+            self._observe(scope, status, time.perf_counter() - started)
+
+    @staticmethod
+    def _observe(scope: Scope, status: int, seconds: float) -> None:
+        route = getattr(scope.get("route"), "path", "unmatched")
+        method = scope["method"]
+        REQUESTS.labels(method, route, str(status)).inc()
+        LATENCY.labels(method, route).observe(seconds)
+        log.info("%s %s %d", method, route, status,
+                 extra={"method": method, "route": route, "status": status, "ms": round(seconds * 1000, 2)})
+
+
+def metrics_endpoint() -> Response:
+    """``GET /metrics``: every metric of this process in the Prometheus text format."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

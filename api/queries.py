@@ -1,0 +1,221 @@
+"""Every SQL statement of the read API, as keyword-only functions over a Session (STYLE 19).
+
+``VISIBLE`` is ``processors.visibility.can_see`` in SQL, clause for clause (its docstring has the
+sketch; ``tests/integration/api/test_authorization.py`` checks the two agree row by row). The role
+sets come from ``processors.visibility``; they are evaluated in Python and bound as booleans, and the
+directory facts (care-team patients, supervisees) are loaded once per request and bound as arrays.
+
+Order everywhere is newest first by (time, id), with keyset pagination on that pair (``api.cursor``).
+"""
+from __future__ import annotations
+
+import functools
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Row, text
+from sqlalchemy.orm import Session
+
+from api.cursor import Position
+from processors.visibility import (
+    CLINICAL_STAFF_ROLES, ORG_WIDE_PATIENT_ACCESS_ROLES, SUPERVISOR_ROLES, Viewer, ViewerFacts,
+)
+
+UNREAD_CAP = 999
+_sql = functools.lru_cache(maxsize=256)(text)  # a statement's text is parsed once, not per request
+
+VISIBLE = """
+    e.organization_id = :org
+    AND (   e.visibility = 'all_members'
+         OR (e.visibility = 'actor_and_supervisors'
+             AND (e.actor_user_id = :viewer OR e.actor_user_id = ANY(:supervisees) OR :supervisor))
+         OR (:clinical AND COALESCE(e.visibility NOT IN ('all_members', 'actor_and_supervisors'), true)))
+    AND (e.patient_id IS NULL OR :org_wide OR e.patient_id = ANY(:patients))
+"""
+_EVENT_COLUMNS = """e.event_id, e.event_type, e.priority, e.occurred_at, e.actor_user_id, e.patient_id,
+    e.encounter_id, e.resource_type, e.resource_id, e.title, e.description, e.visibility, e.attributes"""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedFilter:
+    """The optional filters of the feed and the timeline; ``after`` is the decoded cursor."""
+
+    event_types: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    after: Position | None = None
+    skip: int = 0
+
+
+def visibility_params(*, viewer: Viewer, facts: ViewerFacts) -> dict:
+    """The bind parameters of ``VISIBLE`` for one viewer."""
+    return {
+        "org": viewer.organization_id, "viewer": viewer.user_id,
+        "supervisees": sorted(facts.supervisee_user_ids), "patients": sorted(facts.care_team_patient_ids),
+        "supervisor": bool(viewer.roles & SUPERVISOR_ROLES), "clinical": bool(viewer.roles & CLINICAL_STAFF_ROLES),
+        "org_wide": bool(viewer.roles & ORG_WIDE_PATIENT_ACCESS_ROLES),
+    }
+
+
+# --- the viewer --------------------------------------------------------------------------------------
+
+def load_caller(*, session: Session, viewer: Viewer) -> tuple[bool | None, ViewerFacts]:
+    """The directory's word on the caller, in one round trip. Standing: True = an active member of the
+    token's organization, False = inactive or of another organization, None = not (yet) in the
+    directory. Facts: active care-team patients and supervisees in the token's organization."""
+    standing, patients, supervisees = session.execute(_sql("""
+        SELECT (SELECT active AND organization_id = :org FROM directory_users WHERE user_id = :viewer),
+               ARRAY(SELECT patient_id FROM care_team_members
+                     WHERE user_id = :viewer AND organization_id = :org AND active),
+               ARRAY(SELECT user_id FROM directory_users
+                     WHERE supervisor_user_id = :viewer AND organization_id = :org)"""),
+        {"viewer": viewer.user_id, "org": viewer.organization_id}).one()
+    return standing, ViewerFacts(frozenset(patients), frozenset(supervisees))
+
+
+# --- feed and timeline -------------------------------------------------------------------------------
+
+def _filter_sql(flt: FeedFilter, params: dict) -> str:
+    clauses = []
+    if flt.event_types:
+        clauses.append("e.event_type = ANY(:types)")
+        params["types"] = list(flt.event_types)
+    if flt.since is not None:
+        clauses.append("e.occurred_at >= :since")
+        params["since"] = flt.since
+    if flt.until is not None:
+        clauses.append("e.occurred_at < :until")
+        params["until"] = flt.until
+    if flt.after is not None:
+        clauses.append("(e.occurred_at, e.event_id) < (:after_at, :after_id)")
+        params.update(after_at=flt.after.at, after_id=flt.after.row_id)
+    return "".join(f"\n    AND {c}" for c in clauses)
+
+
+def select_feed(*, session: Session, viewer: Viewer, facts: ViewerFacts, flt: FeedFilter, limit: int,
+                patient_id: str | None = None) -> list[Row]:
+    """Up to ``limit`` visible events, newest first; one patient's only when ``patient_id`` is given."""
+    params = visibility_params(viewer=viewer, facts=facts) | {"limit": limit, "skip": flt.skip}
+    where = VISIBLE + _filter_sql(flt, params)
+    if patient_id is not None:
+        where += "\n    AND e.patient_id = :patient_id"
+        params["patient_id"] = patient_id
+    return session.execute(_sql(
+        f"SELECT {_EVENT_COLUMNS} FROM activity_events e WHERE {where}\n"
+        "ORDER BY e.occurred_at DESC, e.event_id DESC LIMIT :limit OFFSET :skip"), params).all()
+
+
+def patient_known(*, session: Session, viewer: Viewer, patient_id: str) -> bool:
+    """Whether the caller's organization has this patient: a care team or an event about them."""
+    return session.execute(_sql("""
+        SELECT EXISTS (SELECT 1 FROM care_team_members WHERE patient_id = :p AND organization_id = :org)
+            OR EXISTS (SELECT 1 FROM activity_events WHERE patient_id = :p AND organization_id = :org)"""),
+        {"p": patient_id, "org": viewer.organization_id}).scalar_one()
+
+
+# --- the bell ----------------------------------------------------------------------------------------
+
+_MINE = "n.user_id = :viewer AND n.organization_id = :org"
+# ORDER BY makes the partial unread index (which carries organization_id) the only sensible plan: an
+# index-only scan of at most :cap entries, even for the one user who owns a third of the table.
+UNREAD_SQL = (f"SELECT 1 FROM user_notifications n WHERE {_MINE} AND n.read_at IS NULL "
+           "ORDER BY n.created_at DESC LIMIT :cap")
+
+
+def select_notifications(*, session: Session, viewer: Viewer, facts: ViewerFacts, unread_only: bool,
+                         after: Position | None, limit: int) -> tuple[list[Row], int]:
+    """A page of the caller's bell, and the unread count (capped at UNREAD_CAP + 1) of the same
+    snapshot: one statement, so a notification committed meanwhile is in both or in neither."""
+    params = visibility_params(viewer=viewer, facts=facts) | {"limit": limit, "cap": UNREAD_CAP + 1}
+    where = _MINE + (" AND n.read_at IS NULL" if unread_only else "")
+    if after is not None:
+        where += " AND (n.created_at, n.notification_id) < (:after_at, :after_id)"
+        params.update(after_at=after.at, after_id=after.row_id)
+    rows = session.execute(_sql(f"""
+        WITH page AS (
+            SELECT n.* FROM user_notifications n WHERE {where}
+            ORDER BY n.created_at DESC, n.notification_id DESC LIMIT :limit),
+        unread AS (
+            SELECT count(*) AS n FROM ({UNREAD_SQL}) capped)
+        SELECT unread.n AS unread, p.notification_id, p.event_id, p.event_type, p.priority, p.reason,
+               p.patient_id, p.resource_type, p.resource_id, p.occurred_at, p.created_at, p.read_at,
+               e.title AS event_title
+        FROM unread
+        LEFT JOIN (page p LEFT JOIN activity_events e ON e.event_id = p.event_id AND {VISIBLE}) ON true
+        ORDER BY p.created_at DESC, p.notification_id DESC"""), params).all()
+    unread = rows[0].unread
+    return [r for r in rows if r.notification_id is not None], unread
+
+
+def count_unread(*, session: Session, viewer: Viewer) -> int:
+    """The caller's unread notifications, counted up to UNREAD_CAP + 1 (bounded work at any backlog)."""
+    return session.execute(_sql(f"SELECT count(*) FROM ({UNREAD_SQL}) capped"),
+        {"viewer": viewer.user_id, "org": viewer.organization_id, "cap": UNREAD_CAP + 1}).scalar_one()
+
+
+def mark_read(*, session: Session, viewer: Viewer, notification_id: uuid.UUID) -> datetime | None:
+    """Sets read_at once (a second call keeps the first time); None when the id is not the caller's."""
+    params = {"viewer": viewer.user_id, "org": viewer.organization_id, "id": notification_id}
+    read_at = session.execute(_sql(
+        f"UPDATE user_notifications n SET read_at = now() WHERE n.notification_id = :id AND {_MINE} "
+        "AND n.read_at IS NULL RETURNING n.read_at"), params).scalar_one_or_none()
+    if read_at is None:  # already read, or not ours: the committed row tells which
+        read_at = session.execute(_sql(
+            f"SELECT n.read_at FROM user_notifications n WHERE n.notification_id = :id AND {_MINE}"),
+            params).scalar_one_or_none()
+    return read_at
+
+
+def mark_all_read(*, session: Session, viewer: Viewer, up_to: uuid.UUID | None) -> int | None:
+    """Marks every unread notification (or those up to and including ``up_to``, so one that arrived
+    after the client's last look stays unread); None when ``up_to`` is not the caller's."""
+    params = {"viewer": viewer.user_id, "org": viewer.organization_id}
+    where = f"{_MINE} AND n.read_at IS NULL"
+    if up_to is not None:
+        bound = session.execute(_sql(
+            f"SELECT n.created_at, n.notification_id FROM user_notifications n WHERE n.notification_id = :id "
+            f"AND {_MINE}"), params | {"id": up_to}).one_or_none()
+        if bound is None:
+            return None
+        where += " AND (n.created_at, n.notification_id) <= (:bound_at, :bound_id)"
+        params.update(bound_at=bound.created_at, bound_id=bound.notification_id)
+    return session.execute(_sql(f"UPDATE user_notifications n SET read_at = now() WHERE {where}"), params).rowcount
+
+
+# --- preferences -------------------------------------------------------------------------------------
+
+_PREF_COLUMNS = ("push_enabled", "email_enabled", "enabled_types", "min_push_priority", "quiet_hours_start",
+                 "quiet_hours_end", "timezone")
+
+
+def select_preferences(*, session: Session, viewer: Viewer) -> Row | None:
+    """The caller's stored preferences, or None when they never saved any."""
+    return session.execute(_sql(
+        f"SELECT {', '.join(_PREF_COLUMNS)} FROM notification_preferences WHERE user_id = :viewer"),
+        {"viewer": viewer.user_id}).one_or_none()
+
+
+def directory_timezone(*, session: Session, viewer: Viewer) -> str | None:
+    """The caller's zone in the directory: the default preferences are in it."""
+    return session.execute(_sql(
+        "SELECT timezone FROM directory_users WHERE user_id = :viewer AND organization_id = :org"),
+        {"viewer": viewer.user_id, "org": viewer.organization_id}).scalar_one_or_none()
+
+
+def upsert_preferences(*, session: Session, viewer: Viewer, values: dict) -> None:
+    """Stores the caller's preferences whole; the fan-out reads them on its next batch."""
+    assignments = ", ".join(f"{c} = EXCLUDED.{c}" for c in _PREF_COLUMNS)
+    session.execute(_sql(
+        f"INSERT INTO notification_preferences (user_id, {', '.join(_PREF_COLUMNS)}) "
+        f"VALUES (:viewer, {', '.join(':' + c for c in _PREF_COLUMNS)}) "
+        f"ON CONFLICT (user_id) DO UPDATE SET {assignments}, updated_at = now()"),
+        {"viewer": viewer.user_id, **{c: values[c] for c in _PREF_COLUMNS}})
+
+
+# --- health ------------------------------------------------------------------------------------------
+
+def ping(*, session: Session) -> None:
+    """Raises when the database does not answer within a second."""
+    session.execute(_sql("SET LOCAL statement_timeout = 1000"))
+    session.execute(_sql("SELECT 1"))

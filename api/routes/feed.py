@@ -1,0 +1,18 @@
+"""``GET /v1/feed``: the caller's organization's activity, as far as the caller may see it."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api import queries
+from api.deps import Facts, FeedFilterDep, PageDep, SessionDep, CurrentUser
+from api.schemas import FeedPage
+
+router = APIRouter(prefix="/v1", tags=["feed"])
+
+
+@router.get("/feed", response_model=FeedPage)
+def get_feed(session: SessionDep, viewer: CurrentUser, facts: Facts, flt: FeedFilterDep, page: PageDep) -> FeedPage:
+    """Newest first. Visibility (all members, clinical staff, actor and supervisors) and patient access
+    (care team, or a role with organization-wide patient access) apply to every row."""
+    rows = queries.select_feed(session=session, viewer=viewer, facts=facts, flt=flt, limit=page.limit + 1)
+    return FeedPage.of(rows, page.limit)

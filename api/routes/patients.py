@@ -1,0 +1,27 @@
+"""``GET /v1/patients/{patient_id}/timeline``: one patient's activity, for those who may access them."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from api import queries
+from api.deps import CurrentUser, Facts, FeedFilterDep, PageDep, SessionDep
+from api.errors import not_found
+from api.schemas import FeedPage
+from processors.visibility import can_access_patient
+
+router = APIRouter(prefix="/v1", tags=["patients"])
+PatientId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+@router.get("/patients/{patient_id}/timeline", response_model=FeedPage)
+def get_timeline(patient_id: PatientId, session: SessionDep, viewer: CurrentUser, facts: Facts,
+                 flt: FeedFilterDep, page: PageDep) -> FeedPage:
+    """404 for a patient the caller may not access, of another organization, or unknown (all alike)."""
+    if not (can_access_patient(patient_id, viewer, facts)
+            and queries.patient_known(session=session, viewer=viewer, patient_id=patient_id)):
+        raise not_found("patient")
+    rows = queries.select_feed(session=session, viewer=viewer, facts=facts, flt=flt, limit=page.limit + 1,
+                               patient_id=patient_id)
+    return FeedPage.of(rows, page.limit)

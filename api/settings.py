@@ -1,0 +1,62 @@
+"""Settings of ``herald run api`` (STYLE 18): built once in ``api.__main__`` and passed down.
+
+``HERALD_ENV`` defaults to ``prod`` so a deployment that forgets it fails closed: outside ``dev`` the
+API refuses to start with the dev secret (or with no key at all). ``make demo`` and the tests set
+``HERALD_ENV=dev`` explicitly.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from streams.settings import PostgresSettings
+
+DEV_JWT_SECRET = "herald-dev-secret-do-not-use-outside-dev"
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "PS256"})
+
+
+class InsecureSettings(ValueError):
+    """The API was asked to start with a key set that is unsafe (or incomplete) for its environment."""
+
+
+class ApiSettings(PostgresSettings):
+    """``HERALD_ENV``, ``HERALD_API_*`` and ``HERALD_API_JWT_*``; /metrics is served on the API port."""
+
+    model_config = SettingsConfigDict(env_prefix="HERALD_", frozen=True, extra="ignore")
+
+    env: Literal["dev", "prod"] = "prod"
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8080, ge=0, le=65535)
+    api_workers: int = Field(default=1, ge=1, le=64)
+    api_db_pool_size: int = Field(default=10, ge=1, le=200)
+    api_directory_cache_s: float = Field(default=5.0, ge=0, le=300)
+    api_jwt_algorithm: str = "HS256"
+    api_jwt_secret: SecretStr | None = None
+    api_jwt_public_key_file: Path | None = None
+    api_jwt_jwks_file: Path | None = None
+    api_jwt_audience: str | None = None
+    api_jwt_issuer: str | None = None
+    api_jwt_leeway_s: int = Field(default=30, ge=0, le=300)
+
+    def hmac_secret(self) -> str:
+        """The HS* secret in force: the configured one, else the dev secret (allowed in dev only)."""
+        return self.api_jwt_secret.get_secret_value() if self.api_jwt_secret else DEV_JWT_SECRET
+
+    def check_secure(self) -> None:
+        """Called before the app is built; raises InsecureSettings naming what to fix."""
+        alg = self.api_jwt_algorithm
+        if alg in HMAC_ALGORITHMS:
+            if self.env != "dev" and self.hmac_secret() == DEV_JWT_SECRET:
+                raise InsecureSettings("HERALD_API_JWT_SECRET is unset or the dev secret; "
+                                       "set a real secret (or RS256 with a public key) outside HERALD_ENV=dev")
+            if self.env != "dev" and len(self.hmac_secret()) < 32:
+                raise InsecureSettings("HERALD_API_JWT_SECRET must be at least 32 characters outside dev")
+        elif alg in ASYMMETRIC_ALGORITHMS:
+            if not (self.api_jwt_public_key_file or self.api_jwt_jwks_file):
+                raise InsecureSettings(f"{alg} needs HERALD_API_JWT_PUBLIC_KEY_FILE or HERALD_API_JWT_JWKS_FILE")
+        else:
+            raise InsecureSettings(f"HERALD_API_JWT_ALGORITHM {alg!r} is not supported")

@@ -1,0 +1,41 @@
+"""Schemathesis against ``/openapi.json`` with a valid token: no 5xx, and every response (status,
+content type, body) is one the document declares. Bounded: a few examples per operation."""
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance, response_schema_conformance, status_code_conformance,
+)
+
+from api.main import create_app
+from api.settings import ApiSettings
+from tests.integration.api.conftest import World
+
+pytestmark = pytest.mark.integration
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+@pytest.fixture(scope="module")
+def world_with_rows(db):
+    """An organization with rows the generated requests can page through."""
+    world = World(db)
+    world.user("admin", "admin")
+    for i in range(5):
+        event = world.event("LAB_RESULT_RECEIVED", visibility="clinical_staff", patient="p-1")
+        world.notification("admin", event, patient="p-1")
+    return world
+
+
+# The document is the code's, so an app that never touches a database serves it at collection time;
+# the calls go to the session's app (``app=api_app``), whose database only exists once fixtures ran.
+_DOCUMENT_ONLY = create_app(ApiSettings(env="dev", database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"))
+schema = schemathesis.openapi.from_asgi("/openapi.json", _DOCUMENT_ONLY)
+
+
+@schema.parametrize()
+@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+def test_api_conforms_to_its_openapi_document(case, api_app, world_with_rows):
+    case.call_and_validate(headers=world_with_rows.headers("admin", "admin"), checks=CHECKS, app=api_app)
