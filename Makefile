@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup stack demo test test-unit bench bench-persist down
+.PHONY: setup stack prometheus demo test test-unit bench bench-persist bench-fanout bench-api bench-push down
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,16 +20,28 @@ stack: setup
 demo: stack
 	$(BIN)/herald demo
 
-test: stack
+prometheus:
+	sh deploy/prometheus/install.sh
+
+test: stack prometheus
 	$(BIN)/python -m pytest -q --durations=10
 
-test-unit: setup
+test-unit: setup prometheus
 	$(BIN)/python -m pytest -q tests/unit
 
 bench-persist: stack
 	$(BIN)/python bench/persist.py
 
-bench: bench-persist
+bench-api: stack
+	$(BIN)/python bench/api.py
+
+bench-fanout: stack
+	$(BIN)/python bench/fanout.py
+
+bench-push: stack
+	$(BIN)/python bench/push.py
+
+bench: bench-persist bench-api bench-push
 
 down:
 	$(BIN)/herald dev down

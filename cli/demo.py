@@ -8,16 +8,19 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import text
 
+from cli.demo_api import start_api, try_the_api
+from cli.demo_push import PUSH_ENV, prepare_devices, print_push_summary, pushes_settled
 from cli.processes import start_processor, stop_processor, wait_until
-from cli.produce import produce_demo
+from cli.produce import produce_demo, seed_demo_preferences
 from sinks.postgres.engine import build_engine
 from sinks.postgres.migrate import upgrade
 from streams.admin import create_topics, group_lag, wait_for_kafka
 from streams.clients import build_admin
 from streams.settings import PersisterSettings, ProducerSettings
-from streams.topics import ACTIVITY, topic_specs
+from streams.topics import ACTIVITY, DIRECTORY, PUSH, topic_specs
 
-DEMO_PROCESSORS = {"persister": "processors.persister"}
+DEMO_PROCESSORS = {"persister": "processors.persister", "directory": "processors.directory",
+                   "fanout": "processors.fanout", "scheduler": "processors.scheduler", "push-sender": "processors.push"}
 
 
 def run_demo(console: Console, *, events: int, rate: float) -> int:
@@ -35,40 +38,79 @@ def run_demo(console: Console, *, events: int, rate: float) -> int:
         console.print(f"  {name}: {state}")
     console.rule("3. processors")
     logs = tempfile.mkdtemp(prefix="herald-demo-")
-    procs = {name: start_processor(module, log_path=f"{logs}/{name}.log") for name, module in DEMO_PROCESSORS.items()}
+    procs = {name: start_processor(module, env=PUSH_ENV, log_path=f"{logs}/{name}.log")
+             for name, module in DEMO_PROCESSORS.items()}
+    procs["api"] = start_api(f"{logs}/api.log")
     console.print(f"  started {', '.join(procs)} (logs in {logs})")
     try:
-        return _traffic_and_summary(console, settings, admin, events, rate)
+        code = _traffic_and_summary(console, settings, admin, events, rate)
+        try_the_api(console, procs["api"])
+        return code
     finally:
         for name, proc in procs.items():
             console.print(f"  {name} stopped with exit code {stop_processor(proc)}")
 
 
+def _caught_up(admin, settings, group: str, topic_base: str) -> bool:
+    return sum(p.messages for p in group_lag(admin, settings.group(group), settings.topic(topic_base))) == 0
+
+
 def _traffic_and_summary(console: Console, settings: PersisterSettings, admin, events: int, rate: float) -> int:
     console.rule("4. demo traffic")
-    report = produce_demo(ProducerSettings(), events=events, rate=rate)
-    console.print(f"  published {report.directory_records} directory records and {report.events} events "
-                  f"in {report.seconds:.1f}s; delivery failures: {report.failures}")
+    producer_settings = ProducerSettings()
+    directory = produce_demo(producer_settings, events=0, rate=0)
+    seeded = seed_demo_preferences(settings.database_url)
+    wait_until(lambda: _caught_up(admin, settings, "directory", DIRECTORY), 120, what="the directory to load")
+    console.print(f"  directory: {directory.directory_records} users and care-team memberships loaded; "
+                  f"{seeded} users given quiet hours covering now")
+    prepare_devices(console, settings.database_url)
+    report = produce_demo(producer_settings, events=events, rate=rate, directory=False, event_seed=None)
+    console.print(f"  published {report.events} events in {report.seconds:.1f}s; delivery failures: {report.failures}")
     started = time.monotonic()
-    topic = settings.topic(ACTIVITY)
-    wait_until(lambda: sum(p.messages for p in group_lag(admin, settings.group("persister"), topic)) == 0,
-               timeout=120, what="the persister to catch up")
-    console.print(f"  persister caught up {time.monotonic() - started:.1f}s after the last publish")
+    for group in ("persister", "fanout"):
+        wait_until(lambda: _caught_up(admin, settings, group, ACTIVITY), 120, what=f"the {group} to catch up")
+    console.print(f"  persister and fan-out caught up {time.monotonic() - started:.1f}s after the last publish")
+    wait_until(lambda: pushes_settled(settings), 180, interval=0.5, what="the push sender and its retries")
+    console.print(f"  push sender done, retries included, {time.monotonic() - started:.1f}s after the last publish")
     console.rule("5. what happened")
     _print_summary(console, settings)
+    print_push_summary(console, settings)
     return 0
 
 
 def _print_summary(console: Console, settings: PersisterSettings) -> None:
     engine = build_engine(settings.database_url)
     with engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT event_type, count(*), count(*) FILTER (WHERE notify) FROM activity_events "
-            "GROUP BY event_type ORDER BY 2 DESC")).all()
-        total = conn.execute(text("SELECT count(*) FROM activity_events")).scalar_one()
-    table = Table("event type", "rows in activity_events", "notify=true")
-    for event_type, count, notify in rows:
-        table.add_row(event_type, str(count), str(notify))
+        rows = conn.execute(text(SUMMARY_SQL)).all()
+        held = conn.execute(text("SELECT count(*) FILTER (WHERE released_at IS NULL), "
+                                 "count(*) FILTER (WHERE outcome = 'digest') FROM held_notifications")).one()
+    table = Table("event type", "events", "notify", "bell rows", "push now", "held", "bell only")
+    for row in rows:
+        table.add_row(*[str(v) for v in row])
     console.print(table)
-    console.print(f"  activity_events holds {total} rows (all demo runs so far; idempotent on event_id)")
+    console.print(f"  held for quiet hours: {held[0]} waiting, {held[1]} released in digests; "
+                  f"push requests on {settings.topic(PUSH)}: {_topic_size(settings, PUSH)}")
+    console.print("  (totals over every demo run: all writes are idempotent)")
     engine.dispose()
+
+
+SUMMARY_SQL = """
+SELECT e.event_type, count(DISTINCT e.event_id), count(DISTINCT e.event_id) FILTER (WHERE e.notify),
+       count(n.notification_id), count(n.notification_id) FILTER (WHERE n.push_status NOT IN ('none', 'held', 'digest', 'dropped')),
+       count(n.notification_id) FILTER (WHERE n.push_status IN ('held', 'digest', 'dropped')),
+       count(n.notification_id) FILTER (WHERE n.push_status = 'none')
+FROM activity_events e LEFT JOIN user_notifications n ON n.event_id = e.event_id
+GROUP BY e.event_type ORDER BY 2 DESC
+"""
+
+
+def _topic_size(settings, base: str) -> int:
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "herald-demo-probe"})
+    try:
+        topic = settings.topic(base)
+        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        return sum(h - lo for lo, h in (consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in parts))
+    finally:
+        consumer.close()

@@ -1,4 +1,4 @@
-"""Local development stack: a single-node Kafka (KRaft) and a PostgreSQL cluster.
+"""Local development stack: a single-node Kafka (KRaft), a PostgreSQL cluster and the FCM emulator.
 
 No Docker here, so Kafka runs from Maven Central jars under the user's cache
 dir and PostgreSQL comes from Debian's packages. `deploy/compose.yaml` is the
@@ -6,6 +6,7 @@ Docker equivalent; both give the same addresses:
 
     Kafka     127.0.0.1:9092
     Postgres  postgresql://herald@127.0.0.1:5432/herald
+    FCM       http://127.0.0.1:9099 (deploy/fcm_emulator; HERALD_FCM_EMULATOR_PORT)
 
 Entry points: `up()`, `down()`, `status()` / `print_status()`, or
 `python -m cli.devstack up|down|status`. Nothing is written inside the repo:
@@ -692,27 +693,101 @@ def postgres_status() -> ServiceStatus:
 
 
 # --------------------------------------------------------------------------
+# FCM emulator (deploy/fcm_emulator: FCM HTTP v1 + OAuth token endpoint)
+# --------------------------------------------------------------------------
+
+FCM_EMULATOR_HOST = "127.0.0.1"
+FCM_EMULATOR_READY_TIMEOUT_S = 20.0
+
+
+def fcm_emulator_port() -> int:
+    """9099 unless HERALD_FCM_EMULATOR_PORT says otherwise."""
+    return int(os.environ.get("HERALD_FCM_EMULATOR_PORT") or 9099)
+
+
+def fcm_emulator_url() -> str:
+    return f"http://{FCM_EMULATOR_HOST}:{fcm_emulator_port()}"
+
+
+def default_fcm_env(environ) -> dict[str, str]:
+    """Env for local runs of the push sender: the emulator, unless FCM is configured (an endpoint,
+    a service-account file, or Google application credentials)."""
+    configured = ("HERALD_FCM_ENDPOINT", "HERALD_FCM_CREDENTIALS", "GOOGLE_APPLICATION_CREDENTIALS")
+    return {} if any(environ.get(name) for name in configured) else {"HERALD_FCM_ENDPOINT": fcm_emulator_url()}
+
+
+def _fcm_emulator_log() -> Path:
+    return _logs_dir() / "fcm-emulator.log"
+
+
+def _fcm_emulator_answers(timeout: float = 1.0) -> bool:
+    """True if GET /healthz answers 200 (one short HTTP call, stdlib only)."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{fcm_emulator_url()}/healthz", timeout=timeout) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def fcm_emulator_up() -> None:
+    """Called by `up`: start the emulator unless ours (or another one) already answers."""
+    if _fcm_emulator_answers():
+        _say(f"fcm-emulator: already up at {fcm_emulator_url()}")
+        if _process_alive("fcm-emulator") is None:
+            _update_state("fcm-emulator", {"mode": "external"})
+        return
+    _stop_process("fcm-emulator")  # clears a stale pid file
+    if _port_open(FCM_EMULATOR_HOST, fcm_emulator_port()):
+        raise DevstackError(f"fcm-emulator: port {fcm_emulator_port()} is taken by something that is not "
+                            "the emulator; set HERALD_FCM_EMULATOR_PORT")
+    argv = [sys.executable, "-m", "deploy.fcm_emulator", "--host", FCM_EMULATOR_HOST, "--port", str(fcm_emulator_port())]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    _start_process("fcm-emulator", argv, _fcm_emulator_log(), ready=_fcm_emulator_answers,
+                   timeout=FCM_EMULATOR_READY_TIMEOUT_S, env=env)
+    _say(f"fcm-emulator: up at {fcm_emulator_url()}")
+
+
+def fcm_emulator_down() -> None:
+    """Called by `down`: stop the emulator we started; leave any other alone."""
+    if _load_state().get("fcm-emulator", {}).get("mode") == "external":
+        _update_state("fcm-emulator", None)
+        _say("fcm-emulator: not started by us, leaving it running")
+        return
+    _say("fcm-emulator: stopped" if _stop_process("fcm-emulator") else "fcm-emulator: was not running")
+
+
+def fcm_emulator_status() -> ServiceStatus:
+    pid = _process_alive("fcm-emulator")
+    return ServiceStatus("fcm-emulator", _fcm_emulator_answers(), fcm_emulator_url(), str(_fcm_emulator_log()),
+                         f"pid {pid}" if pid else "")
+
+
+# --------------------------------------------------------------------------
 # Public entry points
 # --------------------------------------------------------------------------
 
 
 def up() -> list[ServiceStatus]:
-    """Bring up Postgres and Kafka (idempotent: running parts are kept).
+    """Bring up Postgres, Kafka and the FCM emulator (idempotent: running parts are kept).
     Raises DevstackError naming the part and its log if one cannot start."""
     postgres_up()
     kafka_up()
+    fcm_emulator_up()
     return status()
 
 
 def down() -> None:
     """Stop what `up` started, and nothing else. Kafka first: it is ours for sure."""
+    fcm_emulator_down()
     kafka_down()
     postgres_down()
 
 
 def status() -> list[ServiceStatus]:
     """Probe each part (cheap: a metadata call and a SELECT 1)."""
-    return [kafka_status(), postgres_status()]
+    return [kafka_status(), postgres_status(), fcm_emulator_status()]
 
 
 def print_status(rows: list[ServiceStatus] | None = None) -> None:

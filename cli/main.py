@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Optional
 
 import typer
@@ -21,7 +22,16 @@ for sub, name in ((dev, "dev"), (topics, "topics"), (db, "db"), (produce, "produ
     app.add_typer(sub, name=name)
 console = Console()
 
-PROCESSORS = {"persister": "processors.persister.__main__"}
+PROCESSORS = {
+    "persister": "processors.persister.__main__",
+    "directory": "processors.directory.__main__",
+    "fanout": "processors.fanout.__main__",
+    "scheduler": "processors.scheduler.__main__",
+    "reconciler": "processors.reconciler.__main__",
+    "lag-exporter": "processors.lag_exporter.__main__",
+    "push-sender": "processors.push.__main__",
+    "api": "api.__main__",
+}
 
 
 @dev.command("up")
@@ -76,56 +86,89 @@ def db_upgrade(revision: str = "head") -> None:
 
 
 @app.command("run")
-def run(processor: str = typer.Argument(..., help="|".join(PROCESSORS))) -> None:
+def run(processor: str = typer.Argument(..., help="|".join(PROCESSORS)),
+        once: bool = typer.Option(False, "--once", help="reconciler: one pass over what is pending, then exit")) -> None:
     """Run one processor until SIGTERM."""
     if processor not in PROCESSORS:
         console.print(f"[red]unknown processor {processor!r}; available: {', '.join(PROCESSORS)}[/red]")
         raise typer.Exit(2)
-    importlib.import_module(PROCESSORS[processor]).main()
+    if processor == "push-sender":
+        from cli.devstack import default_fcm_env
+
+        os.environ.update(default_fcm_env(os.environ))  # local runs push to the emulator unless FCM is configured
+    module = importlib.import_module(PROCESSORS[processor])
+    module.main(once=True) if once and processor == "reconciler" else module.main()
 
 
 @produce.command("demo")
 def produce_demo(events: int = typer.Option(1000, "--events", "-n"), rate: float = typer.Option(0.0, help="events/s; 0 = as fast as possible"),
-                 seed: int = 7, directory: bool = typer.Option(True, help="Publish the demo directory first.")) -> None:
+                 seed: int = 7, directory: bool = typer.Option(True, help="Publish the demo directory first."),
+                 devices: bool = typer.Option(True, help="Register 1-2 device tokens per demo user (some scripted "
+                                              "UNREGISTERED in the FCM emulator).")) -> None:
     """Publish synthetic organizations, users, care teams and a realistic mix of activity events."""
-    from cli.produce import produce_demo as run_produce
+    from cli.devstack import default_fcm_env
+    from cli.produce import produce_demo as run_produce, register_demo_devices
 
     report = run_produce(ProducerSettings(), events=events, rate=rate, seed=seed, directory=directory)
     console.print(f"published {report.directory_records} directory records and {report.events} events "
                   f"in {report.seconds:.1f}s ({report.events / max(report.seconds, 1e-9):,.0f}/s); failures: {report.failures}")
+    if devices:
+        fcm = os.environ.get("HERALD_FCM_ENDPOINT") or default_fcm_env(os.environ).get("HERALD_FCM_ENDPOINT")
+        d = register_demo_devices(PostgresSettings().database_url, fcm, seed=seed)
+        console.print(f"registered {d.tokens} device tokens for {d.users} users; {d.scripted_unregistered} scripted "
+                      f"UNREGISTERED in the FCM emulator")
     if report.failures:
         raise typer.Exit(1)
 
 
 @app.command("lag")
-def lag(group: Optional[list[str]] = typer.Option(None, help="Group base names; default: every processor.")) -> None:
-    """Consumer lag per group and partition, from the broker's committed offsets."""
-    from streams.admin import group_lag
-    from streams.clients import build_admin
-    from streams.topics import ACTIVITY
+def lag(group: Optional[list[str]] = typer.Option(None, help="Group base names; default: every group named HERALD_GROUP_PREFIX*.")) -> None:
+    """Lag per group and partition in messages and seconds, with group state and members, from the
+    broker alone (what `herald run lag-exporter` exports)."""
+    from cli.lag import lag_tables
+    from processors.lag_exporter.app import LagExporter
+    from streams.settings import LagExporterSettings
 
-    settings = KafkaSettings()
-    admin = build_admin(settings)
-    table = Table("group", "topic", "partition", "committed", "end", "lag")
-    for base in group or list(PROCESSORS):
-        for row in group_lag(admin, settings.group(base), settings.topic(ACTIVITY)):
-            table.add_row(row.group, row.topic, str(row.partition), str(row.committed), str(row.end), str(row.messages))
-    console.print(table)
+    settings = LagExporterSettings()
+    exporter = LagExporter.from_settings(settings)
+    try:
+        snapshot = exporter.collect([settings.group(g) for g in group] if group else None)
+    finally:
+        exporter.close()
+    for table in lag_tables(snapshot):
+        console.print(table)
 
 
 @dlq.command("list")
-def dlq_list(topic: str = typer.Option("activity-events.dlq.v1", help="Base name of the dead-letter topic."),
+def dlq_list(topic: str = typer.Option("activity-events.dlq.v1", help="Base name of the dead-letter topic "
+                                       "(activity-events.dlq.v1 | notifications.push.dlq.v1)."),
              limit: int = 50) -> None:
-    """Dead-lettered records with their reasons."""
-    from cli.dlq import read_dlq
+    """Dead-lettered records with their reasons, FCM code and attempts (push DLQ), and whether replayed."""
+    from cli.dlq import dlq_table, read_dlq, replayed_coordinates
 
     settings = KafkaSettings()
-    table = Table("partition", "offset", "error", "reason", "source")
-    for e in read_dlq(settings, settings.topic(topic), limit):
-        h = e.headers
-        table.add_row(str(e.partition), str(e.offset), h.get("herald.error.type", ""), h.get("herald.error.reason", ""),
-                      f"{h.get('herald.source.topic', '')}[{h.get('herald.source.partition', '')}]@{h.get('herald.source.offset', '')}")
-    console.print(table)
+    full = settings.topic(topic)
+    console.print(dlq_table(full, read_dlq(settings, full, limit), replayed_coordinates(settings)))
+
+
+@dlq.command("replay")
+def dlq_replay(topic: str = typer.Option("activity-events.dlq.v1", help="Base name of the dead-letter topic."),
+               offset: Optional[list[int]] = typer.Option(None, help="Only these offsets (repeatable)."),
+               partition: Optional[int] = typer.Option(None, help="Only this partition."),
+               code: Optional[str] = typer.Option(None, help="Only records with this FCM error code or error type."),
+               dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be replayed; replay nothing.")) -> None:
+    """Put dead-lettered records back on their source topic, each exactly once (see docs/push.md)."""
+    from cli.dlq import dlq_table, replay_dlq, selector
+
+    settings = KafkaSettings()
+    full = settings.topic(topic)
+    report = replay_dlq(settings, full, selector(offsets=offset, partition=partition, code=code), dry_run=dry_run)
+    if report.replayed:
+        console.print(dlq_table(full, report.replayed, set(), title="would replay" if dry_run else "replayed"))
+    for entry, why in report.skipped:
+        console.print(f"[yellow]skipped {entry.partition}@{entry.offset}: {why}[/yellow]")
+    verb = "would replay" if dry_run else "replayed"
+    console.print(f"{verb} {len(report.replayed)}; already replayed before: {report.already_replayed}")
 
 
 @app.command("demo")

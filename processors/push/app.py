@@ -1,0 +1,176 @@
+"""The push sender's processor: a batch of PushRequests → FCM sends → what the runtime makes durable.
+
+``handle`` does I/O on purpose (the Runtime allows it): it reads the users' tokens and the pairs
+already sent (one connection), sends every push of the batch concurrently through firebase-admin,
+and returns an Outcome: ``writes`` (deliveries, bell status, retired tokens, scheduled retries) for
+``PushSink`` in one transaction, and the requests given up on as dead letters with FCM headers.
+
+Delivery guarantee: at least once per (notification, token), exactly once in the normal case. A
+push is recorded ``sent`` in the batch's transaction *after* FCM accepted it, so a crash between the
+send and that commit re-sends that batch's pushes once on restart: the duplicate window is one batch
+(HERALD_BATCH_MAX_RECORDS requests). The device collapses such a duplicate (collapse key = notification id).
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Callable
+
+from processors.push.metrics import PushHooks
+from processors.push.rules import (
+    Decision, PushPayload, PushPolicy, Send, Verdict, decide, is_outage, payload_for, select_tokens,
+)
+from sinks.fcm.messages import to_message
+from sinks.postgres.push import DeliveryRow, PushWrites, RetryRow, sent_pairs
+from sinks.postgres.tokens import DeviceToken, active_tokens
+from streams.deadletter import H_FIRST_FAILED, H_REPLAY_OF
+from streams.errors import SinkBackpressure
+from streams.messages import PushRequest, utcnow
+from streams.records import DeadLetter, Outcome, Record
+from streams.retry import compute_backoff
+
+log = logging.getLogger("herald.push")
+H_PUSH_CODE = "herald.push.error-code"
+H_PUSH_ATTEMPTS = "herald.push.attempts"
+H_PUSH_LAST_FAILED = "herald.push.last-failed-at"
+
+
+@dataclass
+class Item:
+    """One request of the batch and the devices it goes to this time."""
+
+    record: Record
+    request: PushRequest
+    attempt: int  # this attempt's number, 1-based (a replayed request starts again at 1)
+    payload: PushPayload
+    had_devices: bool
+    to_send: list[DeviceToken]
+
+
+class PushSender:
+    """``handle(batch)`` for the Runtime; the FCM client, engine and encoder are built in ``__main__``."""
+
+    name = "push-sender"
+
+    def __init__(self, *, engine, fcm, encode: Callable[[PushRequest], bytes], policy: PushPolicy,
+                 hooks: PushHooks | None = None, clock: Callable[[], datetime] = utcnow,
+                 rng: random.Random | None = None) -> None:
+        self._engine = engine
+        self._fcm = fcm
+        self._encode = encode
+        self._policy = policy
+        self._hooks = hooks or PushHooks()
+        self._clock = clock
+        self._rng = rng
+        self._outages = 0
+
+    def handle(self, batch: list[Record]) -> Outcome:
+        """Sends the batch's pushes; raises SinkBackpressure when FCM gave no answer at all (the runtime
+        rewinds and retries the batch later), any other raise also redoes the batch."""
+        now = self._clock()
+        items, skipped = self._plan(batch, now)
+        pairs = [(item, token) for item in items for token in item.to_send]
+        started = time.monotonic()
+        results = self._fcm.send([to_message(item.payload, token.token) for item, token in pairs])
+        self._hooks.on_sent(Counter("OK" if r.ok else r.code for r in results), time.monotonic() - started, skipped)
+        if is_outage(results):
+            self._outages += 1
+            raise SinkBackpressure(compute_backoff(self._outages, base=1.0, cap=60.0, jitter=True),
+                                   f"FCM unreachable: {results[0].code} for all {len(results)} sends")
+        self._outages = 0
+        sends: dict[int, list[Send]] = {}
+        for (item, token), result in zip(pairs, results):
+            sends.setdefault(id(item), []).append(Send(token, result))
+        return self._outcome(items, sends, now)
+
+    def _plan(self, batch: list[Record], now: datetime) -> tuple[list[Item], int]:
+        requests = [r.value for r in batch]
+        with self._engine.connect() as conn:
+            tokens = active_tokens(conn, {r.user_id for r in requests}, now=now, max_age=self._policy.token_max_age)
+            sent = sent_pairs(conn, sorted({r.notification_id for r in requests}))
+        items, skipped = [], 0
+        for record, request in zip(batch, requests):
+            devices = select_tokens(tokens.get(request.user_id, []), now=now, max_age=self._policy.token_max_age)
+            to_send = [t for t in devices if (request.notification_id, t.token) not in sent]
+            sent.update((request.notification_id, t.token) for t in to_send)  # a duplicate in the batch sends nothing
+            skipped += len(devices) - len(to_send)
+            items.append(Item(record, request, _attempts_before(record, request) + 1,
+                              payload_for(request, now=now, ttl_s=self._policy.ttl_s), bool(devices), to_send))
+        return items, skipped
+
+    def _outcome(self, items: list[Item], sends: dict[int, list[Send]], now: datetime) -> Outcome:
+        writes, dead = PushWrites(now=now), []
+        tallies = {"retired": Counter(), "retries": Counter(), "dead": Counter()}
+        for item in items:
+            decision = decide(sends.get(id(item), []), attempt=item.attempt, had_devices=item.had_devices,
+                              now=now, policy=self._policy, rng=self._rng)
+            self._collect(item, decision, writes, now, tallies)
+            if decision.give_up is not None:
+                dead.append(self._dead_letter(item, decision, now))
+        self._hooks.on_decided(retired=tallies["retired"], retries=tallies["retries"], dead=tallies["dead"])
+        return Outcome(writes=writes, dead_letters=dead)
+
+    def _collect(self, item: Item, decision: Decision, writes: PushWrites, now: datetime, tallies: dict) -> None:
+        request = item.request
+        for send in decision.sends:
+            verdict, result = send.verdict, send.result
+            status = Verdict.PERMANENT if verdict is Verdict.RETRY and decision.retry is None else verdict  # given up
+            writes.deliveries.append(DeliveryRow(request.notification_id, send.token.token, request.user_id,
+                                                 status.value, result.message_id, result.code, item.attempt))
+            if verdict is Verdict.RETIRE:
+                writes.retire.setdefault(result.code, []).append(send.token.token)
+                tallies["retired"][result.code] += 1
+            elif verdict is Verdict.SENT:
+                if send.token.failure_count:
+                    writes.recovered_tokens.append(send.token.token)
+            else:
+                writes.failed_tokens.append(send.token.token)
+        if decision.bell_status:
+            writes.bell.setdefault(decision.bell_status, []).append(request.notification_id)
+        if decision.retry is not None:
+            writes.retries.append(self._retry_row(item, decision, now))
+            tallies["retries"][decision.retry.last_error] += 1
+        if decision.give_up is not None:
+            kind = "exhausted" if decision.give_up.retries_exhausted else "permanent"
+            tallies["dead"][(decision.give_up.code, kind)] += 1
+
+    def _retry_row(self, item: Item, decision: Decision, now: datetime) -> RetryRow:
+        retry, request = decision.retry, item.request
+        return RetryRow(request.notification_id, request.user_id, retry.attempt, retry.due_at,
+                        _first_failed(item.record) or now, retry.last_error, item.record.message.key(),
+                        self._encode(replace(request, attempt=retry.attempt)))
+
+    @staticmethod
+    def _dead_letter(item: Item, decision: Decision, now: datetime) -> DeadLetter:
+        give_up = decision.give_up
+        stamp = now.isoformat().encode()
+        headers = ((H_PUSH_CODE, give_up.code.encode()), (H_PUSH_ATTEMPTS, str(give_up.attempts).encode()),
+                   (H_PUSH_LAST_FAILED, stamp), (H_FIRST_FAILED, stamp))  # first failure: unless the record says earlier
+        kind = "PushRetriesExhausted" if give_up.retries_exhausted else "PushPermanentError"
+        log.warning("push %s dead-lettered after %d attempts: %s", item.request.notification_id, give_up.attempts,
+                    give_up.code)
+        return DeadLetter(give_up.reason, kind, item.record.message, headers)
+
+
+def _header(record: Record, name: str) -> bytes | None:
+    for key, value in record.message.headers() or []:
+        if key == name:
+            return value
+    return None
+
+
+def _attempts_before(record: Record, request: PushRequest) -> int:
+    """Attempts already made; a request replayed from the DLQ gets a fresh budget."""
+    return 0 if _header(record, H_REPLAY_OF) is not None else max(request.attempt, 0)
+
+
+def _first_failed(record: Record) -> datetime | None:
+    raw = _header(record, H_FIRST_FAILED)
+    try:
+        return datetime.fromisoformat(raw.decode()) if raw else None
+    except ValueError:
+        return None

@@ -1,0 +1,52 @@
+"""The push sender's metrics, recorded through one hook object (STYLE 20). No user, token or
+notification id ever becomes a label: labels are FCM codes and reasons only.
+
+``herald_push_results_total{code}`` and ``herald_tokens_retired_total{reason}`` are defined in
+``streams.metrics`` (the dashboards and alert rules in deploy/ are built on them); the rest is here.
+"""
+from __future__ import annotations
+
+from collections import Counter as Tally
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from streams.metrics import on_push_result, on_token_retired
+
+RETRIES_SCHEDULED = Counter("herald_push_retries_scheduled_total", "Push requests parked for a later attempt, by FCM code", ["code"])
+RETRIES_RELEASED = Counter("herald_push_retries_released_total", "Parked push requests put back on the push topic")
+RETRIES_PENDING = Gauge("herald_push_retries_pending", "Push requests waiting in push_retries, as last counted")
+DEAD_LETTERED = Counter("herald_push_dead_lettered_total", "Push requests sent to the push DLQ, by FCM code and kind", ["code", "kind"])
+SKIPPED = Counter("herald_push_duplicates_skipped_total", "(notification, token) pairs not sent again because already sent")
+TOKENS_PRUNED = Counter("herald_tokens_pruned_total", "Stale or long-retired device tokens deleted")
+SEND_SECONDS = Histogram("herald_push_send_seconds", "Time to send one batch's pushes to FCM",
+                         buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+
+
+class PushHooks:
+    """Called by ``processors.push.app`` (results, decisions) and ``processors.push.retries`` (pump, prune)."""
+
+    def on_sent(self, codes: Tally, seconds: float, skipped: int) -> None:
+        """After a batch's sends: one count per result code (OK on success)."""
+        for code, n in codes.items():
+            on_push_result(code, n)
+        SEND_SECONDS.observe(seconds)
+        if skipped:
+            SKIPPED.inc(skipped)
+
+    def on_decided(self, *, retired: Tally, retries: Tally, dead: Tally) -> None:
+        """After a batch's decisions: tokens retired by reason, retries by code, dead letters by (code, kind)."""
+        for reason, n in retired.items():
+            on_token_retired(reason, n)
+        for code, n in retries.items():
+            RETRIES_SCHEDULED.labels(code).inc(n)
+        for (code, kind), n in dead.items():
+            DEAD_LETTERED.labels(code, kind).inc(n)
+
+    def on_retries_released(self, released: int, pending: int) -> None:
+        if released:
+            RETRIES_RELEASED.inc(released)
+        RETRIES_PENDING.set(pending)
+
+    def on_tokens_pruned(self, n: int) -> None:
+        if n:
+            TOKENS_PRUNED.inc(n)

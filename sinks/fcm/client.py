@@ -1,0 +1,117 @@
+"""Building the firebase-admin messaging client from FcmSettings, and sending a batch with it.
+
+Endpoint. firebase-admin 7 has no emulator setting: ``_MessagingService`` formats its URL from
+``_MessagingService.FCM_URL`` when the service is built. So the URL is set on *our* service instance
+only (``_fcm_url``), never on the class, and two clients (tests, benchmarks) can point at two servers.
+
+Credentials. With ``HERALD_FCM_ENDPOINT`` set and no ``HERALD_FCM_CREDENTIALS``: a credential whose
+refresh does nothing but set a fixed bearer token (the emulator only checks one is present). With a
+service-account file: the SDK's ``Certificate`` (its ``token_uri`` may point at the emulator's
+``/token``). Neither an endpoint nor a file: Application Default Credentials, to Google's FCM.
+
+Transport. ``pool`` (default): the SDK's httpx client is replaced by ``transport.SdkHttpClient`` (see
+there why); ``httpx``: the SDK's own ``HttpxAsyncClient``, with its internal 500/503 retries turned off
+because the sender owns retries. Either way ``send_each_async`` does the sending.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+from urllib.parse import urlsplit
+
+import firebase_admin
+import google.auth.credentials
+from firebase_admin import credentials, messaging
+
+from sinks.fcm.results import SendResult, from_exception, from_sdk
+
+FCM_ORIGIN = "https://fcm.googleapis.com"
+SEND_MAX = 500  # messages per send_each_async call, the SDK's limit
+_apps = itertools.count(1)
+
+
+class FixedTokenCredentials(google.auth.credentials.Credentials):
+    """A Google credential for local endpoints: always valid, refresh does nothing."""
+
+    def __init__(self, token: str = "herald-local-emulator") -> None:
+        super().__init__()
+        self.token = token
+
+    def refresh(self, request) -> None:
+        """Nothing to fetch: the local endpoint accepts any bearer token."""
+
+
+class _LocalCredential(credentials.Base):
+    def __init__(self) -> None:
+        self._credential = FixedTokenCredentials()
+
+    def get_credential(self):
+        return self._credential
+
+
+def _credential(settings) -> credentials.Base:
+    path = settings.fcm_credentials.get_secret_value() if settings.fcm_credentials else None
+    if path:
+        return credentials.Certificate(path)
+    if settings.fcm_endpoint:
+        return _LocalCredential()
+    if settings.fcm_project_id == "herald-local":
+        raise ValueError("sending to Google's FCM needs HERALD_FCM_PROJECT_ID (your Firebase project), "
+                         "or set HERALD_FCM_ENDPOINT to use the local emulator")
+    return credentials.ApplicationDefault()
+
+
+class FcmClient:
+    """Sends lists of ``messaging.Message`` through firebase-admin; built once at start-up.
+
+    ``send`` blocks the calling thread while the batch goes out concurrently on this client's own
+    event loop (chunks of at most 500, all chunks at once, bounded by the connection pool).
+    """
+
+    def __init__(self, settings) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._app = firebase_admin.initialize_app(
+            _credential(settings), {"projectId": settings.fcm_project_id, "httpTimeout": settings.fcm_timeout_s},
+            name=f"herald-push-{next(_apps)}")
+        self._service = messaging._get_messaging_service(self._app)  # noqa: SLF001 - see module doc
+        origin = (settings.fcm_endpoint or FCM_ORIGIN).rstrip("/")
+        self._service._fcm_url = f"{origin}/v1/projects/{settings.fcm_project_id}/messages:send"  # noqa: SLF001
+        self._service._async_client = _http_client(settings, self._service._credential, origin)  # noqa: SLF001
+
+    def send(self, messages: list[messaging.Message]) -> list[SendResult]:
+        """One result per message, in order. Never raises for a failed send: failures are results."""
+        if not messages:
+            return []
+        return self._loop.run_until_complete(self._send_all(messages))
+
+    async def _send_all(self, messages: list[messaging.Message]) -> list[SendResult]:
+        chunks = [messages[i:i + SEND_MAX] for i in range(0, len(messages), SEND_MAX)]
+        answers = await asyncio.gather(*(self._send_chunk(chunk) for chunk in chunks))
+        return [result for chunk in answers for result in chunk]
+
+    async def _send_chunk(self, chunk: list[messaging.Message]) -> list[SendResult]:
+        try:
+            batch = await self._service.send_each_async(chunk, dry_run=False)
+        except Exception as exc:  # the SDK wraps anything unexpected in UnknownError: every send failed
+            return [from_exception(exc)] * len(chunk)
+        return [from_sdk(response) for response in batch.responses]
+
+    def close(self) -> None:
+        """Closes the connections and the event loop; called once at shutdown."""
+        try:
+            self._loop.run_until_complete(self._service._async_client.aclose())  # noqa: SLF001
+        finally:
+            self._loop.close()
+            firebase_admin.delete_app(self._app)
+
+
+def _http_client(settings, credential, origin: str):
+    if settings.fcm_transport == "httpx":
+        from firebase_admin import _http_client as sdk_http
+        from firebase_admin._retry import HttpxRetry
+
+        return sdk_http.HttpxAsyncClient(credential=credential, retry_config=HttpxRetry(max_retries=0),
+                                         timeout=settings.fcm_timeout_s, http2=urlsplit(origin).scheme == "https")
+    from sinks.fcm.transport import SdkHttpClient
+
+    return SdkHttpClient(credential, origin, size=settings.fcm_connections, timeout_s=settings.fcm_timeout_s)

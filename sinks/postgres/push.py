@@ -1,0 +1,148 @@
+"""The push sender's tables: push_deliveries, the bell's push status, token retirement, push_retries.
+
+``PushSink.write`` runs once per batch in one transaction (checkpoint step 1), idempotent on natural
+keys: a (notification, token) row never goes back from ``sent``; the bell keeps its first ``pushed_at``;
+retiring a retired token changes nothing; a retry row is replaced only by a later attempt.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import Engine, text
+
+from sinks.postgres.bulk import copy_insert
+from sinks.postgres.engine import raw_connection
+from sinks.postgres.tokens import count_failures, retire_tokens
+
+DELIVERY_COLUMNS = ("notification_id", "token", "user_id", "status", "fcm_message_id", "error_code", "attempts", "updated_at")
+_DELIVERY_CONFLICT = (
+    "(notification_id, token) DO UPDATE SET status = EXCLUDED.status, "
+    "fcm_message_id = COALESCE(EXCLUDED.fcm_message_id, push_deliveries.fcm_message_id), "
+    "error_code = EXCLUDED.error_code, attempts = GREATEST(push_deliveries.attempts, EXCLUDED.attempts), "
+    "updated_at = EXCLUDED.updated_at WHERE push_deliveries.status <> 'sent'"
+)
+# A bell row's push status moves forward only: pending/retrying/failed/no_devices may change, sent is final.
+_OPEN_STATUSES = ("pending", "retrying", "failed", "no_devices")
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRow:
+    notification_id: UUID
+    token: str
+    user_id: str
+    status: str  # sent | retired | retrying | failed
+    fcm_message_id: str | None
+    error_code: str | None
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class RetryRow:
+    """A request to put back on the push topic at ``due_at`` (``value`` is the encoded PushRequest)."""
+
+    notification_id: UUID
+    user_id: str
+    attempt: int
+    due_at: datetime
+    first_failed_at: datetime
+    last_error: str
+    key: bytes | None
+    value: bytes
+
+
+@dataclass
+class PushWrites:
+    """Everything one batch of the push sender makes durable."""
+
+    now: datetime
+    deliveries: list[DeliveryRow] = field(default_factory=list)
+    bell: dict[str, list[UUID]] = field(default_factory=dict)  # push_status -> notification ids
+    retire: dict[str, list[str]] = field(default_factory=dict)  # reason (FCM code) -> tokens
+    failed_tokens: list[str] = field(default_factory=list)
+    recovered_tokens: list[str] = field(default_factory=list)
+    retries: list[RetryRow] = field(default_factory=list)
+
+
+class PushSink:
+    """Writes PushWrites; a raised error rolls everything back and aborts the checkpoint (batch redone)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def write(self, writes: PushWrites) -> None:
+        with self._engine.begin() as conn:
+            self._deliveries(conn, writes)
+            self._bell(conn, writes)
+            retire_tokens(conn, writes.retire, now=writes.now)
+            count_failures(conn, failed=writes.failed_tokens, recovered=writes.recovered_tokens)
+            schedule_retries(conn, writes.retries)
+
+    @staticmethod
+    def _deliveries(conn, writes: PushWrites) -> None:
+        if not writes.deliveries:
+            return
+        rows = [(d.notification_id, d.token, d.user_id, d.status, d.fcm_message_id, d.error_code, d.attempts, writes.now)
+                for d in writes.deliveries]
+        with raw_connection(conn).cursor() as cursor:
+            copy_insert(cursor, "push_deliveries", DELIVERY_COLUMNS, rows, conflict=_DELIVERY_CONFLICT)
+
+    @staticmethod
+    def _bell(conn, writes: PushWrites) -> None:
+        for status, ids in sorted(writes.bell.items()):
+            if not ids:
+                continue
+            if status == "sent":
+                conn.execute(text("UPDATE user_notifications SET push_status = 'sent', pushed_at = COALESCE(pushed_at, :now) "
+                                  "WHERE notification_id = ANY(:ids) AND push_status <> 'sent'"),
+                             {"now": writes.now, "ids": ids})
+            else:
+                conn.execute(text("UPDATE user_notifications SET push_status = :status "
+                                  "WHERE notification_id = ANY(:ids) AND push_status = ANY(:open)"),
+                             {"status": status, "ids": ids, "open": list(_OPEN_STATUSES)})
+
+
+def sent_pairs(conn, notification_ids: list[UUID]) -> set[tuple[UUID, str]]:
+    """The (notification, token) pairs already sent among ``notification_ids``: never send those again."""
+    if not notification_ids:
+        return set()
+    rows = conn.execute(text("SELECT notification_id, token FROM push_deliveries "
+                             "WHERE notification_id = ANY(:ids) AND status = 'sent'"), {"ids": notification_ids})
+    return {(r[0], r[1]) for r in rows}
+
+
+def schedule_retries(conn, retries: list[RetryRow]) -> None:
+    """Parks requests until due; a row for the same notification is replaced only by a later attempt."""
+    if not retries:
+        return
+    conn.execute(text(
+        "INSERT INTO push_retries (notification_id, user_id, attempt, due_at, first_failed_at, last_error, record_key, record_value) "
+        "VALUES (:notification_id, :user_id, :attempt, :due_at, :first_failed_at, :last_error, :key, :value) "
+        "ON CONFLICT (notification_id) DO UPDATE SET attempt = EXCLUDED.attempt, due_at = EXCLUDED.due_at, "
+        "last_error = EXCLUDED.last_error, record_key = EXCLUDED.record_key, record_value = EXCLUDED.record_value "
+        "WHERE push_retries.attempt < EXCLUDED.attempt"),
+        [{"notification_id": r.notification_id, "user_id": r.user_id, "attempt": r.attempt, "due_at": r.due_at,
+          "first_failed_at": r.first_failed_at, "last_error": r.last_error, "key": r.key, "value": r.value}
+         for r in retries])
+
+
+def take_due_retries(conn, *, now: datetime, limit: int) -> list[RetryRow]:
+    """Due rows, oldest first, locked for this transaction (SKIP LOCKED: sender replicas split them)."""
+    rows = conn.execute(text(
+        "SELECT notification_id, user_id, attempt, due_at, first_failed_at, last_error, record_key, record_value "
+        "FROM push_retries WHERE due_at <= :now ORDER BY due_at LIMIT :limit FOR UPDATE SKIP LOCKED"),
+        {"now": now, "limit": limit}).all()
+    return [RetryRow(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6]) if r[6] is not None else None, bytes(r[7]))
+            for r in rows]
+
+
+def delete_retries(conn, rows: list[RetryRow]) -> None:
+    """Removes rows that were put back on the topic (only the attempt that was taken)."""
+    if rows:
+        conn.execute(text("DELETE FROM push_retries WHERE notification_id = :id AND attempt = :attempt"),
+                     [{"id": row.notification_id, "attempt": row.attempt} for row in rows])
+
+
+def pending_retries(conn) -> int:
+    return conn.execute(text("SELECT count(*) FROM push_retries")).scalar_one()

@@ -1,0 +1,58 @@
+"""firebase-admin pointed at the emulator: both transports, and a service account whose token_uri is the emulator's."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from processors.push.rules import payload_for
+from sinks.fcm.client import FcmClient
+from sinks.fcm.messages import to_message
+from streams.messages import Priority, PushRequest
+from streams.settings import FcmSettings
+from tests.integration.fcm import device, push_request
+
+pytestmark = pytest.mark.integration
+NOW = datetime.now(timezone.utc)
+
+
+def service_account(path, token_uri: str) -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    path.write_text(json.dumps({"type": "service_account", "project_id": "herald-local", "private_key_id": "k1",
+                                "private_key": pem.decode(), "client_email": "sender@herald-local.iam.gserviceaccount.com",
+                                "client_id": "1", "token_uri": token_uri}))
+    return str(path)
+
+
+@pytest.mark.parametrize("transport", ["pool", "httpx"])
+@pytest.mark.parametrize("with_service_account", [False, True])
+def test_sends_and_errors_through_firebase_admin(fcm, tmp_path, transport, with_service_account):
+    credentials = service_account(tmp_path / "sa.json", f"{fcm.url}/token") if with_service_account else None
+    client = FcmClient(FcmSettings(fcm_endpoint=fcm.url, fcm_transport=transport, fcm_credentials=credentials))
+    ok, gone, busy = device("a"), device("b"), device("c")
+    fcm.fault(token=gone, code="UNREGISTERED")
+    fcm.fault(token=busy, code="QUOTA_EXCEEDED", retry_after=7)
+    payload = payload_for(push_request("a"), now=NOW, ttl_s=60)
+    try:
+        results = client.send([to_message(payload, t) for t in (ok, gone, busy)])
+    finally:
+        client.close()
+
+    assert results[0].ok and results[0].message_id.startswith("projects/herald-local/messages/")
+    assert (results[1].code, results[1].http_status) == ("UNREGISTERED", 404)
+    assert (results[2].code, results[2].retry_after_s) == ("QUOTA_EXCEEDED", 7.0)
+    assert [m["token"] for m in fcm.messages()] == [ok]
+
+
+def test_an_unreachable_endpoint_is_a_result_not_an_exception(tmp_path):
+    client = FcmClient(FcmSettings(fcm_endpoint="http://127.0.0.1:9"))
+    request = PushRequest(push_request("a").notification_id, "a", "o", "LAB_RESULT_RECEIVED", Priority.HIGH, NOW, NOW)
+    try:
+        (result,) = client.send([to_message(payload_for(request, now=NOW, ttl_s=60), device("a"))])
+    finally:
+        client.close()
+    assert not result.ok and result.http_status is None and result.code == "UNAVAILABLE"
