@@ -62,7 +62,7 @@ def _traffic_and_summary(console: Console, settings: PersisterSettings, admin, e
     seeded = seed_demo_preferences(settings.database_url)
     wait_until(lambda: _caught_up(admin, settings, "directory", DIRECTORY), 120, what="the directory to load")
     console.print(f"  directory: {directory.directory_records} users and care-team memberships loaded; "
-                  f"{seeded} users given quiet hours covering now")
+                  f"{seeded} users push from NORMAL up, half of them in quiet hours now")
     prepare_devices(console, settings.database_url)
     report = produce_demo(producer_settings, events=events, rate=rate, directory=False, event_seed=None)
     console.print(f"  published {report.events} events in {report.seconds:.1f}s; delivery failures: {report.failures}")

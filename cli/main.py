@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 import os
 from typing import Optional
 
@@ -20,7 +21,7 @@ produce = typer.Typer(help="Synthetic EMR traffic.", no_args_is_help=True)
 dlq = typer.Typer(help="Dead-letter topics.", no_args_is_help=True)
 for sub, name in ((dev, "dev"), (topics, "topics"), (db, "db"), (produce, "produce"), (dlq, "dlq")):
     app.add_typer(sub, name=name)
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 130)  # CI logs are not terminals: keep tables whole
 
 PROCESSORS = {
     "persister": "processors.persister.__main__",

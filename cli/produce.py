@@ -73,8 +73,9 @@ def demo_event_list(events: int, seed: int = 7) -> list[ActivityEvent]:
 
 
 def seed_demo_preferences(database_url: str, seed: int = 7, share: float = 0.25) -> int:
-    """Gives a share of the demo users stored preferences with quiet hours around now (in their zone)
-    and pushes from NORMAL up, so the demo shows held pushes; other users keep the defaults."""
+    """Gives a share of the demo users stored preferences with pushes from NORMAL up, half of them
+    with quiet hours around now (in their zone), so the demo shows pushes sent at once and held;
+    the other users keep the defaults (pushes for HIGH and URGENT only)."""
     from sqlalchemy import create_engine, text
 
     from processors.catalogue import DEFAULT_ENABLED_TYPES
@@ -82,8 +83,9 @@ def seed_demo_preferences(database_url: str, seed: int = 7, share: float = 0.25)
     world = build_world(random.Random(seed), utcnow())
     users = [u for org in world.organizations for u in org.users]
     chosen = random.Random(seed).sample(users, int(len(users) * share))
-    rows = [{"u": u.user_id, "types": sorted(DEFAULT_ENABLED_TYPES), "tz": u.timezone, **_window_around_now(u.timezone)}
-            for u in chosen]
+    rows = [{"u": u.user_id, "types": sorted(DEFAULT_ENABLED_TYPES), "tz": u.timezone,
+             **(_window_around_now(u.timezone) if i % 2 == 0 else {"start": None, "end": None})}
+            for i, u in enumerate(chosen)]
     engine = create_engine(database_url)
     with engine.begin() as conn:
         conn.execute(text(
