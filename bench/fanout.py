@@ -81,17 +81,12 @@ def care_team_rate(settings, count: int, exactly_once: bool) -> float:
     return (count - first) / elapsed
 
 
-def committed_pushes(settings) -> int:
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "bench-probe",
-                         "isolation.level": "read_committed"})
-    topic = settings.topic(PUSH)
+def committed_pushes(consumer, topic: str) -> int:
+    """Offsets below the last stable offset over the topic's partitions (a read-committed consumer's
+    watermark query answers with the LSO, so an open transaction's records are not counted)."""
     parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    total = 0
-    for p in parts:  # with read_committed, the high watermark query returns the last stable offset
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-        total += high - low
-    consumer.close()
-    return total
+    return sum(high - low for low, high in
+               (consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in parts))
 
 
 def announcement_seconds(settings) -> tuple[float, int]:
@@ -101,15 +96,20 @@ def announcement_seconds(settings) -> tuple[float, int]:
     prefix = f"{settings.group_prefix}announce-"
     proc = start_processor("processors.fanout", env=env_of(settings, HERALD_GROUP_PREFIX=prefix))
     wait_until(lambda: lag(settings, "fanout", prefix=prefix) == 0, 300, what="the fan-out to be idle")
-    before = committed_pushes(settings)
+    probe = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "bench-probe",
+                      "isolation.level": "read_committed"})
+    topic = settings.topic(PUSH)
+    before = committed_pushes(probe, topic)
     event = ActivityEvent(event_id=uuid.uuid4(), event_type="ANNOUNCEMENT_URGENT", occurred_at=NOW,
                           organization_id=org, title="Evacuate wing C", notify=True, actor_user_id=f"{org}-u00000")
     started = time.perf_counter()
     publish(settings, [event])
-    wait_until(lambda: committed_pushes(settings) - before >= 9_999, 60, interval=0.01, what="10,000 pushes")
+    wait_until(lambda: committed_pushes(probe, topic) - before >= 9_999, 60, interval=0.01, what="10,000 pushes")
     elapsed = time.perf_counter() - started
     stop_processor(proc)
-    return elapsed, committed_pushes(settings) - before
+    pushes = committed_pushes(probe, topic) - before
+    probe.close()
+    return elapsed, pushes
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
 
@@ -103,7 +103,7 @@ class ActivityEvent:
         ).validate()
 
     def to_avro(self) -> dict:
-        d = asdict(self)
+        d = _fields(self)  # not dataclasses.asdict: it deep-copies every value (~0.3 ms a message)
         d["event_id"] = str(self.event_id)
         d["priority"] = self.priority.value if self.priority else None
         return d
@@ -144,7 +144,7 @@ class DirectoryChange:
         ).validate()
 
     def to_avro(self) -> dict:
-        d = asdict(self)
+        d = _fields(self)
         d["roles"] = list(self.roles)
         return d
 
@@ -183,11 +183,16 @@ class PushRequest:
         )
 
     def to_avro(self) -> dict:
-        d = asdict(self)
+        d = _fields(self)
         d["notification_id"] = str(self.notification_id)
         d["event_id"] = str(self.event_id) if self.event_id else None
         d["priority"] = self.priority.value
         return d
+
+
+def _fields(message) -> dict:
+    """A shallow field dict of a slots dataclass (values are immutable or not shared)."""
+    return {name: getattr(message, name) for name in message.__slots__}
 
 
 def _as_uuid(value: object) -> uuid.UUID:

@@ -49,7 +49,7 @@ def load_schema_file(path: str, version: int) -> SchemaVersion:
     raw = json.loads(open(path, encoding="utf-8").read())
     if not raw.get("namespace") or not raw.get("doc"):
         raise ValueError(f"{path}: every schema needs a namespace and a doc")
-    parsed = fastavro.parse_schema(raw, _write_hint=False)
+    parsed = fastavro.parse_schema(raw)  # hinted: fastavro skips re-parsing it on every call
     name = f"{raw['namespace']}.{raw['name']}"
     return SchemaVersion(name, version, path, raw, parsed, _fingerprint(parsed))
 
@@ -142,7 +142,7 @@ class AvroSerde:
             schema_str = self._registry.get_schema(schema_id).schema_str
         except Exception as exc:
             raise DecodeError(f"schema id {schema_id} not found in the registry: {exc}") from exc
-        parsed = fastavro.parse_schema(json.loads(schema_str), _write_hint=False)
+        parsed = fastavro.parse_schema(json.loads(schema_str))
         if _fingerprint(parsed) == self.reader.fingerprint:
             parsed = self.reader.parsed
         self._by_id[schema_id] = parsed
