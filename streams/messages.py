@@ -76,14 +76,28 @@ class ActivityEvent:
 
     def validate(self) -> "ActivityEvent":
         """Raises InvalidEvent naming the first broken rule; returns self when valid."""
-        _require(bool(self.organization_id), "organization_id is required")
-        _require(bool(_EVENT_TYPE.match(self.event_type or "")), f"event_type {self.event_type!r} must be UPPER_SNAKE_CASE")
-        _require(bool(self.title), "title is required")
-        _require(len(self.title) <= TITLE_MAX, f"title is {len(self.title)} characters; at most {TITLE_MAX}")
-        _require(len(self.description or "") <= DESCRIPTION_MAX, f"description is longer than {DESCRIPTION_MAX}")
-        _require(self.visibility is None or self.visibility in VISIBILITIES, f"unknown visibility {self.visibility!r}")
-        _require(self.occurred_at.tzinfo is not None, "occurred_at must carry a time zone")
+        problem = self._problem()
+        if problem is not None:
+            raise InvalidEvent(problem)
         return self
+
+    def _problem(self) -> str | None:
+        # Messages are built only on failure: this runs for every event on the hot path.
+        if not self.organization_id:
+            return "organization_id is required"
+        if not _EVENT_TYPE.match(self.event_type or ""):
+            return f"event_type {self.event_type!r} must be UPPER_SNAKE_CASE"
+        if not self.title:
+            return "title is required"
+        if len(self.title) > TITLE_MAX:
+            return f"title is {len(self.title)} characters; at most {TITLE_MAX}"
+        if self.description is not None and len(self.description) > DESCRIPTION_MAX:
+            return f"description is longer than {DESCRIPTION_MAX}"
+        if self.visibility is not None and self.visibility not in VISIBILITIES:
+            return f"unknown visibility {self.visibility!r}"
+        if self.occurred_at.tzinfo is None:
+            return "occurred_at must carry a time zone"
+        return None
 
     @property
     def key(self) -> bytes:

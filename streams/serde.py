@@ -114,7 +114,10 @@ class AvroSerde:
         """Reads one framed record onto the reader schema; raises DecodeError with the reason."""
         if not data:
             raise DecodeError("empty value")
-        writer, body_at = self._writer_of(data)
+        if data[:10] == self._header:  # the common case: written with the reader's own schema
+            writer, body_at = self.reader.parsed, 10
+        else:
+            writer, body_at = self._writer_of(data)
         try:
             if writer is self.reader.parsed:
                 return fastavro.schemaless_reader(io.BytesIO(data[body_at:]), writer, None)
