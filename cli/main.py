@@ -8,7 +8,6 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from streams.settings import KafkaSettings, PostgresSettings, ProducerSettings
 

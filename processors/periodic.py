@@ -1,6 +1,7 @@
 """Running a periodic job (scheduler, reconciler) until SIGTERM, with metrics and health served."""
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 import time
@@ -8,6 +9,8 @@ from typing import Callable
 
 from streams.app import configure_logging
 from streams.health import database_answers, heartbeat_within, serve_process
+
+log = logging.getLogger("herald.periodic")
 
 
 class Beat:
@@ -20,9 +23,22 @@ class Beat:
         self.last = time.monotonic()
 
 
-def run_periodic(process: str, settings, loop: Callable[[float, threading.Event, Beat], None], interval_s: float,
-                 engine=None) -> None:
-    """Calls ``loop(interval_s, stop, beat)``; SIGTERM/SIGINT set ``stop`` and the loop returns after its tick.
+def tick_until_stopped(tick: Callable[[], bool], interval_s: float, stop: threading.Event, beat: Beat,
+                       name: str) -> None:
+    """Calls ``tick()`` every ``interval_s`` until ``stop``; a tick returning True (more work waiting) runs
+    again at once; a tick that raises is logged and tried again next time."""
+    while not stop.is_set():
+        beat.beat()
+        try:
+            if tick():
+                continue
+        except Exception:
+            log.exception("%s tick failed; retrying in %.1fs", name, interval_s)
+        stop.wait(interval_s)
+
+
+def run_periodic(process: str, settings, tick: Callable[[], bool], interval_s: float, engine=None) -> None:
+    """Runs ``tick`` periodically until SIGTERM/SIGINT (the current tick finishes first).
     Live while ticks keep coming (within max(liveness timeout, 3 intervals)); ready while the database answers."""
     configure_logging()
     beat = Beat()
@@ -32,4 +48,4 @@ def run_periodic(process: str, settings, loop: Callable[[float, threading.Event,
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    loop(interval_s, stop, beat)
+    tick_until_stopped(tick, interval_s, stop, beat, process)

@@ -11,15 +11,15 @@ from typing import Callable
 
 from processors.fanout.loader import FanoutLoader
 from processors.fanout.plan import FanoutPlan, plan_batch
-from streams.messages import ActivityEvent
+from streams.messages import ActivityEvent, PushRequest
 from streams.metrics import on_fanout_planned
 from streams.records import Outcome, Output, Record
 from streams.serde import AvroSerde
 
 
-def push_outputs(plan: FanoutPlan, serde: AvroSerde, topic: str) -> list[Output]:
-    """The plan's push requests as records keyed by user."""
-    return [Output(topic, p.key, serde.encode(p.to_avro())) for p in plan.pushes]
+def push_outputs(pushes: list[PushRequest], serde: AvroSerde, topic: str) -> list[Output]:
+    """Push requests as records keyed by user (fan-out, scheduler, reconciler)."""
+    return [Output(topic, p.key, serde.encode(p.to_avro())) for p in pushes]
 
 
 def record_plan(processor: str, plan: FanoutPlan) -> None:
@@ -45,4 +45,4 @@ class Fanout:
         directory, preferences = self._loader.load(events)
         plan = plan_batch(events, directory, preferences, self._clock())
         record_plan(self.name, plan)
-        return Outcome(writes=plan.writes, outputs=push_outputs(plan, self._serde, self._push_topic))
+        return Outcome(writes=plan.writes, outputs=push_outputs(plan.pushes, self._serde, self._push_topic))

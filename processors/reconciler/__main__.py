@@ -34,7 +34,7 @@ def main(settings: FanoutSettings | None = None, once: bool | None = None) -> No
             total += count
         print(f"reconciled {total} events")
         return
-    run_periodic("reconciler", settings, reconciler.run, settings.reconciler_interval_s, reconciler.engine)
+    run_periodic("reconciler", settings, reconciler.tick_and_log, settings.reconciler_interval_s, reconciler.engine)
 
 
 if __name__ == "__main__":

@@ -9,13 +9,12 @@ push requests carry the same notification ids, which the push sender de-duplicat
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from sqlalchemy import Engine
 
-from processors.fanout.app import record_plan
+from processors.fanout.app import push_outputs, record_plan
 from processors.fanout.loader import FanoutLoader
 from processors.fanout.plan import plan_batch
 from sinks.postgres.activity import lock_unsent
@@ -23,7 +22,6 @@ from sinks.postgres.engine import raw_connection
 from sinks.postgres.notifications import write_rows
 from streams.checkpoint import deliver
 from streams.messages import ActivityEvent, parse_priority
-from streams.records import Output
 from streams.serde import AvroSerde
 
 log = logging.getLogger("herald.reconciler")
@@ -66,19 +64,11 @@ class Reconciler:
         return len(events)
 
     def _produce(self, pushes) -> None:
-        deliver(self._producer, [Output(self._topic, p.key, self._serde.encode(p.to_avro())) for p in pushes])
+        deliver(self._producer, push_outputs(pushes, self._serde, self._topic))
 
-    def run(self, interval_s: float, stop: threading.Event, beat=None) -> None:
-        """Passes every ``interval_s`` until ``stop``; a full batch runs again at once."""
-        while not stop.is_set():
-            if beat is not None:
-                beat.beat()
-            try:
-                count = self.tick()
-                if count:
-                    log.info("reconciled %d events that had not been fanned out", count)
-                if count >= self._batch:
-                    continue
-            except Exception:
-                log.exception("reconciler pass failed; retrying in %.1fs", interval_s)
-            stop.wait(interval_s)
+    def tick_and_log(self) -> bool:
+        """One pass for ``run_periodic``; a full batch asks to run again at once."""
+        count = self.tick()
+        if count:
+            log.info("reconciled %d events that had not been fanned out", count)
+        return count >= self._batch

@@ -19,7 +19,7 @@ def main(settings: FanoutSettings | None = None) -> None:
     serde = AvroSerde(PUSH_REQUEST, SchemaStore(), registry=registry_client(settings.schema_registry_url),
                       subject=f"{topic}-value")
     scheduler = Scheduler(engine, FanoutLoader(engine), build_producer(settings), serde, topic)
-    run_periodic("scheduler", settings, scheduler.run, settings.scheduler_interval_s, engine)
+    run_periodic("scheduler", settings, scheduler.tick_and_log, settings.scheduler_interval_s, engine)
 
 
 if __name__ == "__main__":

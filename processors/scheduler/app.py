@@ -9,13 +9,13 @@ sender de-duplicates per (notification, token).
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
 from sqlalchemy import Engine
 
+from processors.fanout.app import push_outputs
 from processors.fanout.loader import FanoutLoader
 from processors.fanout.rules import Held, due
 from processors.scheduler.rules import Release, release
@@ -23,7 +23,6 @@ from sinks.postgres.held import HeldRecord, close_rows, count_held, due_rows, lo
 from streams.checkpoint import deliver
 from streams.messages import Priority
 from streams.metrics import DIGESTS, on_held_counted
-from streams.records import Output
 from streams.serde import AvroSerde
 
 log = logging.getLogger("herald.scheduler")
@@ -77,17 +76,11 @@ class Scheduler:
                        {r.notification_id: r.occurred_at for r in rows}, now)
 
     def _produce(self, pushes) -> None:
-        deliver(self._producer, [Output(self._topic, p.key, self._serde.encode(p.to_avro())) for p in pushes])
+        deliver(self._producer, push_outputs(pushes, self._serde, self._topic))
 
-    def run(self, interval_s: float, stop: threading.Event, beat=None) -> None:
-        """Ticks every ``interval_s`` until ``stop`` is set; a failed tick is logged and retried next time."""
-        while not stop.is_set():
-            if beat is not None:
-                beat.beat()
-            try:
-                report = self.tick()
-                if report.digests or report.dropped:
-                    log.info("released %d digests (%d held rows, %d dropped)", report.digests, report.released, report.dropped)
-            except Exception:
-                log.exception("scheduler tick failed; retrying in %.1fs", interval_s)
-            stop.wait(interval_s)
+    def tick_and_log(self) -> bool:
+        """One tick for ``run_periodic``; never asks to run again at once (the next tick comes soon)."""
+        report = self.tick()
+        if report.digests or report.dropped:
+            log.info("released %d digests (%d held rows, %d dropped)", report.digests, report.released, report.dropped)
+        return False

@@ -3,18 +3,16 @@ from __future__ import annotations
 
 import random
 import signal
-import threading
 import uuid
 from datetime import datetime, time, timedelta, timezone
 
 import pytest
 
 from cli.processes import wait_until
-from processors.catalogue import DEFAULT_ENABLED_TYPES
 from processors.demo.traffic import build_world, demo_events
 from processors.fanout.rules import Directory, Preferences, PushAction, decide, resolve_recipients
 from streams.messages import ActivityEvent, DirectoryChange, Priority
-from streams.topics import ACTIVITY, DIRECTORY, PUSH
+from streams.topics import DIRECTORY, PUSH
 from tests.integration.helpers import (decode_pushes, lag, publish_directory, publish_events, query, read_all,
                                        set_preferences, start, topic_size)
 
