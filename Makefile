@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup stack prometheus demo test test-unit bench bench-persist bench-fanout bench-api bench-push down
+.PHONY: setup stack prometheus demo test test-unit bench bench-quick bench-persist bench-fanout bench-api bench-push down
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,7 +41,13 @@ bench-fanout: stack
 bench-push: stack
 	$(BIN)/python bench/push.py
 
-bench: bench-persist bench-api bench-push
+# Issue 7: Herald vs Quix Streams vs the raw ceiling, fan-out EOS on/off, end-to-end latency, crash under load;
+# 3 repetitions, ~30 min; writes bench/results/<date>.{json,md}. bench-quick: small sizes, one repetition.
+bench: stack
+	$(BIN)/python bench/run_all.py
+
+bench-quick: stack
+	$(BIN)/python bench/run_all.py --quick
 
 down:
 	$(BIN)/herald dev down

@@ -35,7 +35,7 @@ class Processor(Protocol):
 @dataclass(frozen=True)
 class LoopConfig:
     batch_max_records: int = 5000
-    batch_timeout_s: float = 0.5
+    batch_timeout_s: float = 0.05
     retry: RetryPolicy = RetryPolicy(base=0.5, cap=30.0)
 
 
