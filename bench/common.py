@@ -90,7 +90,7 @@ def machine() -> dict:
     import psycopg
 
     return {"python": platform.python_version(), "cpus": os.cpu_count(), "librdkafka": confluent_kafka.libversion()[0],
-            "confluent_kafka": confluent_kafka.version()[0], "fastavro": fastavro.__version__,
+            "confluent_kafka": confluent_kafka.__version__, "fastavro": fastavro.__version__,
             "psycopg": psycopg.__version__, "kafka": "4.1.1"}
 
 

@@ -1,0 +1,202 @@
+"""The whole pipeline on the local stack, for parts 4 (latency) and 5 (crash) of `make bench`.
+
+A scratch database and topic prefix; the demo world's directory loaded through the directory
+processor; every demo user with 1–2 device tokens and preferences that push from NORMAL up with
+quiet hours off (so most notifying events become pushes, and none is held); an FCM emulator of our
+own; persister, fan-out (exactly-once) and push sender as subprocesses with their default settings.
+
+Row visibility is observed at commit: a statement trigger on activity_events sends
+``pg_notify('bench_rows', <the transaction's now() in µs>)``, which Postgres delivers when (and only
+if) the inserting transaction commits; every row of that transaction carries the same ``received_at``
+(= now()), so a listener's arrival time per received_at is the moment those rows became visible.
+"""
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+import psycopg
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bench.common import bench_settings, env_of, scratch_database
+from bench.fanout import load_directory, producer_settings
+from cli.demo_push import caught_up
+from cli.processes import start_processor, stop_processor
+from cli.produce import register_demo_devices
+from processors.catalogue import DEFAULT_ENABLED_TYPES
+from processors.demo.traffic import DemoWorld, build_world, demo_events
+from streams.admin import group_lag
+from streams.clients import build_admin
+from streams.messages import ActivityEvent
+from streams.producer import ActivityPublisher
+from streams.topics import ACTIVITY, PUSH
+from tests.integration.fcm import FcmEmulator
+
+SEED = 7  # the demo world's seed (register_demo_devices builds the same world from it)
+PROCESSORS = {"persister": "processors.persister", "fanout": "processors.fanout", "push-sender": "processors.push"}
+INPUT = {"persister": ACTIVITY, "fanout": ACTIVITY, "push-sender": PUSH}
+_TRIGGER = """
+CREATE OR REPLACE FUNCTION bench_notify_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_notify('bench_rows', (extract(epoch FROM now()) * 1000000)::bigint::text); RETURN NULL; END $$;
+DROP TRIGGER IF EXISTS bench_notify_rows ON activity_events;
+CREATE TRIGGER bench_notify_rows AFTER INSERT ON activity_events FOR EACH STATEMENT EXECUTE FUNCTION bench_notify_rows();
+"""
+
+
+class CommitListener:
+    """LISTENs for bench_rows in a thread: received_at (µs) → wall time the rows became visible."""
+
+    def __init__(self, database_url: str) -> None:
+        dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self._conn = psycopg.connect(dsn, autocommit=True)
+        self._conn.execute("LISTEN bench_rows")
+        self.visible: dict[int, float] = {}
+        self._stopping = False
+        self._thread = threading.Thread(target=self._listen, daemon=True)
+        self._thread.start()
+
+    def _listen(self) -> None:
+        while not self._stopping:
+            for note in self._conn.notifies(timeout=0.5):
+                self.visible.setdefault(int(note.payload), time.time())
+
+    def close(self) -> None:
+        self._stopping = True
+        self._thread.join(5)
+        self._conn.close()
+
+
+@dataclass
+class Pipeline:
+    settings: object
+    world: DemoWorld
+    emulator: FcmEmulator
+    logs: Path
+    listener: CommitListener
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # extra HERALD_* settings of every processor
+    rng: random.Random = field(default_factory=lambda: random.Random(SEED + 100))
+    _admin: object = None
+
+    def start(self, name: str) -> None:
+        env = env_of(self.settings, HERALD_FCM_ENDPOINT=self.emulator.url, **self.env)
+        self.procs[name] = start_processor(PROCESSORS[name], env=env, log_path=str(self.logs / f"{name}.log"))
+
+    def kill(self, name: str) -> None:
+        """SIGKILL: no batch finished, no offsets committed, no transaction ended."""
+        self.procs[name].send_signal(signal.SIGKILL)
+        self.procs[name].wait()
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            stop_processor(proc)
+        self.listener.close()
+        self.emulator.stop()
+
+    def events(self, count: int) -> list[ActivityEvent]:
+        return list(demo_events(self.world, self.rng, count, datetime.now(timezone.utc)))
+
+    def offsets(self, name: str) -> dict[int, tuple[int, int]]:
+        """(committed, end) per partition of the group's input topic; end is the last stable offset."""
+        return {r.partition: (r.committed, r.end) for r in self._lag_rows(name)}
+
+    def lag(self, name: str) -> int:
+        return sum(r.messages for r in self._lag_rows(name))
+
+    def _lag_rows(self, name: str):
+        if self._admin is None:
+            self._admin = build_admin(self.settings)
+        return group_lag(self._admin, self.settings.group(name), self.settings.topic(INPUT[name]))
+
+    def caught_up(self) -> bool:
+        """Every processor has committed past the last record of its input."""
+        return self.lag("persister") == 0 and self.lag("fanout") == 0 and caught_up(self.settings, "push-sender", PUSH)
+
+    def pushes(self) -> list[dict]:
+        return httpx.get(f"{self.emulator.url}/emulator/messages", timeout=60).json()["messages"]
+
+    def clear_pushes(self) -> None:
+        httpx.delete(f"{self.emulator.url}/emulator/messages", timeout=10).raise_for_status()
+
+
+def build_pipeline(name: str, env: dict[str, str] | None = None) -> Pipeline:
+    """Sets up everything and starts the three processors (they are idle on empty topics)."""
+    database_url = scratch_database(f"herald_bench_{name}")
+    settings = bench_settings(database_url)
+    logs = Path(f"/tmp/{settings.topic_prefix.rstrip('.')}-logs")
+    logs.mkdir(exist_ok=True)
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text(_TRIGGER))
+    now = datetime.now(timezone.utc)
+    world = build_world(random.Random(SEED), now)
+    load_directory(settings, world.directory(now))
+    allow_pushes(engine, world)
+    engine.dispose()
+    register_demo_devices(database_url, None, seed=SEED)
+    pipeline = Pipeline(settings, world, FcmEmulator.start(logs / "emulator.log"), logs, CommitListener(database_url),
+                        env=env or {})
+    for proc in PROCESSORS:
+        pipeline.start(proc)
+    return pipeline
+
+
+def allow_pushes(engine, world: DemoWorld) -> None:
+    """Every user: push on, the default types, from NORMAL up, no quiet hours."""
+    rows = [{"u": u.user_id, "types": sorted(DEFAULT_ENABLED_TYPES)} for org in world.organizations for u in org.users]
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO notification_preferences (user_id, push_enabled, email_enabled, enabled_types, "
+                          "min_push_priority) VALUES (:u, true, false, :types, 'NORMAL')"), rows)
+
+
+class Load:
+    """An open-loop load generator: events published at ``rate``/s, each stamped with its publish time
+    (``occurred_at`` = the moment ``publish`` is called), until ``stop()`` or ``count`` events."""
+
+    def __init__(self, pipeline: Pipeline, rate: float) -> None:
+        self._pipeline = pipeline
+        self._rate = rate
+        self._failures: list = []
+        self._publisher = ActivityPublisher.from_settings(producer_settings(pipeline.settings),
+                                                          on_failure=self._failures.append)
+        self.published: dict[uuid.UUID, float] = {}  # event id -> publish time (epoch s)
+        self.notify: set[uuid.UUID] = set()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    def run(self, count: int | None = None) -> None:
+        """Publishes in the calling thread (bounded by ``count``) — or use ``start`` for a thread."""
+        started, sent = time.monotonic(), 0
+        while not self._stopping and (count is None or sent < count):
+            for event in self._pipeline.events(100):
+                at = time.time()
+                self._publisher.publish(replace(event, occurred_at=datetime.fromtimestamp(at, timezone.utc)))
+                self.published[event.event_id] = at
+                if event.notify:
+                    self.notify.add(event.event_id)
+                sent += 1
+                ahead = sent / self._rate - (time.monotonic() - started) if self._rate > 0 else 0
+                if ahead > 0:
+                    time.sleep(ahead)  # pacing an open-loop load generator
+                if self._stopping or sent == count:
+                    break
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> int:
+        """Stops publishing; returns the events not acknowledged by the broker (failures + pending)."""
+        self._stopping = True
+        if self._thread is not None:
+            self._thread.join()
+        return self._publisher.close(60) + len(self._failures)
