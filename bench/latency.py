@@ -136,7 +136,7 @@ def table(part: dict) -> list[str]:
                               ("push at the FCM emulator", "push_ms", "p99 < 500 ms")):
         if any(key not in r for r in runs):
             continue
-        vals = lambda q: [r[key][q] for r in runs]  # noqa: E731
+        vals = lambda q, key=key: [r[key][q] for r in runs]  # noqa: E731
         lines.append(f"| {name} | {cell(vals('p50'))} | {cell(vals('p95'))} | {cell(vals('p99'))} | {cell(vals('max'))} | "
                      f"{cell(vals('n'))} | {target} |")
     return lines

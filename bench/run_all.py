@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import random
@@ -165,7 +166,7 @@ def main() -> None:
     if "4" in wanted:
         parts["latency"] = run_part("latency", latency.run, sizes["burst"], sizes["seconds"], reps)
     offered = spread([r["offered_per_s"] for r in parts.get("latency", {}).get("runs", [])])["median"]
-    rate = offered if offered == offered else 100.0  # NaN (no latency part): a modest default
+    rate = 100.0 if math.isnan(offered) else offered  # no latency figures: a modest default
     if "4" in wanted:  # the same load with the old 0.5 s batch timeout: how much of the latency it was
         parts["latency_old_batch_timeout"] = run_part("latency, 0.5 s batch timeout", latency.run, sizes["burst"], sizes["seconds"],
                                                   reps, DIAGNOSTIC_BATCH_TIMEOUT_S, rate)
