@@ -12,7 +12,7 @@ Per repetition:
      ``received_at`` per message; the notification id leads back to the event).
 Processors run with their default settings (batches of up to 5,000 records or 50 ms, exactly-once fan-out).
 
-Usage: python bench/latency.py [--burst 5000] [--seconds 30] [--reps 1]
+Usage: python bench/latency.py [--burst 5000] [--seconds 30] [--reps 1] [--rate R] [--batch-timeout S]
 """
 from __future__ import annotations
 
@@ -127,7 +127,7 @@ def table(part: dict) -> list[str]:
         f"default settings (batch timeout {RuntimeSettings.model_fields['batch_timeout_s'].default * 1000:.0f} ms)"
     lines = [f"Processors with {setting}. Maximum (burst of {part['burst']:,} events through persister + fan-out + push sender): "
              f"{cell([r['max_per_s'] for r in runs])} events/s; offered load = "
-             f"{'the main run' + chr(39) + 's median offered load' if part.get('fixed_rate') else 'half of each run' + chr(39) + 's maximum'}: "
+             f"{'fixed (in make bench: the main latency run' + chr(39) + 's median)' if part.get('fixed_rate') else 'half of each run' + chr(39) + 's maximum'}: "
              f"{cell([r['offered_per_s'] for r in runs])} events/s for {part['seconds']:.0f} s "
              f"({cell([r['pushes'] / part['seconds'] for r in runs])} pushes/s).", "",
              "| publish → | p50 (ms) | p95 (ms) | p99 (ms) | max (ms) | samples per run | target |", "|---|---|---|---|---|---|---|"]
@@ -148,8 +148,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--reps", type=int, default=1)
     parser.add_argument("--batch-timeout", type=float, default=None, help="HERALD_BATCH_TIMEOUT_S of every processor")
+    parser.add_argument("--rate", type=float, default=None, help="a fixed offered load instead of half the maximum")
     args = parser.parse_args()
-    print("\n".join(table(run(args.burst, args.seconds, args.reps, args.batch_timeout))))
+    print("\n".join(table(run(args.burst, args.seconds, args.reps, args.batch_timeout, args.rate))))
 
 
 if __name__ == "__main__":
