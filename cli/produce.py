@@ -57,7 +57,7 @@ def produce_demo(settings: ProducerSettings, *, events: int, rate: float, seed: 
     started = time.monotonic()
     now = utcnow()
     world = build_world(random.Random(seed), now)
-    published_dir = publish_directory(activity._publisher, settings, world) if directory else 0
+    published_dir = publish_directory(activity.publisher, settings, world) if directory else 0
     rng = random.Random(seed + 1 if event_seed == -1 else event_seed)
     stream = demo_events(world, rng, events, now - timedelta(seconds=events * 0.05))
     count = publish_events(activity, stream, rate)

@@ -139,5 +139,10 @@ class ActivityPublisher:
         """Enqueues an already built event (used by replays and the demo)."""
         return self._publisher.publish(self.topic, event.key, self._serde.encode(event.to_avro()))
 
+    @property
+    def publisher(self) -> Publisher:
+        """The underlying Publisher, to send other records (the demo's directory) on the same producer."""
+        return self._publisher
+
     def close(self, timeout: float = 30.0) -> int:
         return self._publisher.close(timeout)
