@@ -10,7 +10,7 @@ provider issued them); the directory tables are the authority for care teams and
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
@@ -20,6 +20,7 @@ from processors.visibility import Viewer
 
 _ID_MAX = 64
 _ROLES_MAX = 32
+_CACHE_MAX = 10_000
 
 
 class AuthError(Exception):
@@ -36,6 +37,10 @@ class TokenVerifier:
     audience: str | None = None
     issuer: str | None = None
     leeway_s: int = 30
+    # token → (caller, exp): a front end sends the same token on every call until it expires; checking
+    # its signature once saves ~0.3 ms a request. The key is the whole token, signature included, so
+    # only a token that verified before is found; expiry is checked again on every hit.
+    _verified: dict[str, tuple[Viewer, float]] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_settings(cls, settings: ApiSettings) -> "TokenVerifier":
@@ -49,8 +54,21 @@ class TokenVerifier:
             key = settings.api_jwt_public_key_file.read_text()
         return cls(alg, key, jwks, settings.api_jwt_audience, settings.api_jwt_issuer, settings.api_jwt_leeway_s)
 
-    def verify(self, token: str) -> Viewer:
+    def verify(self, token: str, *, now: float | None = None) -> Viewer:
         """The caller a valid token names; AuthError (with a reason safe to return) otherwise."""
+        hit = self._verified.get(token)
+        if hit is not None:
+            if (time.time() if now is None else now) <= hit[1] + self.leeway_s:
+                return hit[0]
+            del self._verified[token]
+            raise AuthError("token expired")
+        viewer, exp = self._verify_signed(token)
+        if len(self._verified) >= _CACHE_MAX:  # bounded: drop the oldest entry (dicts keep insertion order)
+            self._verified.pop(next(iter(self._verified)), None)
+        self._verified[token] = (viewer, exp)
+        return viewer
+
+    def _verify_signed(self, token: str) -> tuple[Viewer, float]:
         try:
             claims = jwt.decode(token, self._key_for(token), algorithms=[self.algorithm],
                                 audience=self.audience, issuer=self.issuer, leeway=self.leeway_s,
@@ -59,7 +77,7 @@ class TokenVerifier:
             raise AuthError("token expired") from None
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid token: {type(exc).__name__}") from None
-        return viewer_of(claims)
+        return viewer_of(claims), float(claims["exp"])
 
     def _key_for(self, token: str) -> Any:
         if self.jwks is None:

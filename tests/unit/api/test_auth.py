@@ -55,6 +55,36 @@ def test_a_bad_token_is_refused_with_a_reason(token, reason):
         hs_verifier().verify(token)
 
 
+def test_a_verified_token_is_remembered_until_it_expires():
+    verifier = hs_verifier(leeway_s=0)
+    exp = int(time.time()) + 600
+    token = jwt.encode(claims(exp=exp), SECRET)
+    assert verifier.verify(token).user_id == "u-1"
+    assert verifier.verify(token, now=exp - 1).user_id == "u-1"
+    with pytest.raises(AuthError, match="expired"):
+        verifier.verify(token, now=exp + 1)
+    assert token not in verifier._verified  # dropped: from now on it meets the full check again
+
+
+def test_a_remembered_token_does_not_vouch_for_a_forged_one():
+    verifier = hs_verifier()
+    good = jwt.encode(claims(), SECRET)
+    verifier.verify(good)
+    header, payload, signature = good.split(".")
+    forged_payload = jwt.encode(claims(sub="u-2"), "another-secret-" + "y" * 40).split(".")[1]
+    for forged in (f"{header}.{forged_payload}.{signature}", f"{header}.{payload}.{signature[:-2]}AA"):
+        with pytest.raises(AuthError, match="invalid token"):
+            verifier.verify(forged)
+
+
+def test_the_cache_of_verified_tokens_is_bounded(monkeypatch):
+    monkeypatch.setattr("api.auth._CACHE_MAX", 3)
+    verifier = hs_verifier()
+    for user in range(5):
+        verifier.verify(jwt.encode(claims(sub=f"u-{user}"), SECRET))
+    assert len(verifier._verified) == 3
+
+
 def test_leeway_absorbs_small_clock_skew():
     token = jwt.encode(claims(exp=int(time.time()) - 10), SECRET)
     assert hs_verifier(leeway_s=30).verify(token).user_id == "u-1"
