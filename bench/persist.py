@@ -1,10 +1,10 @@
 """Persister throughput beside the raw ceiling, in one run on the local stack (`make bench-persist`).
 
 (a) ceiling: a bare confluent-kafka consume loop with fastavro decode over the pre-loaded topic, and a
-    bare COPY (staging + INSERT … ON CONFLICT) of the same rows; the persister does both serially on
+    bare idempotent write of the same rows with the persister's default strategy (key lookup + COPY); the persister does both serially on
     one thread, so its ceiling is the serial composition 1 / (1/consume + 1/copy);
 (b) the persister end to end (`python -m processors.persister`) on the same topic, once per write
-    strategy (copy, executemany), from its first durable row until its lag is 0, plus its peak RSS.
+    strategy (copy, staging, executemany), from its first durable row until its lag is 0, plus its peak RSS.
 Usage: python bench/persist.py [--events 200000]
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ from bench.common import bench_settings, env_of, peak_rss_mb, preload_events, sa
 from cli.processes import start_processor, stop_processor, wait_until  # noqa: E402
 from processors.persister.app import event_row  # noqa: E402
 from sinks.postgres.activity import COLUMNS  # noqa: E402
-from sinks.postgres.bulk import copy_insert  # noqa: E402
+from sinks.postgres.bulk import copy_new_rows  # noqa: E402
 from sinks.postgres.engine import raw_connection  # noqa: E402
 from streams.admin import group_lag  # noqa: E402
 from streams.clients import build_admin  # noqa: E402
@@ -53,13 +53,14 @@ def bare_consume_decode(settings, count: int) -> float:
 
 
 def bare_copy(database_url: str, events: list, batch: int = 5000) -> float:
-    """Events/s of COPY-to-staging + INSERT … ON CONFLICT of the persister's rows, in batches."""
-    rows = [event_row(e).as_tuple() for e in events]
+    """Events/s of the persister's idempotent write (key lookup + COPY) of its rows, in batches."""
+    rows = [event_row(e) for e in events]
     engine = create_engine(database_url)
     started = time.perf_counter()
     for i in range(0, len(rows), batch):
         with engine.begin() as conn, raw_connection(conn).cursor() as cur:
-            copy_insert(cur, "activity_events", COLUMNS, rows[i:i + batch], conflict="(event_id) DO NOTHING")
+            copy_new_rows(cur, "activity_events", COLUMNS, rows[i:i + batch], key="event_id",
+                          conflict="(event_id) DO NOTHING")
     elapsed = time.perf_counter() - started
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE activity_events"))
@@ -101,7 +102,7 @@ def main() -> None:
     consume = bare_consume_decode(settings, args.events)
     copy = bare_copy(database_url, events)
     ceiling = 1 / (1 / consume + 1 / copy)
-    runs = {s: persister_run(settings, args.events, s) for s in ("copy", "executemany")}
+    runs = {s: persister_run(settings, args.events, s) for s in ("copy", "staging", "executemany")}
     figures = {"events": args.events, "bare_consume_decode_per_s": consume, "bare_copy_per_s": copy,
                "serial_ceiling_per_s": ceiling,
                **{f"persister_{s}_per_s": r[0] for s, r in runs.items()},

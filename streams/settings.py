@@ -75,7 +75,7 @@ class PersisterSettings(ProcessorSettings):
 
     model_config = _CONFIG
 
-    persist_strategy: str = Field(default="copy", pattern="^(copy|executemany)$")
+    persist_strategy: str = Field(default="copy", pattern="^(copy|staging|executemany)$")
 
 
 class ProducerSettings(KafkaSettings):

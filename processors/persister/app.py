@@ -1,22 +1,26 @@
 """The persister: every activity event becomes one activity_events row (idempotent on event_id)."""
 from __future__ import annotations
 
+import json
+
 from streams.messages import ActivityEvent
 from streams.records import Outcome, Record
 from sinks.postgres.activity import ActivityRow
-from processors.catalogue import effective_priority, effective_visibility
+from processors.catalogue import lookup
 
 
 def event_row(event: ActivityEvent) -> ActivityRow:
-    """The row for one event. Priority and visibility stored are the effective ones (the event's own,
-    else the catalogue's), so the feed query filters on plain columns."""
-    return ActivityRow(
-        event_id=event.event_id, event_type=event.event_type, priority=effective_priority(event).value,
-        occurred_at=event.occurred_at, organization_id=event.organization_id, actor_user_id=event.actor_user_id,
-        patient_id=event.patient_id, encounter_id=event.encounter_id, resource_type=event.resource_type,
-        resource_id=event.resource_id, practitioner_user_id=event.practitioner_user_id, title=event.title,
-        description=event.description, notify=event.notify, visibility=effective_visibility(event).value,
-        attributes=event.attributes, source=event.source,
+    """The row for one event, in ``sinks.postgres.activity.COLUMNS`` order. Priority and visibility
+    stored are the effective ones (the event's own, else the catalogue's), so the feed query filters
+    on plain columns. A plain tuple: built for every event, it is what COPY takes (~2 µs, against
+    ~13 µs for a dataclass turned into a tuple; bench/persist.py)."""
+    entry = lookup(event.event_type)
+    return (
+        event.event_id, event.event_type, (event.priority or entry.priority).value, event.occurred_at,
+        event.organization_id, event.actor_user_id, event.patient_id, event.encounter_id, event.resource_type,
+        event.resource_id, event.practitioner_user_id, event.title, event.description, event.notify,
+        event.visibility or entry.visibility.value, json.dumps(event.attributes) if event.attributes else "{}",
+        event.source,
     )
 
 

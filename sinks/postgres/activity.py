@@ -1,21 +1,19 @@
 """The activity_events sink: one transaction per batch, idempotent on event_id.
 
-Two write strategies, measured by ``bench/persist.py`` (figures in the README):
-* ``copy``: COPY into a per-connection temp staging table, then INSERT … SELECT … ON CONFLICT DO NOTHING;
-* ``executemany``: psycopg 3's pipelined executemany of INSERT … ON CONFLICT DO NOTHING
-(both in ``sinks/postgres/bulk.py``).
+Three write strategies, measured by ``bench/persist.py`` (figures in the README), all in
+``sinks/postgres/bulk.py``:
+* ``copy`` (default): look the batch's event ids up, COPY the new rows straight into activity_events;
+* ``staging``: COPY into a per-connection temp staging table, then INSERT … SELECT … ON CONFLICT DO NOTHING;
+* ``executemany``: psycopg 3's pipelined executemany of INSERT … ON CONFLICT DO NOTHING.
 """
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
-from uuid import UUID
 
 from sqlalchemy import Engine
 
-from sinks.postgres.bulk import copy_insert, executemany_insert
+from sinks.postgres.bulk import copy_insert, copy_new_rows, executemany_insert
 from sinks.postgres.engine import raw_connection
 
 COLUMNS = (
@@ -26,45 +24,20 @@ COLUMNS = (
 _CONFLICT = "(event_id) DO NOTHING"
 
 
-@dataclass(frozen=True, slots=True)
-class ActivityRow:
-    """One activity_events row as the persister decided it."""
-
-    event_id: UUID
-    event_type: str
-    priority: str
-    occurred_at: datetime
-    organization_id: str
-    actor_user_id: str | None
-    patient_id: str | None
-    encounter_id: str | None
-    resource_type: str | None
-    resource_id: str | None
-    practitioner_user_id: str | None
-    title: str
-    description: str | None
-    notify: bool
-    visibility: str | None
-    attributes: dict
-    source: str
-
-    def as_tuple(self) -> tuple:
-        return (
-            self.event_id, self.event_type, self.priority, self.occurred_at, self.organization_id,
-            self.actor_user_id, self.patient_id, self.encounter_id, self.resource_type, self.resource_id,
-            self.practitioner_user_id, self.title, self.description, self.notify, self.visibility,
-            json.dumps(self.attributes), self.source,
-        )
+# One activity_events row as the persister decided it: a plain tuple in COLUMNS order, ``attributes``
+# already JSON text. COPY takes it as it is; building one per event is the persister's hot path.
+ActivityRow = tuple
 
 
 class ActivityEventSink:
     """Writes ActivityRows; a raised error rolls the transaction back and aborts the checkpoint."""
 
     def __init__(self, engine: Engine, strategy: str = "copy") -> None:
-        if strategy not in ("copy", "executemany"):
+        writers = {"copy": self._copy_new, "staging": self._staging, "executemany": self._executemany}
+        if strategy not in writers:
             raise ValueError(f"unknown strategy {strategy!r}")
         self._engine = engine
-        self._write_rows = self._copy if strategy == "copy" else self._executemany
+        self._write_rows = writers[strategy]
 
     def write(self, batch: Sequence[ActivityRow]) -> None:
         """Inserts the rows not yet present, all in one transaction."""
@@ -72,10 +45,14 @@ class ActivityEventSink:
             return
         with self._engine.begin() as connection:
             with raw_connection(connection).cursor() as cursor:
-                self._write_rows(cursor, [row.as_tuple() for row in batch])
+                self._write_rows(cursor, batch)
 
     @staticmethod
-    def _copy(cursor, rows: list[tuple]) -> None:
+    def _copy_new(cursor, rows: Sequence[tuple]) -> None:
+        copy_new_rows(cursor, "activity_events", COLUMNS, rows, key="event_id", conflict=_CONFLICT)
+
+    @staticmethod
+    def _staging(cursor, rows: Sequence[tuple]) -> None:
         copy_insert(cursor, "activity_events", COLUMNS, rows, conflict=_CONFLICT)
 
     @staticmethod

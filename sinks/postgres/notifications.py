@@ -91,7 +91,7 @@ def write_rows(cur, batch: FanoutWrites) -> None:
                     conflict="(notification_id) DO NOTHING")
     if batch.events:  # last: the mark says "fan-out done" only with the rows above
         now = datetime.now(timezone.utc)
-        copy_insert(cur, "activity_events", _MARKED_COLUMNS, [e.as_tuple() + (now,) for e in batch.events],
+        copy_insert(cur, "activity_events", _MARKED_COLUMNS, [e + (now,) for e in batch.events],
                     conflict=_MARK)
 
 

@@ -30,7 +30,7 @@ def test_care_team_event_gives_bell_rows_to_all_but_the_actor_and_holds_per_pref
     assert [(h.user_id, h.release_at) for h in plan.writes.held] == [("night", datetime(2026, 6, 1, 13, tzinfo=timezone.utc))]
     assert plan.pushes == []  # default preferences push HIGH and URGENT only
     assert {b.user_id: b.push_status for b in plan.writes.bell} == {"doc": "none", "night": "held"}
-    assert [r.event_id for r in plan.writes.events] == [e.event_id]
+    assert [r[0] for r in plan.writes.events] == [e.event_id]
 
 
 def test_urgent_event_pushes_now_even_in_quiet_hours_with_the_notification_id_as_key():
@@ -54,7 +54,7 @@ def test_notify_false_and_unknown_types_notify_no_one_but_unknown_is_counted_and
     unknown = event("IMMUNIZATION_RECORDED")
     plan = plan_batch([quiet, unknown], DIRECTORY, {}, NOW)
     assert plan.writes.bell == [] and plan.pushes == []
-    assert plan.unknown_types == 1 and [r.event_id for r in plan.writes.events] == [unknown.event_id]
+    assert plan.unknown_types == 1 and [r[0] for r in plan.writes.events] == [unknown.event_id]
 
 
 def test_needed_users_asks_only_for_what_the_rules_read():
