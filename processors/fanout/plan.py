@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, NamedTuple
 
 from processors.catalogue import effective_priority, lookup
 from processors.fanout.rules import (Decision, Directory, Preferences, PushAction, Recipient, decide,
                                      default_preferences, notification_id, resolve_recipients)
 from processors.persister.app import event_row
 from sinks.postgres.notifications import BellRow, FanoutWrites, HeldRow
-from streams.messages import ActivityEvent, PushRequest
+from streams.messages import ActivityEvent, Priority, PushRequest
 
 
 @dataclass
@@ -48,9 +48,10 @@ def plan_batch(events: Iterable[ActivityEvent], directory: Directory, preference
         plan.writes.events.append(event_row(event))
         if not lookup(event.event_type).known:
             plan.unknown_types += 1
+        each = _PerEvent(event, effective_priority(event), event.event_id.bytes)
         for recipient in resolve_recipients(event, directory):
             prefs = preferences.get(recipient.user_id) or default_preferences(_zone_of(directory, recipient.user_id))
-            _apply(plan, event, recipient, decide(event, recipient, prefs, now), now)
+            _apply(plan, each, recipient, decide(event, recipient, prefs, now), now)
     return plan
 
 
@@ -59,20 +60,31 @@ def _zone_of(directory: Directory, user_id: str) -> str | None:
     return user.timezone if user else None
 
 
-def _apply(plan: FanoutPlan, event: ActivityEvent, recipient: Recipient, decision: Decision, now: datetime) -> None:
+class _PerEvent(NamedTuple):
+    """What every recipient of one event shares, computed once (an announcement has 10,000)."""
+
+    event: ActivityEvent
+    priority: Priority
+    namespace: bytes  # event_id.bytes, for notification_id
+
+
+_STATUS = {PushAction.NONE: "none", PushAction.NOW: "pending", PushAction.HOLD: "held"}
+
+
+def _apply(plan: FanoutPlan, each: _PerEvent, recipient: Recipient, decision: Decision, now: datetime) -> None:
     if not decision.in_app and decision.push == PushAction.NONE:
         return
     plan.recipients += 1
-    nid = notification_id(event.event_id, recipient.user_id)
-    priority = effective_priority(event)
-    status = {PushAction.NONE: "none", PushAction.NOW: "pending", PushAction.HOLD: "held"}[decision.push]
-    plan.writes.bell.append(BellRow(nid, recipient.user_id, event.organization_id, event.event_id, event.event_type,
-                                    priority.value, recipient.reason.value, event.patient_id, event.resource_type,
-                                    event.resource_id, event.occurred_at, status))
+    event, priority = each.event, each.priority
+    nid = notification_id(event.event_id, recipient.user_id, namespace=each.namespace)
+    plan.writes.bell.append(BellRow._make((
+        nid, recipient.user_id, event.organization_id, event.event_id, event.event_type, priority.value,
+        recipient.reason.value, event.patient_id, event.resource_type, event.resource_id, event.occurred_at,
+        _STATUS[decision.push])))
     if decision.push == PushAction.HOLD:
-        plan.writes.held.append(HeldRow(nid, recipient.user_id, event.organization_id, event.event_id,
-                                        event.event_type, priority.value, recipient.reason.value, event.patient_id,
-                                        event.occurred_at, decision.release_at))
+        plan.writes.held.append(HeldRow._make((
+            nid, recipient.user_id, event.organization_id, event.event_id, event.event_type, priority.value,
+            recipient.reason.value, event.patient_id, event.occurred_at, decision.release_at)))
     elif decision.push == PushAction.NOW:
         plan.pushes.append(PushRequest(
             notification_id=nid, user_id=recipient.user_id, organization_id=event.organization_id,

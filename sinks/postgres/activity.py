@@ -25,7 +25,7 @@ _CONFLICT = "(event_id) DO NOTHING"
 
 
 # One activity_events row as the persister decided it: a plain tuple in COLUMNS order, ``attributes``
-# already JSON text. COPY takes it as it is; building one per event is the persister's hot path.
+# a psycopg Jsonb. COPY takes it as it is; building one per event is the persister's hot path.
 ActivityRow = tuple
 
 

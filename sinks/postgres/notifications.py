@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import NamedTuple
 from uuid import UUID
 
 from sqlalchemy import Engine
@@ -16,14 +17,10 @@ from sinks.postgres.activity import COLUMNS as EVENT_COLUMNS, ActivityRow
 from sinks.postgres.bulk import copy_insert
 from sinks.postgres.engine import raw_connection
 
-BELL_COLUMNS = ("notification_id", "user_id", "organization_id", "event_id", "event_type", "priority", "reason",
-                "patient_id", "resource_type", "resource_id", "occurred_at", "push_status")
-HELD_COLUMNS = ("notification_id", "user_id", "organization_id", "event_id", "event_type", "priority", "reason",
-                "patient_id", "occurred_at", "release_at")
+class BellRow(NamedTuple):
+    """One user_notifications row, in BELL_COLUMNS order (a tuple: COPY takes it as it is; build many
+    with ``BellRow._make(values)``, which skips the keyword-argument constructor)."""
 
-
-@dataclass(frozen=True, slots=True)
-class BellRow:
     notification_id: UUID
     user_id: str
     organization_id: str
@@ -38,8 +35,9 @@ class BellRow:
     push_status: str  # none | pending | held
 
 
-@dataclass(frozen=True, slots=True)
-class HeldRow:
+class HeldRow(NamedTuple):
+    """One held_notifications row, in HELD_COLUMNS order."""
+
     notification_id: UUID
     user_id: str
     organization_id: str
@@ -50,6 +48,10 @@ class HeldRow:
     patient_id: str | None
     occurred_at: datetime
     release_at: datetime
+
+
+BELL_COLUMNS = BellRow._fields
+HELD_COLUMNS = HeldRow._fields
 
 
 @dataclass
@@ -84,16 +86,13 @@ class NotificationSink:
 def write_rows(cur, batch: FanoutWrites) -> None:
     """The writes of one batch inside the caller's transaction (the reconciler holds row locks in it)."""
     if batch.bell:
-        copy_insert(cur, "user_notifications", BELL_COLUMNS, [_tuple(r, BELL_COLUMNS) for r in batch.bell],
+        copy_insert(cur, "user_notifications", BELL_COLUMNS, batch.bell,
                     conflict="(notification_id) DO NOTHING")
     if batch.held:
-        copy_insert(cur, "held_notifications", HELD_COLUMNS, [_tuple(r, HELD_COLUMNS) for r in batch.held],
+        copy_insert(cur, "held_notifications", HELD_COLUMNS, batch.held,
                     conflict="(notification_id) DO NOTHING")
     if batch.events:  # last: the mark says "fan-out done" only with the rows above
         now = datetime.now(timezone.utc)
         copy_insert(cur, "activity_events", _MARKED_COLUMNS, [e + (now,) for e in batch.events],
                     conflict=_MARK)
 
-
-def _tuple(row, columns: tuple[str, ...]) -> tuple:
-    return tuple(getattr(row, c) for c in columns)

@@ -3,6 +3,7 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from processors.fanout.rules import Directory, DirectoryUser, Recipient, notification_id, resolve_recipients
 from streams.messages import ActivityEvent, DirectoryChange
@@ -108,3 +109,10 @@ def test_notification_id_is_pinned(user_id, expected):
     # Pinned values: the id is the primary key of user_notifications, so it must never change.
     assert notification_id(EVENT_ID, user_id) == expected
     assert notification_id(EVENT_ID, user_id).version == 5
+
+
+@settings(max_examples=300)
+@given(st.uuids(), st.text(max_size=80))
+def test_notification_id_is_uuid5_of_the_event_and_user(event_id, user_id):
+    assert notification_id(event_id, user_id) == uuid.uuid5(event_id, user_id)
+    assert notification_id(event_id, user_id, namespace=event_id.bytes) == uuid.uuid5(event_id, user_id)
