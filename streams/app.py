@@ -31,15 +31,18 @@ def transactional_id(settings, group: str) -> str:
 
 def build_runtime(settings, *, processor: Processor, group: str, topics: list[str],
                   decode: Callable[[Message], Record | DeadLetter], sink: Sink | None,
-                  transactional: bool = False) -> Runtime:
-    """A consumer, a producer (transactional if asked), a checkpoint and the loop around them."""
+                  transactional: bool = False, pipelined: bool = False) -> Runtime:
+    """A consumer, a producer (transactional if asked), a checkpoint and the loop around them;
+    ``pipelined`` (when ``settings.pipelined`` allows it) checkpoints each batch on a writer thread
+    while the next is handled."""
     session = {"session.timeout.ms": settings.session_timeout_ms,
                "heartbeat.interval.ms": max(settings.session_timeout_ms // 5, 500)} if isinstance(settings, RuntimeSettings) else {}
     consumer = build_consumer(settings, group, **session)
     producer = build_producer(settings, transactional_id=transactional_id(settings, group) if transactional else None)
     checkpoint = Checkpoint(consumer=consumer, producer=producer, sink=sink,
                             dlq_topic_of=dlq_router(settings), transactional=transactional)
-    config = LoopConfig(batch_max_records=settings.batch_max_records, batch_timeout_s=settings.batch_timeout_s) \
+    config = LoopConfig(batch_max_records=settings.batch_max_records, batch_timeout_s=settings.batch_timeout_s,
+                        pipelined=pipelined and settings.pipelined) \
         if isinstance(settings, RuntimeSettings) else LoopConfig()
     return Runtime(consumer=consumer, topics=[settings.topic(t) for t in topics], decode=decode,
                    processor=processor, checkpoint=checkpoint, hooks=RuntimeHooks(processor.name, settings.group(group)),

@@ -1,9 +1,13 @@
 """The one consumer loop every processor runs: poll → decode → handle → checkpoint (STYLE 5).
 
-Processing is synchronous: a batch is committed (or rewound) before the next poll, so when a
-rebalance revokes partitions (inside ``consume``) there is no finished-but-uncommitted work to
-save; ``_on_revoke`` only forgets the partitions. A failed batch is rewound: its partitions seek
-back to the batch's first offsets and pause for a backoff, then resume (STYLE 8).
+Synchronous by default: a batch is committed (or rewound) before the next poll. Pipelined
+(``LoopConfig.pipelined``): the checkpoint of batch N (sink transaction, outputs, offsets) runs on
+one writer thread while the loop polls, decodes and handles batch N+1; at most one checkpoint is in
+flight, so batches still commit in order. A failed batch is rewound: its partitions seek back to
+the batch's first offsets and pause for a backoff, then resume (STYLE 8); in pipelined mode the
+batch handled meanwhile is rewound with it (it was not written). When a rebalance revokes
+partitions (inside ``consume``), ``_on_revoke`` first waits for the checkpoint in flight, so no
+finished work is left uncommitted on partitions this member gives up.
 """
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import logging
 import signal
 import time
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
@@ -37,6 +42,7 @@ class LoopConfig:
     batch_max_records: int = 5000
     batch_timeout_s: float = 0.05
     retry: RetryPolicy = RetryPolicy(base=0.5, cap=30.0)
+    pipelined: bool = False
 
 
 class Runtime:
@@ -57,6 +63,9 @@ class Runtime:
         self._paused: dict[tuple[str, int], float] = {}  # partition -> resume at
         self._assigned: set[tuple[str, int]] = set()
         self._failures = 0
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix=f"{processor.name}-checkpoint") \
+            if config.pipelined else None
+        self._inflight: tuple[Future, list[Message]] | None = None
 
     def run(self) -> None:
         """Loops until ``stop()`` (or SIGTERM); finishes the batch in hand, then closes the consumer."""
@@ -70,8 +79,12 @@ class Runtime:
                 if messages:
                     self._process(messages)
                 else:
+                    self._settle()
                     self._record_idle_lag()
+            self._settle()
         finally:
+            if self._writer is not None:
+                self._writer.shutdown(wait=True)
             self._consumer.close()
 
     def stop(self) -> None:
@@ -100,15 +113,51 @@ class Runtime:
         try:
             outcome = self._processor.handle(batch) if batch else Outcome()
             outcome.dead_letters.extend(dead)
-            self._checkpoint.commit(outcome, offsets_after(messages))
-        except SinkBackpressure as exc:
+        except Exception as exc:
+            if self._settle():
+                self._failed(messages, exc)
+            else:  # the batch before failed too: its rewind is the earlier position
+                self._rewind(messages, 0.0, None)
+            return
+        if self._writer is None:
+            try:
+                self._checkpoint.commit(outcome, offsets_after(messages))
+            except Exception as exc:  # any failure before the commit: redo the batch
+                self._failed(messages, exc)
+                return
+            self._done(messages, outcome, started)
+            return
+        if not self._settle():  # the batch before failed and was rewound: this one goes with it
+            self._rewind(messages, 0.0, None)
+            return
+        self._inflight = (self._writer.submit(self._checkpoint_and_report, outcome, messages, started), messages)
+
+    def _checkpoint_and_report(self, outcome: Outcome, messages: list[Message], started: float) -> None:
+        """On the writer thread: steps 1–4 of the checkpoint, then the batch's metrics."""
+        self._checkpoint.commit(outcome, offsets_after(messages))
+        self._done(messages, outcome, started)
+
+    def _settle(self) -> bool:
+        """Waits for the checkpoint in flight (pipelined mode); False when it failed (then rewound)."""
+        if self._inflight is None:
+            return True
+        future, messages = self._inflight
+        self._inflight = None
+        exc = future.exception()
+        if exc is not None:
+            self._failed(messages, exc)
+            return False
+        return True
+
+    def _failed(self, messages: list[Message], exc: Exception) -> None:
+        if isinstance(exc, SinkBackpressure):
             self._rewind(messages, exc.retry_after, exc)
             return
-        except Exception as exc:  # any failure before the commit: redo the batch
-            self._failures += 1
-            self._rewind(messages, compute_backoff(self._failures, base=self._config.retry.base,
-                                                   cap=self._config.retry.cap, jitter=True), exc)
-            return
+        self._failures += 1  # any failure before the commit: redo the batch
+        self._rewind(messages, compute_backoff(self._failures, base=self._config.retry.base,
+                                               cap=self._config.retry.cap, jitter=True), exc)
+
+    def _done(self, messages: list[Message], outcome: Outcome, started: float) -> None:
         self._failures = 0
         self._report(messages, outcome.dead_letters, started)  # decode's and the processor's dead letters
 
@@ -118,17 +167,23 @@ class Runtime:
         log.warning("consumer error: %s", msg.error())
         return True
 
-    def _rewind(self, messages: list[Message], wait_s: float, exc: Exception) -> None:
-        """Seeks every partition of the batch back to its first offset and pauses it for ``wait_s``."""
-        log.warning("batch of %d failed (%s: %s); retrying in %.1fs", len(messages), type(exc).__name__, exc, wait_s)
-        self._hooks.on_batch_failed(Counter(m.topic() for m in messages))
+    def _rewind(self, messages: list[Message], wait_s: float, exc: Exception | None) -> None:
+        """Seeks every partition of the batch back to its first offset and pauses it for ``wait_s``
+        (``exc`` None: a batch rewound with the failed one before it, which paused its partitions)."""
+        if exc is not None:
+            log.warning("batch of %d failed (%s: %s); retrying in %.1fs", len(messages), type(exc).__name__, exc,
+                        wait_s)
+            self._hooks.on_batch_failed(Counter(m.topic() for m in messages))
         resume_at = self._clock() + wait_s
         for tp in offsets_at_start(messages):
-            if (tp.topic, tp.partition) not in self._assigned:
+            key = (tp.topic, tp.partition)
+            if key not in self._assigned:
                 continue
+            if exc is None and key in self._paused:
+                continue  # the failed batch's rewind already set this partition's position, which is earlier
             self._consumer.pause([tp])
             self._consumer.seek(tp)
-            self._paused[(tp.topic, tp.partition)] = resume_at
+            self._paused[key] = resume_at
 
     def _resume_due(self) -> None:
         now = self._clock()
@@ -167,7 +222,8 @@ class Runtime:
         log.info("assigned %s", _names(partitions))
 
     def _on_revoke(self, consumer, partitions: list[TopicPartition]) -> None:
-        """Nothing finished is uncommitted here (see module doc): forget the partitions."""
+        """Commits the checkpoint in flight, if any (see module doc), then forgets the partitions."""
+        self._settle()
         for tp in partitions:
             self._assigned.discard((tp.topic, tp.partition))
             self._paused.pop((tp.topic, tp.partition), None)

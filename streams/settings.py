@@ -60,6 +60,9 @@ class RuntimeSettings(BaseSettings):
     # added latency (0.5 s here put p50 publish→push over a second across three hops).
     batch_timeout_s: float = Field(default=0.05, gt=0)
     session_timeout_ms: int = Field(default=45_000, ge=6_000, description="How long a dead member keeps its partitions")
+    # The persister, the fan-out and the push sender write batch N (Postgres, Kafka) on a writer thread
+    # while they poll, decode and plan batch N+1 (streams/runtime.py); false: one batch at a time.
+    pipelined: bool = True
 
 
 class ProcessorSettings(KafkaSettings, PostgresSettings, MetricsSettings, RuntimeSettings):

@@ -24,7 +24,7 @@ def main(settings: FanoutSettings | None = None) -> None:
                     push_topic)
     runtime = build_runtime(settings, processor=fanout, group="fanout", topics=[ACTIVITY],
                             decode=Decoder(AvroSerde(ACTIVITY_EVENT, store, registry=registry), ActivityEvent.from_avro),
-                            sink=NotificationSink(engine), transactional=settings.exactly_once)
+                            sink=NotificationSink(engine), transactional=settings.exactly_once, pipelined=True)
     serve_consumer("fanout", settings, runtime.hooks, engine=engine)
     runtime.install_signal_handlers()
     runtime.run()

@@ -21,7 +21,7 @@ def main(settings: PersisterSettings | None = None) -> None:
     runtime = build_runtime(
         settings, processor=Persister(), group="persister", topics=[ACTIVITY],
         decode=Decoder(serde, ActivityEvent.from_avro),
-        sink=ActivityEventSink(engine, settings.persist_strategy),
+        sink=ActivityEventSink(engine, settings.persist_strategy), pipelined=True,
     )
     serve_consumer("persister", settings, runtime.hooks, engine=engine)
     runtime.install_signal_handlers()

@@ -36,7 +36,8 @@ def main(settings: PushSenderSettings | None = None) -> None:
     hooks, policy, fcm = PushHooks(), policy_of(settings), FcmClient(settings)
     sender = PushSender(engine=engine, fcm=fcm, encode=lambda r: serde.encode(r.to_avro()), policy=policy, hooks=hooks)
     runtime = build_runtime(settings, processor=sender, group="push-sender", topics=[PUSH],
-                            decode=Decoder(serde, PushRequest.from_avro), sink=PushSink(engine), transactional=True)
+                            decode=Decoder(serde, PushRequest.from_avro), sink=PushSink(engine), transactional=True,
+                            pipelined=True)
     pump = RetryPump(engine=engine, producer=build_producer(settings), topic=push_topic, poll_s=settings.push_retry_poll_s,
                      token_max_age=policy.token_max_age, prune_interval_s=settings.token_prune_interval_s, hooks=hooks)
     serve_consumer("push-sender", settings, runtime.hooks, engine=engine)

@@ -14,7 +14,7 @@ from uuid import UUID
 from sqlalchemy import Engine
 
 from sinks.postgres.activity import COLUMNS as EVENT_COLUMNS, ActivityRow
-from sinks.postgres.bulk import copy_insert
+from sinks.postgres.bulk import copy_insert, copy_new_rows
 from sinks.postgres.engine import raw_connection
 
 class BellRow(NamedTuple):
@@ -86,11 +86,11 @@ class NotificationSink:
 def write_rows(cur, batch: FanoutWrites) -> None:
     """The writes of one batch inside the caller's transaction (the reconciler holds row locks in it)."""
     if batch.bell:
-        copy_insert(cur, "user_notifications", BELL_COLUMNS, batch.bell,
-                    conflict="(notification_id) DO NOTHING")
+        copy_new_rows(cur, "user_notifications", BELL_COLUMNS, batch.bell, key="notification_id",
+                      conflict="(notification_id) DO NOTHING")
     if batch.held:
-        copy_insert(cur, "held_notifications", HELD_COLUMNS, batch.held,
-                    conflict="(notification_id) DO NOTHING")
+        copy_new_rows(cur, "held_notifications", HELD_COLUMNS, batch.held, key="notification_id",
+                      conflict="(notification_id) DO NOTHING")
     if batch.events:  # last: the mark says "fan-out done" only with the rows above
         now = datetime.now(timezone.utc)
         copy_insert(cur, "activity_events", _MARKED_COLUMNS, [e + (now,) for e in batch.events],

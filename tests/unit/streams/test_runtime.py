@@ -1,10 +1,12 @@
 """The runtime's commit order, rewind and dead letters, with fakes (no services)."""
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import datetime, timezone
 
 import pytest
+from confluent_kafka import TopicPartition
 
 from streams.checkpoint import Checkpoint
 from streams.decoder import Decoder
@@ -34,7 +36,8 @@ class Collect:
         return Outcome(writes=[r.value.event_id for r in batch])
 
 
-def make_runtime(batches, *, sink=None, producer=None, transactional=False, clock=None):
+def make_runtime(batches, *, sink=None, producer=None, transactional=False, clock=None, pipelined=False,
+                 processor=None):
     journal: list = []
     consumer = FakeConsumer(batches, journal=journal)
     producer = producer or FakeProducer(journal=journal)
@@ -44,8 +47,8 @@ def make_runtime(batches, *, sink=None, producer=None, transactional=False, cloc
     checkpoint = Checkpoint(consumer=consumer, producer=producer, sink=sink, dlq_topic_of=lambda t: DLQ,
                             transactional=transactional)
     runtime = Runtime(consumer=consumer, topics=[TOPIC], decode=Decoder(SERDE, ActivityEvent.from_avro),
-                      processor=Collect(), checkpoint=checkpoint, hooks=RuntimeHooks("collect", "g"),
-                      config=LoopConfig(), clock=clock or FakeClock())
+                      processor=processor or Collect(), checkpoint=checkpoint, hooks=RuntimeHooks("collect", "g"),
+                      config=LoopConfig(pipelined=pipelined), clock=clock or FakeClock())
     consumer.on_empty = runtime.stop
     return runtime, consumer, producer, sink, journal
 
@@ -54,9 +57,10 @@ def msgs(partition: int, offsets, value=event_bytes):
     return [FakeMessage(TOPIC, partition, o, value(o) if callable(value) else value) for o in offsets]
 
 
-def test_given_a_batch_when_it_succeeds_then_sink_then_produce_then_flush_then_commit():
+@pytest.mark.parametrize("pipelined", [False, True])
+def test_given_a_batch_when_it_succeeds_then_sink_then_produce_then_flush_then_commit(pipelined):
     batch = msgs(0, [5, 6]) + msgs(1, [9]) + [FakeMessage(TOPIC, 1, 10, b"garbage")]
-    runtime, consumer, producer, sink, journal = make_runtime([batch])
+    runtime, consumer, producer, sink, journal = make_runtime([batch], pipelined=pipelined)
 
     runtime.run()
 
@@ -78,9 +82,10 @@ def test_given_a_poison_record_then_it_is_dead_lettered_with_reason_and_coordina
     assert (h["herald.source.topic"], h["herald.source.partition"], h["herald.source.offset"]) == (TOPIC.encode(), b"2", b"41")
 
 
-def test_given_the_sink_fails_then_nothing_is_committed_and_the_batch_is_rewound_and_paused():
+@pytest.mark.parametrize("pipelined", [False, True])
+def test_given_the_sink_fails_then_nothing_is_committed_and_the_batch_is_rewound_and_paused(pipelined):
     sink = ListSink(fail_with=RuntimeError("db down"))
-    runtime, consumer, _, _, journal = make_runtime([msgs(0, [3, 4]) + msgs(1, [8])], sink=sink)
+    runtime, consumer, _, _, journal = make_runtime([msgs(0, [3, 4]) + msgs(1, [8])], sink=sink, pipelined=pipelined)
 
     runtime.run()
 
@@ -90,9 +95,10 @@ def test_given_the_sink_fails_then_nothing_is_committed_and_the_batch_is_rewound
     assert consumer.committed == {}
 
 
-def test_given_failed_delivery_then_offsets_are_not_committed():
+@pytest.mark.parametrize("pipelined", [False, True])
+def test_given_failed_delivery_then_offsets_are_not_committed(pipelined):
     runtime, consumer, _, _, journal = make_runtime([msgs(0, [1]) + [FakeMessage(TOPIC, 0, 2, b"bad")]],
-                                                    producer=FakeProducer(fail_delivery=True))
+                                                    producer=FakeProducer(fail_delivery=True), pipelined=pipelined)
 
     runtime.run()
 
@@ -119,13 +125,94 @@ def test_given_backpressure_then_partitions_resume_only_after_retry_after():
     assert ("resume", [(TOPIC, 0)]) in journal
 
 
-def test_given_transactional_mode_then_outputs_and_offsets_are_one_transaction():
-    runtime, _, _, _, journal = make_runtime([msgs(0, [0]) + [FakeMessage(TOPIC, 0, 1, b"bad")]], transactional=True)
+@pytest.mark.parametrize("pipelined", [False, True])
+def test_given_transactional_mode_then_outputs_and_offsets_are_one_transaction(pipelined):
+    runtime, _, _, _, journal = make_runtime([msgs(0, [0]) + [FakeMessage(TOPIC, 0, 1, b"bad")]], transactional=True,
+                                             pipelined=pipelined)
 
     runtime.run()
 
     assert journal == [("sink.write", 1), ("begin_transaction",), ("produce", DLQ),
                        ("send_offsets", [(TOPIC, 0, 2)]), ("commit_transaction",)]
+
+
+class GatedSink(ListSink):
+    """The first write waits until the test opens the gate (or a timeout) and records whether it was open."""
+
+    def __init__(self, gate: threading.Event, fail_first: bool = False) -> None:
+        super().__init__()
+        self.gate, self.fail_first, self.gate_was_open = gate, fail_first, None
+
+    def write(self, batch):
+        if self.gate_was_open is None:
+            self.gate_was_open = self.gate.wait(5)
+            if self.fail_first:
+                self.journal.append(("sink.write", len(batch)))
+                raise RuntimeError("db down")
+        super().write(batch)
+
+
+class Signals(Collect):
+    """Opens the gate when it handles its second batch."""
+
+    def __init__(self, gate: threading.Event) -> None:
+        self.gate, self.calls = gate, 0
+
+    def handle(self, batch):
+        self.calls += 1
+        if self.calls == 2:
+            self.gate.set()
+        return super().handle(batch)
+
+
+def test_given_pipelined_then_the_next_batch_is_handled_while_the_previous_one_is_written():
+    gate = threading.Event()
+    sink = GatedSink(gate)
+    runtime, consumer, _, _, journal = make_runtime([msgs(0, [0, 1]), msgs(0, [2])], sink=sink, pipelined=True,
+                                                    processor=Signals(gate))
+
+    runtime.run()
+
+    assert sink.gate_was_open  # batch 2 was handled during batch 1's write
+    commits = [step for step in journal if step[0] == "commit"]
+    assert commits == [("commit", [(TOPIC, 0, 2)]), ("commit", [(TOPIC, 0, 3)])]  # still in order
+    assert consumer.closed
+
+
+def test_given_pipelined_when_a_write_fails_then_the_batch_handled_meanwhile_is_rewound_with_it():
+    gate = threading.Event()
+    sink = GatedSink(gate, fail_first=True)
+    runtime, consumer, _, _, journal = make_runtime([msgs(0, [3, 4]), msgs(0, [5]) + msgs(2, [7])], sink=sink,
+                                                    pipelined=True, processor=Signals(gate))
+
+    runtime.run()
+
+    assert consumer.committed == {}
+    seeks = [step[1] for step in journal if step[0] == "seek"]
+    assert seeks == [(TOPIC, 0, 3), (TOPIC, 2, 7)]  # partition 0 back to the failed batch's start, not to 5
+    assert [b for b in sink.batches] == []
+
+
+def test_given_pipelined_when_partitions_are_revoked_then_the_write_in_flight_commits_first():
+    gate = threading.Event()
+    sink = GatedSink(gate)
+    runtime, consumer, _, _, journal = make_runtime([msgs(0, [0])], sink=sink, pipelined=True)
+    consumer.on_empty = None
+    runtime._consumer.subscribe([TOPIC], on_assign=runtime._on_assign)
+    runtime._process(consumer.consume())  # its write now waits at the gate, on the writer thread
+
+    def revoke() -> None:
+        runtime._on_revoke(consumer, [TopicPartition(TOPIC, 0)])
+        journal.append(("revoke returned",))
+
+    revoker = threading.Thread(target=revoke)
+    revoker.start()
+    revoker.join(0.2)  # gives a revoke that did not wait the time to return before the write ends
+    gate.set()
+    revoker.join(5)
+
+    assert journal[-2:] == [("commit", [(TOPIC, 0, 1)]), ("revoke returned",)]
+    runtime._writer.shutdown()
 
 
 def test_offsets_after_and_at_start_cover_each_partition():
