@@ -8,6 +8,11 @@
 Any failure before 4 raises: offsets stay where they were, the runtime redoes the batch, and
 idempotent sinks absorb the repeat. In transactional mode steps 2–4 are one Kafka transaction
 (produce, ``send_offsets_to_transaction``, commit), so outputs and offsets land together or not at all.
+
+``commit`` = ``prepare`` (1–3, or 1 and the transaction's produce) + ``finish`` (4, or the transaction's
+offsets and commit). ``prepare`` never touches the consumer, so the pipelined runtime runs it on a
+writer thread; ``finish`` runs on the thread that polls the consumer (a synchronous offset commit
+from another thread can wait forever for a rebalance callback that is waiting for it).
 """
 from __future__ import annotations
 
@@ -40,21 +45,32 @@ class Checkpoint:
 
     def commit(self, outcome: Outcome, offsets: list[TopicPartition]) -> None:
         """Runs steps 1–4; raises (and commits nothing) when any step fails."""
+        self.prepare(outcome)
+        self.finish(offsets)
+
+    def prepare(self, outcome: Outcome) -> None:
+        """Step 1, then 2–3 (or, transactional, begins the transaction and produces into it)."""
         if outcome.writes is not None and self._sink is not None:
             self._sink.write(outcome.writes)  # 1
         outputs = outcome.outputs + [to_output(d, self._dlq_topic_of(d.message.topic())) for d in outcome.dead_letters]
-        if self._transactional:
-            self._commit_in_transaction(outputs, offsets)
-        else:
+        if not self._transactional:
             self._produce(outputs)  # 2
             self._flush()  # 3
-            if offsets:
-                self._consumer.commit(offsets=offsets, asynchronous=False)  # 4
-
-    def _commit_in_transaction(self, outputs: list[Output], offsets: list[TopicPartition]) -> None:
+            return
         self._producer.begin_transaction()
         try:
-            self._produce(outputs)  # 2
+            self._produce(outputs)  # 2, inside the transaction
+        except Exception:
+            self._producer.abort_transaction()
+            raise
+
+    def finish(self, offsets: list[TopicPartition]) -> None:
+        """Step 4 (transactional: the offsets join the open transaction, which commits or aborts)."""
+        if not self._transactional:
+            if offsets:
+                self._consumer.commit(offsets=offsets, asynchronous=False)  # 4
+            return
+        try:
             if offsets:  # 3 + 4, atomically with the outputs
                 self._producer.send_offsets_to_transaction(offsets, self._consumer.consumer_group_metadata())
             self._producer.commit_transaction()

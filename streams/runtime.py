@@ -1,9 +1,10 @@
 """The one consumer loop every processor runs: poll → decode → handle → checkpoint (STYLE 5).
 
 Synchronous by default: a batch is committed (or rewound) before the next poll. Pipelined
-(``LoopConfig.pipelined``): the checkpoint of batch N (sink transaction, outputs, offsets) runs on
-one writer thread while the loop polls, decodes and handles batch N+1; at most one checkpoint is in
-flight, so batches still commit in order. A failed batch is rewound: its partitions seek back to
+(``LoopConfig.pipelined``): ``Checkpoint.prepare`` of batch N (sink transaction, outputs) runs on one
+writer thread while the loop polls, decodes and handles batch N+1; the loop then finishes N (offset
+commit, or the Kafka transaction's commit) itself, on the consumer's thread, before handing N+1 to
+the writer. At most one batch is in flight, so batches still commit in order. A failed batch is rewound: its partitions seek back to
 the batch's first offsets and pause for a backoff, then resume (STYLE 8); in pipelined mode the
 batch handled meanwhile is rewound with it (it was not written). When a rebalance revokes
 partitions (inside ``consume``), ``_on_revoke`` first waits for the checkpoint in flight, so no
@@ -65,7 +66,7 @@ class Runtime:
         self._failures = 0
         self._writer = ThreadPoolExecutor(1, thread_name_prefix=f"{processor.name}-checkpoint") \
             if config.pipelined else None
-        self._inflight: tuple[Future, list[Message]] | None = None
+        self._inflight: tuple[Future, list[Message], Outcome, float] | None = None
 
     def run(self) -> None:
         """Loops until ``stop()`` (or SIGTERM); finishes the batch in hand, then closes the consumer."""
@@ -130,23 +131,22 @@ class Runtime:
         if not self._settle():  # the batch before failed and was rewound: this one goes with it
             self._rewind(messages, 0.0, None)
             return
-        self._inflight = (self._writer.submit(self._checkpoint_and_report, outcome, messages, started), messages)
-
-    def _checkpoint_and_report(self, outcome: Outcome, messages: list[Message], started: float) -> None:
-        """On the writer thread: steps 1–4 of the checkpoint, then the batch's metrics."""
-        self._checkpoint.commit(outcome, offsets_after(messages))
-        self._done(messages, outcome, started)
+        self._inflight = (self._writer.submit(self._checkpoint.prepare, outcome), messages, outcome, started)
 
     def _settle(self) -> bool:
-        """Waits for the checkpoint in flight (pipelined mode); False when it failed (then rewound)."""
+        """Finishes the batch in flight (pipelined mode): waits for its writes, then commits its
+        offsets here, on the consumer's thread. False when it failed (and was rewound)."""
         if self._inflight is None:
             return True
-        future, messages = self._inflight
+        future, messages, outcome, started = self._inflight
         self._inflight = None
-        exc = future.exception()
-        if exc is not None:
+        try:
+            future.result()
+            self._checkpoint.finish(offsets_after(messages))
+        except Exception as exc:
             self._failed(messages, exc)
             return False
+        self._done(messages, outcome, started)
         return True
 
     def _failed(self, messages: list[Message], exc: Exception) -> None:

@@ -92,3 +92,23 @@ def test_given_sigterm_during_a_batch_then_exit_0_quickly_and_nothing_lost(pipel
     start(pipeline, PERSISTER, tmp_path)
     wait_until(lambda: lag(pipeline) == 0, 120, what="the restarted persister to catch up")
     assert count_rows(pipeline, ids) == 20_000
+
+
+def test_given_a_second_member_joins_mid_stream_then_the_rebalance_completes_and_every_row_lands(pipeline, tmp_path):
+    """Pipelined mode: the first member is revoked partitions while a batch is in flight on its writer
+    thread; the revoke waits for that batch and commits it (a commit from the writer thread itself
+    deadlocked here), then both members share the rest."""
+    events = demo_event_list(20_000, seed=505)
+    ids = [e.event_id for e in events]
+    publish_events(pipeline, events)
+    small_batches = {"HERALD_BATCH_MAX_RECORDS": "200"}
+
+    first = start(pipeline, PERSISTER, tmp_path, **small_batches)
+    wait_until(lambda: count_rows(pipeline, ids) > 0, 60, interval=0.05, what="the first rows")
+    second = start(pipeline, PERSISTER, tmp_path, **small_batches)
+    wait_until(lambda: lag(pipeline) == 0, 120, what="both members to catch up")
+
+    assert count_rows(pipeline, ids) == 20_000
+    for proc in (first, second):
+        proc.send_signal(signal.SIGTERM)
+    assert [proc.wait(20) for proc in (first, second)] == [0, 0]

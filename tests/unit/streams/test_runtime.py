@@ -170,10 +170,16 @@ def test_given_pipelined_then_the_next_batch_is_handled_while_the_previous_one_i
     sink = GatedSink(gate)
     runtime, consumer, _, _, journal = make_runtime([msgs(0, [0, 1]), msgs(0, [2])], sink=sink, pipelined=True,
                                                     processor=Signals(gate))
+    committing_threads = []
+    commit = consumer.commit
+    consumer.commit = lambda **kw: (committing_threads.append(threading.current_thread()), commit(**kw))
 
     runtime.run()
 
     assert sink.gate_was_open  # batch 2 was handled during batch 1's write
+    # offsets are committed by the thread that polls (another thread's synchronous commit can deadlock
+    # with a rebalance callback waiting for it)
+    assert committing_threads == [threading.main_thread()] * 2
     commits = [step for step in journal if step[0] == "commit"]
     assert commits == [("commit", [(TOPIC, 0, 2)]), ("commit", [(TOPIC, 0, 3)])]  # still in order
     assert consumer.closed
