@@ -52,6 +52,28 @@ def parse_priority(value: object) -> Priority | None:
         raise InvalidEvent(f"unknown priority {value!r}; expected one of LOW, NORMAL, HIGH, URGENT") from None
 
 
+def activity_problem(event_type: str, organization_id: str, title: str, description: str | None,
+                     visibility: str | None, occurred_at: datetime) -> str | None:
+    """The first rule an activity event breaks, or None. Shared by ``ActivityEvent.validate`` and the
+    persister's row builder, which skips the dataclass. Messages are built only on failure: this runs
+    for every event on the hot path."""
+    if not organization_id:
+        return "organization_id is required"
+    if not _EVENT_TYPE.match(event_type or ""):
+        return f"event_type {event_type!r} must be UPPER_SNAKE_CASE"
+    if not title:
+        return "title is required"
+    if len(title) > TITLE_MAX:
+        return f"title is {len(title)} characters; at most {TITLE_MAX}"
+    if description is not None and len(description) > DESCRIPTION_MAX:
+        return f"description is longer than {DESCRIPTION_MAX}"
+    if visibility is not None and visibility not in VISIBILITIES:
+        return f"unknown visibility {visibility!r}"
+    if occurred_at.tzinfo is None:
+        return "occurred_at must carry a time zone"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class ActivityEvent:
     """Something that happened in the EMR (schema ``activity_event.v*.avsc``)."""
@@ -82,22 +104,8 @@ class ActivityEvent:
         return self
 
     def _problem(self) -> str | None:
-        # Messages are built only on failure: this runs for every event on the hot path.
-        if not self.organization_id:
-            return "organization_id is required"
-        if not _EVENT_TYPE.match(self.event_type or ""):
-            return f"event_type {self.event_type!r} must be UPPER_SNAKE_CASE"
-        if not self.title:
-            return "title is required"
-        if len(self.title) > TITLE_MAX:
-            return f"title is {len(self.title)} characters; at most {TITLE_MAX}"
-        if self.description is not None and len(self.description) > DESCRIPTION_MAX:
-            return f"description is longer than {DESCRIPTION_MAX}"
-        if self.visibility is not None and self.visibility not in VISIBILITIES:
-            return f"unknown visibility {self.visibility!r}"
-        if self.occurred_at.tzinfo is None:
-            return "occurred_at must carry a time zone"
-        return None
+        return activity_problem(self.event_type, self.organization_id, self.title, self.description,
+                                self.visibility, self.occurred_at)
 
     @property
     def key(self) -> bytes:

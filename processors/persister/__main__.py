@@ -1,13 +1,13 @@
 """``herald run persister`` / ``python -m processors.persister``."""
 from __future__ import annotations
 
-from processors.persister.app import Persister
+from processors.persister.app import Persister, row_from_avro
 from sinks.postgres.activity import ActivityEventSink
 from sinks.postgres.engine import build_engine
 from streams.app import build_runtime, configure_logging
 from streams.decoder import Decoder
 from streams.health import serve_consumer
-from streams.messages import ACTIVITY_EVENT, ActivityEvent
+from streams.messages import ACTIVITY_EVENT
 from streams.serde import AvroSerde, SchemaStore, registry_client
 from streams.settings import PersisterSettings
 from streams.topics import ACTIVITY
@@ -20,7 +20,7 @@ def main(settings: PersisterSettings | None = None) -> None:
     engine = build_engine(settings.database_url)
     runtime = build_runtime(
         settings, processor=Persister(), group="persister", topics=[ACTIVITY],
-        decode=Decoder(serde, ActivityEvent.from_avro),
+        decode=Decoder(serde, row_from_avro),
         sink=ActivityEventSink(engine, settings.persist_strategy), pipelined=True,
     )
     serve_consumer("persister", settings, runtime.hooks, engine=engine)

@@ -1,9 +1,12 @@
 """The persister: every activity event becomes one activity_events row (idempotent on event_id)."""
 from __future__ import annotations
 
+import uuid
+
 from psycopg.types.json import Jsonb
 
-from streams.messages import ActivityEvent
+from streams.errors import InvalidEvent
+from streams.messages import ActivityEvent, activity_problem
 from streams.records import Outcome, Record
 from sinks.postgres.activity import ActivityRow
 from processors.catalogue import lookup
@@ -24,10 +27,30 @@ def event_row(event: ActivityEvent) -> ActivityRow:
     )
 
 
+def row_from_avro(d: dict) -> ActivityRow:
+    """``event_row(ActivityEvent.from_avro(d))`` without the dataclass in between: the persister's
+    decoder. Same rules (``activity_problem``), same InvalidEvent reasons, same row; ~7 µs an event
+    against ~14 µs (the frozen dataclass's constructor is most of the difference)."""
+    event_id, event_type, occurred_at = d["event_id"], d["event_type"], d["occurred_at"]
+    organization_id, title, description, visibility = d["organization_id"], d["title"], d.get("description"), \
+        d.get("visibility")
+    problem = activity_problem(event_type, organization_id, title, description, visibility, occurred_at)
+    if problem is not None:
+        raise InvalidEvent(problem)
+    entry = lookup(event_type)
+    return (
+        event_id if type(event_id) is uuid.UUID else uuid.UUID(event_id), event_type,
+        d.get("priority") or entry.priority.value, occurred_at, organization_id, d.get("actor_user_id"),
+        d.get("patient_id"), d.get("encounter_id"), d.get("resource_type"), d.get("resource_id"),
+        d.get("practitioner_user_id"), title, description, d.get("notify", False), visibility or entry.visibility.value,
+        Jsonb(d.get("attributes") or {}), d.get("source") or "",
+    )
+
+
 class Persister:
-    """``handle`` turns a batch of events into rows for ActivityEventSink."""
+    """``handle`` passes the decoded rows (``row_from_avro``) on to ActivityEventSink."""
 
     name = "persister"
 
     def handle(self, batch: list[Record]) -> Outcome:
-        return Outcome(writes=[event_row(record.value) for record in batch])
+        return Outcome(writes=[record.value for record in batch])
