@@ -1,6 +1,6 @@
 """Persister throughput beside the raw ceiling, in one run on the local stack (`make bench-persist`).
 
-(a) ceiling: a bare confluent-kafka consume loop with fastavro decode over the pre-loaded topic, and a
+(a) ceiling: a bare confluent-kafka consume loop with the serde's decode over the pre-loaded topic, and a
     bare idempotent write of the same rows with the persister's default strategy (key lookup + COPY); the persister does both serially on
     one thread, so its ceiling is the serial composition 1 / (1/consume + 1/copy);
 (b) the persister end to end (`python -m processors.persister`) on the same topic, once per write
@@ -10,14 +10,12 @@ Usage: python bench/persist.py [--events 200000]
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import fastavro  # noqa: E402
 from confluent_kafka import Consumer  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
@@ -30,13 +28,13 @@ from sinks.postgres.engine import raw_connection  # noqa: E402
 from streams.admin import group_lag  # noqa: E402
 from streams.clients import build_admin  # noqa: E402
 from streams.messages import ACTIVITY_EVENT  # noqa: E402
-from streams.serde import SchemaStore  # noqa: E402
+from streams.serde import AvroSerde, SchemaStore  # noqa: E402
 from streams.topics import ACTIVITY  # noqa: E402
 
 
 def bare_consume_decode(settings, count: int) -> float:
-    """Events/s of consume + fastavro decode, nothing else."""
-    schema = SchemaStore().latest(ACTIVITY_EVENT).parsed
+    """Events/s of consume + decode with Herald's serde (cavro for the reader's own schema), nothing else."""
+    serde = AvroSerde(ACTIVITY_EVENT, SchemaStore())
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"{settings.group_prefix}bare",
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
     consumer.subscribe([settings.topic(ACTIVITY)])
@@ -45,7 +43,7 @@ def bare_consume_decode(settings, count: int) -> float:
         batch = consumer.consume(5000, 1.0)
         started = started or (time.perf_counter() if batch else None)
         for msg in batch:
-            fastavro.schemaless_reader(io.BytesIO(msg.value()[10:]), schema, None)
+            serde.decode(msg.value())
         seen += len(batch)
     elapsed = time.perf_counter() - started
     consumer.close()

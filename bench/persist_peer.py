@@ -1,6 +1,6 @@
 """Part 2 of `make bench`: the persist job three ways over one pre-loaded topic, in one run.
 
-* ceiling: a bare consume + fastavro decode loop and a bare COPY (staging + INSERT … ON CONFLICT) of
+* ceiling: a bare consume + decode loop (Herald's serde) and a bare COPY (staging + INSERT … ON CONFLICT) of
   the same rows (``bench/persist.py``'s functions), and their serial composition 1 / (1/a + 1/b), which
   is what one thread doing both can reach;
 * Herald's persister (``python -m processors.persister``, default settings: COPY strategy, batches of

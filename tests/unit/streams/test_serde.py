@@ -1,16 +1,22 @@
 """Both framings, schema resolution, and clear errors for bytes that are not a record."""
 from __future__ import annotations
 
+import io
 import json
+import random
 import shutil
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+import fastavro
 import pytest
 
+from cli.produce import demo_event_list
+from processors.demo.traffic import build_world
 from streams.errors import DecodeError
-from streams.messages import ACTIVITY_EVENT, ActivityEvent
+from streams.messages import (ACTIVITY_EVENT, DIRECTORY_CHANGE, PUSH_REQUEST, ActivityEvent, Priority,
+                              PushRequest)
 from streams.serde import CONFLUENT_MAGIC, SINGLE_OBJECT_MAGIC, AvroSerde, SchemaStore, registry_client
 
 STORE = SchemaStore()
@@ -90,3 +96,32 @@ def test_a_schema_without_namespace_or_doc_is_refused(tmp_path: Path):
     (tmp_path / "thing.v1.avsc").write_text(json.dumps({"type": "record", "name": "Thing", "fields": []}))
     with pytest.raises(ValueError, match="namespace and a doc"):
         SchemaStore(str(tmp_path))
+
+
+def _every_kind_of_record():
+    """Demo traffic (every event type), events using every optional field, push requests, directory records."""
+    events = demo_event_list(1500, seed=21)
+    full = ActivityEvent(uuid.uuid4(), "LAB_RESULT_CRITICAL", datetime(2026, 3, 1, 1, 2, 3, 456789, tzinfo=timezone.utc),
+                         "org-ü", "Tïtle ✓", priority=Priority.URGENT, actor_user_id="a", patient_id="p",
+                         encounter_id="e", resource_type="Observation", resource_id="r", practitioner_user_id="d",
+                         description="x" * 3000, notify=True, visibility="all_members", attributes={"k": "v", "ü": "✓"},
+                         source="lab")
+    pushes = [PushRequest(uuid.uuid4(), f"u{i}", "org", "LAB_RESULT_RECEIVED", p, datetime(2026, 1, 1, tzinfo=timezone.utc),
+                          datetime(2026, 1, 1, 0, 0, 1, tzinfo=timezone.utc), event_id=uuid.uuid4())
+              for i, p in enumerate(Priority)]
+    world = build_world(random.Random(5), datetime(2026, 1, 1, tzinfo=timezone.utc), organizations=1, users_per_org=10,
+                        patients_per_org=10)
+    return ([(ACTIVITY_EVENT, e.to_avro()) for e in events + [full]] + [(PUSH_REQUEST, p.to_avro()) for p in pushes]
+            + [(DIRECTORY_CHANGE, c.to_avro()) for c in world.directory(datetime(2026, 1, 1, tzinfo=timezone.utc))])
+
+
+def test_the_fast_decoder_reads_exactly_what_fastavro_reads():
+    store = SchemaStore()
+    records = _every_kind_of_record()
+    assert {name for name, _ in records} == {ACTIVITY_EVENT, PUSH_REQUEST, DIRECTORY_CHANGE}
+    for name, datum in records:
+        serde = AvroSerde(name, store)
+        data = serde.encode(datum)
+        assert data[:10] == serde._header  # the fast path
+        slow = fastavro.schemaless_reader(io.BytesIO(data[10:]), serde.reader.parsed, None)
+        assert serde.decode(data) == slow
