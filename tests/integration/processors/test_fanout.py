@@ -105,6 +105,34 @@ def test_given_a_sigkill_mid_transaction_then_each_push_request_is_committed_exa
     assert set(pushes) == expected
 
 
+def test_given_a_second_replica_joins_mid_stream_then_each_push_request_is_committed_exactly_once(pipeline, tmp_path):
+    """The pipelined, transactional loop across a rebalance: a transaction may be open (batch produced,
+    offsets not yet sent) when the first replica's partitions are revoked; still every request lands
+    once and both replicas stop cleanly."""
+    world = build_world(random.Random(18), NOW, organizations=1, users_per_org=30, patients_per_org=60, org_prefix=unique())
+    changes = world.directory(NOW)
+    users = [c for c in changes if c.entity == "user"]
+    set_preferences(pipeline, [{"user_id": u.user_id, "min_push_priority": "LOW"} for u in users])
+    load_directory(pipeline, tmp_path, changes)
+    events = list(demo_events(world, random.Random(19), 6000, NOW - timedelta(minutes=5)))
+    publish_events(pipeline, events)
+    prefs = {u.user_id: Preferences(min_push_priority=Priority.LOW) for u in users}
+    _, expected, _ = expected_outcomes(events, Directory.from_changes(changes), prefs)
+
+    replicas = [start(pipeline, "processors.fanout", tmp_path, HERALD_BATCH_MAX_RECORDS="100", HERALD_INSTANCE_ID="a")]
+    wait_until(lambda: topic_size(pipeline, PUSH) > 0, 60, interval=0.05, what="the first push requests")
+    replicas.append(start(pipeline, "processors.fanout", tmp_path, HERALD_BATCH_MAX_RECORDS="100",
+                          HERALD_INSTANCE_ID="b"))
+    wait_until(lambda: lag(pipeline, "fanout") == 0, 120, what="both replicas to catch up")
+
+    pushes = [(p.event_id, p.user_id) for p in decode_pushes(read_all(pipeline, PUSH))]
+    assert len(pushes) == len(set(pushes)) == len(expected)
+    assert set(pushes) == expected
+    for proc in replicas:
+        proc.send_signal(signal.SIGTERM)
+    assert [proc.wait(20) for proc in replicas] == [0, 0]
+
+
 def test_an_urgent_announcement_to_10000_users_reaches_all_but_the_actor_and_push_off(pipeline, tmp_path):
     org = f"big-{uuid.uuid4().hex[:6]}"
     users = [DirectoryChange("user", org, f"{org}-u{i:05d}", NOW, roles=("nurse",)) for i in range(10_000)]
