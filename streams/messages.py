@@ -6,6 +6,7 @@ the wire: the producer SDK refuses an invalid event at the call, the runtime dea
 """
 from __future__ import annotations
 
+import operator
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -193,6 +194,14 @@ class PushRequest:
     def key(self) -> bytes:
         return self.user_id.encode()
 
+    def head(self) -> tuple[str, str]:
+        """The schema's leading fields, the only ones in which one event's push requests differ."""
+        return str(self.notification_id), self.user_id
+
+    def tail(self) -> tuple:
+        """Every other field: push requests with equal tails encode to the same trailing bytes."""
+        return _PUSH_TAIL(self)
+
     @classmethod
     def from_avro(cls, d: dict) -> "PushRequest":
         event_id = d.get("event_id")
@@ -210,6 +219,9 @@ class PushRequest:
         d["event_id"] = str(self.event_id) if self.event_id else None
         d["priority"] = self.priority.value
         return d
+
+
+_PUSH_TAIL = operator.attrgetter(*[name for name in PushRequest.__slots__ if name not in ("notification_id", "user_id")])
 
 
 def _fields(message) -> dict:

@@ -63,6 +63,9 @@ class RuntimeSettings(BaseSettings):
     # The persister, the fan-out and the push sender write batch N (Postgres, Kafka) on a writer thread
     # while they poll, decode and plan batch N+1 (streams/runtime.py); false: one batch at a time.
     pipelined: bool = True
+    # After start-up the collector's oldest generation is frozen and young collections run every 10,000
+    # allocations instead of 700 (streams/app.py:tune_gc); false keeps CPython's defaults.
+    gc_tuning: bool = True
 
 
 class ProcessorSettings(KafkaSettings, PostgresSettings, MetricsSettings, RuntimeSettings):

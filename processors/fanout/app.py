@@ -7,6 +7,7 @@ offsets in one Kafka transaction (exactly-once between the two topics).
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from itertools import groupby
 from typing import Callable
 
 from processors.fanout.loader import FanoutLoader
@@ -18,8 +19,16 @@ from streams.serde import AvroSerde
 
 
 def push_outputs(pushes: list[PushRequest], serde: AvroSerde, topic: str) -> list[Output]:
-    """Push requests as records keyed by user (fan-out, scheduler, reconciler)."""
-    return [Output(topic, p.key, serde.encode(p.to_avro())) for p in pushes]
+    """Push requests as records keyed by user (fan-out, scheduler, reconciler).
+
+    The pushes of one event differ only in their head (notification_id, user_id), so each run of
+    pushes with the same tail is encoded once and spliced per recipient (``encode_with_heads``)."""
+    outputs = []
+    for _, run in groupby(pushes, key=PushRequest.tail):
+        run = list(run)
+        values = serde.encode_with_heads(run[0].to_avro(), [p.head() for p in run])
+        outputs += [Output(topic, p.key, value) for p, value in zip(run, values)]
+    return outputs
 
 
 def record_plan(processor: str, plan: FanoutPlan) -> None:

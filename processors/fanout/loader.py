@@ -7,8 +7,8 @@ from sqlalchemy import Engine
 
 from processors.fanout.plan import needed_users
 from processors.fanout.rules import Directory, DirectoryUser, Preferences
-from sinks.postgres.directory import UserRow, load_care_teams, load_users
-from sinks.postgres.preferences import PreferencesRow, load_preferences
+from sinks.postgres.directory import UserWithPreferences, load_care_teams, load_users
+from sinks.postgres.preferences import PreferencesRow
 from streams.messages import ActivityEvent, Priority
 
 
@@ -20,14 +20,16 @@ def to_preferences(row: PreferencesRow, directory_zone: str | None) -> Preferenc
                        timezone=row.timezone or directory_zone)
 
 
-def assemble(users: list[UserRow], team: list[tuple[str, str]],
-             stored: dict[str, PreferencesRow]) -> tuple[Directory, dict[str, Preferences]]:
-    """Rows from the three queries as the rules' Directory and Preferences by user."""
+def assemble(users: list[UserWithPreferences],
+             team: list[tuple[str, str]]) -> tuple[Directory, dict[str, Preferences]]:
+    """Rows of the two queries as the rules' Directory and the stored Preferences by user (a user
+    without a row gets the defaults, in ``plan_batch``)."""
+    role_sets: dict[tuple[str, ...], frozenset[str]] = {}  # most users share a handful of role lists
     directory = Directory.of(
-        [DirectoryUser(u.user_id, u.organization_id, frozenset(u.roles), u.active, u.timezone,
-                       u.supervisor_user_id) for u in users], team)
-    zones = {u.user_id: u.timezone for u in users}
-    return directory, {uid: to_preferences(row, zones.get(uid)) for uid, row in stored.items()}
+        [DirectoryUser(u.user_id, u.organization_id, role_sets.get(roles := tuple(u.roles))
+                       or role_sets.setdefault(roles, frozenset(roles)), u.active, u.timezone, u.supervisor_user_id)
+         for u in users], team)
+    return directory, {u.user_id: to_preferences(u.preferences, u.timezone) for u in users if u.preferences}
 
 
 class FanoutLoader:
@@ -43,8 +45,7 @@ class FanoutLoader:
             team = load_care_teams(conn, patients) if patients else []
             ids = practitioners | {user_id for _, user_id in team}
             users = load_users(conn, user_ids=ids, organizations=organizations) if ids or organizations else []
-            stored = load_preferences(conn, [u.user_id for u in users]) if users else {}
-        return assemble(users, team, stored)
+        return assemble(users, team)
 
     def load_for_users(self, user_ids: Iterable[str], patient_ids: Iterable[str]) -> tuple[Directory, dict[str, Preferences]]:
         """For the scheduler's re-check at release: these users, and the care teams of these patients."""
@@ -52,5 +53,4 @@ class FanoutLoader:
         with self._engine.connect() as conn:
             team = load_care_teams(conn, patient_ids)
             users = load_users(conn, user_ids=user_ids)
-            stored = load_preferences(conn, user_ids)
-        return assemble(users, team, stored)
+        return assemble(users, team)

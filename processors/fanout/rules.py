@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from enum import StrEnum
+from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from processors.catalogue import (
@@ -36,9 +37,9 @@ __all__ = [
 
 # --- directory --------------------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
-class DirectoryUser:
-    """A user as the directory topic last described them."""
+class DirectoryUser(NamedTuple):
+    """A user as the directory topic last described them (a named tuple: the fan-out builds 10,000 of
+    them for an organization-wide event)."""
 
     user_id: str
     organization_id: str

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from sqlalchemy import Connection, Engine, text
 
 from sinks.postgres.engine import raw_connection
+from sinks.postgres.preferences import PreferencesRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,13 +81,37 @@ class DirectorySink:
                 cur.execute("DELETE FROM care_team_members WHERE patient_id = %s AND user_id = %s", (patient_id, user_id))
 
 
-def load_users(conn: Connection, *, user_ids: Iterable[str] = (), organizations: Iterable[str] = ()) -> list[UserRow]:
-    """Users named by id, plus every user of the given organizations (for organization-wide events)."""
-    rows = conn.execute(text(
-        "SELECT user_id, organization_id, roles, active, timezone, supervisor_user_id, changed_at FROM directory_users "
-        "WHERE user_id = ANY(:ids) OR organization_id = ANY(:orgs)"),
-        {"ids": list(set(user_ids)), "orgs": list(set(organizations))}).all()
-    return [UserRow(r[0], r[1], tuple(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
+class UserWithPreferences(NamedTuple):
+    """A directory user as the fan-out reads them, with their stored preferences (None: never set)."""
+
+    user_id: str
+    organization_id: str
+    roles: list[str]
+    active: bool
+    timezone: str | None
+    supervisor_user_id: str | None
+    preferences: PreferencesRow | None
+
+
+_USERS_WITH_PREFERENCES = """
+SELECT u.user_id, u.organization_id, u.roles, u.active, u.timezone, u.supervisor_user_id, p.user_id, p.push_enabled,
+       p.email_enabled, p.enabled_types, p.min_push_priority, p.quiet_hours_start, p.quiet_hours_end, p.timezone
+FROM directory_users u LEFT JOIN notification_preferences p ON p.user_id = u.user_id
+WHERE u.user_id = ANY(%s) OR u.organization_id = ANY(%s)
+"""
+
+
+def load_users(conn: Connection, *, user_ids: Iterable[str] = (),
+               organizations: Iterable[str] = ()) -> list[UserWithPreferences]:
+    """Users named by id, plus every user of the given organizations (for organization-wide events),
+    each with their stored preferences: one query, straight on the driver (an announcement reads
+    10,000 users; SQLAlchemy's row objects and a second query by 10,000 ids cost more than the read)."""
+    with raw_connection(conn).cursor() as cur:
+        cur.execute(_USERS_WITH_PREFERENCES, (list(set(user_ids)), list(set(organizations))))
+        rows = cur.fetchall()
+    return [UserWithPreferences(r[0], r[1], r[2], r[3], r[4], r[5],
+                                None if r[6] is None else PreferencesRow(r[6], *r[7:9], tuple(r[9]), *r[10:]))
+            for r in rows]
 
 
 def load_care_teams(conn: Connection, patient_ids: Iterable[str]) -> list[tuple[str, str]]:

@@ -125,3 +125,34 @@ def test_the_fast_decoder_reads_exactly_what_fastavro_reads():
         assert data[:10] == serde._header  # the fast path
         slow = fastavro.schemaless_reader(io.BytesIO(data[10:]), serde.reader.parsed, None)
         assert serde.decode(data) == slow
+
+
+def push_request(user_id: str, **overrides) -> PushRequest:
+    fields = dict(notification_id=uuid.uuid4(), user_id=user_id, organization_id="org-1", event_type="ANNOUNCEMENT_URGENT",
+                  priority=Priority.URGENT, occurred_at=datetime(2026, 3, 8, 7, 30, tzinfo=timezone.utc),
+                  requested_at=datetime(2026, 3, 8, 7, 30, 1, tzinfo=timezone.utc), event_id=uuid.uuid4())
+    return PushRequest(**{**fields, **overrides})
+
+
+# user ids of 0, 63, 64 (two-byte length) and 9,000 bytes, and non-ASCII ones
+USER_IDS = ["", "u" * 63, "u" * 64, "u" * 9000, "ärztin-ø", "医生-1", "nurse-00042"]
+
+
+@pytest.mark.parametrize("registry", [None, "mock://heads"])
+def test_records_spliced_onto_a_shared_tail_are_the_bytes_fastavro_writes(registry):
+    serde = AvroSerde(PUSH_REQUEST, STORE, registry=registry_client(registry) if registry else None)
+    first = push_request("actor-0")
+    pushes = [push_request(user_id, event_id=first.event_id) for user_id in USER_IDS]
+
+    spliced = serde.encode_with_heads(first.to_avro(), [p.head() for p in pushes])
+
+    assert spliced == [serde.encode(p.to_avro()) for p in pushes]
+    assert [PushRequest.from_avro(serde.decode(data)) for data in spliced] == pushes
+
+
+def test_only_leading_string_fields_can_be_spliced():
+    with pytest.raises(ValueError, match="not all strings"):
+        AvroSerde(ACTIVITY_EVENT, STORE).encode_with_heads(an_event().to_avro(), [("a", "b", "c")])
+    with pytest.raises(ValueError, match="not all strings"):  # PushRequest's 4th field is 'kind', its 5th a union
+        AvroSerde(PUSH_REQUEST, STORE).encode_with_heads(push_request("u").to_avro(), [("a", "b", "c", "d", "e")])
+    assert AvroSerde(PUSH_REQUEST, STORE).encode_with_heads(push_request("u").to_avro(), []) == []

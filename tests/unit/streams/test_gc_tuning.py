@@ -1,0 +1,49 @@
+"""The collector is tuned once a processor is built (streams.app.tune_gc), unless settings turn it off."""
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from streams.app import GC_YOUNG_THRESHOLD, build_runtime, tune_gc
+from streams.records import Outcome
+from streams.settings import PersisterSettings
+
+
+@pytest.fixture
+def default_gc():
+    saved = gc.get_threshold()
+    gc.unfreeze()
+    gc.set_threshold(700, *saved[1:])
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*saved)
+
+
+class Idle:
+    name = "idle"
+
+    def handle(self, batch):
+        return Outcome()
+
+
+def built(**settings) -> None:
+    runtime = build_runtime(PersisterSettings(kafka_bootstrap="127.0.0.1:1", **settings), processor=Idle(),
+                            group="gc-test", topics=["activity-events.v1"], decode=lambda m: m, sink=None)
+    runtime._consumer.close()  # noqa: SLF001 (never subscribed; only its threads to stop)
+
+
+def test_tune_gc_freezes_what_is_alive_and_raises_the_young_threshold(default_gc):
+    tune_gc()
+    assert gc.get_freeze_count() > 0
+    assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD
+
+
+def test_a_built_processor_has_the_tuned_collector(default_gc):
+    built()
+    assert gc.get_freeze_count() > 0 and gc.get_threshold()[0] == GC_YOUNG_THRESHOLD
+
+
+def test_gc_tuning_false_keeps_the_defaults(default_gc):
+    built(gc_tuning=False)
+    assert gc.get_freeze_count() == 0 and gc.get_threshold()[0] == 700
