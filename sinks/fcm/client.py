@@ -69,7 +69,7 @@ class FcmClient:
     """
 
     def __init__(self, settings) -> None:
-        self._loop = asyncio.new_event_loop()
+        self._loop = _new_loop()
         self._app = firebase_admin.initialize_app(
             _credential(settings), {"projectId": settings.fcm_project_id, "httpTimeout": settings.fcm_timeout_s},
             name=f"herald-push-{next(_apps)}")
@@ -103,6 +103,16 @@ class FcmClient:
         finally:
             self._loop.close()
             firebase_admin.delete_app(self._app)
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop when installed (it is, with uvicorn[standard]): its socket writes and reads cost less
+    than asyncio's selector loop, and every push is one request on a keep-alive connection."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
 def _http_client(settings, credential, origin: str):

@@ -39,7 +39,7 @@ def test_emit_activity_event_takes_the_emr_keyword_arguments_and_keys_by_patient
     event_id = activity(sink).emit_activity_event(**EMR_CALL)
     (topic, key, value), = sink.published
     assert (topic, key) == ("t.activity-events.v1", b"p-1")
-    assert AvroSerde(ACTIVITY_EVENT, SchemaStore()).decode(value)["event_id"] == event_id
+    assert AvroSerde(ACTIVITY_EVENT, SchemaStore()).decode(value)["event_id"] == str(event_id)
 
 
 @pytest.mark.parametrize("change,message", [

@@ -124,7 +124,10 @@ def test_the_fast_decoder_reads_exactly_what_fastavro_reads():
         data = serde.encode(datum)
         assert data[:10] == serde._header  # the fast path
         slow = fastavro.schemaless_reader(io.BytesIO(data[10:]), serde.reader.parsed, None)
-        assert serde.decode(data) == slow
+        fast = serde.decode(data)
+        uuids = {k for k, v in slow.items() if isinstance(v, uuid.UUID)}
+        assert all(type(fast[k]) is str for k in uuids)  # uuid fields stay strings on the fast path
+        assert fast == {k: str(v) if k in uuids else v for k, v in slow.items()}
 
 
 def push_request(user_id: str, **overrides) -> PushRequest:
