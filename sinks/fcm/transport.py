@@ -65,7 +65,8 @@ class Http1Pool:
         """One round trip; raises httpx.ConnectError / ReadError / TimeoutException like httpx would."""
         conn = await self._acquire()
         try:
-            answer = await asyncio.wait_for(self._round_trip(conn, method, path, headers, body), self._timeout_s)
+            async with asyncio.timeout(self._timeout_s):  # no extra task per request, unlike wait_for
+                answer = await self._round_trip(conn, method, path, headers, body)
         except asyncio.TimeoutError:
             self._discard(conn)
             raise httpx.ReadTimeout(f"no answer within {self._timeout_s}s") from None
@@ -152,12 +153,13 @@ class SdkHttpClient:
         self._pool = Http1Pool(origin, size=size, timeout_s=timeout_s)
         self._auth_request = None
         self._request_for_errors = httpx.Request("POST", origin)
+        self._paths: dict[str, str] = {}  # the SDK sends every message to the same URL
 
     async def request(self, method: str, url: str, **kwargs):
         """Called by ``_MessagingService.send_each_async`` for every message."""
         body = json.dumps(kwargs.get("json"), separators=(",", ":")).encode()
         headers = {**kwargs.get("headers", {}), "Content-Type": "application/json; charset=UTF-8"}
-        path = urlsplit(url).path
+        path = self._paths.get(url) or self._paths.setdefault(url, urlsplit(url).path)
         status, response_headers, content = await self._send(method.upper(), path, headers, body, refresh=False)
         if status == 401 and b"FcmError" not in content:  # our token (THIRD_PARTY_AUTH_ERROR is APNs' or web push's)
             status, response_headers, content = await self._send(method.upper(), path, headers, body, refresh=True)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -56,3 +58,19 @@ def test_an_unreachable_endpoint_is_a_result_not_an_exception(tmp_path):
     finally:
         client.close()
     assert not result.ok and result.http_status is None and result.code == "UNAVAILABLE"
+
+
+def test_an_endpoint_that_accepts_but_never_answers_is_a_timeout_result(tmp_path):
+    silent = socket.create_server(("127.0.0.1", 0))  # the kernel completes the handshake; nobody reads
+    try:
+        client = FcmClient(FcmSettings(fcm_endpoint=f"http://127.0.0.1:{silent.getsockname()[1]}", fcm_timeout_s=0.3))
+        request = PushRequest(push_request("a").notification_id, "a", "o", "LAB_RESULT_RECEIVED", Priority.HIGH, NOW, NOW)
+        started = time.monotonic()
+        try:
+            (result,) = client.send([to_message(payload_for(request, now=NOW, ttl_s=60), device("a"))])
+        finally:
+            client.close()
+        assert time.monotonic() - started < 5
+        assert not result.ok and result.http_status is None and result.code == "DEADLINE_EXCEEDED"  # retried
+    finally:
+        silent.close()
