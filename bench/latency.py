@@ -10,7 +10,7 @@ Per repetition:
      commit that made its activity_events row visible (LISTEN/NOTIFY, see bench/pipeline.py);
    * push: from the publish time to the push's arrival at the FCM emulator (its admin API records
      ``received_at`` per message; the notification id leads back to the event).
-Processors run with their default settings (batches of up to 5,000 records or 50 ms, exactly-once fan-out).
+Processors run with their default settings (batches of up to 20,000 records for the persister, 5,000 for the others, or 50 ms; exactly-once fan-out).
 
 Usage: python bench/latency.py [--burst 5000] [--seconds 30] [--reps 1] [--rate R] [--batch-timeout S]
 """

@@ -4,9 +4,9 @@
   the same rows (``bench/persist.py``'s functions), and their serial composition 1 / (1/a + 1/b), which
   is what one thread doing both can reach;
 * Herald's persister (``python -m processors.persister``, default settings: COPY strategy, batches of
-  ≤ 5,000 records, one transaction + one offset commit per batch);
+  ≤ HERALD_BATCH_MAX_RECORDS (20,000) records, one transaction + one offset commit per batch);
 * the same job written with Quix Streams (``bench/peers/quix_persister.py`` in ``bench/.venv-quix``,
-  its ``PostgreSQLSink``, at-least-once, a checkpoint every 5,000 records, same table and indexes).
+  its ``PostgreSQLSink``, at-least-once, a checkpoint every BATCH records, Herald's persister batch, same table and indexes).
 
 Each job runs as its own process with a fresh consumer group; it is timed from its first durable row
 until every row is in the table and its committed offsets reach the end of the topic, and its CPU
@@ -36,6 +36,7 @@ from bench.stats import cell, ratio  # noqa: E402
 from cli.processes import start_processor, stop_processor, wait_until  # noqa: E402
 from sinks.postgres.activity import COLUMNS  # noqa: E402
 from streams.admin import group_lag  # noqa: E402
+from streams.settings import PersisterSettings  # noqa: E402
 from streams.clients import build_admin  # noqa: E402
 from streams.topics import ACTIVITY  # noqa: E402
 
@@ -44,7 +45,7 @@ QUIX_VENV = BENCH / ".venv-quix"
 QUIX_PYTHON = QUIX_VENV / "bin" / "python"
 QUIX_APP = BENCH / "peers" / "quix_persister.py"
 QUIX_REQUIREMENTS = ["quixstreams==3.28.1", "psycopg2-binary>=2.9", "fastavro==1.13.1"]
-BATCH = 5000  # Herald's default batch_max_records, and the Quix app's commit_every
+BATCH = PersisterSettings().batch_max_records  # Herald's persister batch, and the Quix app's commit_every
 
 
 def ensure_quix_venv() -> str:
