@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Callable
 
-from streams.app import configure_logging
+from streams.app import configure_logging, tune_gc
 from streams.health import database_answers, heartbeat_within, serve_process
 
 log = logging.getLogger("herald.periodic")
@@ -48,4 +48,5 @@ def run_periodic(process: str, settings, tick: Callable[[], bool], interval_s: f
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    tune_gc(settings)
     tick_until_stopped(tick, interval_s, stop, beat, process)

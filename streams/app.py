@@ -48,22 +48,24 @@ def build_runtime(settings, *, processor: Processor, group: str, topics: list[st
     runtime = Runtime(consumer=consumer, topics=[settings.topic(t) for t in topics], decode=decode,
                       processor=processor, checkpoint=checkpoint, hooks=RuntimeHooks(processor.name, settings.group(group)),
                       config=config)
-    if getattr(settings, "gc_tuning", False):
-        tune_gc()
+    tune_gc(settings)
     return runtime
 
 
 GC_YOUNG_THRESHOLD = 10_000
 
 
-def tune_gc() -> None:
-    """Called once the process is built: ``gc.freeze()`` moves everything alive now (modules, schemas,
+def tune_gc(settings) -> None:
+    """Called once a processor is built (``build_runtime``, ``processors.periodic.run_periodic``) unless
+    ``settings.gc_tuning`` is false: ``gc.freeze()`` moves everything alive now (modules, schemas,
     clients) out of the collector's reach, and young collections run every ``GC_YOUNG_THRESHOLD``
     allocations instead of 700. A batch allocates hundreds of thousands of short-lived containers
     (decoded records, rows, an announcement's 10,000 recipients), which refcounting frees; with the
     defaults each batch also paid for collections that walked the whole start-up heap: 35–45 % of
     a 10,000-user announcement's planning, encoding and loading (docs/benchmarks.md). Cyclic garbage
     is still collected, later."""
+    if not getattr(settings, "gc_tuning", False):
+        return
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 

@@ -82,16 +82,24 @@ def test_given_demo_traffic_then_bell_pushes_and_holds_match_the_rules(pipeline,
     assert unsent == 0
 
 
-def test_given_a_sigkill_mid_transaction_then_each_push_request_is_committed_exactly_once(pipeline, tmp_path):
-    world = build_world(random.Random(8), NOW, organizations=1, users_per_org=30, patients_per_org=60, org_prefix=unique())
+def published_demo_traffic(pipeline, tmp_path, seed: int) -> set:
+    """One organization's directory loaded, every user pushing from LOW up, 6,000 demo events
+    published; returns the (event_id, user_id) push requests the rules owe for them."""
+    world = build_world(random.Random(seed), NOW, organizations=1, users_per_org=30, patients_per_org=60,
+                        org_prefix=unique())
     changes = world.directory(NOW)
     users = [c for c in changes if c.entity == "user"]
     set_preferences(pipeline, [{"user_id": u.user_id, "min_push_priority": "LOW"} for u in users])
     load_directory(pipeline, tmp_path, changes)
-    events = list(demo_events(world, random.Random(9), 6000, NOW - timedelta(minutes=5)))
+    events = list(demo_events(world, random.Random(seed + 1), 6000, NOW - timedelta(minutes=5)))
     publish_events(pipeline, events)
     prefs = {u.user_id: Preferences(min_push_priority=Priority.LOW) for u in users}
     _, expected, _ = expected_outcomes(events, Directory.from_changes(changes), prefs)
+    return expected
+
+
+def test_given_a_sigkill_mid_transaction_then_each_push_request_is_committed_exactly_once(pipeline, tmp_path):
+    expected = published_demo_traffic(pipeline, tmp_path, seed=8)
 
     first = start(pipeline, "processors.fanout", tmp_path, HERALD_BATCH_MAX_RECORDS="100")
     wait_until(lambda: topic_size(pipeline, PUSH) > 0, 60, interval=0.05, what="the first push requests")
@@ -109,15 +117,7 @@ def test_given_a_second_replica_joins_mid_stream_then_each_push_request_is_commi
     """The pipelined, transactional loop across a rebalance: a transaction may be open (batch produced,
     offsets not yet sent) when the first replica's partitions are revoked; still every request lands
     once and both replicas stop cleanly."""
-    world = build_world(random.Random(18), NOW, organizations=1, users_per_org=30, patients_per_org=60, org_prefix=unique())
-    changes = world.directory(NOW)
-    users = [c for c in changes if c.entity == "user"]
-    set_preferences(pipeline, [{"user_id": u.user_id, "min_push_priority": "LOW"} for u in users])
-    load_directory(pipeline, tmp_path, changes)
-    events = list(demo_events(world, random.Random(19), 6000, NOW - timedelta(minutes=5)))
-    publish_events(pipeline, events)
-    prefs = {u.user_id: Preferences(min_push_priority=Priority.LOW) for u in users}
-    _, expected, _ = expected_outcomes(events, Directory.from_changes(changes), prefs)
+    expected = published_demo_traffic(pipeline, tmp_path, seed=18)
 
     replicas = [start(pipeline, "processors.fanout", tmp_path, HERALD_BATCH_MAX_RECORDS="100", HERALD_INSTANCE_ID="a")]
     wait_until(lambda: topic_size(pipeline, PUSH) > 0, 60, interval=0.05, what="the first push requests")

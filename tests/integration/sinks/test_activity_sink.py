@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from processors.persister.app import event_row
 from sinks.postgres.activity import COLUMNS, ActivityEventSink
@@ -17,13 +17,6 @@ from streams.messages import ActivityEvent
 
 pytestmark = pytest.mark.integration
 AT = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def engine(database_url):
-    engine = create_engine(database_url)
-    yield engine
-    engine.dispose()
 
 
 def rows_for(org: str, n: int, title: str = "t") -> list[tuple]:

@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime, time, timezone
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from processors.fanout.loader import FanoutLoader
 from processors.fanout.rules import DirectoryUser, Preferences
@@ -13,13 +13,6 @@ from streams.messages import ActivityEvent, Priority
 
 pytestmark = pytest.mark.integration
 AT = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def engine(database_url):
-    engine = create_engine(database_url)
-    yield engine
-    engine.dispose()
 
 
 def test_an_organization_wide_event_loads_every_user_of_the_org_with_stored_preferences_where_set(engine):

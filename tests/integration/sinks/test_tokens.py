@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import uuid
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from sinks.postgres.tokens import (
     active_tokens, count_failures, prune_tokens, register_token, retire_tokens, unbind_token,
@@ -18,13 +18,11 @@ AGE = timedelta(days=270)
 
 
 @pytest.fixture
-def db(database_url):
-    engine = create_engine(database_url)
+def db(engine):
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM device_tokens WHERE token LIKE 'tk-%'"))
     with engine.begin() as conn:
         yield conn
-    engine.dispose()
 
 
 def tokens_of(db, user: str) -> list[str]:

@@ -1,9 +1,14 @@
-"""The collector is tuned once a processor is built (streams.app.tune_gc), unless settings turn it off."""
+"""The collector is tuned once a processor is built (streams.app.tune_gc): a consumer-group runtime or a
+periodic processor, unless settings turn it off."""
 from __future__ import annotations
 
 import gc
+import os
+import signal
 
 import pytest
+
+from processors.periodic import run_periodic
 
 from streams.app import GC_YOUNG_THRESHOLD, build_runtime, tune_gc
 from streams.records import Outcome
@@ -34,7 +39,7 @@ def built(**settings) -> None:
 
 
 def test_tune_gc_freezes_what_is_alive_and_raises_the_young_threshold(default_gc):
-    tune_gc()
+    tune_gc(PersisterSettings())
     assert gc.get_freeze_count() > 0
     assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD
 
@@ -47,3 +52,23 @@ def test_a_built_processor_has_the_tuned_collector(default_gc):
 def test_gc_tuning_false_keeps_the_defaults(default_gc):
     built(gc_tuning=False)
     assert gc.get_freeze_count() == 0 and gc.get_threshold()[0] == 700
+
+
+@pytest.fixture
+def own_signals():
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+@pytest.mark.parametrize("tuning", [True, False])
+def test_a_periodic_processor_has_the_tuned_collector_unless_turned_off(default_gc, own_signals, tuning):
+    def tick() -> bool:  # one tick, then SIGTERM: run_periodic returns after it
+        os.kill(os.getpid(), signal.SIGTERM)
+        return False
+
+    run_periodic("gc-test", PersisterSettings(metrics_port=0, gc_tuning=tuning), tick, 0.01)
+
+    assert (gc.get_freeze_count() > 0) is tuning
+    assert gc.get_threshold()[0] == (GC_YOUNG_THRESHOLD if tuning else 700)
