@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from cli.produce import demo_event_list
 from sinks.postgres.migrate import upgrade
-from streams.admin import create_topics
+from streams.admin import create_topics, delete_topics
 from streams.clients import build_admin
 from streams.producer import ActivityPublisher
 from streams.settings import PersisterSettings, ProducerSettings
@@ -48,8 +48,15 @@ def bench_settings(database_url: str, partitions: int = 12) -> PersisterSettings
     """Settings with a fresh topic and group prefix; the topics are created."""
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     settings = PersisterSettings(database_url=database_url, topic_prefix=f"{prefix}.", group_prefix=f"{prefix}-")
-    create_topics(build_admin(settings), settings, topic_specs(partitions))
+    scratch_topics(settings, partitions)
     return settings
+
+
+def scratch_topics(settings, partitions: int) -> None:
+    """Creates every topic under ``settings``' prefix and deletes them when the benchmark exits."""
+    admin = build_admin(settings)
+    create_topics(admin, settings, topic_specs(partitions))
+    atexit.register(delete_topics, admin, settings, topic_specs(partitions))
 
 
 def env_of(settings: PersisterSettings, **extra) -> dict[str, str]:

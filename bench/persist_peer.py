@@ -153,7 +153,6 @@ def run(events: int, reps: int) -> dict:
     for rep in range(reps):
         runs.append(repetition(settings, loaded, rep, logs))
         print(f"[persist] rep {rep + 1}/{reps}: " + summary_line(runs[-1]), flush=True)
-    build_admin(settings).delete_topics([settings.topic(ACTIVITY)])
     return {"events": events, "runs": runs, "quix": quix_versions(), "logs": str(logs)}
 
 

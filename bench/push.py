@@ -26,17 +26,17 @@ import httpx  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.common import scratch_topics  # noqa: E402
 from cli.processes import start_processor, stop_processor, wait_until  # noqa: E402
 from processors.push.rules import payload_for  # noqa: E402
 from sinks.fcm.messages import encode, to_message  # noqa: E402
 from sinks.postgres.migrate import upgrade  # noqa: E402
 from sinks.postgres.tokens import register_token  # noqa: E402
-from streams.admin import create_topics  # noqa: E402
-from streams.clients import build_admin, build_producer  # noqa: E402
+from streams.clients import build_producer  # noqa: E402
 from streams.messages import PUSH_REQUEST, Priority, PushRequest, utcnow  # noqa: E402
 from streams.serde import AvroSerde, SchemaStore  # noqa: E402
 from streams.settings import PersisterSettings  # noqa: E402
-from streams.topics import PUSH, topic_specs  # noqa: E402
+from streams.topics import PUSH  # noqa: E402
 from tests.integration.fcm import FcmEmulator  # noqa: E402
 
 BASE_DB = os.environ.get("HERALD_DATABASE_URL", "postgresql+psycopg://herald@127.0.0.1:5432/herald")
@@ -168,7 +168,7 @@ def main() -> None:
     prefix = f"bench{uuid.uuid4().hex[:6]}"
     database_url = fresh_database()
     settings = PersisterSettings(topic_prefix=f"{prefix}.", group_prefix=f"{prefix}-")
-    create_topics(build_admin(settings), settings, topic_specs(partitions=6))
+    scratch_topics(settings, partitions=6)
     emulator = FcmEmulator.start(Path(f"/tmp/{prefix}-emulator.log"))
     try:
         devices, pushes = world(args.users, args.requests, random.Random(42))
@@ -185,7 +185,6 @@ def main() -> None:
         report(sender, ceiling, raw)
     finally:
         emulator.stop()
-        build_admin(settings).delete_topics([settings.topic(s.base) for s in topic_specs()])
         drop_database(database_url)
 
 

@@ -44,6 +44,23 @@ def create_topics(admin: AdminClient, settings: KafkaSettings, specs: list[Topic
     return result
 
 
+def delete_topics(admin: AdminClient, settings: KafkaSettings, specs: list[TopicSpec], timeout_s: float = 30.0) -> list[str]:
+    """Deletes these topics of ``settings``' prefix and waits for the broker to accept each deletion
+    (a missing topic counts as deleted); returns the names deleted. Benchmarks and test fixtures call
+    it for their scratch prefixes, which otherwise pile up on a long-lived local broker."""
+    names = [settings.topic(s.base) for s in specs]
+    futures = admin.delete_topics(names, operation_timeout=timeout_s, request_timeout=timeout_s)
+    deleted = []
+    for name, future in futures.items():
+        try:
+            future.result()
+            deleted.append(name)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise
+    return deleted
+
+
 def _wait_for_leaders(admin: AdminClient, names: list[str], timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from sinks.postgres.migrate import upgrade
-from streams.admin import create_topics, wait_for_kafka
+from streams.admin import create_topics, delete_topics, wait_for_kafka
 from streams.clients import build_admin
 from streams.errors import ServiceUnavailable
 from streams.settings import PersisterSettings
@@ -150,7 +150,7 @@ def pipeline(services, database_url, tmp_path):
     yield made
     for proc in made.processes:
         stop_processor(proc, timeout=5)
-    admin.delete_topics([settings.topic(s.base) for s in topic_specs()])
+    delete_topics(admin, settings, topic_specs())
 
 
 @pytest.fixture(scope="session")
