@@ -7,9 +7,10 @@ together, then, ``--spacing`` seconds after both recovered, the fan-out (the pus
 flows while the fan-out runs).
 
 * recovery time: from the SIGKILL until the restarted processor's group has committed past every record
-  that was on its input topic half a second after the kill. A killed member keeps its partitions until
-  the broker's session timeout expires (``HERALD_SESSION_TIMEOUT_MS``, default 45 s, kept here), so
-  this is the dominant term;
+  that was on its input topic half a second after the kill. Each processor runs with an instance id
+  (static membership, ``bench/pipeline.py``), so its restart takes the partitions back at once; without
+  one, a killed member keeps them until the broker's session timeout expires (``HERALD_SESSION_TIMEOUT_MS``,
+  default 45 s), which dominated recovery before (44–80 s);
 * events lost: acknowledged events with no activity_events row; notifying events never marked as fanned
   out (notification_sent_at null); pushes lost: (notification, token) pairs that should have been pushed
   (bell rows with a push decided, × the user's active tokens) and never reached the emulator;

@@ -3,7 +3,8 @@
 A scratch database and topic prefix; the demo world's directory loaded through the directory
 processor; every demo user with 1–2 device tokens and preferences that push from NORMAL up with
 quiet hours off (so most notifying events become pushes, and none is held); an FCM emulator of our
-own; persister, fan-out (exactly-once) and push sender as subprocesses with their default settings.
+own; persister, fan-out (exactly-once) and push sender as subprocesses with their default settings, each with
+an instance id (HERALD_INSTANCE_ID=<name>-0, as a pod name would be): static group members.
 
 Row visibility is observed at commit: a statement trigger on activity_events sends
 ``pg_notify('bench_rows', <the transaction's now() in µs>)``, which Postgres delivers when (and only
@@ -88,7 +89,8 @@ class Pipeline:
     _admin: object = None
 
     def start(self, name: str) -> None:
-        env = env_of(self.settings, HERALD_FCM_ENDPOINT=self.emulator.url, **self.env)
+        # one replica each, named as a pod would be: static members, so a restart takes the partitions back at once
+        env = env_of(self.settings, HERALD_FCM_ENDPOINT=self.emulator.url, HERALD_INSTANCE_ID=f"{name}-0", **self.env)
         self.procs[name] = start_processor(PROCESSORS[name], env=env, log_path=str(self.logs / f"{name}.log"))
 
     def kill(self, name: str) -> None:

@@ -36,9 +36,7 @@ def build_runtime(settings, *, processor: Processor, group: str, topics: list[st
     """A consumer, a producer (transactional if asked), a checkpoint and the loop around them;
     ``pipelined`` (when ``settings.pipelined`` allows it) checkpoints each batch on a writer thread
     while the next is handled."""
-    session = {"session.timeout.ms": settings.session_timeout_ms,
-               "heartbeat.interval.ms": max(settings.session_timeout_ms // 5, 500)} if isinstance(settings, RuntimeSettings) else {}
-    consumer = build_consumer(settings, group, **session)
+    consumer = build_consumer(settings, group, **membership(settings))
     producer = build_producer(settings, transactional_id=transactional_id(settings, group) if transactional else None)
     checkpoint = Checkpoint(consumer=consumer, producer=producer, sink=sink,
                             dlq_topic_of=dlq_router(settings), transactional=transactional)
@@ -50,6 +48,23 @@ def build_runtime(settings, *, processor: Processor, group: str, topics: list[st
                       config=config)
     tune_gc(settings)
     return runtime
+
+
+def membership(settings) -> dict:
+    """The consumer's group-membership settings: the session timeout (how long a dead member keeps its
+    partitions) and, when ``HERALD_INSTANCE_ID`` is set, static membership: ``group.instance.id`` is
+    the instance id, so a replica that restarts under the same id (a pod restarted, a SIGKILLed
+    process started again) takes its partitions back at once, without a rebalance, instead of
+    waiting for its old session to expire. The cost: a static member that stops for good (scale
+    down) keeps its partitions until its session times out, as it sends no LeaveGroup. Unset (the
+    default, e.g. several replicas on one host without ids): dynamic membership."""
+    if not isinstance(settings, RuntimeSettings):
+        return {}
+    config = {"session.timeout.ms": settings.session_timeout_ms,
+              "heartbeat.interval.ms": max(settings.session_timeout_ms // 5, 500)}
+    if getattr(settings, "instance_id", ""):
+        config["group.instance.id"] = settings.instance_id
+    return config
 
 
 GC_YOUNG_THRESHOLD = 10_000

@@ -73,7 +73,7 @@ class ProcessorSettings(KafkaSettings, PostgresSettings, MetricsSettings, Runtim
 
     model_config = _CONFIG
 
-    instance_id: str = Field(default="", description="Stable per replica (pod name); names the transactional id")
+    instance_id: str = Field(default="", description="Stable per replica (pod name): names the transactional id and, when set, the static group member (streams.app.membership)")
 
 
 class PersisterSettings(ProcessorSettings):

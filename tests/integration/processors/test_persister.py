@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import signal
+import time
 
 import pytest
 
@@ -112,3 +113,25 @@ def test_given_a_second_member_joins_mid_stream_then_the_rebalance_completes_and
     for proc in (first, second):
         proc.send_signal(signal.SIGTERM)
     assert [proc.wait(20) for proc in (first, second)] == [0, 0]
+
+
+def test_given_an_instance_id_when_a_sigkilled_persister_restarts_then_it_takes_its_partitions_back_at_once(pipeline, tmp_path):
+    """Static membership: the restarted replica rejoins under its old group.instance.id, so the broker
+    hands its partitions back without waiting for the dead session (60 s here) to expire."""
+    static = {"HERALD_INSTANCE_ID": "persister-0", "HERALD_SESSION_TIMEOUT_MS": "60000"}
+    before, after = demo_event_list(50, seed=304), demo_event_list(50, seed=305)
+    publish_events(pipeline, before)
+    first = start(pipeline, PERSISTER, tmp_path, **static)
+    wait_until(lambda: lag(pipeline) == 0 and count_rows(pipeline, [e.event_id for e in before]) == 50, 60,
+               interval=0.05, what="the first events")
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+
+    publish_events(pipeline, after)
+    restarted_at = time.monotonic()
+    start(pipeline, PERSISTER, tmp_path, **static)
+    wait_until(lambda: count_rows(pipeline, [e.event_id for e in after]) == 50, 90, interval=0.05,
+               what="the restarted persister's rows")
+    took = time.monotonic() - restarted_at
+
+    assert took < 30, f"{took:.1f} s: the restart waited for the old session (60 s) instead of taking its place"
