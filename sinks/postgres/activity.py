@@ -9,6 +9,7 @@ Three write strategies, measured by ``bench/persist.py`` (figures in the README)
 from __future__ import annotations
 
 from datetime import datetime
+from operator import itemgetter
 from typing import Sequence
 
 from sqlalchemy import Engine
@@ -45,7 +46,7 @@ class ActivityEventSink:
             return
         with self._engine.begin() as connection:
             with raw_connection(connection).cursor() as cursor:
-                self._write_rows(cursor, batch)
+                self._write_rows(cursor, sorted(batch, key=itemgetter(0)))  # event_id order (bulk.py: lock order)
 
     @staticmethod
     def _copy_new(cursor, rows: Sequence[tuple]) -> None:
@@ -53,7 +54,7 @@ class ActivityEventSink:
 
     @staticmethod
     def _staging(cursor, rows: Sequence[tuple]) -> None:
-        copy_insert(cursor, "activity_events", COLUMNS, rows, conflict=_CONFLICT)
+        copy_insert(cursor, "activity_events", COLUMNS, rows, conflict=_CONFLICT, order_by="event_id")
 
     @staticmethod
     def _executemany(cursor, rows: list[tuple]) -> None:

@@ -94,5 +94,5 @@ def write_rows(cur, batch: FanoutWrites) -> None:
     if batch.events:  # last: the mark says "fan-out done" only with the rows above
         now = datetime.now(timezone.utc)
         copy_insert(cur, "activity_events", _MARKED_COLUMNS, [e + (now,) for e in batch.events],
-                    conflict=_MARK)
+                    conflict=_MARK, order_by="event_id")
 

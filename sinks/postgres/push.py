@@ -86,7 +86,8 @@ class PushSink:
         rows = [(d.notification_id, d.token, d.user_id, d.status, d.fcm_message_id, d.error_code, d.attempts, writes.now)
                 for d in writes.deliveries]
         with raw_connection(conn).cursor() as cursor:
-            copy_insert(cursor, "push_deliveries", DELIVERY_COLUMNS, rows, conflict=_DELIVERY_CONFLICT)
+            copy_insert(cursor, "push_deliveries", DELIVERY_COLUMNS, rows, conflict=_DELIVERY_CONFLICT,
+                        order_by="notification_id, token")
 
     @staticmethod
     def _bell(conn, writes: PushWrites) -> None:

@@ -13,6 +13,7 @@ from processors.persister.app import event_row
 from sinks.postgres.activity import COLUMNS, ActivityEventSink
 from sinks.postgres.bulk import copy_new_rows
 from sinks.postgres.engine import raw_connection
+from sinks.postgres.notifications import FanoutWrites, NotificationSink
 from streams.messages import ActivityEvent
 
 pytestmark = pytest.mark.integration
@@ -76,3 +77,43 @@ def test_copy_new_rows_falls_back_when_another_writer_commits_a_row_meanwhile(en
     got = stored(engine, org)
     assert len(got) == 5 and got[rows[2][0]][0] == "theirs"
     assert inserted == [4]
+
+
+@pytest.fixture
+def insert_order(engine):
+    """Records the order in which rows enter activity_events (a row trigger, dropped afterwards)."""
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE IF NOT EXISTS test_insert_order (n bigserial, event_id uuid)"))
+        conn.execute(text("TRUNCATE test_insert_order"))
+        conn.execute(text("CREATE OR REPLACE FUNCTION test_log_insert() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                          "BEGIN INSERT INTO test_insert_order (event_id) VALUES (NEW.event_id); RETURN NULL; END $$"))
+        conn.execute(text("CREATE TRIGGER test_log_insert AFTER INSERT ON activity_events FOR EACH ROW "
+                          "EXECUTE FUNCTION test_log_insert()"))
+
+    def logged() -> list[uuid.UUID]:
+        with engine.connect() as conn:
+            return [r[0] for r in conn.execute(text("SELECT event_id FROM test_insert_order ORDER BY n"))]
+
+    yield logged
+    with engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER test_log_insert ON activity_events"))
+        conn.execute(text("DROP TABLE test_insert_order"))
+
+
+@pytest.mark.parametrize("writer", ["copy", "staging", "executemany", "fan-out upsert"])
+def test_every_writer_inserts_in_event_id_order_so_the_persister_and_the_fan_out_cannot_deadlock(engine, insert_order,
+                                                                                                 writer):
+    """Both write the same event rows at the same time; inserting overlapping keys in different orders
+    deadlocked them under load (Postgres broke the cycle after a second by failing a batch). In one
+    order, one of them just waits for the other's commit."""
+    org = f"org-{uuid.uuid4().hex[:8]}"
+    rows = sorted(rows_for(org, 40), key=lambda r: str(r[0]), reverse=True)  # descending: the wrong order
+    if writer == "fan-out upsert":
+        NotificationSink(engine).write(FanoutWrites(events=rows))
+    else:
+        ActivityEventSink(engine, writer).write(rows)
+
+    ours = {str(r[0]) for r in rows}
+    logged = [str(e) for e in insert_order() if str(e) in ours]
+    assert len(logged) == 40
+    assert logged == sorted(logged)
