@@ -138,8 +138,10 @@ NOTES = [
     "notifying events become 2–4 pushes. The processors run with their default settings.",
     "- **Crash**: at the latency part's offered load, the persister and the push sender are SIGKILLed together, then the "
     "fan-out a few seconds after they recovered (the push sender's input flows only while the fan-out runs); each is restarted at once. Recovery is measured "
-    "until the restarted group has committed past everything on its input half a second after the kill. The default "
-    "session timeout (45 s) is kept: the broker hands a dead member's partitions over only when it expires. A push "
+    "until the restarted group has committed past everything on its input half a second after the kill. Each processor "
+    "has an instance id (`HERALD_INSTANCE_ID=<name>-0`, as a pod name would be), so it is a static group member and its "
+    "restart takes its partitions back at once (without one, the broker hands a dead member's partitions over only when "
+    "its session, 45 s by default, expires). A push "
     "sender killed between sending a batch and committing it re-sends that batch on restart (docs/push.md): those are "
     "the duplicate pushes; they carry the notification id as collapse key, so the device shows one.",
 ]

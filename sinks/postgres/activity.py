@@ -9,12 +9,11 @@ Three write strategies, measured by ``bench/persist.py`` (figures in the README)
 from __future__ import annotations
 
 from datetime import datetime
-from operator import itemgetter
 from typing import Sequence
 
 from sqlalchemy import Engine
 
-from sinks.postgres.bulk import copy_insert, copy_new_rows, executemany_insert
+from sinks.postgres.bulk import copy_insert, copy_new_rows, executemany_insert, in_key_order
 from sinks.postgres.engine import raw_connection
 
 COLUMNS = (
@@ -46,7 +45,7 @@ class ActivityEventSink:
             return
         with self._engine.begin() as connection:
             with raw_connection(connection).cursor() as cursor:
-                self._write_rows(cursor, sorted(batch, key=itemgetter(0)))  # event_id order (bulk.py: lock order)
+                self._write_rows(cursor, batch)
 
     @staticmethod
     def _copy_new(cursor, rows: Sequence[tuple]) -> None:
@@ -58,6 +57,7 @@ class ActivityEventSink:
 
     @staticmethod
     def _executemany(cursor, rows: list[tuple]) -> None:
+        rows = in_key_order(rows, 0)  # event_id order, like the other paths (bulk.py: lock order)
         executemany_insert(cursor, "activity_events", COLUMNS, rows, conflict=_CONFLICT)
 
 

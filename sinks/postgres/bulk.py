@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from operator import itemgetter
 from typing import Iterable, Sequence
+from uuid import UUID
 
 from psycopg.errors import UniqueViolation
 
@@ -30,6 +31,16 @@ def column_types(cursor, table: str, columns: Sequence[str]) -> list[int]:
         found = dict(cursor.fetchall())
         _TYPES[key] = [found[c] for c in columns]
     return _TYPES[key]
+
+
+def in_key_order(rows: Sequence[tuple], at: int) -> list[tuple]:
+    """``rows`` sorted by column ``at`` in Postgres's order. A ``uuid.UUID`` sorts by its ``int``:
+    ``UUID.__lt__`` is Python code, 52 ms for 20,000 rows against 9 (the persister's batch; sorting
+    with it cost the persister ~20 % of its rate in bench/persist_peer.py). Strings (canonical,
+    lower-case uuids) sort as they are."""
+    if rows and isinstance(rows[0][at], UUID):
+        return sorted(rows, key=lambda row: row[at].int)
+    return sorted(rows, key=itemgetter(at))
 
 
 def copy_rows(cursor, target: str, columns: Sequence[str], rows: Iterable[tuple], *, like: str | None = None) -> None:
@@ -82,7 +93,7 @@ def copy_new_rows(cursor, table: str, columns: Sequence[str], rows: Sequence[tup
         del unique[present]
     if not unique:
         return 0
-    fresh = sorted(unique.values(), key=itemgetter(at))  # key order: see the module doc
+    fresh = in_key_order(list(unique.values()), at)  # see the module doc
     cursor.execute("SAVEPOINT herald_copy")
     try:
         copy_rows(cursor, table, columns, fresh)
