@@ -40,14 +40,20 @@ def build_runtime(settings, *, processor: Processor, group: str, topics: list[st
     producer = build_producer(settings, transactional_id=transactional_id(settings, group) if transactional else None)
     checkpoint = Checkpoint(consumer=consumer, producer=producer, sink=sink,
                             dlq_topic_of=dlq_router(settings), transactional=transactional)
-    config = LoopConfig(batch_max_records=settings.batch_max_records, batch_timeout_s=settings.batch_timeout_s,
-                        pipelined=pipelined and settings.pipelined) \
-        if isinstance(settings, RuntimeSettings) else LoopConfig()
     runtime = Runtime(consumer=consumer, topics=[settings.topic(t) for t in topics], decode=decode,
                       processor=processor, checkpoint=checkpoint, hooks=RuntimeHooks(processor.name, settings.group(group)),
-                      config=config)
+                      config=loop_config(settings, pipelined=pipelined))
     tune_gc(settings)
     return runtime
+
+
+def loop_config(settings, *, pipelined: bool = False) -> LoopConfig:
+    """The loop's batching from the settings; ``pipelined`` is the processor's ask, which
+    ``HERALD_PIPELINED=false`` overrides."""
+    if not isinstance(settings, RuntimeSettings):
+        return LoopConfig()
+    return LoopConfig(batch_max_records=settings.batch_max_records, batch_timeout_s=settings.batch_timeout_s,
+                      pipelined=pipelined and settings.pipelined, eager=settings.eager_batches)
 
 
 def membership(settings) -> dict:

@@ -21,8 +21,12 @@ def consumer_config(settings: KafkaSettings, group: str, **overrides) -> dict:
         "auto.offset.reset": "earliest",
         "partition.assignment.strategy": "cooperative-sticky",
         "isolation.level": "read_committed",
-        "fetch.min.bytes": 1,
-        "fetch.wait.max.ms": 100,
+        # The broker answers a fetch when 256 KB are there or after 20 ms, not at every produced record:
+        # with fetch.min.bytes=1 the consumers fetched at every producer request (~650 fetches/s at 415
+        # events/s in bench/latency.py, ~136/s now; docs/benchmarks.md, fifth session). Cost: up to 20 ms
+        # per hop, and an idle consumer fetches 50 times a second (10 before).
+        "fetch.min.bytes": 262_144,
+        "fetch.wait.max.ms": 20,
         "queued.max.messages.kbytes": 16_384,  # 16 MB of prefetch is ~10 full batches; the 64 MB default is RSS
         "max.poll.interval.ms": 300_000,
         "session.timeout.ms": 45_000,

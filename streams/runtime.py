@@ -44,6 +44,10 @@ class LoopConfig:
     batch_timeout_s: float = 0.05
     retry: RetryPolicy = RetryPolicy(base=0.5, cap=30.0)
     pipelined: bool = False
+    # True: a batch is whatever is already queued when the loop asks (``consume(max, 0)``); the batch
+    # timeout is waited only when nothing is. False: ``consume(max, timeout)`` waits the whole timeout
+    # unless ``max`` records are queued, even with a backlog (fuller batches, fewer commits).
+    eager: bool = False
 
 
 class Runtime:
@@ -76,7 +80,7 @@ class Runtime:
             while not self._stopping:
                 self._hooks.on_loop()
                 self._resume_due()
-                messages = self._consumer.consume(self._config.batch_max_records, self._config.batch_timeout_s)
+                messages = self._poll()
                 if messages:
                     self._process(messages)
                 else:
@@ -90,6 +94,15 @@ class Runtime:
 
     def stop(self) -> None:
         self._stopping = True
+
+    def _poll(self) -> list[Message]:
+        """The next batch (see ``LoopConfig.eager``)."""
+        size = self._config.batch_max_records
+        if self._config.eager:
+            queued = self._consumer.consume(size, 0)
+            if queued:
+                return queued
+        return self._consumer.consume(size, self._config.batch_timeout_s)
 
     @property
     def hooks(self) -> RuntimeHooks:

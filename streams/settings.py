@@ -55,10 +55,14 @@ class RuntimeSettings(BaseSettings):
     model_config = _CONFIG
 
     batch_max_records: int = Field(default=5000, ge=1)
-    # consume() returns when the batch is full or this time has passed: under load batches fill from the
-    # prefetch queue at once, so a short wait costs no throughput, and at low rates it bounds each hop's
-    # added latency (0.5 s here put p50 publish→push over a second across three hops).
+    # consume() returns when the batch is full or this time has passed (so a backlog smaller than a full
+    # batch still waits it out, unless eager_batches); a short wait bounds each hop's added latency (0.5 s
+    # here put p50 publish→push over a second across three hops).
     batch_timeout_s: float = Field(default=0.05, gt=0)
+    # True: a batch starts at once with the records already queued, the timeout above is waited only when
+    # none are (streams/runtime.py:LoopConfig.eager). On for the push sender, whose per-batch cost is
+    # small next to its per-push cost: a 50 ms wait per cycle with a backlog only grows the next batch.
+    eager_batches: bool = False
     session_timeout_ms: int = Field(default=45_000, ge=6_000, description="How long a dead member keeps its partitions")
     # The persister, the fan-out and the push sender write batch N (Postgres, Kafka) on a writer thread
     # while they poll, decode and plan batch N+1 (streams/runtime.py); false: one batch at a time.
@@ -142,6 +146,7 @@ class PushSenderSettings(ProcessorSettings, FcmSettings):
 
     model_config = _CONFIG
 
+    eager_batches: bool = True  # see RuntimeSettings; measured in docs/benchmarks.md (fifth session)
     push_max_attempts: int = Field(default=6, ge=1)
     push_retry_base_s: float = Field(default=2.0, gt=0)
     push_retry_cap_s: float = Field(default=600.0, gt=0)

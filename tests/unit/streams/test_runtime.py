@@ -233,3 +233,46 @@ def test_compute_backoff_doubles_up_to_the_cap(attempt, expected):
 
     assert compute_backoff(attempt, base=0.5, cap=30.0, jitter=False) == expected
     assert expected / 2 <= compute_backoff(attempt, base=0.5, cap=30.0, jitter=True) <= expected
+
+
+class ArrivingConsumer(FakeConsumer):
+    """Batches arrive over time: a batch marked queued is there at once, any other only after a wait.
+    Records every consume call as (timeout, records returned)."""
+
+    def __init__(self, arrivals, journal):
+        super().__init__([batch for batch, _ in arrivals], journal=journal)
+        self.queued = [queued for _, queued in arrivals]
+        self.calls: list[tuple[float, int]] = []
+
+    def consume(self, num_messages=1, timeout=-1):
+        if self.batches and timeout == 0 and not self.queued[0]:
+            self.calls.append((timeout, 0))
+            return []
+        if self.batches:
+            self.queued.pop(0)
+        batch = super().consume(num_messages, timeout)
+        self.calls.append((timeout, len(batch)))
+        return batch
+
+
+@pytest.mark.parametrize("eager, expected", [
+    # eager: queued records are taken at once; the timeout is waited only when nothing is queued
+    (True, [(0, 0), (0.05, 2), (0, 3), (0, 1), (0, 0), (0.05, 0)]),
+    # not eager: every batch waits the timeout out, backlog or not
+    (False, [(0.05, 2), (0.05, 3), (0.05, 1), (0.05, 0)]),
+])
+def test_given_eager_batches_then_queued_records_are_taken_without_waiting_the_timeout(eager, expected):
+    journal: list = []
+    arrivals = [(msgs(0, [0, 1]), False), (msgs(0, [2, 3, 4]), True), (msgs(1, [0]), True)]
+    consumer = ArrivingConsumer(arrivals, journal)
+    sink = ListSink(journal=journal)
+    checkpoint = Checkpoint(consumer=consumer, producer=FakeProducer(journal=journal), sink=sink, dlq_topic_of=lambda t: DLQ)
+    runtime = Runtime(consumer=consumer, topics=[TOPIC], decode=Decoder(SERDE, ActivityEvent.from_avro),
+                      processor=Collect(), checkpoint=checkpoint, hooks=RuntimeHooks("collect", "g"),
+                      config=LoopConfig(eager=eager), clock=FakeClock())
+    consumer.on_empty = runtime.stop
+
+    runtime.run()
+
+    assert consumer.calls == expected
+    assert [len(w) for w in sink.batches] == [2, 3, 1]

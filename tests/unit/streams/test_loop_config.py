@@ -1,0 +1,32 @@
+"""The loop's batching from settings (streams.app.loop_config)."""
+from __future__ import annotations
+
+import pytest
+
+from streams.app import loop_config
+from streams.settings import FanoutSettings, KafkaSettings, PersisterSettings, PushSenderSettings
+
+
+@pytest.mark.parametrize("settings, eager", [(PushSenderSettings(), True), (FanoutSettings(), False),
+                                             (PersisterSettings(), False)])
+def test_only_the_push_sender_takes_queued_records_without_waiting_by_default(settings, eager):
+    assert loop_config(settings, pipelined=True).eager is eager
+
+
+def test_given_eager_batches_set_then_any_processor_takes_queued_records_at_once(monkeypatch):
+    monkeypatch.setenv("HERALD_EAGER_BATCHES", "true")
+    assert loop_config(FanoutSettings()).eager is True
+    monkeypatch.setenv("HERALD_EAGER_BATCHES", "false")
+    assert loop_config(PushSenderSettings()).eager is False
+
+
+def test_pipelined_needs_both_the_processor_and_the_setting(monkeypatch):
+    assert loop_config(PersisterSettings(batch_timeout_s=0.2), pipelined=True).pipelined is True
+    assert loop_config(PersisterSettings(), pipelined=False).pipelined is False
+    monkeypatch.setenv("HERALD_PIPELINED", "false")
+    config = loop_config(PersisterSettings(batch_timeout_s=0.2), pipelined=True)
+    assert config.pipelined is False and config.batch_timeout_s == 0.2 and config.batch_max_records == 20_000
+
+
+def test_settings_without_a_runtime_get_the_default_loop():
+    assert loop_config(KafkaSettings()).eager is False
