@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.engine import make_url
 
 from cli.produce import demo_event_list
@@ -39,9 +40,18 @@ def scratch_database(name: str) -> str:
 
 
 def _drop_database(admin, name: str) -> None:
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    """WITH (FORCE) ends our own leftover sessions, but fails when a backend of another role is in the
+    database (an autovacuum worker, once, at the end of a latency run); a plain DROP waits those out."""
+    try:
+        for force in (" WITH (FORCE)", ""):
+            try:
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"{force}'))
+                return
+            except DBAPIError as exc:
+                print(f"[bench] could not drop scratch database {name}{force}: {exc.orig}", flush=True)
+    finally:
+        admin.dispose()
 
 
 def bench_settings(database_url: str, partitions: int = 12) -> PersisterSettings:
