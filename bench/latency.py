@@ -10,7 +10,8 @@ Per repetition:
      commit that made its activity_events row visible (LISTEN/NOTIFY, see bench/pipeline.py);
    * push: from the publish time to the push's arrival at the FCM emulator (its admin API records
      ``received_at`` per message; the notification id leads back to the event).
-Processors run with their default settings (batches of up to 20,000 records for the persister, 5,000 for the others, or 50 ms; exactly-once fan-out).
+Processors run with their default settings (batches of up to 20,000 records for the persister, 5,000 for the others,
+or 50 ms, 100 ms for the fan-out; the push sender takes queued records at once; exactly-once fan-out).
 
 Usage: python bench/latency.py [--burst 5000] [--seconds 30] [--reps 1] [--rate R] [--batch-timeout S]
 """
@@ -28,7 +29,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from bench.pipeline import Load, Pipeline, build_pipeline  # noqa: E402
 from bench.stats import cell, percentile  # noqa: E402
 from cli.processes import wait_until  # noqa: E402
-from streams.settings import RuntimeSettings  # noqa: E402
+from streams.settings import FanoutSettings, RuntimeSettings  # noqa: E402
 
 
 def maximum(pipeline: Pipeline, burst: int) -> float:
@@ -100,7 +101,7 @@ def summary(ms: list[float]) -> dict:
 
 
 def run(burst: int, seconds: float, reps: int, batch_timeout_s: float | None = None, rate: float | None = None) -> dict:
-    """``batch_timeout_s`` overrides HERALD_BATCH_TIMEOUT_S of every processor (a diagnostic; default 0.05 s);
+    """``batch_timeout_s`` overrides HERALD_BATCH_TIMEOUT_S of every processor (a diagnostic; defaults 0.05 s, fan-out 0.1 s);
     ``rate`` fixes the offered load (default: half of each repetition's measured maximum)."""
     env = {"HERALD_BATCH_TIMEOUT_S": str(batch_timeout_s)} if batch_timeout_s else {}
     pipeline = build_pipeline("latency", env)
@@ -124,7 +125,8 @@ def run(burst: int, seconds: float, reps: int, batch_timeout_s: float | None = N
 def table(part: dict) -> list[str]:
     runs = part["runs"]
     setting = f"HERALD_BATCH_TIMEOUT_S={part['batch_timeout_s']}" if part.get("batch_timeout_s") else \
-        f"default settings (batch timeout {RuntimeSettings.model_fields['batch_timeout_s'].default * 1000:.0f} ms)"
+        (f"default settings (batch timeout {RuntimeSettings.model_fields['batch_timeout_s'].default * 1000:.0f} ms, "
+         f"fan-out {FanoutSettings.model_fields['batch_timeout_s'].default * 1000:.0f} ms; the push sender takes queued records at once)")
     lines = [f"Processors with {setting}. Maximum (burst of {part['burst']:,} events through persister + fan-out + push sender): "
              f"{cell([r['max_per_s'] for r in runs])} events/s; offered load = "
              f"{'fixed (in make bench: the main latency run' + chr(39) + 's median)' if part.get('fixed_rate') else 'half of each run' + chr(39) + 's maximum'}: "

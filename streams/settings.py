@@ -110,6 +110,11 @@ class FanoutSettings(ProcessorSettings):
     model_config = _CONFIG
 
     exactly_once: bool = True
+    # Twice the others' wait: each fan-out batch is a Postgres transaction and a Kafka transaction (markers
+    # on every push partition), so at moderate rates half as many batches take ~10 points of the two cores
+    # off the broker and the fan-out, which the push sender gets back; push p99 at 517 events/s ~800 ms
+    # against ~1,200 in interleaved runs (docs/benchmarks.md, fifth session), bell rows ~25 ms later.
+    batch_timeout_s: float = Field(default=0.1, gt=0)
     scheduler_interval_s: float = Field(default=5.0, gt=0)
     reconciler_interval_s: float = Field(default=60.0, gt=0)
     reconciler_grace_s: float = Field(default=300.0, ge=0)

@@ -30,3 +30,13 @@ def test_pipelined_needs_both_the_processor_and_the_setting(monkeypatch):
 
 def test_settings_without_a_runtime_get_the_default_loop():
     assert loop_config(KafkaSettings()).eager is False
+
+
+def test_the_fan_out_waits_longer_for_a_batch_than_the_other_processors_by_default():
+    assert loop_config(FanoutSettings()).batch_timeout_s == 2 * loop_config(PersisterSettings()).batch_timeout_s
+    assert loop_config(PushSenderSettings()).batch_timeout_s == loop_config(PersisterSettings()).batch_timeout_s
+
+
+def test_given_a_batch_timeout_set_then_the_fan_out_takes_it(monkeypatch):
+    monkeypatch.setenv("HERALD_BATCH_TIMEOUT_S", "0.05")
+    assert loop_config(FanoutSettings()).batch_timeout_s == 0.05
