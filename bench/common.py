@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from cli.produce import demo_event_list
 from sinks.postgres.migrate import upgrade
