@@ -12,7 +12,6 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
 
 from cli.produce import demo_event_list
 from sinks.postgres.migrate import upgrade
@@ -21,6 +20,7 @@ from streams.clients import build_admin
 from streams.producer import ActivityPublisher
 from streams.settings import PersisterSettings, ProducerSettings
 from streams.topics import topic_specs
+from tests.integration.databases import drop_database
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -40,16 +40,8 @@ def scratch_database(name: str) -> str:
 
 
 def _drop_database(admin, name: str) -> None:
-    """WITH (FORCE) ends our own leftover sessions, but fails when a backend of another role is in the
-    database (an autovacuum worker, once, at the end of a latency run); a plain DROP waits those out."""
     try:
-        for force in (" WITH (FORCE)", ""):
-            try:
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"{force}'))
-                return
-            except DBAPIError as exc:
-                print(f"[bench] could not drop scratch database {name}{force}: {exc.orig}", flush=True)
+        drop_database(admin, name)
     finally:
         admin.dispose()
 

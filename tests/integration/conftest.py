@@ -26,6 +26,7 @@ from streams.errors import ServiceUnavailable
 from streams.settings import PersisterSettings
 from streams.topics import topic_specs
 from cli.processes import stop_processor
+from tests.integration.databases import drop_database
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 DEFAULT_DB = "postgresql+psycopg://herald@127.0.0.1:5432/herald"
@@ -115,8 +116,7 @@ def database_url(services):
     url = make_url(services.database_url).set(database=name).render_as_string(hide_password=False)
     upgrade(url)
     yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    drop_database(admin, name)
     admin.dispose()
 
 
