@@ -8,6 +8,14 @@
 Any failure before 4 raises: offsets stay where they were, the runtime redoes the batch, and
 idempotent sinks absorb the repeat. In transactional mode steps 2–4 are one Kafka transaction
 (produce, ``send_offsets_to_transaction``, commit), so outputs and offsets land together or not at all.
+A batch with nothing to produce has nothing to make atomic with its offsets: it skips the transaction
+and commits them as a plain (synchronous) offset commit, one request instead of AddOffsetsToTxn,
+TxnOffsetCommit, EndTxn and the commit markers the broker then writes. The push sender's batches are
+almost all like that (its outputs are dead letters only); the fan-out's are not. Mixing the two kinds
+of commit in one group is safe: the group coordinator keeps whichever commit came last in its log
+(a transactional commit that is still pending when a later plain one lands is not applied over it),
+and a zombie's plain commit is refused by the group generation as its transaction would be by the
+producer epoch.
 
 ``commit`` = ``prepare`` (1–3, or 1 and the transaction's produce) + ``finish`` (4, or the transaction's
 offsets and commit). ``prepare`` never touches the consumer, so the pipelined runtime runs it on a
@@ -42,6 +50,7 @@ class Checkpoint:
         self._transactional = transactional
         self._flush_timeout_s = flush_timeout_s
         self._errors: list[str] = []
+        self._in_transaction = False  # the batch being checkpointed opened a Kafka transaction
 
     def commit(self, outcome: Outcome, offsets: list[TopicPartition]) -> None:
         """Runs steps 1–4; raises (and commits nothing) when any step fails."""
@@ -49,11 +58,13 @@ class Checkpoint:
         self.finish(offsets)
 
     def prepare(self, outcome: Outcome) -> None:
-        """Step 1, then 2–3 (or, transactional, begins the transaction and produces into it)."""
+        """Step 1, then 2–3 (or, transactional and with outputs, begins the transaction and produces into it)."""
+        self._in_transaction = False
         if outcome.writes is not None and self._sink is not None:
             self._sink.write(outcome.writes)  # 1
         outputs = outcome.outputs + [to_output(d, self._dlq_topic_of(d.message.topic())) for d in outcome.dead_letters]
-        if not self._transactional:
+        self._in_transaction = self._transactional and bool(outputs)
+        if not self._in_transaction:
             self._produce(outputs)  # 2
             self._flush()  # 3
             return
@@ -65,8 +76,8 @@ class Checkpoint:
             raise
 
     def finish(self, offsets: list[TopicPartition]) -> None:
-        """Step 4 (transactional: the offsets join the open transaction, which commits or aborts)."""
-        if not self._transactional:
+        """Step 4 (a transaction open: the offsets join it, and it commits or aborts)."""
+        if not self._in_transaction:
             if offsets:
                 self._consumer.commit(offsets=offsets, asynchronous=False)  # 4
             return

@@ -136,6 +136,19 @@ def test_given_transactional_mode_then_outputs_and_offsets_are_one_transaction(p
                        ("send_offsets", [(TOPIC, 0, 2)]), ("commit_transaction",)]
 
 
+@pytest.mark.parametrize("pipelined", [False, True])
+def test_given_transactional_mode_when_a_batch_has_nothing_to_produce_then_its_offsets_are_a_plain_commit(pipelined):
+    runtime, _, _, _, journal = make_runtime([msgs(0, [0, 1]), msgs(0, [2]) + [FakeMessage(TOPIC, 0, 3, b"bad")],
+                                              msgs(0, [4])], transactional=True, pipelined=pipelined)
+
+    runtime.run()
+
+    assert journal == [("sink.write", 2), ("flush",), ("commit", [(TOPIC, 0, 2)]),
+                       ("sink.write", 1), ("begin_transaction",), ("produce", DLQ),
+                       ("send_offsets", [(TOPIC, 0, 4)]), ("commit_transaction",),
+                       ("sink.write", 1), ("flush",), ("commit", [(TOPIC, 0, 5)])]
+
+
 class GatedSink(ListSink):
     """The first write waits until the test opens the gate (or a timeout) and records whether it was open."""
 
