@@ -37,13 +37,13 @@ def consumer_config(settings: KafkaSettings, group: str, **overrides) -> dict:
 
 
 def producer_config(settings: KafkaSettings, *, transactional_id: str | None = None, **overrides) -> dict:
-    """Idempotent, acks=all, lz4, a short linger; Java's murmur2 partitioner so keys land where
-    Java producers would put them."""
+    """Idempotent, acks=all, a short linger, compression as set (``HERALD_KAFKA_COMPRESSION``, none by
+    default: see KafkaSettings); Java's murmur2 partitioner so keys land where Java producers would put them."""
     config = {
         "bootstrap.servers": settings.kafka_bootstrap,
         "enable.idempotence": True,
         "acks": "all",
-        "compression.type": "lz4",
+        "compression.type": settings.kafka_compression,
         "linger.ms": 5,
         "partitioner": "murmur2_random",
         "logger": _KAFKA_LOG,

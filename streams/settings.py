@@ -5,6 +5,8 @@ Each process composes one frozen settings class from these parts and builds it o
 """
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -20,6 +22,12 @@ class KafkaSettings(BaseSettings):
     schema_registry_url: str | None = None
     topic_prefix: str = "emr."
     group_prefix: str = "herald-"
+    # Producer compression. None by default: Herald's records are small Avro (~0.2–0.5 KB) and a producer
+    # with a 5 ms linger sends most of them one per batch (librdkafka sends one partition per request),
+    # where lz4 saves nothing and costs CPU on both ends; on the local broker, 500 single-record
+    # batches/s took 19–23 % of a core with lz4 and 16–17 % without (docs/benchmarks.md, sixth session).
+    # Set lz4 or zstd where batches are large and the network or disk is what is scarce.
+    kafka_compression: Literal["none", "lz4", "zstd", "snappy", "gzip"] = "none"
 
     def topic(self, base: str) -> str:
         """Full topic name of a base name such as ``activity-events.v1``."""

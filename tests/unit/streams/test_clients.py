@@ -1,0 +1,24 @@
+"""Client configs from settings (streams.clients): what reaches librdkafka."""
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from streams.clients import producer_config
+from streams.settings import KafkaSettings, ProducerSettings
+
+
+def test_given_no_setting_then_producers_do_not_compress():
+    assert producer_config(KafkaSettings())["compression.type"] == "none"
+
+
+def test_given_a_compression_setting_then_every_producer_uses_it(monkeypatch):
+    monkeypatch.setenv("HERALD_KAFKA_COMPRESSION", "zstd")
+
+    assert producer_config(ProducerSettings())["compression.type"] == "zstd"
+    assert producer_config(KafkaSettings(), transactional_id="t-0")["compression.type"] == "zstd"
+
+
+def test_given_an_unknown_codec_then_settings_refuse_it():
+    with pytest.raises(ValidationError, match="kafka_compression"):
+        KafkaSettings(kafka_compression="brotli")
