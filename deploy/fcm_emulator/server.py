@@ -32,6 +32,7 @@ _REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 401: "Unauthorized
             404: "Not Found", 405: "Method Not Allowed", 411: "Length Required", 429: "Too Many Requests",
             500: "Internal Server Error", 503: "Service Unavailable"}
 _HEAD_MAX = 64 * 1024
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # built once (json.dumps with options builds one per call)
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -103,7 +104,7 @@ class HttpProtocol(asyncio.Protocol):
     def _write(self, reply: Reply, keep_alive: bool) -> None:
         if self._transport is None:
             return
-        payload = json.dumps(reply.body, separators=(",", ":")).encode() if reply.status != 204 else b""
+        payload = _COMPACT.encode(reply.body).encode() if reply.status != 204 else b""
         head = [f"HTTP/1.1 {reply.status} {_REASONS.get(reply.status, 'Unknown')}",
                 "Content-Type: application/json; charset=UTF-8", f"Content-Length: {len(payload)}"]
         head += [f"{k}: {v}" for k, v in reply.headers]

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 
 _MAX_HEAD = 64 * 1024
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # built once: json.dumps with options builds one per call
 
 
 class _Response:
@@ -157,7 +158,7 @@ class SdkHttpClient:
 
     async def request(self, method: str, url: str, **kwargs):
         """Called by ``_MessagingService.send_each_async`` for every message."""
-        body = json.dumps(kwargs.get("json"), separators=(",", ":")).encode()
+        body = _COMPACT.encode(kwargs.get("json")).encode()
         headers = {**kwargs.get("headers", {}), "Content-Type": "application/json; charset=UTF-8"}
         path = self._paths.get(url) or self._paths.setdefault(url, urlsplit(url).path)
         status, response_headers, content = await self._send(method.upper(), path, headers, body, refresh=False)
