@@ -4,7 +4,9 @@ Synchronous by default: a batch is committed (or rewound) before the next poll. 
 (``LoopConfig.pipelined``): ``Checkpoint.prepare`` of batch N (sink transaction, outputs) runs on one
 writer thread while the loop polls, decodes and handles batch N+1; the loop then finishes N (offset
 commit, or the Kafka transaction's commit) itself, on the consumer's thread, before handing N+1 to
-the writer. At most one batch is in flight, so batches still commit in order. A failed batch is rewound: its partitions seek back to
+the writer. A batch with outputs for other processors (the fan-out's push requests) that was not a
+full batch is finished before the loop waits for N+1 instead (``_poll``), so its outputs are not held
+back by that wait. At most one batch is in flight, so batches still commit in order. A failed batch is rewound: its partitions seek back to
 the batch's first offsets and pause for a backoff, then resume (STYLE 8); in pipelined mode the
 batch handled meanwhile is rewound with it (it was not written). When a rebalance revokes
 partitions (inside ``consume``), ``_on_revoke`` first waits for the checkpoint in flight, so no
@@ -96,13 +98,21 @@ class Runtime:
         self._stopping = True
 
     def _poll(self) -> list[Message]:
-        """The next batch (see ``LoopConfig.eager``)."""
-        size = self._config.batch_max_records
+        """The next batch (see ``LoopConfig.eager``). Before it waits for records, the loop finishes a
+        batch in flight that has outputs for other processors (pipelined mode): otherwise those would
+        land only after the wait and the next batch's handling (the fan-out's push requests sat ~100 ms
+        in an open transaction that way). A full batch before (a backlog) keeps the overlap."""
+        size, timeout = self._config.batch_max_records, self._config.batch_timeout_s
         if self._config.eager:
             queued = self._consumer.consume(size, 0)
             if queued:
                 return queued
-        return self._consumer.consume(size, self._config.batch_timeout_s)
+        inflight = self._inflight
+        if inflight is not None and inflight[2].outputs and len(inflight[1]) < size:
+            started = self._clock()
+            self._settle()
+            timeout = max(timeout - (self._clock() - started), 0.0)
+        return self._consumer.consume(size, timeout)
 
     @property
     def hooks(self) -> RuntimeHooks:

@@ -13,7 +13,7 @@ from streams.decoder import Decoder
 from streams.errors import SinkBackpressure
 from streams.messages import ACTIVITY_EVENT, ActivityEvent
 from streams.metrics import RuntimeHooks
-from streams.records import Outcome
+from streams.records import Outcome, Output
 from streams.runtime import LoopConfig, Runtime, offsets_after, offsets_at_start
 from streams.serde import AvroSerde, SchemaStore
 from streams.testing import FakeClock, FakeConsumer, FakeMessage, FakeProducer, ListSink
@@ -196,6 +196,64 @@ def test_given_pipelined_then_the_next_batch_is_handled_while_the_previous_one_i
     commits = [step for step in journal if step[0] == "commit"]
     assert commits == [("commit", [(TOPIC, 0, 2)]), ("commit", [(TOPIC, 0, 3)])]  # still in order
     assert consumer.closed
+
+
+class TimedConsumer(FakeConsumer):
+    """Records each consume call's timeout in the journal; each commit takes 20 ms of the fake clock."""
+
+    def __init__(self, batches, journal, clock: FakeClock):
+        super().__init__(batches, journal=journal)
+        self.clock = clock
+
+    def consume(self, num_messages=1, timeout=-1):
+        self.journal.append(("consume", round(timeout, 3)))
+        return super().consume(num_messages, timeout)
+
+    def commit(self, offsets=None, asynchronous=True):
+        self.clock.advance(0.02)
+        super().commit(offsets, asynchronous)
+
+
+class Forward(Collect):
+    """Forwards every record to another topic (a fan-out in miniature)."""
+
+    def handle(self, batch):
+        return Outcome(writes=[r.value.event_id for r in batch], outputs=[Output("t.out", None, b"x") for _ in batch])
+
+
+def run_timed(batches, processor) -> list:
+    """A pipelined, non-transactional loop (batches of at most 3, 0.1 s timeout); its consume and commit steps."""
+    journal: list = []
+    clock = FakeClock()
+    consumer = TimedConsumer(batches, journal, clock)
+    checkpoint = Checkpoint(consumer=consumer, producer=FakeProducer(journal=journal), sink=ListSink(),
+                            dlq_topic_of=lambda t: DLQ)
+    runtime = Runtime(consumer=consumer, topics=[TOPIC], decode=Decoder(SERDE, ActivityEvent.from_avro),
+                      processor=processor, checkpoint=checkpoint, hooks=RuntimeHooks("collect", "g"),
+                      config=LoopConfig(pipelined=True, batch_timeout_s=0.1, batch_max_records=3), clock=clock)
+    consumer.on_empty = runtime.stop
+    runtime.run()
+    return [step for step in journal if step[0] in ("consume", "commit")]
+
+
+def test_given_pipelined_and_outputs_without_a_backlog_then_the_batch_lands_before_the_loop_waits():
+    steps = run_timed([msgs(0, [0, 1]), msgs(0, [2])], Forward())
+
+    # batch 1 (2 of at most 3 records) commits before the loop waits for batch 2, and that wait is
+    # shorter by the 20 ms the commit took
+    assert steps[:4] == [("consume", 0.1), ("commit", [(TOPIC, 0, 2)]), ("consume", 0.08),
+                         ("commit", [(TOPIC, 0, 3)])]
+
+
+@pytest.mark.parametrize("batches, processor", [
+    ([msgs(0, [0, 1, 2]), msgs(0, [3])], Forward()),  # a backlog: full batches
+    ([msgs(0, [0, 1]), msgs(0, [2])], Collect()),  # nothing for other processors to wait for
+])
+def test_given_pipelined_with_a_backlog_or_no_outputs_then_the_next_batch_is_polled_first(batches, processor):
+    first_commit = ("commit", [(TOPIC, 0, len(batches[0]))])
+    steps = run_timed(batches, processor)
+
+    assert steps[:3] == [("consume", 0.1), ("consume", 0.1), first_commit]
 
 
 def test_given_pipelined_when_a_write_fails_then_the_batch_handled_meanwhile_is_rewound_with_it():
