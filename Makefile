@@ -41,6 +41,9 @@ bench-fanout: stack
 bench-push: stack
 	$(BIN)/python bench/push.py
 
+bench-compression: stack
+	$(BIN)/python bench/compression.py
+
 # Issue 7: Herald vs Quix Streams vs the raw ceiling, fan-out EOS on/off, end-to-end latency, crash under load;
 # 3 repetitions, ~30 min; writes bench/results/<date>.{json,md}. bench-quick: small sizes, one repetition.
 bench: stack
