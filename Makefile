@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup stack prometheus demo test test-unit bench bench-quick bench-persist bench-fanout bench-api bench-push down
+.PHONY: setup stack prometheus demo test test-unit bench bench-quick bench-persist bench-fanout bench-api bench-push bench-compression down
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
