@@ -25,7 +25,8 @@ class KafkaSettings(BaseSettings):
     # Producer compression. None by default: Herald's records are small Avro (~0.2–0.5 KB) and a producer
     # with a 5 ms linger sends most of them one per batch (librdkafka sends one partition per request),
     # where lz4 saves nothing and costs CPU on both ends; on the local broker, 500 single-record
-    # batches/s took 19–23 % of a core with lz4 and 16–17 % without (docs/benchmarks.md, sixth session).
+    # batches/s took 18.7–23 % of a core with lz4 and 15–18.5 % without (bench/compression.py, two runs;
+    # docs/benchmarks.md, sixth session).
     # Set lz4 or zstd where batches are large and the network or disk is what is scarce.
     kafka_compression: Literal["none", "lz4", "zstd", "snappy", "gzip"] = "none"
 
