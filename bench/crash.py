@@ -107,7 +107,7 @@ def audit(pipeline: Pipeline, load: Load) -> dict:
 def run(rate: float, spacing: float, reps: int) -> dict:
     pipeline = build_pipeline("crash")
     try:
-        wait_until(pipeline.caught_up, 120, interval=0.5, what="the processors to start")
+        wait_until(pipeline.ready, 120, interval=0.5, what="the processors to start")
         runs = []
         for rep in range(reps):
             pipeline.clear_pushes()

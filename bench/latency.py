@@ -100,13 +100,15 @@ def summary(ms: list[float]) -> dict:
     return {"n": len(ms), **{f"p{q}": percentile(ms, q) for q in (50, 95, 99)}, "max": max(ms, default=float("nan"))}
 
 
-def run(burst: int, seconds: float, reps: int, batch_timeout_s: float | None = None, rate: float | None = None) -> dict:
+def run(burst: int, seconds: float, reps: int, batch_timeout_s: float | None = None, rate: float | None = None,
+        push_senders: int = 1) -> dict:
     """``batch_timeout_s`` overrides HERALD_BATCH_TIMEOUT_S of every processor (a diagnostic; defaults 0.05 s, fan-out 0.1 s);
-    ``rate`` fixes the offered load (default: half of each repetition's measured maximum)."""
+    ``rate`` fixes the offered load (default: half of each repetition's measured maximum); ``push_senders``
+    replicas of the push sender share its topic's partitions (one consumer group)."""
     env = {"HERALD_BATCH_TIMEOUT_S": str(batch_timeout_s)} if batch_timeout_s else {}
-    pipeline = build_pipeline("latency", env)
+    pipeline = build_pipeline("latency", env, {"push-sender": push_senders})
     try:
-        wait_until(pipeline.caught_up, 120, interval=0.5, what="the processors to start")
+        wait_until(pipeline.ready, 120, interval=0.5, what="the processors to start")
         Load(pipeline, rate=0).run(200)  # warm-up: every processor has its partitions and connections
         wait_until(pipeline.caught_up, 300, interval=0.2, what="the warm-up")
         runs = []
@@ -116,7 +118,8 @@ def run(burst: int, seconds: float, reps: int, batch_timeout_s: float | None = N
             r = runs[-1]
             print(f"[latency] rep {rep + 1}/{reps}: max {top:,.0f} events/s; at {r['offered_per_s']:,.0f}/s: row p99 "
                   f"{r['row_ms']['p99']:,.0f} ms, push p99 {r['push_ms']['p99']:,.0f} ms ({r['pushes']:,} pushes)", flush=True)
-        return {"burst": burst, "seconds": seconds, "batch_timeout_s": batch_timeout_s, "fixed_rate": rate, "runs": runs,
+        return {"burst": burst, "seconds": seconds, "batch_timeout_s": batch_timeout_s, "fixed_rate": rate,
+                "push_senders": push_senders, "runs": runs,
                 "logs": str(pipeline.logs)}
     finally:
         pipeline.stop()
@@ -151,8 +154,9 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=1)
     parser.add_argument("--batch-timeout", type=float, default=None, help="HERALD_BATCH_TIMEOUT_S of every processor")
     parser.add_argument("--rate", type=float, default=None, help="a fixed offered load instead of half the maximum")
+    parser.add_argument("--push-senders", type=int, default=1, help="push sender replicas (one consumer group)")
     args = parser.parse_args()
-    print("\n".join(table(run(args.burst, args.seconds, args.reps, args.batch_timeout, args.rate))))
+    print("\n".join(table(run(args.burst, args.seconds, args.reps, args.batch_timeout, args.rate, args.push_senders))))
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@
 A scratch database and topic prefix; the demo world's directory loaded through the directory
 processor; every demo user with 1–2 device tokens and preferences that push from NORMAL up with
 quiet hours off (so most notifying events become pushes, and none is held); an FCM emulator of our
-own; persister, fan-out (exactly-once) and push sender as subprocesses with their default settings, each with
-an instance id (HERALD_INSTANCE_ID=<name>-0, as a pod name would be): static group members.
+own; persister, fan-out (exactly-once) and push sender as subprocesses with their default settings (one
+replica each unless asked), each with an instance id (HERALD_INSTANCE_ID=<name>-<i>, as a pod name would
+be): static group members. Measurements start once every group is stable with each replica owning
+partitions (``ready``).
 
 Row visibility is observed at commit: a statement trigger on activity_events sends
 ``pg_notify('bench_rows', <the transaction's now() in µs>)``, which Postgres delivers when (and only
@@ -25,6 +27,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+from confluent_kafka import ConsumerGroupState
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -83,24 +86,32 @@ class Pipeline:
     emulator: FcmEmulator
     logs: Path
     listener: CommitListener
-    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    procs: dict[str, list[subprocess.Popen]] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)  # extra HERALD_* settings of every processor
+    replicas: dict[str, int] = field(default_factory=dict)  # processes per processor (default 1)
     rng: random.Random = field(default_factory=lambda: random.Random(SEED + 100))
     _admin: object = None
 
     def start(self, name: str) -> None:
-        # one replica each, named as a pod would be: static members, so a restart takes the partitions back at once
-        env = env_of(self.settings, HERALD_FCM_ENDPOINT=self.emulator.url, HERALD_INSTANCE_ID=f"{name}-0", **self.env)
-        self.procs[name] = start_processor(PROCESSORS[name], env=env, log_path=str(self.logs / f"{name}.log"))
+        """Starts every replica of ``name``, each named as a pod would be (``<name>-<i>``): static members,
+        so a restart takes the partitions back at once."""
+        self.procs[name] = []
+        for i in range(self.replicas.get(name, 1)):
+            env = env_of(self.settings, HERALD_FCM_ENDPOINT=self.emulator.url, HERALD_INSTANCE_ID=f"{name}-{i}",
+                         **self.env)
+            self.procs[name].append(start_processor(PROCESSORS[name], env=env,
+                                                    log_path=str(self.logs / f"{name}-{i}.log")))
 
     def kill(self, name: str) -> None:
-        """SIGKILL: no batch finished, no offsets committed, no transaction ended."""
-        self.procs[name].send_signal(signal.SIGKILL)
-        self.procs[name].wait()
+        """SIGKILL every replica: no batch finished, no offsets committed, no transaction ended."""
+        for proc in self.procs[name]:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            stop_processor(proc)
+        for procs in self.procs.values():
+            for proc in procs:
+                stop_processor(proc)
         self.listener.close()
         self.emulator.stop()
 
@@ -119,6 +130,24 @@ class Pipeline:
             self._admin = build_admin(self.settings)
         return group_lag(self._admin, self.settings.group(name), self.settings.topic(INPUT[name]))
 
+    def settled(self) -> bool:
+        """Every processor's group is stable with each replica owning partitions: a group that is still
+        forming (a second replica joining takes two cooperative rounds, seconds each) leaves partitions
+        unowned meanwhile, which is start-up, not the steady state a benchmark measures."""
+        if self._admin is None:
+            self._admin = build_admin(self.settings)
+        groups = [self.settings.group(name) for name in PROCESSORS]
+        for name, future in zip(PROCESSORS, self._admin.describe_consumer_groups(groups).values()):
+            group = future.result()
+            owners = [m for m in group.members if m.assignment and m.assignment.topic_partitions]
+            if group.state != ConsumerGroupState.STABLE or len(owners) != self.replicas.get(name, 1):
+                return False
+        return True
+
+    def ready(self) -> bool:
+        """Started: every group settled (above) and caught up."""
+        return self.settled() and self.caught_up()
+
     def caught_up(self) -> bool:
         """Every processor has committed past the last record of its input."""
         return self.lag("persister") == 0 and self.lag("fanout") == 0 and caught_up(self.settings, "push-sender", PUSH)
@@ -130,7 +159,7 @@ class Pipeline:
         httpx.delete(f"{self.emulator.url}/emulator/messages", timeout=10).raise_for_status()
 
 
-def build_pipeline(name: str, env: dict[str, str] | None = None) -> Pipeline:
+def build_pipeline(name: str, env: dict[str, str] | None = None, replicas: dict[str, int] | None = None) -> Pipeline:
     """Sets up everything and starts the three processors (they are idle on empty topics)."""
     database_url = scratch_database(f"herald_bench_{name}")
     settings = bench_settings(database_url)
@@ -146,7 +175,7 @@ def build_pipeline(name: str, env: dict[str, str] | None = None) -> Pipeline:
     engine.dispose()
     register_demo_devices(database_url, None, seed=SEED)
     pipeline = Pipeline(settings, world, FcmEmulator.start(logs / "emulator.log"), logs, CommitListener(database_url),
-                        env=env or {})
+                        env=env or {}, replicas=replicas or {})
     for proc in PROCESSORS:
         pipeline.start(proc)
     return pipeline
