@@ -24,7 +24,7 @@ from processors.push.metrics import PushHooks
 from processors.push.rules import (
     Decision, PushPayload, PushPolicy, Send, Verdict, decide, is_outage, payload_for, select_tokens,
 )
-from sinks.fcm.messages import to_message
+from sinks.fcm.messages import to_messages
 from sinks.postgres.push import DeliveryRow, PushWrites, RetryRow, sent_pairs
 from sinks.postgres.tokens import DeviceToken, active_tokens
 from streams.deadletter import H_FIRST_FAILED, H_REPLAY_OF
@@ -74,8 +74,9 @@ class PushSender:
         now = self._clock()
         items, skipped = self._plan(batch, now)
         pairs = [(item, token) for item in items for token in item.to_send]
+        messages = [m for item in items for m in to_messages(item.payload, [token.token for token in item.to_send])]
         started = time.monotonic()
-        results = self._fcm.send([to_message(item.payload, token.token) for item, token in pairs])
+        results = self._fcm.send(messages)
         self._hooks.on_sent(Counter("OK" if r.ok else r.code for r in results), time.monotonic() - started, skipped)
         if is_outage(results):
             self._outages += 1

@@ -9,6 +9,12 @@ refresh does nothing but set a fixed bearer token (the emulator only checks one 
 service-account file: the SDK's ``Certificate`` (its ``token_uri`` may point at the emulator's
 ``/token``). Neither an endpoint nor a file: Application Default Credentials, to Google's FCM.
 
+Encoding. The SDK encodes every message on its own (``_MessagingService._message_data``), validating
+each field: ~45 µs a message here, a fifth of a push's CPU in the sender. The messages of one push
+differ only in their token (``messages.to_messages``), so the service's ``_message_data`` is replaced,
+on our instance only, by one that has the SDK encode a push once and reuses the result for its other
+devices (``messages.WireEncoder``); what goes on the wire is the same.
+
 Transport. ``pool`` (default): the SDK's httpx client is replaced by ``transport.SdkHttpClient`` (see
 there why); ``httpx``: the SDK's own ``HttpxAsyncClient``, with its internal 500/503 retries turned off
 because the sender owns retries. Either way ``send_each_async`` does the sending.
@@ -23,6 +29,7 @@ import firebase_admin
 import google.auth.credentials
 from firebase_admin import credentials, messaging
 
+from sinks.fcm.messages import WireEncoder
 from sinks.fcm.results import SendResult, from_exception, from_sdk
 
 FCM_ORIGIN = "https://fcm.googleapis.com"
@@ -77,12 +84,25 @@ class FcmClient:
         origin = (settings.fcm_endpoint or FCM_ORIGIN).rstrip("/")
         self._service._fcm_url = f"{origin}/v1/projects/{settings.fcm_project_id}/messages:send"  # noqa: SLF001
         self._service._async_client = _http_client(settings, self._service._credential, origin)  # noqa: SLF001
+        self._service._message_data = self._message_data  # noqa: SLF001 - see module doc
+        self._encoder = WireEncoder()
 
     def send(self, messages: list[messaging.Message]) -> list[SendResult]:
         """One result per message, in order. Never raises for a failed send: failures are results."""
         if not messages:
             return []
-        return self._loop.run_until_complete(self._send_all(messages))
+        self._encoder = WireEncoder()  # matches parts by identity: one per list, which keeps them alive
+        try:
+            return self._loop.run_until_complete(self._send_all(messages))
+        finally:
+            self._encoder = WireEncoder()
+
+    def _message_data(self, message: messaging.Message, dry_run: bool) -> dict:
+        """What ``_MessagingService._message_data`` returns, from the encoder of this send."""
+        data = {"message": self._encoder(message)}
+        if dry_run:
+            data["validate_only"] = True
+        return data
 
     async def _send_all(self, messages: list[messaging.Message]) -> list[SendResult]:
         chunks = [messages[i:i + SEND_MAX] for i in range(0, len(messages), SEND_MAX)]

@@ -1,4 +1,8 @@
-"""A push payload for one device as a firebase-admin ``Message`` (the SDK validates and encodes it)."""
+"""A push payload as firebase-admin ``Message``s, one per device (the SDK validates and encodes them).
+
+The messages of one payload share their parts (notification, data, Android and APNs configs): only the
+token differs, so ``WireEncoder`` has the SDK encode one of them and reuses the result for the others.
+"""
 from __future__ import annotations
 
 import warnings
@@ -10,21 +14,49 @@ from firebase_admin import messaging
 warnings.filterwarnings("ignore", message="Message.token is deprecated", category=DeprecationWarning)
 
 
+def to_messages(payload, tokens: list[str]) -> list[messaging.Message]:
+    """One message per token, sharing every other part. ``payload`` is a ``processors.push.rules.PushPayload``.
+    Android: visibility PRIVATE (no content on the lock screen), collapse key and tag = notification id,
+    TTL. APNs: apns-collapse-id = notification id, apns-expiration = the same TTL, priority 10 for
+    HIGH/URGENT, else 5."""
+    notification = messaging.Notification(title=payload.title, body=payload.body)
+    android = messaging.AndroidConfig(
+        collapse_key=payload.collapse_key, priority="high" if payload.high_priority else "normal",
+        ttl=payload.ttl_s, notification=messaging.AndroidNotification(visibility="private", tag=payload.collapse_key))
+    apns = messaging.APNSConfig(headers={
+        "apns-collapse-id": payload.collapse_key, "apns-priority": "10" if payload.high_priority else "5",
+        "apns-expiration": str(payload.expires_at)})
+    return [messaging.Message(token=token, notification=notification, data=payload.data, android=android, apns=apns)
+            for token in tokens]
+
+
 def to_message(payload, token: str) -> messaging.Message:
-    """``payload`` is a ``processors.push.rules.PushPayload``. Android: visibility PRIVATE (no content
-    on the lock screen), collapse key and tag = notification id, TTL. APNs: apns-collapse-id = notification
-    id, apns-expiration = the same TTL, priority 10 for HIGH/URGENT, else 5."""
-    return messaging.Message(
-        token=token,
-        notification=messaging.Notification(title=payload.title, body=payload.body),
-        data=payload.data,
-        android=messaging.AndroidConfig(
-            collapse_key=payload.collapse_key, priority="high" if payload.high_priority else "normal",
-            ttl=payload.ttl_s, notification=messaging.AndroidNotification(visibility="private", tag=payload.collapse_key)),
-        apns=messaging.APNSConfig(headers={
-            "apns-collapse-id": payload.collapse_key, "apns-priority": "10" if payload.high_priority else "5",
-            "apns-expiration": str(payload.expires_at)}),
-    )
+    return to_messages(payload, [token])[0]
+
+
+class WireEncoder:
+    """The SDK's encoding of a list of messages, once per group of messages that differ only in their
+    token (``to_messages``): the SDK encodes the group's first message (validating every field), the
+    others are that result with their own token. The parts are matched by identity, so the encoder
+    lives for one list (the caller keeps the messages alive meanwhile). A message addressed otherwise
+    than by token is encoded by the SDK on its own."""
+
+    __slots__ = ("_encoded",)
+
+    def __init__(self) -> None:
+        self._encoded: dict[tuple, dict] = {}
+
+    def __call__(self, message: messaging.Message) -> dict:
+        token = message.token
+        if not (isinstance(token, str) and token) or message.topic or message.condition or message.fid:
+            return encode(message)
+        key = (id(message.notification), id(message.data), id(message.android), id(message.apns),
+               id(message.webpush), id(message.fcm_options))
+        template = self._encoded.get(key)
+        if template is None:
+            template = self._encoded[key] = encode(message)
+            return template
+        return {**template, "token": token}
 
 
 def encode(message: messaging.Message) -> dict:

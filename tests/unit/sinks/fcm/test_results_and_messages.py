@@ -6,10 +6,10 @@ from datetime import datetime, timezone
 
 import httpx
 import pytest
-from firebase_admin import exceptions
+from firebase_admin import exceptions, messaging
 
 from processors.push.rules import payload_for
-from sinks.fcm.messages import encode, to_message
+from sinks.fcm.messages import WireEncoder, encode, to_message, to_messages
 from sinks.fcm.results import from_exception, parse_retry_after
 from streams.messages import Priority, PushRequest
 
@@ -64,3 +64,42 @@ def test_the_message_is_private_collapsible_and_expires():
     assert wire["apns"]["headers"] == {"apns-collapse-id": str(nid), "apns-priority": "10",
                                        "apns-expiration": str(int(NOW.timestamp()) + 600)}
     assert wire["data"]["notification_id"] == str(nid)
+
+
+def test_the_messages_of_one_push_share_their_parts_and_encode_as_the_sdk_does_each():
+    payload = payload_for(PushRequest(uuid.uuid4(), "u1", "org-1", "APPOINTMENT_BOOKED", Priority.NORMAL, NOW, NOW),
+                          now=NOW, ttl_s=600)
+    other = payload_for(PushRequest(uuid.uuid4(), "u2", "org-1", "LAB_RESULT_CRITICAL", Priority.URGENT, NOW, NOW),
+                        now=NOW, ttl_s=60)
+    messages = to_messages(payload, ["tok-a", "tok-b", "tok-c"]) + to_messages(other, ["tok-d"])
+    wire = WireEncoder()
+
+    assert [wire(m) for m in messages] == [encode(to_message(payload, t)) for t in ("tok-a", "tok-b", "tok-c")] + \
+        [encode(to_message(other, "tok-d"))]
+    assert messages[0].android is messages[2].android and messages[0].android is not messages[3].android
+
+
+def test_the_sdk_encodes_a_push_once_for_all_its_devices(monkeypatch):
+    payload = payload_for(PushRequest(uuid.uuid4(), "u1", "org-1", "APPOINTMENT_BOOKED", Priority.NORMAL, NOW, NOW),
+                          now=NOW, ttl_s=600)
+    calls = []
+    sdk_encode = messaging._MessagingService.encode_message  # noqa: SLF001
+    monkeypatch.setattr(messaging._MessagingService, "encode_message",  # noqa: SLF001
+                        classmethod(lambda cls, m: calls.append(m.token) or sdk_encode(m)))
+    wire = WireEncoder()
+
+    tokens = [wire(m)["token"] for m in to_messages(payload, ["tok-a", "tok-b", "tok-c"])]
+
+    assert tokens == ["tok-a", "tok-b", "tok-c"] and calls == ["tok-a"]
+
+
+@pytest.mark.parametrize("token", ["", None, 7])
+def test_a_bad_token_still_gets_the_sdk_s_error(token):
+    payload = payload_for(PushRequest(uuid.uuid4(), "u1", "org-1", "APPOINTMENT_BOOKED", Priority.NORMAL, NOW, NOW),
+                          now=NOW, ttl_s=600)
+    first, bad = to_messages(payload, ["tok-a", token])
+    wire = WireEncoder()
+    wire(first)
+
+    with pytest.raises(ValueError):
+        wire(bad)
