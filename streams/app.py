@@ -56,6 +56,9 @@ def loop_config(settings, *, pipelined: bool = False) -> LoopConfig:
                       pipelined=pipelined and settings.pipelined, eager=settings.eager_batches)
 
 
+HEARTBEAT_MS = 1_000
+
+
 def membership(settings) -> dict:
     """The consumer's group-membership settings: the session timeout (how long a dead member keeps its
     partitions) and, when ``HERALD_INSTANCE_ID`` is set, static membership: ``group.instance.id`` is
@@ -63,11 +66,18 @@ def membership(settings) -> dict:
     process started again) takes its partitions back at once, without a rebalance, instead of
     waiting for its old session to expire. The cost: a static member that stops for good (scale
     down) keeps its partitions until its session times out, as it sends no LeaveGroup. Unset (the
-    default, e.g. several replicas on one host without ids): dynamic membership."""
+    default, e.g. several replicas on one host without ids): dynamic membership.
+
+    Heartbeats every second (a third of the session at most): a member learns that its group is
+    rebalancing only from a heartbeat's answer, and a cooperative rebalance (a replica joining or
+    leaving) takes two rounds, so each round lasted up to one interval with partitions unowned:
+    a second push-sender replica took 18 s to get its partitions with heartbeats every 9 s (a fifth of
+    the session, before), ~2 s now (docs/benchmarks.md, seventh session). One small request a second
+    per consumer is nothing to the broker."""
     if not isinstance(settings, RuntimeSettings):
         return {}
     config = {"session.timeout.ms": settings.session_timeout_ms,
-              "heartbeat.interval.ms": max(settings.session_timeout_ms // 5, 500)}
+              "heartbeat.interval.ms": min(HEARTBEAT_MS, settings.session_timeout_ms // 3)}
     if getattr(settings, "instance_id", ""):
         config["group.instance.id"] = settings.instance_id
     return config
