@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup stack prometheus demo test test-unit bench bench-quick bench-persist bench-fanout bench-api bench-push bench-compression bench-fcm-send down
+.PHONY: setup stack prometheus demo test test-unit bench bench-quick bench-persist bench-fanout bench-api bench-push bench-compression bench-fcm-send bench-scale-out down
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ bench-compression: stack
 
 bench-fcm-send: setup
 	$(BIN)/python bench/fcm_send.py
+
+bench-scale-out: stack
+	$(BIN)/python bench/scale_out.py
 
 # Issue 7: Herald vs Quix Streams vs the raw ceiling, fan-out EOS on/off, end-to-end latency, crash under load;
 # 3 repetitions, ~30 min; writes bench/results/<date>.{json,md}. bench-quick: small sizes, one repetition.
