@@ -13,7 +13,7 @@ Per repetition:
 Processors run with their default settings (batches of up to 20,000 records for the persister, 5,000 for the others,
 or 50 ms, 100 ms for the fan-out; the push sender takes queued records at once; exactly-once fan-out).
 
-Usage: python bench/latency.py [--burst 5000] [--seconds 30] [--reps 1] [--rate R] [--batch-timeout S]
+Usage: python bench/latency.py [--burst 5000] [--seconds 30] [--reps 1] [--rate R] [--batch-timeout S] [--push-senders N]
 """
 from __future__ import annotations
 
