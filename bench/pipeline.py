@@ -96,11 +96,18 @@ class Pipeline:
         """Starts every replica of ``name``, each named as a pod would be (``<name>-<i>``): static members,
         so a restart takes the partitions back at once."""
         self.procs[name] = []
-        for i in range(self.replicas.get(name, 1)):
-            env = env_of(self.settings, HERALD_FCM_ENDPOINT=self.emulator.url, HERALD_INSTANCE_ID=f"{name}-{i}",
-                         **self.env)
-            self.procs[name].append(start_processor(PROCESSORS[name], env=env,
-                                                    log_path=str(self.logs / f"{name}-{i}.log")))
+        for _ in range(self.replicas.get(name, 1)):
+            self._start_replica(name)
+
+    def add_replica(self, name: str) -> None:
+        """One more replica of ``name`` (scale-out); ``settled`` then waits for it to own partitions."""
+        self.replicas[name] = self.replicas.get(name, 1) + 1
+        self._start_replica(name)
+
+    def _start_replica(self, name: str) -> None:
+        i = len(self.procs[name])
+        env = env_of(self.settings, HERALD_FCM_ENDPOINT=self.emulator.url, HERALD_INSTANCE_ID=f"{name}-{i}", **self.env)
+        self.procs[name].append(start_processor(PROCESSORS[name], env=env, log_path=str(self.logs / f"{name}-{i}.log")))
 
     def kill(self, name: str) -> None:
         """SIGKILL every replica: no batch finished, no offsets committed, no transaction ended."""
@@ -125,19 +132,21 @@ class Pipeline:
     def lag(self, name: str) -> int:
         return sum(r.messages for r in self._lag_rows(name))
 
-    def _lag_rows(self, name: str):
+    def admin(self):
+        """The pipeline's Kafka admin client, built on first use."""
         if self._admin is None:
             self._admin = build_admin(self.settings)
-        return group_lag(self._admin, self.settings.group(name), self.settings.topic(INPUT[name]))
+        return self._admin
+
+    def _lag_rows(self, name: str):
+        return group_lag(self.admin(), self.settings.group(name), self.settings.topic(INPUT[name]))
 
     def settled(self) -> bool:
         """Every processor's group is stable with each replica owning partitions: a group that is still
         forming (a second replica joining takes two cooperative rounds, seconds each) leaves partitions
         unowned meanwhile, which is start-up, not the steady state a benchmark measures."""
-        if self._admin is None:
-            self._admin = build_admin(self.settings)
         groups = [self.settings.group(name) for name in PROCESSORS]
-        for name, future in zip(PROCESSORS, self._admin.describe_consumer_groups(groups).values()):
+        for name, future in zip(PROCESSORS, self.admin().describe_consumer_groups(groups).values()):
             group = future.result()
             owners = [m for m in group.members if m.assignment and m.assignment.topic_partitions]
             if group.state != ConsumerGroupState.STABLE or len(owners) != self.replicas.get(name, 1):

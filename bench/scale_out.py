@@ -18,9 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import env_of  # noqa: E402
-from bench.pipeline import PROCESSORS, Load, build_pipeline  # noqa: E402
-from cli.processes import start_processor, wait_until  # noqa: E402
+from bench.pipeline import Load, build_pipeline  # noqa: E402
+from cli.processes import wait_until  # noqa: E402
 
 
 def join_once(rate: float) -> float:
@@ -32,11 +31,7 @@ def join_once(rate: float) -> float:
             load.start()
             time.sleep(5)
         started = time.monotonic()
-        env = env_of(pipeline.settings, HERALD_FCM_ENDPOINT=pipeline.emulator.url, HERALD_INSTANCE_ID="push-sender-1",
-                     **pipeline.env)
-        pipeline.procs["push-sender"].append(start_processor(PROCESSORS["push-sender"], env=env,
-                                                             log_path=str(pipeline.logs / "push-sender-1.log")))
-        pipeline.replicas["push-sender"] = 2
+        pipeline.add_replica("push-sender")  # push-sender-1
         wait_until(pipeline.settled, 120, interval=0.1, what="the group to settle with two replicas")
         took = time.monotonic() - started
         if load:

@@ -74,7 +74,8 @@ class PushSender:
         now = self._clock()
         items, skipped = self._plan(batch, now)
         pairs = [(item, token) for item in items for token in item.to_send]
-        messages = [m for item in items for m in to_messages(item.payload, [token.token for token in item.to_send])]
+        messages = [m for item in items if item.to_send
+                    for m in to_messages(item.payload, [token.token for token in item.to_send])]
         started = time.monotonic()
         results = self._fcm.send(messages)
         self._hooks.on_sent(Counter("OK" if r.ok else r.code for r in results), time.monotonic() - started, skipped)

@@ -91,11 +91,8 @@ class FcmClient:
         """One result per message, in order. Never raises for a failed send: failures are results."""
         if not messages:
             return []
-        self._encoder = WireEncoder()  # matches parts by identity: one per list, which keeps them alive
-        try:
-            return self._loop.run_until_complete(self._send_all(messages))
-        finally:
-            self._encoder = WireEncoder()
+        self._encoder = WireEncoder()  # matches parts by identity: a fresh one per list, which keeps them alive
+        return self._loop.run_until_complete(self._send_all(messages))
 
     def _message_data(self, message: messaging.Message, dry_run: bool) -> dict:
         """What ``_MessagingService._message_data`` returns, from the encoder of this send."""

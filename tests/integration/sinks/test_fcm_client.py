@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from processors.push.rules import payload_for
 from sinks.fcm.client import FcmClient
-from sinks.fcm.messages import to_message
+from sinks.fcm.messages import to_message, to_messages
 from streams.messages import Priority, PushRequest
 from streams.settings import FcmSettings
 from tests.integration.fcm import device, push_request
@@ -40,7 +40,7 @@ def test_sends_and_errors_through_firebase_admin(fcm, tmp_path, transport, with_
     fcm.fault(token=busy, code="QUOTA_EXCEEDED", retry_after=7)
     payload = payload_for(push_request("a"), now=NOW, ttl_s=60)
     try:
-        results = client.send([to_message(payload, t) for t in (ok, gone, busy)])
+        results = client.send(to_messages(payload, [ok, gone, busy]))  # as the sender builds them: parts shared
     finally:
         client.close()
 
