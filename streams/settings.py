@@ -68,9 +68,10 @@ class RuntimeSettings(BaseSettings):
     # batch still waits it out, unless eager_batches); a short wait bounds each hop's added latency (0.5 s
     # here put p50 publish→push over a second across three hops).
     batch_timeout_s: float = Field(default=0.05, gt=0)
-    # True: a batch starts at once with the records already queued, the timeout above is waited only when
-    # none are (streams/runtime.py:LoopConfig.eager). On for the push sender, whose per-batch cost is
-    # small next to its per-push cost: a 50 ms wait per cycle with a backlog only grows the next batch.
+    # True: a batch starts at once with the records already queued; when none are, with the first record
+    # to arrive (waiting at most the timeout above; streams/runtime.py:LoopConfig.eager). On for the push
+    # sender, whose per-batch cost is small next to its per-push cost: a 50 ms wait per cycle only grows
+    # the next batch and the latency.
     eager_batches: bool = False
     session_timeout_ms: int = Field(default=45_000, ge=6_000, description="How long a dead member keeps its partitions")
     # The persister, the fan-out and the push sender write batch N (Postgres, Kafka) on a writer thread

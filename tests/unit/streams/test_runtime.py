@@ -307,30 +307,33 @@ def test_compute_backoff_doubles_up_to_the_cap(attempt, expected):
 
 
 class ArrivingConsumer(FakeConsumer):
-    """Batches arrive over time: a batch marked queued is there at once, any other only after a wait.
-    Records every consume call as (timeout, records returned)."""
+    """Batches arrive over time: a batch marked queued is there at once, any other only when a call
+    waits (timeout > 0); a call returns at most ``num_messages`` records and keeps the rest for the next.
+    Records every consume call as (num_messages, timeout, records returned)."""
 
     def __init__(self, arrivals, journal):
         super().__init__([batch for batch, _ in arrivals], journal=journal)
         self.queued = [queued for _, queued in arrivals]
-        self.calls: list[tuple[float, int]] = []
+        self.ready: list = []  # arrived, not yet handed out
+        self.calls: list[tuple[int, float, int]] = []
 
     def consume(self, num_messages=1, timeout=-1):
-        if self.batches and timeout == 0 and not self.queued[0]:
-            self.calls.append((timeout, 0))
-            return []
-        if self.batches:
+        if not self.ready and self.batches and (timeout != 0 or self.queued[0]):
             self.queued.pop(0)
-        batch = super().consume(num_messages, timeout)
-        self.calls.append((timeout, len(batch)))
+            self.ready = super().consume(num_messages, timeout)
+        elif not self.ready and not self.batches and timeout != 0:
+            super().consume(num_messages, timeout)  # nothing will arrive: on_empty
+        batch, self.ready = self.ready[:num_messages], self.ready[num_messages:]
+        self.calls.append((num_messages, timeout, len(batch)))
         return batch
 
 
 @pytest.mark.parametrize("eager, expected", [
-    # eager: queued records are taken at once; the timeout is waited only when nothing is queued
-    (True, [(0, 0), (0.05, 2), (0, 3), (0, 1), (0, 0), (0.05, 0)]),
+    # eager: queued records are taken at once; with none queued the loop waits for the first record to
+    # arrive, not for the whole timeout, and takes it with the records that came along
+    (True, [(5000, 0, 0), (1, 0.05, 1), (4999, 0, 1), (5000, 0, 3), (5000, 0, 1), (5000, 0, 0), (1, 0.05, 0)]),
     # not eager: every batch waits the timeout out, backlog or not
-    (False, [(0.05, 2), (0.05, 3), (0.05, 1), (0.05, 0)]),
+    (False, [(5000, 0.05, 2), (5000, 0.05, 3), (5000, 0.05, 1), (5000, 0.05, 0)]),
 ])
 def test_given_eager_batches_then_queued_records_are_taken_without_waiting_the_timeout(eager, expected):
     journal: list = []
