@@ -1,7 +1,7 @@
 """Producer compression for the SDK's usual traffic: small records, one per batch. Broker and
 producer CPU per codec (the reason HERALD_KAFKA_COMPRESSION defaults to none).
 
-A producer built by ``streams.clients.producer_config`` with the codec (5 ms linger, as the SDK), paced
+A producer built by ``streams.clients.producer_config`` with the codec (5 ms linger, as the processors), paced
 at ``--rate`` records/s of ~420 bytes with random keys over 12 partitions, for ``--seconds`` per codec;
 codecs interleaved ``--reps`` times (this machine is noisy: compare within one run). CPU comes from
 /proc: the local broker (the java process running ``kafka.Kafka``) and this process.
