@@ -36,7 +36,7 @@ def build_runtime(settings, *, processor: Processor, group: str, topics: list[st
     """A consumer, a producer (transactional if asked), a checkpoint and the loop around them;
     ``pipelined`` (when ``settings.pipelined`` allows it) checkpoints each batch on a writer thread
     while the next is handled."""
-    consumer = build_consumer(settings, group, **membership(settings))
+    consumer = build_consumer(settings, group, **membership(settings), **fetching(settings))
     producer = build_producer(settings, transactional_id=transactional_id(settings, group) if transactional else None)
     checkpoint = Checkpoint(consumer=consumer, producer=producer, sink=sink,
                             dlq_topic_of=dlq_router(settings), transactional=transactional)
@@ -81,6 +81,14 @@ def membership(settings) -> dict:
     if getattr(settings, "instance_id", ""):
         config["group.instance.id"] = settings.instance_id
     return config
+
+
+def fetching(settings) -> dict:
+    """When the broker answers the consumer's fetch (``RuntimeSettings.fetch_min_bytes`` and
+    ``fetch_wait_max_ms``): per processor, because it depends on how the input is written."""
+    if not isinstance(settings, RuntimeSettings):
+        return {}
+    return {"fetch.min.bytes": settings.fetch_min_bytes, "fetch.wait.max.ms": settings.fetch_wait_max_ms}
 
 
 GC_YOUNG_THRESHOLD = 10_000

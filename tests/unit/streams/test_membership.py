@@ -1,8 +1,10 @@
-"""Consumer group membership from settings (streams.app.membership): static only with an instance id."""
+"""Consumer settings from processor settings: group membership (streams.app.membership; static only
+with an instance id) and fetching (streams.app.fetching)."""
 from __future__ import annotations
 
-from streams.app import membership
-from streams.settings import KafkaSettings, PersisterSettings
+from streams.app import fetching, membership
+from streams.clients import consumer_config
+from streams.settings import FanoutSettings, KafkaSettings, PersisterSettings, PushSenderSettings
 
 
 def test_given_an_instance_id_then_the_consumer_is_a_static_member_under_it():
@@ -24,3 +26,17 @@ def test_given_no_instance_id_then_membership_is_dynamic():
 
 def test_settings_without_a_runtime_change_nothing():
     assert membership(KafkaSettings()) == {}
+
+
+def test_the_push_sender_fetches_at_the_first_committed_byte_the_others_every_20_ms_or_256_kb():
+    push, fanout = fetching(PushSenderSettings()), fetching(FanoutSettings())
+    assert (push["fetch.min.bytes"], push["fetch.wait.max.ms"]) == (1, 500)
+    assert (fanout["fetch.min.bytes"], fanout["fetch.wait.max.ms"]) == (262_144, 20)
+    assert consumer_config(PushSenderSettings(), "push-sender", **push)["fetch.min.bytes"] == 1
+
+
+def test_given_fetch_settings_in_the_environment_then_they_apply(monkeypatch):
+    monkeypatch.setenv("HERALD_FETCH_MIN_BYTES", "65536")
+    monkeypatch.setenv("HERALD_FETCH_WAIT_MAX_MS", "50")
+    assert fetching(PushSenderSettings()) == {"fetch.min.bytes": 65_536, "fetch.wait.max.ms": 50}
+    assert fetching(KafkaSettings()) == {}
