@@ -11,7 +11,8 @@ Per repetition:
    * push: from the publish time to the push's arrival at the FCM emulator (its admin API records
      ``received_at`` per message; the notification id leads back to the event).
 Processors run with their default settings (batches of up to 20,000 records for the persister, 5,000 for the others,
-or 50 ms, 100 ms for the fan-out; the push sender takes queued records at once; exactly-once fan-out).
+or 50 ms, 100 ms for the fan-out; the push sender takes queued records at once, or the first to arrive, and fetches
+at the first committed byte; exactly-once fan-out).
 
 Usage: python bench/latency.py [--burst 5000] [--seconds 30] [--reps 1] [--rate R] [--batch-timeout S] [--push-senders N]
 """
@@ -129,7 +130,7 @@ def table(part: dict) -> list[str]:
     runs = part["runs"]
     setting = f"HERALD_BATCH_TIMEOUT_S={part['batch_timeout_s']}" if part.get("batch_timeout_s") else \
         (f"default settings (batch timeout {RuntimeSettings.model_fields['batch_timeout_s'].default * 1000:.0f} ms, "
-         f"fan-out {FanoutSettings.model_fields['batch_timeout_s'].default * 1000:.0f} ms; the push sender takes queued records at once)")
+         f"fan-out {FanoutSettings.model_fields['batch_timeout_s'].default * 1000:.0f} ms; the push sender takes queued records at once, or the first to arrive)")
     lines = [f"Processors with {setting}. Maximum (burst of {part['burst']:,} events through persister + fan-out + push sender): "
              f"{cell([r['max_per_s'] for r in runs])} events/s; offered load = "
              f"{'fixed (in make bench: the main latency run' + chr(39) + 's median)' if part.get('fixed_rate') else 'half of each run' + chr(39) + 's maximum'}: "
