@@ -9,13 +9,13 @@ from streams.decoder import Decoder
 from streams.messages import DIRECTORY_CHANGE, DirectoryChange
 from streams.health import serve_consumer
 from streams.serde import AvroSerde, SchemaStore, registry_client
-from streams.settings import ProcessorSettings
+from streams.settings import DirectorySettings
 from streams.topics import DIRECTORY
 
 
-def main(settings: ProcessorSettings | None = None) -> None:
+def main(settings: DirectorySettings | None = None) -> None:
     configure_logging()
-    settings = settings or ProcessorSettings()
+    settings = settings or DirectorySettings()
     serde = AvroSerde(DIRECTORY_CHANGE, SchemaStore(), registry=registry_client(settings.schema_registry_url))
     engine = build_engine(settings.database_url)
     runtime = build_runtime(settings, processor=DirectoryProcessor(), group="directory", topics=[DIRECTORY],

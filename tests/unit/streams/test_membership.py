@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from streams.app import fetching, membership
 from streams.clients import consumer_config
-from streams.settings import FanoutSettings, KafkaSettings, PersisterSettings, PushSenderSettings
+from streams.settings import DirectorySettings, FanoutSettings, KafkaSettings, PersisterSettings, PushSenderSettings
 
 
 def test_given_an_instance_id_then_the_consumer_is_a_static_member_under_it():
@@ -28,9 +28,10 @@ def test_settings_without_a_runtime_change_nothing():
     assert membership(KafkaSettings()) == {}
 
 
-def test_the_push_sender_fetches_at_the_first_committed_byte_the_others_every_20_ms_or_256_kb():
-    push, fanout = fetching(PushSenderSettings()), fetching(FanoutSettings())
+def test_the_push_sender_and_the_directory_fetch_at_the_first_byte_the_others_every_20_ms_or_256_kb():
+    push, directory, fanout = fetching(PushSenderSettings()), fetching(DirectorySettings()), fetching(FanoutSettings())
     assert (push["fetch.min.bytes"], push["fetch.wait.max.ms"]) == (1, 500)
+    assert directory == push
     assert (fanout["fetch.min.bytes"], fanout["fetch.wait.max.ms"]) == (262_144, 20)
     assert consumer_config(PushSenderSettings(), "push-sender", **push)["fetch.min.bytes"] == 1
 
