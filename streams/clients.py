@@ -25,7 +25,8 @@ def consumer_config(settings: KafkaSettings, group: str, **overrides) -> dict:
         # with fetch.min.bytes=1 the consumers fetched at every producer request (~650 fetches/s at 415
         # events/s in bench/latency.py, ~136/s now; docs/benchmarks.md, fifth session). Cost: up to 20 ms
         # per hop, and an idle consumer fetches 50 times a second (10 before). The defaults; a processor
-        # sets its own from its settings (streams/app.py:fetching; the push sender's input is different).
+        # sets its own from its settings (streams/app.py:fetching; settings.FetchAtFirstByte for inputs written
+        # rarely or in transactions: the push sender's, the directory's).
         "fetch.min.bytes": 262_144,
         "fetch.wait.max.ms": 20,
         "queued.max.messages.kbytes": 16_384,  # 16 MB of prefetch is ~10 full batches; the 64 MB default is RSS

@@ -76,7 +76,7 @@ class RuntimeSettings(BaseSettings):
     session_timeout_ms: int = Field(default=45_000, ge=6_000, description="How long a dead member keeps its partitions")
     # A consumer's fetch is answered when fetch_min_bytes are there or after fetch_wait_max_ms
     # (streams/app.py:fetching). For an input written record by record (the activity topic) 256 KB / 20 ms:
-    # a fetch every 20 ms instead of one per producer request. The push sender and the directory override it.
+    # a fetch every 20 ms instead of one per producer request. FetchAtFirstByte overrides it.
     fetch_min_bytes: int = Field(default=262_144, ge=1)
     fetch_wait_max_ms: int = Field(default=20, ge=1)
     # The persister, the fan-out and the push sender write batch N (Postgres, Kafka) on a writer thread
@@ -95,17 +95,27 @@ class ProcessorSettings(KafkaSettings, PostgresSettings, MetricsSettings, Runtim
     instance_id: str = Field(default="", description="Stable per replica (pod name): names the transactional id and, when set, the static group member (streams.app.membership)")
 
 
-class DirectorySettings(ProcessorSettings):
-    """Settings of ``herald run directory``."""
+class FetchAtFirstByte(BaseSettings):
+    """For a processor whose input is written rarely or in Kafka transactions (put before
+    ProcessorSettings among the bases): a fetch answered at the first byte returns at once when there is
+    something to read, and otherwise after 500 ms, instead of on a 20 ms tick (RuntimeSettings).
+
+    The push topic is written in the fan-out's transactions, a few a second, and a read-committed fetch
+    sees records only once one commits: the push sender's fetch now returns right after each commit
+    instead of up to 20 ms later. The directory topic changes rarely: idle, a consumer fetching every
+    20 ms kept the local broker 3-4 points of a core busier (5-7 % against 2-3 %, 15 s samples of its
+    threads' CPU with the directory processor alone; docs/benchmarks.md, eighth session)."""
 
     model_config = _CONFIG
 
-    # The directory topic is written rarely (a user, role or care team changes): a fetch answered at the
-    # first byte returns at once when there is something, and otherwise every 500 ms instead of every
-    # 20 ms. An idle consumer fetching every 20 ms kept the local broker 3-4 points of a core busier
-    # (5-7 % against 2-3 %, 15 s samples of its threads' CPU with the directory processor alone).
     fetch_min_bytes: int = Field(default=1, ge=1)
     fetch_wait_max_ms: int = Field(default=500, ge=1)
+
+
+class DirectorySettings(FetchAtFirstByte, ProcessorSettings):
+    """Settings of ``herald run directory``."""
+
+    model_config = _CONFIG
 
 
 class PersisterSettings(ProcessorSettings):
@@ -180,17 +190,12 @@ class FcmSettings(BaseSettings):
     fcm_timeout_s: float = Field(default=10.0, gt=0)
 
 
-class PushSenderSettings(ProcessorSettings, FcmSettings):
+class PushSenderSettings(FetchAtFirstByte, ProcessorSettings, FcmSettings):
     """Settings of ``herald run push-sender`` (retry and token-age policy in docs/push.md)."""
 
     model_config = _CONFIG
 
     eager_batches: bool = True  # see RuntimeSettings; measured in docs/benchmarks.md (fifth session)
-    # The push topic is written in Kafka transactions (the fan-out's, a few a second) and a read-committed
-    # fetch sees records only once one commits: answered at the first byte, a fetch returns right after
-    # each commit (and waits up to 500 ms when idle), instead of every 20 ms, up to 20 ms after the commit.
-    fetch_min_bytes: int = Field(default=1, ge=1)
-    fetch_wait_max_ms: int = Field(default=500, ge=1)
     push_max_attempts: int = Field(default=6, ge=1)
     push_retry_base_s: float = Field(default=2.0, gt=0)
     push_retry_cap_s: float = Field(default=600.0, gt=0)
