@@ -87,7 +87,7 @@ class PushSender:
         sends: dict[int, list[Send]] = {}
         for (item, token), result in zip(pairs, results):
             sends.setdefault(id(item), []).append(Send(token, result))
-        return self._outcome(items, sends, now)
+        return self._outcome(items, sends, self._clock())  # Retry-After counts from the answer, not the batch start
 
     def _plan(self, batch: list[Record], now: datetime) -> tuple[list[Item], int]:
         requests = [r.value for r in batch]
