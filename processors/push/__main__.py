@@ -8,7 +8,7 @@ from processors.push.metrics import PushHooks
 from processors.push.retries import RetryPump
 from processors.push.rules import PushPolicy
 from sinks.fcm.client import FcmClient
-from sinks.postgres.engine import build_engine
+from sinks.postgres.engine import build_engine, build_reader
 from sinks.postgres.push import PushSink
 from streams.app import build_runtime, configure_logging
 from streams.clients import build_producer
@@ -34,7 +34,7 @@ def main(settings: PushSenderSettings | None = None) -> None:
     serde = AvroSerde(PUSH_REQUEST, SchemaStore(), registry=registry_client(settings.schema_registry_url),
                       subject=f"{push_topic}-value")
     hooks, policy, fcm = PushHooks(), policy_of(settings), FcmClient(settings)
-    sender = PushSender(engine=engine, fcm=fcm, encode=lambda r: serde.encode(r.to_avro()), policy=policy, hooks=hooks)
+    sender = PushSender(reader=build_reader(settings.database_url), fcm=fcm, encode=lambda r: serde.encode(r.to_avro()), policy=policy, hooks=hooks)
     runtime = build_runtime(settings, processor=sender, group="push-sender", topics=[PUSH],
                             decode=Decoder(serde, PushRequest.from_avro), sink=PushSink(engine), transactional=True,
                             pipelined=True)

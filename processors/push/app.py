@@ -56,10 +56,10 @@ class PushSender:
 
     name = "push-sender"
 
-    def __init__(self, *, engine, fcm, encode: Callable[[PushRequest], bytes], policy: PushPolicy,
+    def __init__(self, *, reader, fcm, encode: Callable[[PushRequest], bytes], policy: PushPolicy,
                  hooks: PushHooks | None = None, clock: Callable[[], datetime] = utcnow,
                  rng: random.Random | None = None) -> None:
-        self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")  # see _plan
+        self._reader = reader  # sinks.postgres.engine.build_reader: autocommit, no pre-ping
         self._fcm = fcm
         self._encode = encode
         self._policy = policy
@@ -91,8 +91,7 @@ class PushSender:
 
     def _plan(self, batch: list[Record], now: datetime) -> tuple[list[Item], int]:
         requests = [r.value for r in batch]
-        # Two reads, each its own snapshot either way (READ COMMITTED): outside a transaction they need no
-        # BEGIN and no ROLLBACK on return, two of a batch's five round trips to a busy Postgres.
+        # Two reads, each its own snapshot either way (READ COMMITTED), so outside a transaction.
         with self._reader.connect() as conn:
             tokens = active_tokens(conn, {r.user_id for r in requests}, now=now, max_age=self._policy.token_max_age)
             sent = sent_pairs(conn, sorted({r.notification_id for r in requests}))

@@ -11,7 +11,7 @@ from cli.dlq import read_dlq
 from cli.processes import wait_until
 from streams.topics import PUSH, PUSH_DLQ
 from tests.integration.fcm import (
-    add_bell_rows, delivered, device, publish_requests, push_request, register, sender_caught_up, start_sender,
+    SENDER, add_bell_rows, delivered, device, publish_requests, push_request, register, sender_caught_up, start_sender,
 )
 from tests.integration.helpers import query
 
@@ -98,6 +98,30 @@ def test_given_quota_exceeded_with_retry_after_then_no_retry_before_it_and_other
     assert (quota["code"], ok["code"]) == ("QUOTA_EXCEEDED", "OK")
     assert ok["at"] - (quota["at"] + 1.0) >= 2.0, "retried before Retry-After (counted from the answer)"
     assert fcm.messages(other)[0]["received_at"] - quota["at"] < 2.0, "the partition waited for the retry"
+
+
+def test_given_its_database_connections_are_dropped_then_the_next_push_still_goes_out_once(pipeline, fcm, tmp_path):
+    token = device("ward")
+    register(pipeline, {"ward": [token]})
+    first, second = push_request("ward"), push_request("ward")
+    add_bell_rows(pipeline, [first, second])
+    publish_requests(pipeline, [first])
+    name = f"sender-{tmp_path.name}"[:60]  # its connections, and only its, are dropped below
+
+    start_sender(pipeline, tmp_path, fcm, HERALD_DATABASE_URL=f"{pipeline.settings.database_url}?application_name={name}")
+    wait_until(lambda: len(fcm.messages(token)) == 1 and sender_caught_up(pipeline), 60, what="the first push")
+    dropped = query(pipeline, "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+                              "WHERE application_name = :name", name=name)[0][0]
+    assert dropped >= 2  # the reader's (autocommit, no pre-ping) and the writer's, at least
+    publish_requests(pipeline, [second])
+    wait_until(lambda: len(fcm.messages(token)) == 2 and sender_caught_up(pipeline), 60, what="the push after the drop")
+
+    assert [m["message"]["data"]["notification_id"] for m in fcm.messages(token)] == [str(first.notification_id),
+                                                                                      str(second.notification_id)]
+    assert query(pipeline, "SELECT count(*) FROM push_deliveries WHERE token = :t AND status = 'sent'", t=token) == [(2,)]
+    log = (tmp_path / f"{SENDER}.log").read_text()
+    assert "batch of 1 failed (OperationalError" in log  # the dead connection was the reader's: one batch redone
+    assert "'ward'" not in log and token not in log  # the failed statement's parameters are not logged
 
 
 def test_given_a_permanent_error_then_dlq_with_headers_and_replay_delivers_exactly_once(pipeline, fcm, tmp_path):
