@@ -29,7 +29,7 @@ def build_api_engine(settings: ApiSettings) -> Engine:
     connection gets a 503 and the pool is replaced. A statement may not run longer than 5 s."""
     return create_engine(settings.database_url, pool_size=settings.api_db_pool_size,
                          max_overflow=settings.api_db_pool_size, pool_recycle=1800, isolation_level="AUTOCOMMIT",
-                         connect_args={"connect_timeout": 5, "options": "-c statement_timeout=5000"})
+                         hide_parameters=True, connect_args={"connect_timeout": 5, "options": "-c statement_timeout=5000"})
 
 
 def create_app(settings: ApiSettings, *, engine: Engine | None = None) -> FastAPI:

@@ -27,3 +27,9 @@ class SinkBackpressure(HeraldError):
 
 class ServiceUnavailable(HeraldError):
     """A service the process needs (Kafka, Postgres) did not answer in time."""
+
+
+def reason_line(exc: BaseException) -> str:
+    """The first line of an error's text, for logs: a database driver's later lines quote SQL, its
+    parameters and rows (``DETAIL: Failing row contains …``), which can hold PHI."""
+    return str(exc).split("\n", 1)[0]

@@ -25,7 +25,7 @@ from typing import Callable, Protocol
 from confluent_kafka import TopicPartition
 
 from streams.checkpoint import Checkpoint
-from streams.errors import SinkBackpressure
+from streams.errors import SinkBackpressure, reason_line
 from streams.metrics import RuntimeHooks
 from streams.records import DeadLetter, Message, Outcome, Record
 from streams.retry import RetryPolicy, compute_backoff
@@ -203,8 +203,8 @@ class Runtime:
         """Seeks every partition of the batch back to its first offset and pauses it for ``wait_s``
         (``exc`` None: a batch rewound with the failed one before it, which paused its partitions)."""
         if exc is not None:
-            log.warning("batch of %d failed (%s: %s); retrying in %.1fs", len(messages), type(exc).__name__, exc,
-                        wait_s)
+            log.warning("batch of %d failed (%s: %s); retrying in %.1fs", len(messages), type(exc).__name__,
+                        reason_line(exc), wait_s)
             self._hooks.on_batch_failed(Counter(m.topic() for m in messages))
         resume_at = self._clock() + wait_s
         for tp in offsets_at_start(messages):

@@ -17,6 +17,7 @@ from confluent_kafka.admin import AdminClient
 from processors.lag_exporter import broker
 from processors.lag_exporter.rules import GroupLag, OldestRecordCache, PartitionOffsets, partition_lag, to_read
 from streams.clients import build_admin, build_consumer
+from streams.errors import reason_line
 from streams.settings import KafkaSettings
 
 log = logging.getLogger("herald.lag_exporter")
@@ -108,7 +109,7 @@ class LagExporter:
             return True
         except Exception as exc:
             self.failures += 1
-            log.warning("lag collection failed: %s: %s", type(exc).__name__, exc)
+            log.warning("lag collection failed: %s: %s", type(exc).__name__, reason_line(exc))
             return False
 
     def run(self, interval_s: float, stop: threading.Event) -> None:

@@ -24,7 +24,7 @@ from processors.push.metrics import PushHooks
 from sinks.postgres.push import delete_retries, pending_retries, take_due_retries
 from sinks.postgres.tokens import prune_tokens
 from streams.deadletter import H_FIRST_FAILED
-from streams.errors import ProduceFailed
+from streams.errors import ProduceFailed, reason_line
 from streams.messages import utcnow
 
 log = logging.getLogger("herald.push.retries")
@@ -87,7 +87,7 @@ class RetryPump:
                     self.prune()
                 moved = self.tick()
             except Exception as exc:  # a failed tick leaves its rows for the next one
-                log.warning("retry pump tick failed (%s: %s); trying again", type(exc).__name__, exc)
+                log.warning("retry pump tick failed (%s: %s); trying again", type(exc).__name__, reason_line(exc))
                 moved = 0
             if moved < self._limit:
                 self._stop.wait(self._poll_s)

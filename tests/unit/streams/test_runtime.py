@@ -95,6 +95,16 @@ def test_given_the_sink_fails_then_nothing_is_committed_and_the_batch_is_rewound
     assert consumer.committed == {}
 
 
+def test_given_the_sink_fails_then_only_the_first_line_of_its_error_is_logged(caplog):
+    error = RuntimeError('new row violates check constraint "c"\nDETAIL:  Failing row contains (Jane Doe, HIV+).')
+    runtime, *_ = make_runtime([msgs(0, [1])], sink=ListSink(fail_with=error))
+
+    runtime.run()
+
+    assert 'violates check constraint "c"' in caplog.text  # the reason stays
+    assert "Jane Doe" not in caplog.text and "DETAIL" not in caplog.text  # a row the driver quoted does not
+
+
 @pytest.mark.parametrize("pipelined", [False, True])
 def test_given_failed_delivery_then_offsets_are_not_committed(pipelined):
     runtime, consumer, _, _, journal = make_runtime([msgs(0, [1]) + [FakeMessage(TOPIC, 0, 2, b"bad")]],
