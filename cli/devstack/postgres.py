@@ -1,6 +1,7 @@
 """PostgreSQL: Debian's postgresql + postgresql-common tools, a cluster on
 port 5432 with role and database `herald`, reachable over TCP without a
-password (pg_hba trust lines for that role only)."""
+password (pg_hba trust lines for that role only), and the role's planner
+settings (PG_ROLE_SETTINGS)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,12 @@ PG_DSN = "postgresql://herald@127.0.0.1:5432/herald"
 PG_PORT = 5432
 PG_ROLE = "herald"
 PG_READY_TIMEOUT_S = 30.0
+# Herald's per-batch statements look keys up in arrays (`WHERE notification_id = ANY(:ids)`). At the
+# default random_page_cost (4, priced for spinning disks) Postgres reads a 30,000-row table whole once
+# a batch holds ~300 keys, which a push sender that fell behind does: its Postgres CPU tripled and the
+# slower batches grew further (docs/benchmarks.md, ninth session). 1.1 is the usual value for SSDs and
+# cached data; set on the role, so only Herald's sessions get it.
+PG_ROLE_SETTINGS = {"random_page_cost": "1.1"}
 PG_HBA_LINES = (
     f"host    all    {PG_ROLE}    127.0.0.1/32    trust",
     f"host    all    {PG_ROLE}    ::1/128         trust",
@@ -101,13 +108,15 @@ def _psql(cluster: dict, sql: str) -> str:
 
 
 def _pg_ensure_role_and_db(cluster: dict) -> None:
-    """Create role and database `herald` unless they exist (idempotent)."""
+    """Create role and database `herald` unless they exist, set the role's settings (idempotent)."""
     if not _psql(cluster, f"SELECT 1 FROM pg_roles WHERE rolname = '{PG_ROLE}'"):
         _say(f"postgres: creating role {PG_ROLE}")
         _psql(cluster, f"CREATE ROLE {PG_ROLE} LOGIN CREATEDB")
     if not _psql(cluster, f"SELECT 1 FROM pg_database WHERE datname = '{PG_ROLE}'"):
         _say(f"postgres: creating database {PG_ROLE}")
         _psql(cluster, f"CREATE DATABASE {PG_ROLE} OWNER {PG_ROLE}")
+    for name, value in PG_ROLE_SETTINGS.items():  # idempotent; applies to the role's new sessions
+        _psql(cluster, f"ALTER ROLE {PG_ROLE} SET {name} = {value}")
 
 
 def _hba_with_trust(lines: list[str]) -> list[str]:

@@ -43,6 +43,7 @@ class Services:
     kafka_bootstrap: str
     database_url: str
     containers: list = field(default_factory=list)
+    managed: bool = True  # Postgres set up by Herald (local stack, container), not given by HERALD_DATABASE_URL
 
 
 def _docker_answers() -> bool:
@@ -55,7 +56,7 @@ def _docker_answers() -> bool:
 
 
 def _from_containers(kafka: str | None, db: str | None) -> Services:
-    containers = []
+    containers, managed = [], not db
     if not kafka:
         from testcontainers.kafka import KafkaContainer
 
@@ -64,9 +65,10 @@ def _from_containers(kafka: str | None, db: str | None) -> Services:
     if not db:
         from testcontainers.postgres import PostgresContainer
 
-        containers.append(PostgresContainer("postgres:15", driver="psycopg").start())
+        postgres = PostgresContainer("postgres:15", driver="psycopg")
+        containers.append(postgres.with_command("postgres -c random_page_cost=1.1").start())  # as the local stack
         db = containers[-1].get_connection_url()
-    return Services(kafka, db, containers)
+    return Services(kafka, db, containers, managed)
 
 
 def _from_local_stack(kafka: str | None, db: str | None) -> Services:
@@ -76,14 +78,14 @@ def _from_local_stack(kafka: str | None, db: str | None) -> Services:
         devstack.up()
     except devstack.DevstackError as exc:
         unavailable(f"local stack did not start: {exc}")
-    return Services(kafka or "127.0.0.1:9092", db or DEFAULT_DB)
+    return Services(kafka or "127.0.0.1:9092", db or DEFAULT_DB, managed=not db)
 
 
 @pytest.fixture(scope="session")
 def services():
     kafka, db = os.environ.get("HERALD_KAFKA_BOOTSTRAP"), os.environ.get("HERALD_DATABASE_URL")
     if kafka and db:
-        found = Services(kafka, db)
+        found = Services(kafka, db, managed=False)
     elif _docker_answers():
         found = _from_containers(kafka, db)
     else:
