@@ -34,7 +34,8 @@ def main(settings: PushSenderSettings | None = None) -> None:
     serde = AvroSerde(PUSH_REQUEST, SchemaStore(), registry=registry_client(settings.schema_registry_url),
                       subject=f"{push_topic}-value")
     hooks, policy, fcm = PushHooks(), policy_of(settings), FcmClient(settings)
-    sender = PushSender(reader=build_reader(settings.database_url), fcm=fcm, encode=lambda r: serde.encode(r.to_avro()), policy=policy, hooks=hooks)
+    sender = PushSender(reader=build_reader(settings.database_url), fcm=fcm, encode=lambda r: serde.encode(r.to_avro()),
+                        policy=policy, hooks=hooks)
     runtime = build_runtime(settings, processor=sender, group="push-sender", topics=[PUSH],
                             decode=Decoder(serde, PushRequest.from_avro), sink=PushSink(engine), transactional=True,
                             pipelined=True)
