@@ -52,7 +52,7 @@ class Item:
 
 
 class PushSender:
-    """``handle(batch)`` for the Runtime; the FCM client, engine and encoder are built in ``__main__``."""
+    """``handle(batch)`` for the Runtime; the FCM client, reader engine and encoder are built in ``__main__``."""
 
     name = "push-sender"
 
