@@ -21,7 +21,7 @@ PG_ROLE = "herald"
 PG_READY_TIMEOUT_S = 30.0
 # Herald's per-batch statements look keys up in arrays (`WHERE notification_id = ANY(:ids)`). At the
 # default random_page_cost (4, priced for spinning disks) Postgres reads a 30,000-row table whole once
-# a batch holds ~300 keys, which a push sender that fell behind does: its Postgres CPU tripled and the
+# a batch holds ~400 keys, which a push sender that fell behind does: its Postgres CPU tripled and the
 # slower batches grew further (docs/benchmarks.md, ninth session). 1.1 is the usual value for SSDs and
 # cached data; set on the role, so only Herald's sessions get it.
 PG_ROLE_SETTINGS = {"random_page_cost": "1.1"}

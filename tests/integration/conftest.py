@@ -65,8 +65,11 @@ def _from_containers(kafka: str | None, db: str | None) -> Services:
     if not db:
         from testcontainers.postgres import PostgresContainer
 
-        postgres = PostgresContainer("postgres:15", driver="psycopg")
-        containers.append(postgres.with_command("postgres -c random_page_cost=1.1").start())  # as the local stack
+        from cli.devstack.postgres import PG_ROLE_SETTINGS
+
+        postgres = PostgresContainer("postgres:15", driver="psycopg")  # with the local stack's planner settings
+        flags = " ".join(f"-c {name}={value}" for name, value in PG_ROLE_SETTINGS.items())
+        containers.append(postgres.with_command(f"postgres {flags}").start())
         db = containers[-1].get_connection_url()
     return Services(kafka, db, containers, managed)
 

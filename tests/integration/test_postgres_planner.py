@@ -1,6 +1,6 @@
 """The Postgres Herald sets up (local stack, container) plans a batch's key lookups on the index.
 
-With the default random_page_cost (4) a batch of ~300 or more keys made Postgres read a 30,000-row
+With the default random_page_cost (4) a batch of ~400 or more keys made Postgres read a 30,000-row
 table whole, once per batch; the push sender's Postgres CPU tripled when it fell behind
 (cli/devstack/postgres.py:PG_ROLE_SETTINGS, docs/benchmarks.md ninth session).
 """
