@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from bench.pipeline import Load, Pipeline, build_pipeline  # noqa: E402
-from bench.stats import cell, percentile, spread  # noqa: E402
+from bench.stats import cell, offered_load, percentile  # noqa: E402
 from cli.processes import wait_until  # noqa: E402
 from streams.settings import FanoutSettings, RuntimeSettings  # noqa: E402
 
@@ -105,7 +105,7 @@ def run(burst: int, seconds: float, reps: int, batch_timeout_s: float | None = N
         push_senders: int = 1) -> dict:
     """``batch_timeout_s`` overrides HERALD_BATCH_TIMEOUT_S of every processor (a diagnostic; defaults 0.05 s, fan-out 0.1 s);
     ``rate`` fixes the offered load (default: half the median of the repetitions' measured maxima, the
-    maxima measured first: one burst's drain rate moved 887–1,166 and 846–1,295 events/s within a
+    maxima measured first: one burst's drain rate moved 887–1,166 and 1,053–1,295 events/s within a
     ``make bench``, and a repetition offered half of its own ran at anything from 443 to 648/s); ``push_senders``
     replicas of the push sender share its topic's partitions (one consumer group)."""
     env = {"HERALD_BATCH_TIMEOUT_S": str(batch_timeout_s)} if batch_timeout_s else {}
@@ -118,7 +118,7 @@ def run(burst: int, seconds: float, reps: int, batch_timeout_s: float | None = N
         for rep in range(reps):
             tops.append(maximum(pipeline, burst))
             print(f"[latency] burst {rep + 1}/{reps}: max {tops[-1]:,.0f} events/s", flush=True)
-        load = rate or spread(tops)["median"] / 2
+        load = offered_load(tops, rate)
         runs = []
         for rep in range(reps):
             runs.append({"max_per_s": tops[rep], **offered(pipeline, load, seconds)})

@@ -1,4 +1,5 @@
-"""Pure helpers of the benchmark report: percentiles, medians with their range, table cells."""
+"""Pure helpers of the benchmark report: percentiles, medians with their range, table cells, and the
+latency part's offered load."""
 from __future__ import annotations
 
 import math
@@ -39,3 +40,9 @@ def cell(values: Iterable[float | None], fmt: str = ",.0f", unit: str = "") -> s
 def ratio(numerators: Sequence[float | None], denominators: Sequence[float | None]) -> list[float | None]:
     """Per-repetition ratios (the ratio of medians would mix runs measured under different load)."""
     return [None if n is None or not d else n / d for n, d in zip(numerators, denominators)]
+
+
+def offered_load(maxima: Sequence[float], fixed: float | None = None) -> float:
+    """The one load every latency repetition is offered: ``fixed`` when given, else half the median of
+    the repetitions' measured maxima (one burst's drain rate is a noisy estimate of the maximum)."""
+    return fixed if fixed else spread(maxima)["median"] / 2

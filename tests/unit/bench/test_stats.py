@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from bench.stats import cell, percentile, ratio, spread
+from bench.stats import cell, offered_load, percentile, ratio, spread
 
 
 @pytest.mark.parametrize(("values", "q", "expected"), [
@@ -38,3 +38,11 @@ def test_cell_shows_the_median_and_the_range(values, fmt, unit, expected):
 
 def test_ratio_is_per_run_and_tolerates_gaps():
     assert ratio([6.0, None, 4.0], [2.0, 1.0, 0.0]) == [3.0, None, None]
+
+
+def test_offered_load_is_half_the_median_maximum_for_every_repetition():
+    assert offered_load([1295.0, 1107.0, 1053.0]) == pytest.approx(553.5)  # not 647.5 for the first burst
+
+
+def test_offered_load_given_a_fixed_rate_ignores_the_maxima():
+    assert offered_load([1295.0, 1107.0, 1053.0], 300.0) == 300.0
