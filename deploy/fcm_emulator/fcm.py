@@ -206,11 +206,18 @@ class Fault:
 
 @dataclass
 class Emulator:
-    """The emulator's state: faults, accepted messages and every send attempt (thread-safe)."""
+    """The emulator's state: faults, accepted messages and every send attempt (thread-safe).
+
+    Each accepted message is kept as the request body it came in (``bytes``), in a dict of atomic
+    values, and parsed again only when read (``accepted``). Such a dict is never tracked by Python's
+    cyclic garbage collector; the parsed message (five nested containers) is. Kept parsed, a 30 s
+    benchmark's ~37,000 pushes made every full collection walk ~200,000 containers: pauses of 47, 93
+    and 114 ms in one run, during which no push was answered (docs/benchmarks.md, eleventh session).
+    """
 
     rng: random.Random = field(default_factory=random.Random)
     faults: list[Fault] = field(default_factory=list)
-    messages: list[dict] = field(default_factory=list)
+    messages: list[dict] = field(default_factory=list)  # {name, project, token, body: bytes, received_at}
     attempts: list[dict] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _sequence: int = 0
@@ -241,17 +248,17 @@ class Emulator:
         except Invalid as exc:
             return self._attempt(None, error_reply("INVALID_ARGUMENT", str(exc), field=exc.field))
         token = message.get("token")
-        reply = self._answer(project, message, validate_only)
+        reply = self._answer(project, message, body, validate_only)
         return replace(reply, delay_s=self.latency_s(token)) if self.faults else reply
 
-    def _answer(self, project: str, message: dict, validate_only: bool) -> Reply:
+    def _answer(self, project: str, message: dict, body: bytes, validate_only: bool) -> Reply:
         token = message.get("token")
         fault = self._fault_for(token) if self.faults else None
         if fault is not None:
             return self._attempt(token, error_reply(fault.code, retry_after=fault.retry_after, **_field_of(fault.code)))
         if validate_only:
             return Reply(200, {"name": f"projects/{project}/messages/fake_message_id"})
-        return self._accept(project, message)
+        return self._accept(project, message, body)
 
     def _fault_for(self, token: str | None) -> Fault | None:
         with self.lock:
@@ -265,13 +272,13 @@ class Emulator:
                 return fault
         return None
 
-    def _accept(self, project: str, message: dict) -> Reply:
+    def _accept(self, project: str, message: dict, body: bytes) -> Reply:
         with self.lock:
             self._sequence += 1
             name = f"projects/{project}/messages/0:{time.time_ns() // 1000}%{self._sequence:012x}"
             now = time.time()
             self.messages.append({"name": name, "project": project, "token": message.get("token"),
-                                  "message": message, "received_at": now})
+                                  "body": body, "received_at": now})
             self.attempts.append({"token": message.get("token"), "code": "OK", "at": now})
         return Reply(200, {"name": name})
 
@@ -280,6 +287,14 @@ class Emulator:
         with self.lock:
             self.attempts.append({"token": token, "code": code, "at": time.time()})
         return reply
+
+    def accepted(self, token: str | None = None) -> list[dict]:
+        """Accepted messages, oldest first (all, or those to ``token``): name, project, token, the
+        ``message`` as sent, received_at."""
+        with self.lock:
+            rows = [r for r in self.messages if token is None or r["token"] == token]
+        return [{"name": r["name"], "project": r["project"], "token": r["token"],
+                 "message": json.loads(r["body"])["message"], "received_at": r["received_at"]} for r in rows]
 
     def stats(self) -> dict:
         with self.lock:

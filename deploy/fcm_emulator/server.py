@@ -151,7 +151,7 @@ def _admin(emulator: Emulator, method: str, path: str, query: dict, body: bytes)
         emulator.clear_faults(query.get("token"))
         return Reply(200, {"faults": len(emulator.faults)})
     if key == ("GET", "/emulator/messages"):
-        return Reply(200, {"messages": _select(emulator.messages, query)})
+        return Reply(200, {"messages": emulator.accepted(query.get("token"))})
     if key == ("DELETE", "/emulator/messages"):
         emulator.clear_messages()
         return Reply(200, {"messages": 0})
