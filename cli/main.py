@@ -63,7 +63,9 @@ def dev_status() -> None:
 
 
 @topics.command("create")
-def topics_create(partitions: int = typer.Option(12, help="Partitions of the busy topics.")) -> None:
+def topics_create(partitions: int = typer.Option(12, help="Partitions of the activity topic."),
+                  push_partitions: int = typer.Option(6, help="Partitions of the push topic (at most this many "
+                                                             "push-sender replicas share the work).")) -> None:
     """Create every Herald topic that is missing (idempotent)."""
     from streams.admin import create_topics, wait_for_kafka
     from streams.clients import build_admin
@@ -72,7 +74,7 @@ def topics_create(partitions: int = typer.Option(12, help="Partitions of the bus
     settings = KafkaSettings()
     admin = build_admin(settings)
     wait_for_kafka(admin)
-    for name, state in sorted(create_topics(admin, settings, topic_specs(partitions)).items()):
+    for name, state in sorted(create_topics(admin, settings, topic_specs(partitions, push_partitions)).items()):
         console.print(f"{name}: {state}")
 
 

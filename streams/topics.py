@@ -22,15 +22,25 @@ class TopicSpec:
     config: dict[str, str] = field(default_factory=dict)
 
 
-def topic_specs(partitions: int = 12) -> list[TopicSpec]:
-    """Every topic Herald uses; ``partitions`` sizes the busy ones."""
+# The push topic's partitions. Every exactly-once fan-out transaction writes to each of them (keys are
+# user ids) and pays per partition: a produce request (librdkafka sends one partition per request) and
+# the broker's AddPartitionsToTxn verification. At 495 events/s on the local broker, 12 partitions
+# made ~150 of its ~500 requests/s, 6 make ~80 of ~430 (docs/benchmarks.md, eleventh session). Six let
+# six push-sender replicas share the work; raise it (``herald topics create --push-partitions``) for more.
+PUSH_PARTITIONS = 6
+
+
+def topic_specs(partitions: int = 12, push_partitions: int | None = None) -> list[TopicSpec]:
+    """Every topic Herald uses; ``partitions`` sizes the activity topic, ``push_partitions`` the push
+    topic (default: ``PUSH_PARTITIONS``, or ``partitions`` when that is smaller)."""
+    push_partitions = push_partitions or min(partitions, PUSH_PARTITIONS)
     week_ms = str(7 * 24 * 3600 * 1000)
     dlq = {"retention.ms": str(30 * 24 * 3600 * 1000)}
     return [
         TopicSpec(ACTIVITY, partitions, {"retention.ms": week_ms}),
         TopicSpec(ACTIVITY_DLQ, 1, dlq),
         TopicSpec(DIRECTORY, 3, {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}),
-        TopicSpec(PUSH, partitions, {"retention.ms": week_ms}),
+        TopicSpec(PUSH, push_partitions, {"retention.ms": week_ms}),
         TopicSpec(PUSH_DLQ, 1, dlq),
         TopicSpec(DLQ_REPLAYS, 1, {"cleanup.policy": "compact"}),
     ]

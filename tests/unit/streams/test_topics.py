@@ -1,0 +1,19 @@
+"""Topic specs: the push topic is sized apart from the activity topic."""
+from __future__ import annotations
+
+from streams.topics import ACTIVITY, PUSH, PUSH_PARTITIONS, topic_specs
+
+
+def partitions(specs) -> dict[str, int]:
+    return {s.base: s.partitions for s in specs}
+
+
+def test_the_push_topic_has_fewer_partitions_than_the_activity_topic_by_default():
+    sized = partitions(topic_specs())
+
+    assert sized[ACTIVITY] == 12 and sized[PUSH] == PUSH_PARTITIONS < 12
+
+
+def test_the_push_partitions_follow_a_smaller_activity_topic_or_an_explicit_count():
+    assert partitions(topic_specs(partitions=2))[PUSH] == 2
+    assert partitions(topic_specs(partitions=12, push_partitions=24))[PUSH] == 24
