@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from streams.settings import KafkaSettings, PostgresSettings, ProducerSettings
+from streams.topics import PUSH_PARTITIONS
 
 app = typer.Typer(help="Herald: EMR activity and notification pipeline.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -64,7 +65,7 @@ def dev_status() -> None:
 
 @topics.command("create")
 def topics_create(partitions: int = typer.Option(12, help="Partitions of the activity topic."),
-                  push_partitions: int = typer.Option(6, help="Partitions of the push topic (at most this many "
+                  push_partitions: int = typer.Option(PUSH_PARTITIONS, help="Partitions of the push topic (at most this many "
                                                              "push-sender replicas share the work).")) -> None:
     """Create every Herald topic that is missing (idempotent)."""
     from streams.admin import create_topics, wait_for_kafka

@@ -62,7 +62,8 @@ def test_accepted_messages_are_read_back_as_sent_and_kept_out_of_the_cyclic_coll
     emulator = Emulator()
     other = {**GOOD, "token": "tok-other-1", "data": {"notification_id": "n2"}}
 
-    send(emulator), send(emulator, other)
+    send(emulator)
+    send(emulator, other)
 
     assert not any(gc.is_tracked(m) for m in emulator.messages)
     assert [m["message"] for m in emulator.accepted()] == [GOOD, other]
