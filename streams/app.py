@@ -38,8 +38,8 @@ def build_runtime(settings, *, processor: Processor, group: str, topics: list[st
     while the next is handled."""
     consumer = build_consumer(settings, group, **membership(settings), **fetching(settings))
     producer = build_producer(settings, transactional_id=transactional_id(settings, group) if transactional else None)
-    checkpoint = Checkpoint(consumer=consumer, producer=producer, sink=sink,
-                            dlq_topic_of=dlq_router(settings), transactional=transactional)
+    checkpoint = Checkpoint(consumer=consumer, producer=producer, sink=sink, dlq_topic_of=dlq_router(settings),
+                            transactional=transactional, commit_interval_s=commit_interval_s(settings))
     runtime = Runtime(consumer=consumer, topics=[settings.topic(t) for t in topics], decode=decode,
                       processor=processor, checkpoint=checkpoint, hooks=RuntimeHooks(processor.name, settings.group(group)),
                       config=loop_config(settings, pipelined=pipelined))
@@ -54,6 +54,11 @@ def loop_config(settings, *, pipelined: bool = False) -> LoopConfig:
         return LoopConfig()
     return LoopConfig(batch_max_records=settings.batch_max_records, batch_timeout_s=settings.batch_timeout_s,
                       pipelined=pipelined and settings.pipelined, eager=settings.eager_batches)
+
+
+def commit_interval_s(settings) -> float:
+    """How long plain offset commits are held (``HERALD_COMMIT_INTERVAL_MS``; streams/checkpoint.py)."""
+    return settings.commit_interval_ms / 1000 if isinstance(settings, RuntimeSettings) else 0.0
 
 
 HEARTBEAT_MS = 1_000

@@ -17,6 +17,17 @@ of commit in one group is safe: the group coordinator keeps whichever commit cam
 and a zombie's plain commit is refused by the group generation as its transaction would be by the
 producer epoch.
 
+Plain offset commits are held for up to ``commit_interval_s`` (``HERALD_COMMIT_INTERVAL_MS``, 1 s by
+default; 0 commits every batch): a batch's offsets are committed with a later batch's, once the interval
+has passed since the last commit, and always when the loop goes idle, before partitions are revoked and
+at shutdown (the runtime calls ``commit_held``). Nothing finished is lost by holding: the batch's effects
+are durable before its offsets are held, and a crash only makes the restarted member redo those batches
+against idempotent sinks (the persister's rows by key; the push sender skips pairs already recorded
+as sent). What it saves is a broker round trip on the polling thread for most batches (the push
+sender's was ~7 ms of a ~100 ms cycle at ~500 events/s) and most of the offset records the broker
+writes to ``__consumer_offsets`` (docs/benchmarks.md, twelfth session). A transaction's offsets are
+never held: they commit with it.
+
 ``commit`` = ``prepare`` (1–3, or 1 and the transaction's produce) + ``finish`` (4, or the transaction's
 offsets and commit). ``prepare`` never touches the consumer, so the pipelined runtime runs it on a
 writer thread; ``finish`` runs on the thread that polls the consumer (a synchronous offset commit
@@ -24,7 +35,8 @@ from another thread can wait forever for a rebalance callback that is waiting fo
 """
 from __future__ import annotations
 
-from typing import Any, Protocol
+import time
+from typing import Any, Callable, Iterable, Protocol
 
 from confluent_kafka import TopicPartition
 
@@ -42,7 +54,8 @@ class Checkpoint:
     """Carries one batch's Outcome out in the fixed order, then commits its offsets."""
 
     def __init__(self, *, consumer, producer, sink: Sink | None, dlq_topic_of, transactional: bool = False,
-                 flush_timeout_s: float = 30.0) -> None:
+                 flush_timeout_s: float = 30.0, commit_interval_s: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._consumer = consumer
         self._producer = producer
         self._sink = sink
@@ -51,6 +64,10 @@ class Checkpoint:
         self._flush_timeout_s = flush_timeout_s
         self._errors: list[str] = []
         self._in_transaction = False  # the batch being checkpointed opened a Kafka transaction
+        self._commit_interval_s = commit_interval_s
+        self._clock = clock
+        self._held: dict[tuple[str, int], TopicPartition] = {}  # plain offsets not committed yet, per partition
+        self._committed_at = clock()
 
     def commit(self, outcome: Outcome, offsets: list[TopicPartition]) -> None:
         """Runs steps 1–4; raises (and commits nothing) when any step fails."""
@@ -78,8 +95,10 @@ class Checkpoint:
     def finish(self, offsets: list[TopicPartition]) -> None:
         """Step 4 (a transaction open: the offsets join it, and it commits or aborts)."""
         if not self._in_transaction:
-            if offsets:
-                self._consumer.commit(offsets=offsets, asynchronous=False)  # 4
+            for tp in offsets:  # 4, now or with a later batch's
+                self._held[(tp.topic, tp.partition)] = tp
+            if self._clock() - self._committed_at >= self._commit_interval_s:
+                self.commit_held()
             return
         try:
             if offsets:  # 3 + 4, atomically with the outputs
@@ -88,6 +107,20 @@ class Checkpoint:
         except Exception:
             self._producer.abort_transaction()
             raise
+        self.forget(offsets)  # committed past anything held for those partitions
+
+    def commit_held(self) -> None:
+        """Commits the held plain offsets now (synchronously); they stay held if the commit raises."""
+        self._committed_at = self._clock()
+        if self._held:
+            self._consumer.commit(offsets=list(self._held.values()), asynchronous=False)
+            self._held.clear()
+
+    def forget(self, partitions: Iterable[TopicPartition]) -> None:
+        """Drops what is held for ``partitions`` (their positions were committed otherwise, or they now
+        belong to another member, which redoes the batches since the last commit)."""
+        for tp in partitions:
+            self._held.pop((tp.topic, tp.partition), None)
 
     def _produce(self, outputs: list[Output]) -> None:
         self._errors = produce_all(self._producer, outputs)

@@ -9,8 +9,10 @@ full batch is finished before the loop waits for N+1 instead (``_poll``), so its
 back by that wait. At most one batch is in flight, so batches still commit in order. A failed batch is rewound: its partitions seek back to
 the batch's first offsets and pause for a backoff, then resume (STYLE 8); in pipelined mode the
 batch handled meanwhile is rewound with it (it was not written). When a rebalance revokes
-partitions (inside ``consume``), ``_on_revoke`` first waits for the checkpoint in flight, so no
-finished work is left uncommitted on partitions this member gives up.
+partitions (inside ``consume``), ``_on_revoke`` first waits for the checkpoint in flight and then
+commits the offsets the checkpoint holds (plain commits are held up to ``HERALD_COMMIT_INTERVAL_MS``,
+see streams/checkpoint.py), so no finished work is left uncommitted on partitions this member gives
+up; an idle poll and shutdown commit them too.
 """
 from __future__ import annotations
 
@@ -81,19 +83,26 @@ class Runtime:
         self._consumer.subscribe(self._topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
         try:
             while not self._stopping:
-                self._hooks.on_loop()
-                self._resume_due()
-                messages = self._poll()
-                if messages:
-                    self._process(messages)
-                else:
-                    self._settle()
-                    self._record_idle_lag()
+                self.step()
             self._settle()
+            self._commit_held()
         finally:
             if self._writer is not None:
                 self._writer.shutdown(wait=True)
             self._consumer.close()
+
+    def step(self) -> None:
+        """One turn of the loop: the next batch, or, when none came, the batch in flight finished and the
+        offsets held committed."""
+        self._hooks.on_loop()
+        self._resume_due()
+        messages = self._poll()
+        if messages:
+            self._process(messages)
+        else:
+            self._settle()
+            self._commit_held()
+            self._record_idle_lag()
 
     def stop(self) -> None:
         self._stopping = True
@@ -253,9 +262,22 @@ class Runtime:
         self._hooks.on_rebalance("assign", len(self._assigned))
         log.info("assigned %s", _names(partitions))
 
+    def _commit_held(self, leaving: list[TopicPartition] = ()) -> None:
+        """Commits the offsets the checkpoint holds (``Checkpoint.commit_held``). A failure is logged, not
+        raised: the batches are done and durable, the offsets stay held for the next commit; those of
+        partitions ``leaving`` are dropped (their next owner redoes those batches, idempotently)."""
+        try:
+            self._checkpoint.commit_held()
+        except Exception as exc:
+            log.warning("offset commit failed (kept for the next one): %s", exc)
+        finally:
+            self._checkpoint.forget(leaving)
+
     def _on_revoke(self, consumer, partitions: list[TopicPartition]) -> None:
-        """Commits the checkpoint in flight, if any (see module doc), then forgets the partitions."""
+        """Commits the checkpoint in flight, if any (see module doc), and the offsets held, then forgets
+        the partitions."""
         self._settle()
+        self._commit_held(partitions)
         for tp in partitions:
             self._assigned.discard((tp.topic, tp.partition))
             self._paused.pop((tp.topic, tp.partition), None)
@@ -264,6 +286,10 @@ class Runtime:
         log.info("revoked %s", _names(partitions))
 
     def _on_lost(self, consumer, partitions: list[TopicPartition]) -> None:
+        """Like a revocation, but the partitions already belong to another member: nothing is committed
+        for them (a commit for them would be refused anyway)."""
+        self._settle()
+        self._checkpoint.forget(partitions)
         self._on_revoke(consumer, partitions)
 
 

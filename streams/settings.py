@@ -79,6 +79,9 @@ class RuntimeSettings(BaseSettings):
     # a fetch every 20 ms instead of one per producer request. FetchAtFirstByte overrides it.
     fetch_min_bytes: int = Field(default=262_144, ge=1)
     fetch_wait_max_ms: int = Field(default=20, ge=1)
+    # Plain (non-transactional) offset commits wait up to this long and go with a later batch's; an idle
+    # loop, a revocation and shutdown commit at once (streams/checkpoint.py). 0: every batch, as before.
+    commit_interval_ms: int = Field(default=1_000, ge=0, le=60_000)
     # The persister, the fan-out and the push sender write batch N (Postgres, Kafka) on a writer thread
     # while they poll, decode and plan batch N+1 (streams/runtime.py); false: one batch at a time.
     pipelined: bool = True

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.app import loop_config
+from streams.app import commit_interval_s, loop_config
 from streams.settings import FanoutSettings, KafkaSettings, PersisterSettings, PushSenderSettings
 
 
@@ -40,3 +40,10 @@ def test_the_fan_out_waits_longer_for_a_batch_than_the_other_processors_by_defau
 def test_given_a_batch_timeout_set_then_the_fan_out_takes_it(monkeypatch):
     monkeypatch.setenv("HERALD_BATCH_TIMEOUT_S", "0.05")
     assert loop_config(FanoutSettings()).batch_timeout_s == 0.05
+
+
+def test_plain_offset_commits_are_held_a_second_by_default_and_the_setting_changes_it(monkeypatch):
+    assert commit_interval_s(PersisterSettings()) == 1.0
+    monkeypatch.setenv("HERALD_COMMIT_INTERVAL_MS", "0")
+    assert commit_interval_s(PushSenderSettings()) == 0.0
+    assert commit_interval_s(KafkaSettings()) == 0.0  # no runtime settings: every batch

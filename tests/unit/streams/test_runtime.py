@@ -37,18 +37,19 @@ class Collect:
 
 
 def make_runtime(batches, *, sink=None, producer=None, transactional=False, clock=None, pipelined=False,
-                 processor=None):
+                 processor=None, commit_interval_s=0.0):
     journal: list = []
     consumer = FakeConsumer(batches, journal=journal)
     producer = producer or FakeProducer(journal=journal)
     producer.journal = journal
     sink = sink or ListSink()
     sink.journal = journal
+    clock = clock or FakeClock()
     checkpoint = Checkpoint(consumer=consumer, producer=producer, sink=sink, dlq_topic_of=lambda t: DLQ,
-                            transactional=transactional)
+                            transactional=transactional, commit_interval_s=commit_interval_s, clock=clock)
     runtime = Runtime(consumer=consumer, topics=[TOPIC], decode=Decoder(SERDE, ActivityEvent.from_avro),
                       processor=processor or Collect(), checkpoint=checkpoint, hooks=RuntimeHooks("collect", "g"),
-                      config=LoopConfig(pipelined=pipelined), clock=clock or FakeClock())
+                      config=LoopConfig(pipelined=pipelined), clock=clock)
     consumer.on_empty = runtime.stop
     return runtime, consumer, producer, sink, journal
 
@@ -300,6 +301,103 @@ def test_given_pipelined_when_partitions_are_revoked_then_the_write_in_flight_co
 
     assert journal[-2:] == [("commit", [(TOPIC, 0, 1)]), ("revoke returned",)]
     runtime._writer.shutdown()
+
+
+class Ticking(Collect):
+    """Each batch takes ``seconds`` of the fake clock."""
+
+    def __init__(self, clock: FakeClock, seconds: float) -> None:
+        self._clock, self._seconds = clock, seconds
+
+    def handle(self, batch):
+        self._clock.advance(self._seconds)
+        return super().handle(batch)
+
+
+def commits(journal) -> list:
+    return [step[1] for step in journal if step[0] == "commit"]
+
+
+@pytest.mark.parametrize("pipelined", [False, True])
+def test_given_a_commit_interval_then_offsets_wait_for_it_and_go_with_a_later_batch(pipelined):
+    clock = FakeClock()
+    runtime, consumer, _, sink, journal = make_runtime(
+        [msgs(0, [0]), msgs(0, [1]) + msgs(1, [7]), msgs(0, [2]), msgs(1, [8])], clock=clock,
+        processor=Ticking(clock, 0.4), pipelined=pipelined, commit_interval_s=1.0)
+
+    runtime.run()
+
+    # 0.4 s and 0.8 s: held; 1.2 s: committed with the batches before; 1.6 s: held until the loop is idle.
+    # Pipelined, a batch is finished while the next is handled: at 1.2 s the third is not written yet.
+    expected = ([[(TOPIC, 0, 2), (TOPIC, 1, 8)], [(TOPIC, 0, 3), (TOPIC, 1, 9)]] if pipelined
+                else [[(TOPIC, 0, 3), (TOPIC, 1, 8)], [(TOPIC, 1, 9)]])
+    assert commits(journal) == expected
+    assert len(sink.batches) == 4
+    assert consumer.committed == {(TOPIC, 0): 3, (TOPIC, 1): 9}
+
+
+def test_given_a_commit_interval_then_an_idle_poll_commits_what_is_held_at_once():
+    runtime, consumer, _, _, journal = make_runtime([msgs(0, [4, 5]), [], msgs(0, [6])], commit_interval_s=60.0)
+    consumer.on_empty = None
+    runtime._consumer.subscribe([TOPIC], on_assign=runtime._on_assign)
+    for _ in range(2):
+        runtime.step()
+
+    assert commits(journal) == [[(TOPIC, 0, 6)]]
+
+
+def test_given_held_offsets_when_partitions_are_revoked_then_they_are_committed_first():
+    runtime, consumer, _, _, journal = make_runtime([msgs(0, [0]) + msgs(1, [3])], commit_interval_s=60.0)
+    consumer.on_empty = None
+    runtime._consumer.subscribe([TOPIC], on_assign=runtime._on_assign)
+    runtime.step()
+    assert commits(journal) == []
+
+    runtime._on_revoke(consumer, [TopicPartition(TOPIC, 1)])
+
+    assert commits(journal) == [[(TOPIC, 0, 1), (TOPIC, 1, 4)]]
+
+
+def test_given_held_offsets_when_partitions_are_lost_then_only_the_others_are_committed():
+    runtime, consumer, _, _, journal = make_runtime([msgs(0, [0]) + msgs(1, [3])], commit_interval_s=60.0)
+    consumer.on_empty = None
+    runtime._consumer.subscribe([TOPIC], on_assign=runtime._on_assign)
+    runtime.step()
+
+    runtime._on_lost(consumer, [TopicPartition(TOPIC, 1)])
+
+    assert commits(journal) == [[(TOPIC, 0, 1)]]
+
+
+def test_given_a_held_commit_fails_then_it_is_logged_and_the_offsets_go_with_the_next_one(caplog):
+    runtime, consumer, _, _, journal = make_runtime([msgs(0, [0]), [], msgs(0, [1]), []], commit_interval_s=60.0)
+    consumer.on_empty = None
+    runtime._consumer.subscribe([TOPIC], on_assign=runtime._on_assign)
+    real_commit, failures = consumer.commit, [RuntimeError("coordinator not available")]
+
+    def commit(offsets=None, asynchronous=True):
+        if failures:
+            raise failures.pop()
+        real_commit(offsets=offsets, asynchronous=asynchronous)
+
+    consumer.commit = commit
+    for _ in range(4):
+        runtime.step()
+
+    assert "coordinator not available" in caplog.text
+    assert commits(journal) == [[(TOPIC, 0, 2)]]
+
+
+def test_given_held_offsets_when_a_transaction_commits_a_partition_then_its_held_offset_is_dropped():
+    clock = FakeClock()
+    runtime, consumer, _, _, journal = make_runtime(
+        [msgs(0, [0]) + msgs(1, [5]), msgs(0, [1]) + [FakeMessage(TOPIC, 0, 2, b"bad")]], transactional=True,
+        clock=clock, commit_interval_s=60.0)
+
+    runtime.run()
+
+    assert ("send_offsets", [(TOPIC, 0, 3)]) in journal
+    assert commits(journal) == [[(TOPIC, 1, 6)]]  # at idle: partition 0's held offset (1) would go back
 
 
 def test_offsets_after_and_at_start_cover_each_partition():
