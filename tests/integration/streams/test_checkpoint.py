@@ -1,7 +1,8 @@
 """The transactional checkpoint on the real broker: batches with outputs commit their offsets in a Kafka
 transaction, batches without in a plain offset commit; mixed in one group, the group's committed offset
 is always the last batch's (the coordinator does not apply a transaction's offsets over a later plain
-commit), and the outputs are visible to read-committed readers."""
+commit), and the outputs are visible to read-committed readers. Held plain commits
+(HERALD_COMMIT_INTERVAL_MS) reach the broker only when committed, and never behind a transaction's."""
 from __future__ import annotations
 
 import uuid
@@ -51,3 +52,33 @@ def _read_committed(settings: KafkaSettings, topic: str) -> int:
         return len([m for m in reader.consume(10, 2.0) if not m.error()])
     finally:
         reader.close()
+
+
+def test_given_held_plain_commits_then_the_broker_sees_them_only_when_committed_and_never_behind_a_transaction(services):
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    settings = KafkaSettings(kafka_bootstrap=services.kafka_bootstrap, topic_prefix=f"{prefix}.", group_prefix=f"{prefix}-")
+    admin, specs = build_admin(settings), topic_specs(partitions=1)
+    create_topics(admin, settings, specs)
+    source, out = settings.topic(ACTIVITY), settings.topic(PUSH)
+    consumer = build_consumer(settings, "held")
+    producer = build_producer(settings, transactional_id=f"{prefix}-held-0")
+    try:
+        consumer.assign([TopicPartition(source, 0, 0)])
+        checkpoint = Checkpoint(consumer=consumer, producer=producer, sink=None, dlq_topic_of=lambda t: t,
+                                transactional=True, commit_interval_s=3600.0)
+        committed = lambda: consumer.committed([TopicPartition(source, 0)], timeout=10)[0].offset  # noqa: E731
+
+        checkpoint.commit(Outcome(), [TopicPartition(source, 0, 1)])
+        checkpoint.commit(Outcome(), [TopicPartition(source, 0, 2)])
+        assert committed() < 0  # held: nothing committed for the group yet
+        checkpoint.commit_held()
+        assert committed() == 2
+
+        checkpoint.commit(Outcome(), [TopicPartition(source, 0, 3)])  # held
+        checkpoint.commit(Outcome(outputs=[Output(out, b"k", b"v")]), [TopicPartition(source, 0, 4)])
+        assert committed() == 4  # the transaction's offsets, at once
+        checkpoint.commit_held()
+        assert committed() == 4  # the held 3 was dropped, not committed over the transaction's 4
+    finally:
+        consumer.close()
+        delete_topics(admin, settings, specs)
