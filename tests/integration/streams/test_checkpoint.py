@@ -6,6 +6,7 @@ commit), and the outputs are visible to read-committed readers. Held plain commi
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 
 from confluent_kafka import TopicPartition
 
@@ -18,19 +19,30 @@ from streams.settings import KafkaSettings
 from streams.topics import ACTIVITY, PUSH, topic_specs
 
 
-def test_given_batches_with_and_without_outputs_then_each_commits_its_offsets_and_the_last_commit_wins(services):
+@contextmanager
+def broker_checkpoint(services, name: str, **checkpoint_options):
+    """A one-partition source and push topic, a consumer assigned to the source and a transactional
+    checkpoint on them; yields (checkpoint, the group's committed offset, source topic, output topic, settings)."""
     prefix = f"t{uuid.uuid4().hex[:10]}"
     settings = KafkaSettings(kafka_bootstrap=services.kafka_bootstrap, topic_prefix=f"{prefix}.", group_prefix=f"{prefix}-")
     admin, specs = build_admin(settings), topic_specs(partitions=1)
     create_topics(admin, settings, specs)
     source, out = settings.topic(ACTIVITY), settings.topic(PUSH)
-    consumer = build_consumer(settings, "checkpoint")
-    producer = build_producer(settings, transactional_id=f"{prefix}-checkpoint-0")
+    consumer = build_consumer(settings, name)
+    producer = build_producer(settings, transactional_id=f"{prefix}-{name}-0")
     try:
         consumer.assign([TopicPartition(source, 0, 0)])
         checkpoint = Checkpoint(consumer=consumer, producer=producer, sink=None, dlq_topic_of=lambda t: t,
-                                transactional=True)
+                                transactional=True, **checkpoint_options)
         committed = lambda: consumer.committed([TopicPartition(source, 0)], timeout=10)[0].offset  # noqa: E731
+        yield checkpoint, committed, source, out, settings
+    finally:
+        consumer.close()
+        delete_topics(admin, settings, specs)
+
+
+def test_given_batches_with_and_without_outputs_then_each_commits_its_offsets_and_the_last_commit_wins(services):
+    with broker_checkpoint(services, "checkpoint") as (checkpoint, committed, source, out, settings):
         with_output = Outcome(outputs=[Output(out, b"k", b"v")])
 
         for offset, outcome in [(1, with_output), (2, Outcome()), (3, Outcome()), (4, with_output), (5, Outcome())]:
@@ -40,34 +52,10 @@ def test_given_batches_with_and_without_outputs_then_each_commits_its_offsets_an
             assert committed() == offset
 
         wait_until(lambda: _read_committed(settings, out) == 2, 30, interval=0.2, what="both outputs")
-    finally:
-        consumer.close()
-        delete_topics(admin, settings, specs)
-
-
-def _read_committed(settings: KafkaSettings, topic: str) -> int:
-    reader = build_consumer(settings, f"reader-{uuid.uuid4().hex[:6]}")
-    try:
-        reader.assign([TopicPartition(topic, 0, 0)])
-        return len([m for m in reader.consume(10, 2.0) if not m.error()])
-    finally:
-        reader.close()
 
 
 def test_given_held_plain_commits_then_the_broker_sees_them_only_when_committed_and_never_behind_a_transaction(services):
-    prefix = f"t{uuid.uuid4().hex[:10]}"
-    settings = KafkaSettings(kafka_bootstrap=services.kafka_bootstrap, topic_prefix=f"{prefix}.", group_prefix=f"{prefix}-")
-    admin, specs = build_admin(settings), topic_specs(partitions=1)
-    create_topics(admin, settings, specs)
-    source, out = settings.topic(ACTIVITY), settings.topic(PUSH)
-    consumer = build_consumer(settings, "held")
-    producer = build_producer(settings, transactional_id=f"{prefix}-held-0")
-    try:
-        consumer.assign([TopicPartition(source, 0, 0)])
-        checkpoint = Checkpoint(consumer=consumer, producer=producer, sink=None, dlq_topic_of=lambda t: t,
-                                transactional=True, commit_interval_s=3600.0)
-        committed = lambda: consumer.committed([TopicPartition(source, 0)], timeout=10)[0].offset  # noqa: E731
-
+    with broker_checkpoint(services, "held", commit_interval_s=3600.0) as (checkpoint, committed, source, out, _):
         checkpoint.commit(Outcome(), [TopicPartition(source, 0, 1)])
         checkpoint.commit(Outcome(), [TopicPartition(source, 0, 2)])
         assert committed() < 0  # held: nothing committed for the group yet
@@ -79,6 +67,12 @@ def test_given_held_plain_commits_then_the_broker_sees_them_only_when_committed_
         assert committed() == 4  # the transaction's offsets, at once
         checkpoint.commit_held()
         assert committed() == 4  # the held 3 was dropped, not committed over the transaction's 4
+
+
+def _read_committed(settings: KafkaSettings, topic: str) -> int:
+    reader = build_consumer(settings, f"reader-{uuid.uuid4().hex[:6]}")
+    try:
+        reader.assign([TopicPartition(topic, 0, 0)])
+        return len([m for m in reader.consume(10, 2.0) if not m.error()])
     finally:
-        consumer.close()
-        delete_topics(admin, settings, specs)
+        reader.close()
