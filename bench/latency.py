@@ -6,9 +6,9 @@
 2. then, per repetition, the offered load: one fixed rate for all repetitions, half the median of
    those maxima (or ``--rate``), open loop (paced publishing, not waiting on the pipeline), for
    ``--seconds``; then everything drains and is read back:
-   * row visible: from the event's publish time (its occurred_at, stamped at ``publish``) to the
+   * row visible: from the event's scheduled publish time (its occurred_at; ``Load`` in bench/pipeline.py) to the
      commit that made its activity_events row visible (LISTEN/NOTIFY, see bench/pipeline.py);
-   * push: from the publish time to the push's arrival at the FCM emulator (its admin API records
+   * push: from the scheduled publish time to the push's arrival at the FCM emulator (its admin API records
      ``received_at`` per message; the notification id leads back to the event).
 Processors run with their default settings (batches of up to 20,000 records for the persister, 5,000 for the others,
 or 50 ms, 100 ms for the fan-out; the push sender takes queued records at once, or the first to arrive, and fetches
@@ -38,22 +38,20 @@ def maximum(pipeline: Pipeline, burst: int) -> float:
     last effect (the last row commit or push arrival), read back once everything has drained."""
     pipeline.clear_pushes()
     load = Load(pipeline, rate=0)
-    started = time.time()
     load.run(burst)
     assert load.stop() == 0, "the broker did not acknowledge every event"
     wait_until(pipeline.caught_up, 900, interval=0.5, what="the pipeline to drain the burst")
     time.sleep(1.0)  # let the listener thread take the last notifications
     last = max([*pipeline.listener.visible.values(), *(m["received_at"] for m in pipeline.pushes())])
-    return burst / (last - started)
+    return burst / (last - load.started)
 
 
 def offered(pipeline: Pipeline, rate: float, seconds: float) -> dict:
     """Latencies of ``rate``/s events for ``seconds``, read back after the pipeline drained."""
     pipeline.clear_pushes()
     load = Load(pipeline, rate)
-    started = time.monotonic()
     load.run(int(rate * seconds))
-    achieved = len(load.published) / (time.monotonic() - started)
+    achieved = load.achieved()
     assert load.stop() == 0, "the broker did not acknowledge every event"
     wait_until(pipeline.caught_up, 600, interval=0.2, what="the pipeline to drain")
     time.sleep(1.0)  # let the listener thread take the last notifications

@@ -132,7 +132,9 @@ NOTES = [
     "not validate events (Herald does, and dead-letters failures). A one-method patch fixes the sink's column list "
     "(quixstreams 3.28 takes it from the first row of a batch after dropping None values, losing e.g. patient_id of every "
     "row in a batch that starts with an announcement). The checksum row shows both jobs wrote identical rows.",
-    "- **Latency**: publish time = the moment `ActivityPublisher.publish` is called (stamped into occurred_at). Row "
+    "- **Latency**: publish time = the event's scheduled publish time (stamped into occurred_at); the load generator "
+    "builds and encodes events ahead and publishes each as ready bytes no earlier than that time, so a late publish "
+    "counts against the pipeline. Row "
     "visibility is the commit time of the inserting transaction (a statement trigger's pg_notify, delivered at commit). "
     "Push arrival is the emulator's `received_at`. Every demo user pushes from NORMAL up with quiet hours off, so most "
     "notifying events become 2–4 pushes. The processors run with their default settings.",

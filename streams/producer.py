@@ -137,7 +137,11 @@ class ActivityPublisher:
 
     def publish(self, event: ActivityEvent) -> bool:
         """Enqueues an already built event (used by replays and the demo)."""
-        return self._publisher.publish(self.topic, event.key, self._serde.encode(event.to_avro()))
+        return self._publisher.publish(self.topic, event.key, self.encode(event))
+
+    def encode(self, event: ActivityEvent) -> bytes:
+        """The record value ``publish`` would send (registry framing + Avro), to publish later as bytes."""
+        return self._serde.encode(event.to_avro())
 
     @property
     def publisher(self) -> Publisher:
