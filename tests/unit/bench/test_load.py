@@ -8,6 +8,7 @@ import uuid
 from datetime import datetime, timezone
 
 from bench.pipeline import Load
+from cli.processes import wait_until
 from processors.demo.traffic import build_world, demo_events
 from streams.messages import ACTIVITY_EVENT
 from streams.producer import ActivityPublisher
@@ -66,3 +67,16 @@ def test_a_burst_counts_from_before_its_first_event_is_built_and_stamps_none_aft
     assert load.started <= produced[0][0] and load.finished >= produced[-1][0]
     for (at, _, _), d in zip(produced, decoded):
         assert load.published[uuid.UUID(d["event_id"])] <= at
+
+
+def test_started_in_a_thread_it_publishes_second_after_second_on_schedule_until_stopped():
+    sink = TimedSink()
+    serde = AvroSerde(ACTIVITY_EVENT, SchemaStore())
+    load = Load(World(), 400, publisher=ActivityPublisher(sink, serde, "t.activity-events.v1"))
+    load.start()
+    wait_until(lambda: len(sink.produced) > 500, 10, interval=0.01, what="a second chunk of events")
+    assert load.stop() == 0
+    stamps = sorted(load.published.values())
+    assert len(stamps) == len(sink.produced) > 500  # past the first 400-event chunk, nothing published twice
+    assert all(abs((b - a) - 1 / 400) < 1e-6 for a, b in zip(stamps, stamps[1:]))  # one schedule across chunks
+    assert all(at >= load.published[uuid.UUID(serde.decode(value)["event_id"])] for at, _, value in sink.produced)
