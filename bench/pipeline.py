@@ -220,7 +220,7 @@ class Load:
                                                                        on_failure=self._failures.append)
         self.published: dict[uuid.UUID, float] = {}  # event id -> scheduled publish time (epoch s)
         self.notify: set[uuid.UUID] = set()
-        self.started: float | None = None  # the first event's publish time (epoch s)
+        self.started: float | None = None  # the first event's scheduled time; a burst's: when run() began (epoch s)
         self.finished: float | None = None  # when the last produce() returned (epoch s)
         self._next: float | None = None  # the next event's scheduled time
         self._stopping = False
@@ -244,8 +244,8 @@ class Load:
 
     def _prepare(self, count: int) -> list[tuple[ActivityEvent, bytes, float]]:
         """``count`` events with their encoded record and scheduled time. The first batch starts once it
-        is encoded (the estimate: this machine encodes ~20,000 events/s; a late start only counts against us).
-        A burst's events are due at once."""
+        is encoded (``_ENCODE_S`` an event; a late start only counts against us). A burst's events are due
+        at once."""
         events = self._pipeline.events(count)
         if self._next is None or self._rate <= 0:
             self._next = time.time() + (0.05 + count * _ENCODE_S if self._rate > 0 else 0.0)

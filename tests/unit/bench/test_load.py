@@ -56,7 +56,7 @@ def test_paced_events_are_stamped_with_their_schedule_and_never_published_before
     assert all(abs(g - 1 / 500) < 1e-6 for g in gaps)  # one event every 2 ms, as scheduled
     for (at, _, _), stamp, d in zip(produced, stamps, decoded):
         assert at >= stamp  # a publish never precedes the time its latency counts from
-        assert d["occurred_at"].timestamp() == round(stamp, 6)  # the event says the same
+        assert abs(d["occurred_at"].timestamp() - stamp) <= 1e-6  # the event says the same (µs precision)
     assert load.started == stamps[0]
     assert 0 < load.achieved() <= 500 * 1.01
 
