@@ -14,15 +14,16 @@ from datetime import datetime, timezone
 from enum import Enum
 
 from streams.errors import InvalidEvent
+from streams.limits import ACTIVITY_TEXT_MAX, activity_limits_problem, directory_limits_problem
 
 ACTIVITY_EVENT = "emr.herald.activity.ActivityEvent"
 DIRECTORY_CHANGE = "emr.herald.directory.DirectoryChange"
 PUSH_REQUEST = "emr.herald.push.PushRequest"
 
-TITLE_MAX = 200
-DESCRIPTION_MAX = 4000
+TITLE_MAX = ACTIVITY_TEXT_MAX["title"]
+DESCRIPTION_MAX = ACTIVITY_TEXT_MAX["description"]
 VISIBILITIES = frozenset({"all_members", "clinical_staff", "actor_and_supervisors"})
-_EVENT_TYPE = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
+_EVENT_TYPE = re.compile(r"[A-Z][A-Z0-9_]{1,63}")  # fullmatch: "$" would let a trailing newline through
 
 
 class Priority(str, Enum):
@@ -53,26 +54,24 @@ def parse_priority(value: object) -> Priority | None:
         raise InvalidEvent(f"unknown priority {value!r}; expected one of LOW, NORMAL, HIGH, URGENT") from None
 
 
-def activity_problem(event_type: str, organization_id: str, title: str, description: str | None,
-                     visibility: str | None, occurred_at: datetime) -> str | None:
-    """The first rule an activity event breaks, or None. Shared by ``ActivityEvent.validate`` and the
-    persister's row builder, which skips the dataclass. Messages are built only on failure: this runs
-    for every event on the hot path."""
-    if not organization_id:
+def activity_problem(d) -> str | None:
+    """The first rule an activity event breaks, or None; ``d`` is its Avro dict (or its fields as a
+    dict). Shared by ``ActivityEvent.validate`` and the persister's row builder, which skips the
+    dataclass. Messages are built only on failure: this runs for every event on the hot path."""
+    if not d["organization_id"]:
         return "organization_id is required"
-    if not _EVENT_TYPE.match(event_type or ""):
-        return f"event_type {event_type!r} must be UPPER_SNAKE_CASE"
-    if not title:
+    event_type = d["event_type"]
+    if not _EVENT_TYPE.fullmatch(event_type or ""):
+        return f"event_type {event_type!r} must be UPPER_SNAKE_CASE" if len(event_type or "") <= 64 \
+            else "event_type must be UPPER_SNAKE_CASE of at most 64 characters"
+    if not d["title"]:
         return "title is required"
-    if len(title) > TITLE_MAX:
-        return f"title is {len(title)} characters; at most {TITLE_MAX}"
-    if description is not None and len(description) > DESCRIPTION_MAX:
-        return f"description is longer than {DESCRIPTION_MAX}"
+    visibility = d.get("visibility")
     if visibility is not None and visibility not in VISIBILITIES:
-        return f"unknown visibility {visibility!r}"
-    if occurred_at.tzinfo is None:
+        return f"unknown visibility {visibility[:40]!r}"
+    if d["occurred_at"].tzinfo is None:
         return "occurred_at must carry a time zone"
-    return None
+    return activity_limits_problem(d)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +104,7 @@ class ActivityEvent:
         return self
 
     def _problem(self) -> str | None:
-        return activity_problem(self.event_type, self.organization_id, self.title, self.description,
-                                self.visibility, self.occurred_at)
+        return activity_problem(_fields(self))
 
     @property
     def key(self) -> bytes:
@@ -150,6 +148,8 @@ class DirectoryChange:
         _require(self.entity in ("user", "care_team_member"), f"unknown directory entity {self.entity!r}")
         _require(bool(self.organization_id and self.user_id), "organization_id and user_id are required")
         _require(self.entity == "user" or bool(self.patient_id), "a care_team_member needs patient_id")
+        problem = directory_limits_problem(_fields(self))
+        _require(problem is None, problem or "")
         return self
 
     @property

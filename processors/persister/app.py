@@ -34,7 +34,7 @@ def row_from_avro(d: dict) -> ActivityRow:
     event_id, event_type, occurred_at = d["event_id"], d["event_type"], d["occurred_at"]
     organization_id, title, description, visibility = d["organization_id"], d["title"], d.get("description"), \
         d.get("visibility")
-    problem = activity_problem(event_type, organization_id, title, description, visibility, occurred_at)
+    problem = activity_problem(d)
     if problem is not None:
         raise InvalidEvent(problem)
     entry = lookup(event_type)
