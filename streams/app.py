@@ -37,9 +37,11 @@ def build_runtime(settings, *, processor: Processor, group: str, topics: list[st
     ``pipelined`` (when ``settings.pipelined`` allows it) checkpoints each batch on a writer thread
     while the next is handled."""
     consumer = build_consumer(settings, group, **membership(settings), **fetching(settings))
-    producer = build_producer(settings, transactional_id=transactional_id(settings, group) if transactional else None)
+    txn_id = transactional_id(settings, group) if transactional else None
+    producer = build_producer(settings, transactional_id=txn_id)
     checkpoint = Checkpoint(consumer=consumer, producer=producer, sink=sink, dlq_topic_of=dlq_router(settings),
-                            transactional=transactional, commit_interval_s=commit_interval_s(settings))
+                            transactional=transactional, commit_interval_s=commit_interval_s(settings),
+                            producer_factory=lambda: build_producer(settings, transactional_id=txn_id))
     runtime = Runtime(consumer=consumer, topics=[settings.topic(t) for t in topics], decode=decode,
                       processor=processor, checkpoint=checkpoint, hooks=RuntimeHooks(processor.name, settings.group(group)),
                       config=loop_config(settings, pipelined=pipelined))
@@ -53,7 +55,8 @@ def loop_config(settings, *, pipelined: bool = False) -> LoopConfig:
     if not isinstance(settings, RuntimeSettings):
         return LoopConfig()
     return LoopConfig(batch_max_records=settings.batch_max_records, batch_timeout_s=settings.batch_timeout_s,
-                      pipelined=pipelined and settings.pipelined, eager=settings.eager_batches)
+                      pipelined=pipelined and settings.pipelined, eager=settings.eager_batches,
+                      shutdown_timeout_s=settings.shutdown_timeout_s, stall_timeout_s=settings.stall_timeout_s)
 
 
 def commit_interval_s(settings) -> float:

@@ -1,4 +1,4 @@
-"""The commit order, written once (STYLE 7; Quix ``Checkpoint.commit``).
+"""The commit order, written once (as Quix Streams' ``Checkpoint.commit`` does).
 
 1. write sinks (one Postgres transaction)
 2. produce outputs and dead letters
@@ -25,7 +25,7 @@ are durable before its offsets are held, and a crash only makes the restarted me
 against idempotent sinks (the persister's rows by key; the push sender skips pairs already recorded
 as sent). What it saves is a broker round trip on the polling thread for most batches (the push
 sender's was ~7 ms of a ~100 ms cycle at ~500 events/s) and most of the offset records the broker
-writes to ``__consumer_offsets`` (docs/benchmarks.md, twelfth session). A transaction's offsets are
+writes to ``__consumer_offsets`` (docs/benchmarks.md). A transaction's offsets are
 never held: they commit with it.
 
 ``commit`` = ``prepare`` (1–3, or 1 and the transaction's produce) + ``finish`` (4, or the transaction's
@@ -35,14 +35,18 @@ from another thread can wait forever for a rebalance callback that is waiting fo
 """
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any, Callable, Iterable, Protocol
 
-from confluent_kafka import TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
 
 from streams.deadletter import to_output
-from streams.errors import ProduceFailed
+from streams.errors import ClientFatal, ProduceFailed, reason_line
+from streams.failures import Failure, classify, kafka_error
 from streams.records import Outcome, Output
+
+log = logging.getLogger("herald.checkpoint")
 
 
 class Sink(Protocol):
@@ -50,18 +54,34 @@ class Sink(Protocol):
         """Makes ``batch`` durable in one transaction; raising aborts the checkpoint."""
 
 
+TXN_TIMEOUT_S = 10.0  # each transaction call's deadline: a broker that is gone never blocks the loop for longer
+
+
 class Checkpoint:
-    """Carries one batch's Outcome out in the fixed order, then commits its offsets."""
+    """Carries one batch's Outcome out in the fixed order, then commits its offsets.
+
+    Kafka errors are handled as librdkafka documents them: a transaction call that times out or fails
+    retriably is called again until ``TXN_TIMEOUT_S``; an abortable error aborts the transaction and
+    raises (the batch is redone); a fatal error, or any other error of a transaction call, retires the
+    producer and raises ``ClientFatal``. The next batch then starts with a producer from
+    ``producer_factory``, whose ``init_transactions`` fences the old one and aborts its open transaction
+    at the coordinator. Without a factory the error stays fatal and the process exits non-zero for its
+    supervisor to restart it. Either way the batch's offsets were not committed, so it is redone: the
+    fan-out's bell rows are idempotent and its push requests are produced again.
+    """
 
     def __init__(self, *, consumer, producer, sink: Sink | None, dlq_topic_of, transactional: bool = False,
                  flush_timeout_s: float = 30.0, commit_interval_s: float = 0.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, producer_factory: Callable[[], Any] | None = None,
+                 txn_timeout_s: float = TXN_TIMEOUT_S) -> None:
         self._consumer = consumer
         self._producer = producer
+        self._producer_factory = producer_factory
         self._sink = sink
         self._dlq_topic_of = dlq_topic_of  # source topic -> dead-letter topic
         self._transactional = transactional
         self._flush_timeout_s = flush_timeout_s
+        self._txn_timeout_s = txn_timeout_s
         self._errors: list[str] = []
         self._in_transaction = False  # the batch being checkpointed opened a Kafka transaction
         self._commit_interval_s = commit_interval_s
@@ -77,20 +97,20 @@ class Checkpoint:
     def prepare(self, outcome: Outcome) -> None:
         """Step 1, then 2–3 (or, transactional and with outputs, begins the transaction and produces into it)."""
         self._in_transaction = False
+        producer = self._live_producer()
         if outcome.writes is not None and self._sink is not None:
             self._sink.write(outcome.writes)  # 1
         outputs = outcome.outputs + [to_output(d, self._dlq_topic_of(d.message.topic())) for d in outcome.dead_letters]
-        self._in_transaction = self._transactional and bool(outputs)
-        if not self._in_transaction:
-            self._produce(outputs)  # 2
-            self._flush()  # 3
+        if not (self._transactional and outputs):
+            self._guarded(self._produce, outputs)  # 2
+            self._guarded(self._flush)  # 3
             return
-        self._producer.begin_transaction()
+        self._guarded(producer.begin_transaction)
+        self._in_transaction = True
         try:
             self._produce(outputs)  # 2, inside the transaction
-        except Exception:
-            self._producer.abort_transaction()
-            raise
+        except Exception as exc:
+            self._abort(exc)
 
     def finish(self, offsets: list[TopicPartition]) -> None:
         """Step 4 (a transaction open: the offsets join it, and it commits or aborts)."""
@@ -100,13 +120,14 @@ class Checkpoint:
             if self._clock() - self._committed_at >= self._commit_interval_s:
                 self.commit_held()
             return
+        self._in_transaction = False
         try:
             if offsets:  # 3 + 4, atomically with the outputs
-                self._producer.send_offsets_to_transaction(offsets, self._consumer.consumer_group_metadata())
-            self._producer.commit_transaction()
-        except Exception:
-            self._producer.abort_transaction()
-            raise
+                metadata = self._consumer.consumer_group_metadata()
+                self._retrying(lambda t: self._producer.send_offsets_to_transaction(offsets, metadata, t))
+            self._retrying(self._producer.commit_transaction)
+        except Exception as exc:
+            self._abort(exc)
         self.forget(offsets)  # committed past anything held for those partitions
 
     def commit_held(self) -> None:
@@ -122,11 +143,66 @@ class Checkpoint:
         for tp in partitions:
             self._held.pop((tp.topic, tp.partition), None)
 
+    def _live_producer(self):
+        """The producer, built anew when a fatal error retired the last one (raises while it cannot be)."""
+        if self._producer is None:
+            if self._producer_factory is None:
+                raise ClientFatal("the producer failed fatally and cannot be replaced here", recoverable=False)
+            self._producer = self._producer_factory()
+            log.warning("producer replaced after a fatal error")
+        return self._producer
+
     def _produce(self, outputs: list[Output]) -> None:
         self._errors = produce_all(self._producer, outputs)
 
     def _flush(self) -> None:
         wait_for_acks(self._producer, self._errors, self._flush_timeout_s)
+
+    def _guarded(self, call: Callable, *args) -> None:
+        """Runs a producer call outside a transaction; a fatal Kafka error retires the producer."""
+        try:
+            call(*args)
+        except KafkaException as exc:
+            if classify(exc) is Failure.FATAL:
+                self._retire(exc)
+            raise
+
+    def _retrying(self, call: Callable[[float], None]) -> None:
+        """Calls a transaction call again while it fails retriably (a timeout), up to the deadline."""
+        deadline = self._clock() + self._txn_timeout_s
+        while True:
+            try:
+                call(max(deadline - self._clock(), 0.1))
+                return
+            except KafkaException as exc:
+                err = kafka_error(exc)
+                if err is None or not err.retriable() or self._clock() >= deadline:
+                    raise
+
+    def _abort(self, cause: Exception) -> None:
+        """Aborts the open transaction after ``cause`` and re-raises it: as it is when the transaction could
+        be aborted, as ``ClientFatal`` when the producer had to be retired (see the class doc)."""
+        self._in_transaction = False
+        err = kafka_error(cause) if isinstance(cause, KafkaException) else None
+        if err is not None and (err.fatal() or not (err.txn_requires_abort() or err.retriable())):
+            self._retire(cause)
+        try:
+            self._retrying(self._producer.abort_transaction)
+        except KafkaException as exc:
+            self._retire(exc)
+        raise cause
+
+    def _retire(self, exc: Exception) -> None:
+        """Drops the producer after a fatal error: purged so that its queue dies with it."""
+        log.error("producer retired: %s", reason_line(exc))
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                producer.purge(in_queue=True, in_flight=True)
+            except Exception:  # a fatal producer may refuse even this; it is dropped anyway
+                pass
+        raise ClientFatal(f"Kafka producer failed fatally: {reason_line(exc)}",
+                          recoverable=self._producer_factory is not None) from exc
 
 
 def produce_all(producer, outputs: list[Output]) -> list[str]:

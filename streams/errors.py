@@ -25,6 +25,14 @@ class SinkBackpressure(HeraldError):
         self.retry_after = retry_after
 
 
+class ClientFatal(HeraldError):
+    """A Kafka client failed fatally; ``recoverable``: the next attempt builds a new one, else the process must exit."""
+
+    def __init__(self, reason: str, *, recoverable: bool = True) -> None:
+        super().__init__(reason)
+        self.recoverable = recoverable
+
+
 class ServiceUnavailable(HeraldError):
     """A service the process needs (Kafka, Postgres) did not answer in time."""
 

@@ -6,8 +6,9 @@ counting on one whose ``/readyz`` fails. One tiny threaded stdlib server per pro
 ``DEFAULT_PORTS[process]``; 0 turns it off (how tests that start many processes avoid clashes).
 
 A check is a callable returning ``Check``; one that raises counts as failed. Liveness is the loop's
-heartbeat (``RuntimeHooks.on_loop``); readiness is "the consumer holds partitions or got records
-recently, and the database answers".
+heartbeat (``RuntimeHooks.on_loop``); readiness is a claim about progress: no fatal client, batches
+not failing in a row, no partition behind without progress, partitions held (or records got
+recently), and the database answers.
 """
 from __future__ import annotations
 
@@ -120,7 +121,8 @@ def serve_process(process: str, port: int | None, *, live: dict[str, Probe] | No
 def serve_consumer(process: str, settings, hooks, *, engine=None) -> HealthServer | None:
     """The endpoint of a consumer-group processor: live while its loop turns, ready while it holds
     partitions (or got records lately) and, given an ``engine``, while the database answers."""
-    ready = {"consumer": consumer_ready(hooks)}
+    ready = {"consumer": consumer_ready(hooks, stall_timeout_s=settings.stall_timeout_s,
+                                        max_failed_batches=settings.ready_max_failed_batches)}
     if engine is not None:
         ready["database"] = database_answers(engine)
     return serve_process(process, settings.metrics_port,
@@ -142,9 +144,21 @@ def heartbeat_within(last_beat: Callable[[], float | None], max_silence_s: float
     return probe
 
 
-def consumer_ready(hooks, recent_s: float = 30.0, clock: Callable[[], float] = time.monotonic) -> Probe:
-    """Ready while the consumer holds partitions or got records within ``recent_s`` (RuntimeHooks state)."""
+def consumer_ready(hooks, recent_s: float = 30.0, clock: Callable[[], float] = time.monotonic, *,
+                   stall_timeout_s: float = 60.0, max_failed_batches: int = 3) -> Probe:
+    """Ready while the consumer makes progress (RuntimeHooks state): not when a Kafka client failed
+    fatally, when ``max_failed_batches`` batches failed in a row (its partitions are paused between
+    retries), or when a partition is behind and has had no batch done for ``stall_timeout_s``; else
+    while it holds partitions or got records within ``recent_s``."""
     def probe() -> Check:
+        if hooks.fatal:
+            return Check(False, f"Kafka client failed fatally: {hooks.fatal}")
+        if hooks.failing >= max_failed_batches:
+            return Check(False, f"{hooks.failing} batches failed in a row; last: {hooks.last_failure}"[:300])
+        stalled = hooks.stalled(stall_timeout_s, clock())
+        if stalled:
+            names = ", ".join(f"{t}[{p}]" for t, p in stalled[:5])
+            return Check(False, f"{len(stalled)} partitions behind with no progress for {stall_timeout_s:.0f}s: {names}")
         if hooks.assigned > 0:
             return Check(True, f"{hooks.assigned} partitions assigned")
         if hooks.last_records_at is not None and clock() - hooks.last_records_at <= recent_s:

@@ -1,4 +1,4 @@
-"""Prometheus metrics of every Herald process, recorded through hooks (STYLE 20).
+"""Prometheus metrics of every Herald process, recorded through hooks, never sprinkled through the loop.
 
 Names are ``herald_*``; labels are low-cardinality (processor, group, topic, partition, outcome,
 reason class): never a user, patient or event id.
@@ -21,6 +21,9 @@ LAG_MESSAGES = Gauge("herald_consumer_lag_messages", "Records behind the partiti
 LAG_SECONDS = Gauge("herald_consumer_lag_seconds", "Age of the oldest record not yet consumed (0 when caught up)", ["group", "topic", "partition"])
 REBALANCES = Counter("herald_rebalances_total", "Partition assignment changes", ["processor", "kind"])
 ASSIGNED = Gauge("herald_assigned_partitions", "Partitions assigned to this process", ["processor"])
+FAILING_BATCHES = Gauge("herald_consecutive_failed_batches", "Batches failed in a row since the last one that succeeded", ["processor"])
+STALLED = Gauge("herald_partition_stalled", "1 while a partition is behind and has made no progress for HERALD_STALL_TIMEOUT_S", ["group", "topic", "partition"])
+CLIENT_FATAL = Gauge("herald_client_fatal", "1 once a Kafka client of this process failed fatally and could not be replaced", ["processor"])
 UNKNOWN_EVENT_TYPES = Counter("herald_unknown_event_types_total", "Events of a type the catalogue does not know (stored, notify no one)", ["processor"])
 FANOUT_RECIPIENTS = Counter("herald_fanout_notifications_total", "Notifications decided by the fan-out, by push action", ["processor", "push"])
 DIGESTS = Counter("herald_digests_released_total", "Quiet-hours digests released, and held rows dropped at release", ["outcome"])
@@ -51,6 +54,11 @@ class RuntimeHooks:
         self.last_loop_at: float | None = None  # monotonic; liveness (streams.health)
         self.last_records_at: float | None = None  # monotonic; readiness
         self.assigned = 0
+        self.failing = 0  # batches failed in a row
+        self.last_failure = ""
+        self.fatal: str | None = None
+        self._behind: dict[tuple[str, int], int] = {}
+        self._progress_at: dict[tuple[str, int], float] = {}  # monotonic; last batch done, or assignment
 
     def on_start(self, topics: list[str]) -> None:
         """Called once before the first poll: the per-topic series exist from 0, so rate() sees the first records."""
@@ -59,6 +67,8 @@ class RuntimeHooks:
             RECORDS_OUT.labels(self.processor, topic, "ok")
             RECORDS_FAILED.labels(self.processor, topic)
         ASSIGNED.labels(self.processor).set(0)
+        FAILING_BATCHES.labels(self.processor).set(0)
+        CLIENT_FATAL.labels(self.processor).set(0)
 
     def on_loop(self) -> None:
         """Called at the top of every loop iteration: the heartbeat /healthz checks."""
@@ -67,6 +77,8 @@ class RuntimeHooks:
     def on_batch_done(self, ok: dict[str, int], dead: dict[tuple[str, str], int], started: float, newest_ts_ms: int) -> None:
         """Called after a batch's offsets are committed: ``ok`` per topic, ``dead`` per (topic, reason)."""
         self.last_records_at = time.monotonic()
+        self.failing = 0
+        FAILING_BATCHES.labels(self.processor).set(0)
         for topic, n in ok.items():
             RECORDS_IN.labels(self.processor, topic).inc(n)
             RECORDS_OUT.labels(self.processor, topic, "ok").inc(n)
@@ -78,23 +90,55 @@ class RuntimeHooks:
         if newest_ts_ms > 0:
             E2E_SECONDS.labels(self.processor).observe(max(time.time() - newest_ts_ms / 1000, 0.0))
 
-    def on_batch_failed(self, counts_in: dict[str, int]) -> None:
+    def on_batch_failed(self, counts_in: dict[str, int], reason: str = "") -> None:
         """Called when a batch is rewound to be redone."""
         self.last_records_at = time.monotonic()
+        self.failing += 1
+        self.last_failure = reason
+        FAILING_BATCHES.labels(self.processor).set(self.failing)
         for topic, n in counts_in.items():
             RECORDS_FAILED.labels(self.processor, topic).inc(n)
 
-    def on_lag(self, topic: str, partition: int, messages: int, seconds: float) -> None:
+    def on_fatal(self, reason: str) -> None:
+        """Called when a Kafka client failed fatally and the process is about to exit."""
+        self.fatal = reason
+        CLIENT_FATAL.labels(self.processor).set(1)
+
+    def on_lag(self, topic: str, partition: int, messages: int, seconds: float | None) -> None:
+        """``seconds`` None: the age is not known now; the last one reported stays."""
+        self._behind[(topic, partition)] = messages
         LAG_MESSAGES.labels(self.group, topic, str(partition)).set(messages)
-        LAG_SECONDS.labels(self.group, topic, str(partition)).set(seconds)
+        if seconds is not None:
+            LAG_SECONDS.labels(self.group, topic, str(partition)).set(seconds)
+
+    def on_progress(self, topic: str, partition: int) -> None:
+        """Called for each partition of a batch once it is done."""
+        self._progress_at[(topic, partition)] = time.monotonic()
+
+    def stalled(self, timeout_s: float, now: float | None = None) -> list[tuple[str, int]]:
+        """Partitions behind their end that have made no progress for ``timeout_s`` (updates the gauge)."""
+        now = time.monotonic() if now is None else now
+        found = []
+        for key, since in self._progress_at.items():
+            stuck = self._behind.get(key, 0) > 0 and now - since > timeout_s
+            STALLED.labels(self.group, key[0], str(key[1])).set(1 if stuck else 0)
+            if stuck:
+                found.append(key)
+        return found
 
     def on_forget_partition(self, topic: str, partition: int) -> None:
         """Called on revoke: another member reports this partition now."""
-        for gauge in (LAG_MESSAGES, LAG_SECONDS):
+        self._behind.pop((topic, partition), None)
+        self._progress_at.pop((topic, partition), None)
+        for gauge in (LAG_MESSAGES, LAG_SECONDS, STALLED):
             try:
                 gauge.remove(self.group, topic, str(partition))
             except KeyError:
                 pass
+
+    def on_assign_partition(self, topic: str, partition: int) -> None:
+        """Called on assignment: the partition's stall clock starts now."""
+        self._progress_at[(topic, partition)] = time.monotonic()
 
     def on_rebalance(self, kind: str, assigned_count: int) -> None:
         self.assigned = assigned_count

@@ -1,4 +1,4 @@
-"""The one consumer loop every processor runs: poll → decode → handle → checkpoint (STYLE 5).
+"""The one consumer loop every processor runs: poll → decode → handle → checkpoint.
 
 Synchronous by default: a batch is committed (or rewound) before the next poll. Pipelined
 (``LoopConfig.pipelined``): ``Checkpoint.prepare`` of batch N (sink transaction, outputs) runs on one
@@ -6,9 +6,16 @@ writer thread while the loop polls, decodes and handles batch N+1; the loop then
 commit, or the Kafka transaction's commit) itself, on the consumer's thread, before handing N+1 to
 the writer. A batch with outputs for other processors (the fan-out's push requests) that was not a
 full batch is finished before the loop waits for N+1 instead (``_poll``), so its outputs are not held
-back by that wait. At most one batch is in flight, so batches still commit in order. A failed batch is rewound: its partitions seek back to
-the batch's first offsets and pause for a backoff, then resume (STYLE 8); in pipelined mode the
-batch handled meanwhile is rewound with it (it was not written). When a rebalance revokes
+back by that wait. At most one batch is in flight, so batches still commit in order.
+
+A failed batch is handled by the kind of its failure (streams/failures.py). A transient one (a
+connection lost, the broker unavailable) rewinds it: its partitions seek back to the batch's first
+offsets and pause for a backoff, then resume; in pipelined mode the batch handled meanwhile is rewound
+with it (it was not written). A data error (a value the database refuses), or an error of unknown kind
+that repeats at the same offsets, is narrowed down to the records that cause it (``_isolate``): they
+are dead-lettered with the error's first line and the rest of the batch is written, so a record that
+can never be stored never stalls its partition. A fatal client error that cannot be recovered from
+stops the loop with exit code ``EXIT_FATAL`` for the supervisor to restart the process. When a rebalance revokes
 partitions (inside ``consume``), ``_on_revoke`` first waits for the checkpoint in flight and then
 commits the offsets the checkpoint holds (plain commits are held up to ``HERALD_COMMIT_INTERVAL_MS``,
 see streams/checkpoint.py), so no finished work is left uncommitted on partitions this member gives
@@ -17,7 +24,9 @@ up; an idle poll and shutdown commit them too.
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import threading
 import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,7 +36,8 @@ from typing import Callable, Protocol
 from confluent_kafka import TopicPartition
 
 from streams.checkpoint import Checkpoint
-from streams.errors import SinkBackpressure, reason_line
+from streams.errors import ClientFatal, SinkBackpressure, reason_line
+from streams.failures import Failure, classify
 from streams.metrics import RuntimeHooks
 from streams.records import DeadLetter, Message, Outcome, Record
 from streams.retry import RetryPolicy, compute_backoff
@@ -53,6 +63,20 @@ class LoopConfig:
     # takes it with whatever arrived along with it. False: ``consume(max, timeout)`` waits the whole
     # timeout unless ``max`` records are queued, even with a backlog (fuller batches, fewer commits).
     eager: bool = False
+    # A batch that fails with an error of unknown kind this many times in a row at the same offsets is
+    # narrowed down to its offending records, as a data error is at once (``Runtime._isolate``).
+    isolate_after: int = 3
+    # After SIGTERM the loop has this long to finish its batch, commit and close; past it the process
+    # exits non-zero at once (a broker that is gone must not keep a process from stopping). Nothing
+    # is lost: offsets are committed only after their batch's effects are durable.
+    shutdown_timeout_s: float = 30.0
+    # A partition behind its end with no batch done for this long counts as stalled (herald_partition_stalled).
+    stall_timeout_s: float = 60.0
+
+
+STALL_CHECK_INTERVAL_S = 1.0
+EXIT_FATAL = 70  # a Kafka client failed fatally and could not be replaced: the supervisor restarts the process
+EXIT_SHUTDOWN_TIMEOUT = 75  # SIGTERM's deadline passed before the loop had closed
 
 
 class Runtime:
@@ -75,7 +99,10 @@ class Runtime:
         self._failures = 0
         self._writer = ThreadPoolExecutor(1, thread_name_prefix=f"{processor.name}-checkpoint") \
             if config.pipelined else None
-        self._inflight: tuple[Future, list[Message], Outcome, float] | None = None
+        self._inflight: _InFlight | None = None
+        self._failed_at: tuple | None = None  # where the last failed batch started, to see a failure repeat
+        self._repeats = 0
+        self._stalls_checked_at = clock()
 
     def run(self) -> None:
         """Loops until ``stop()`` (or SIGTERM); finishes the batch in hand, then closes the consumer."""
@@ -86,6 +113,10 @@ class Runtime:
                 self.step()
             self._settle()
             self._commit_held()
+        except ClientFatal as exc:
+            self._hooks.on_fatal(reason_line(exc))
+            log.critical("stopping: %s (exit %d: restart the process)", reason_line(exc), EXIT_FATAL)
+            raise SystemExit(EXIT_FATAL) from exc
         finally:
             if self._writer is not None:
                 self._writer.shutdown(wait=True)
@@ -95,6 +126,7 @@ class Runtime:
         """One turn of the loop: the next batch, or, when none came, the batch in flight finished and the
         offsets held committed."""
         self._hooks.on_loop()
+        self._check_stalls()
         self._resume_due()
         messages = self._poll()
         if messages:
@@ -106,6 +138,13 @@ class Runtime:
 
     def stop(self) -> None:
         self._stopping = True
+
+    def _check_stalls(self) -> None:
+        """Keeps ``herald_partition_stalled`` current, once a second (the alert rule reads it)."""
+        now = self._clock()
+        if now - self._stalls_checked_at >= STALL_CHECK_INTERVAL_S:
+            self._stalls_checked_at = now
+            self._hooks.stalled(self._config.stall_timeout_s)
 
     def _poll(self) -> list[Message]:
         """The next batch (see ``LoopConfig.eager``). Before it waits for records, the loop finishes a
@@ -123,7 +162,7 @@ class Runtime:
             if queued:
                 return queued
         inflight = self._inflight
-        if inflight is not None and inflight[2].outputs and len(inflight[1]) < size:
+        if inflight is not None and inflight.outcome.outputs and len(inflight.messages) < size:
             started = self._clock()
             self._settle()
             timeout = max(timeout - (self._clock() - started), 0.0)
@@ -143,7 +182,12 @@ class Runtime:
         signal.signal(signal.SIGINT, self._on_sigterm)
 
     def _on_sigterm(self, signum, frame) -> None:
-        log.info("signal %s: finishing the batch in hand, then closing", signum)
+        log.info("signal %s: finishing the batch in hand, then closing (deadline %.0fs)", signum,
+                 self._config.shutdown_timeout_s)
+        if not self._stopping:
+            deadline = threading.Timer(self._config.shutdown_timeout_s, _exit_late, (self._config.shutdown_timeout_s,))
+            deadline.daemon = True
+            deadline.start()
         self.stop()
 
     def _process(self, messages: list[Message]) -> None:
@@ -157,7 +201,7 @@ class Runtime:
             outcome.dead_letters.extend(dead)
         except Exception as exc:
             if self._settle():
-                self._failed(messages, exc)
+                self._failed(messages, decoded, exc)
             else:  # the batch before failed too: its rewind is the earlier position
                 self._rewind(messages, 0.0, None)
             return
@@ -165,47 +209,113 @@ class Runtime:
             try:
                 self._checkpoint.commit(outcome, offsets_after(messages))
             except Exception as exc:  # any failure before the commit: redo the batch
-                self._failed(messages, exc)
+                self._failed(messages, decoded, exc)
                 return
             self._done(messages, outcome, started)
             return
         if not self._settle():  # the batch before failed and was rewound: this one goes with it
             self._rewind(messages, 0.0, None)
             return
-        self._inflight = (self._writer.submit(self._checkpoint.prepare, outcome), messages, outcome, started)
+        self._inflight = _InFlight(self._writer.submit(self._checkpoint.prepare, outcome), messages, decoded,
+                                   outcome, started)
 
     def _settle(self) -> bool:
         """Finishes the batch in flight (pipelined mode): waits for its writes, then commits its
         offsets here, on the consumer's thread. False when it failed (and was rewound)."""
         if self._inflight is None:
             return True
-        future, messages, outcome, started = self._inflight
-        self._inflight = None
+        inflight, self._inflight = self._inflight, None
         try:
-            future.result()
-            self._checkpoint.finish(offsets_after(messages))
+            inflight.future.result()
+            self._checkpoint.finish(offsets_after(inflight.messages))
         except Exception as exc:
-            self._failed(messages, exc)
-            return False
-        self._done(messages, outcome, started)
+            return self._failed(inflight.messages, inflight.decoded, exc)
+        self._done(inflight.messages, inflight.outcome, inflight.started)
         return True
 
-    def _failed(self, messages: list[Message], exc: Exception) -> None:
+    def _failed(self, messages: list[Message], decoded: list[Record | DeadLetter], exc: Exception) -> bool:
+        """Decides what a failed batch's failure calls for (streams/failures.py): a data error, or an error
+        of unknown kind that keeps failing at the same offsets, narrows the batch down to its offending
+        records (True when that finished the batch); anything else rewinds it for a retry (False)."""
+        if isinstance(exc, ClientFatal) and not exc.recoverable:
+            raise exc
         if isinstance(exc, SinkBackpressure):
             self._rewind(messages, exc.retry_after, exc)
-            return
+            return False
+        kind = classify(exc)
+        if kind is Failure.DATA or (kind is Failure.UNKNOWN and self._repeated(messages)):
+            return self._isolate(messages, decoded, exc, kind)
+        self._retry_later(messages, exc)
+        return False
+
+    def _retry_later(self, messages: list[Message], exc: Exception) -> None:
         self._failures += 1  # any failure before the commit: redo the batch
         self._rewind(messages, compute_backoff(self._failures, base=self._config.retry.base,
                                                cap=self._config.retry.cap, jitter=True), exc)
+
+    def _repeated(self, messages: list[Message]) -> bool:
+        """Counts this failure against the batch's start; True once it failed ``isolate_after`` times there."""
+        at = tuple((tp.topic, tp.partition, tp.offset) for tp in offsets_at_start(messages))
+        self._repeats = self._repeats + 1 if at == self._failed_at else 1
+        self._failed_at = at
+        return self._repeats >= self._config.isolate_after
+
+    def _isolate(self, messages: list[Message], decoded: list[Record | DeadLetter], exc: Exception,
+                 kind: Failure) -> bool:
+        """Writes the batch in ever smaller parts (halves of halves, in order) until the records that fail
+        on their own are found; those are dead-lettered with the error's first line, everything else is
+        written, and the batch's offsets commit. A transient error on the way rewinds the whole batch
+        (the parts written are written again, idempotently)."""
+        started = self._clock()
+        log.warning("batch of %d failed (%s error: %s); narrowing it down to the records that cause it",
+                    len(messages), kind.value, reason_line(exc))
+        records = [d for d in decoded if isinstance(d, Record)]
+        rejected: list[DeadLetter] = []
+        produced: list[DeadLetter] = []  # the processor's own dead letters, produced with their parts
+        try:
+            self._bisect(records, rejected, produced)
+            outcome = Outcome(dead_letters=[d for d in decoded if isinstance(d, DeadLetter)] + rejected)
+            self._checkpoint.commit(outcome, offsets_after(messages))
+        except Exception as again:
+            if isinstance(again, ClientFatal) and not again.recoverable:
+                raise
+            self._retry_later(messages, again)
+            return False
+        self._failed_at, self._repeats = None, 0
+        self._done(messages, Outcome(dead_letters=outcome.dead_letters + produced), started)
+        return True
+
+    def _bisect(self, records: list[Record], rejected: list[DeadLetter], produced: list[DeadLetter]) -> None:
+        if not records:
+            return
+        try:
+            outcome = self._processor.handle(records)
+            self._checkpoint.commit(outcome, [])
+            produced.extend(outcome.dead_letters)
+            return
+        except Exception as exc:
+            kind = classify(exc)
+            if kind not in (Failure.DATA, Failure.UNKNOWN) or isinstance(exc, (ClientFatal, SinkBackpressure)):
+                raise
+            if len(records) == 1:
+                error_type = "DataError" if kind is Failure.DATA else "RepeatedFailure"
+                rejected.append(DeadLetter(reason_line(exc), error_type, records[0].message))
+                return
+        middle = len(records) // 2
+        self._bisect(records[:middle], rejected, produced)
+        self._bisect(records[middle:], rejected, produced)
 
     def _done(self, messages: list[Message], outcome: Outcome, started: float) -> None:
         self._failures = 0
         self._report(messages, outcome.dead_letters, started)  # decode's and the processor's dead letters
 
     def _is_error(self, msg: Message) -> bool:
-        if msg.error() is None:
+        err = msg.error()
+        if err is None:
             return False
-        log.warning("consumer error: %s", msg.error())
+        if err.fatal():
+            raise ClientFatal(f"Kafka consumer failed fatally: {err}", recoverable=False)
+        log.warning("consumer error: %s", err)
         return True
 
     def _rewind(self, messages: list[Message], wait_s: float, exc: Exception | None) -> None:
@@ -214,7 +324,7 @@ class Runtime:
         if exc is not None:
             log.warning("batch of %d failed (%s: %s); retrying in %.1fs", len(messages), type(exc).__name__,
                         reason_line(exc), wait_s)
-            self._hooks.on_batch_failed(Counter(m.topic() for m in messages))
+            self._hooks.on_batch_failed(Counter(m.topic() for m in messages), reason_line(exc))
         resume_at = self._clock() + wait_s
         for tp in offsets_at_start(messages):
             key = (tp.topic, tp.partition)
@@ -225,6 +335,8 @@ class Runtime:
             self._consumer.pause([tp])
             self._consumer.seek(tp)
             self._paused[key] = resume_at
+            if exc is not None:
+                self._record_behind(tp, _oldest_timestamp(messages, key))
 
     def _resume_due(self) -> None:
         now = self._clock()
@@ -251,14 +363,38 @@ class Runtime:
             behind = max(high - (m.offset() + 1), 0) if high >= 0 else 0
             age = max(time.time() - m.timestamp()[1] / 1000, 0.0) if behind else 0.0
             self._hooks.on_lag(topic, partition, behind, age)
+            self._hooks.on_progress(topic, partition)
 
     def _record_idle_lag(self) -> None:
-        """An empty poll of unpaused partitions means they are caught up."""
-        for topic, partition in self._assigned - set(self._paused):
-            self._hooks.on_lag(topic, partition, 0, 0.0)
+        """After an empty poll, each unpaused partition's lag from its position and its end offset as last
+        fetched: 0 when caught up, never 0 for one that is behind (a partition just resumed after a rewind
+        polls empty before its first fetch returns)."""
+        idle = [TopicPartition(t, p) for t, p in self._assigned - set(self._paused)]
+        if not idle:
+            return
+        try:
+            positions = self._consumer.position(idle)
+        except Exception as exc:  # no position to report from: keep the last figures
+            log.debug("position unavailable: %s", exc)
+            return
+        for tp in positions:
+            if tp.offset >= 0:
+                self._record_behind(tp, None)
+
+    def _record_behind(self, tp: TopicPartition, oldest_ms: int | None) -> None:
+        """Reports how far ``tp``'s position (``tp.offset``) is behind its end offset; the age is that of
+        ``oldest_ms`` (the oldest record not yet done) when known, else the last age reported stays."""
+        _, high = self._consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), cached=True)
+        if high < 0:
+            return
+        behind = max(high - tp.offset, 0)
+        age = max(time.time() - oldest_ms / 1000, 0.0) if behind and oldest_ms else None
+        self._hooks.on_lag(tp.topic, tp.partition, behind, 0.0 if not behind else age)
 
     def _on_assign(self, consumer, partitions: list[TopicPartition]) -> None:
         self._assigned |= {(tp.topic, tp.partition) for tp in partitions}
+        for tp in partitions:
+            self._hooks.on_assign_partition(tp.topic, tp.partition)
         self._hooks.on_rebalance("assign", len(self._assigned))
         log.info("assigned %s", _names(partitions))
 
@@ -291,6 +427,29 @@ class Runtime:
         self._settle()
         self._checkpoint.forget(partitions)
         self._on_revoke(consumer, partitions)
+
+
+@dataclass(slots=True)
+class _InFlight:
+    """The batch whose checkpoint runs on the writer thread (pipelined mode)."""
+
+    future: Future
+    messages: list[Message]
+    decoded: list[Record | DeadLetter]
+    outcome: Outcome
+    started: float
+
+
+def _exit_late(timeout_s: float) -> None:
+    """SIGTERM's deadline passed: the loop is stuck on a service that is gone; exit without it."""
+    log.error("shutdown did not finish within %.0fs; exiting now (exit %d)", timeout_s, EXIT_SHUTDOWN_TIMEOUT)
+    logging.shutdown()
+    os._exit(EXIT_SHUTDOWN_TIMEOUT)
+
+
+def _oldest_timestamp(messages: list[Message], key: tuple[str, int]) -> int | None:
+    stamps = [m.timestamp()[1] for m in messages if (m.topic(), m.partition()) == key]
+    return min(stamps) if stamps else None
 
 
 def offsets_after(messages: list[Message]) -> list[TopicPartition]:

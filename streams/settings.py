@@ -56,6 +56,8 @@ class MetricsSettings(BaseSettings):
 
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     liveness_timeout_s: float = Field(default=60.0, gt=0)
+    # A consumer's /readyz fails after this many failed batches in a row (RuntimeSettings.stall_timeout_s too).
+    ready_max_failed_batches: int = Field(default=3, ge=1)
 
 
 class RuntimeSettings(BaseSettings):
@@ -85,6 +87,12 @@ class RuntimeSettings(BaseSettings):
     # The persister, the fan-out and the push sender write batch N (Postgres, Kafka) on a writer thread
     # while they poll, decode and plan batch N+1 (streams/runtime.py); false: one batch at a time.
     pipelined: bool = True
+    # After SIGTERM a processor has this long to finish its batch, commit and close, then exits non-zero
+    # at once (streams/runtime.py: a broker or database that is gone must not keep it from stopping).
+    shutdown_timeout_s: float = Field(default=30.0, gt=0)
+    # /readyz fails, and herald_partition_stalled reads 1, for a partition that is behind and has had no
+    # batch done for this long (paused by failing batches, or stuck).
+    stall_timeout_s: float = Field(default=60.0, gt=0)
     # After start-up the collector's oldest generation is frozen and young collections run every 10,000
     # allocations instead of 700 (streams/app.py:tune_gc); false keeps CPython's defaults.
     gc_tuning: bool = True

@@ -7,7 +7,7 @@ appends what it was asked to do to a shared ``journal`` so tests can assert the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from confluent_kafka import TopicPartition
 
@@ -45,6 +45,7 @@ class FakeConsumer:
     high_watermarks: dict[tuple[str, int], int] = field(default_factory=dict)
     on_empty: Any = None  # called when the batches run out (e.g. runtime.stop)
     closed: bool = False
+    positions: dict[tuple[str, int], int] = field(default_factory=dict)  # next offset to fetch, per partition
 
     def subscribe(self, topics, on_assign=None, on_revoke=None, on_lost=None):
         partitions = sorted({(m.topic(), m.partition()) for b in self.batches for m in b})
@@ -56,7 +57,10 @@ class FakeConsumer:
             if self.on_empty:
                 self.on_empty()
             return []
-        return self.batches.pop(0)
+        batch = self.batches.pop(0)
+        for m in batch:
+            self.positions[(m.topic(), m.partition())] = m.offset() + 1
+        return batch
 
     def commit(self, offsets=None, asynchronous=True):
         self.journal.append(("commit", [(tp.topic, tp.partition, tp.offset) for tp in offsets]))
@@ -65,6 +69,11 @@ class FakeConsumer:
 
     def seek(self, tp):
         self.journal.append(("seek", (tp.topic, tp.partition, tp.offset)))
+        self.positions[(tp.topic, tp.partition)] = tp.offset
+
+    def position(self, tps):
+        return [TopicPartition(tp.topic, tp.partition, self.positions.get((tp.topic, tp.partition), -1001))
+                for tp in tps]
 
     def pause(self, tps):
         self.journal.append(("pause", [(tp.topic, tp.partition) for tp in tps]))
@@ -84,12 +93,19 @@ class FakeConsumer:
 
 @dataclass
 class FakeProducer:
-    """Records produced records; ``fail_delivery`` makes every delivery report an error."""
+    """Records produced records; ``fail_delivery`` makes every delivery report an error; ``failures``
+    maps a method name (``commit_transaction`` …) to the exceptions its next calls raise, in order."""
 
     journal: list = field(default_factory=list)
     produced: list[tuple[str, bytes | None, bytes | None, list | None]] = field(default_factory=list)
     fail_delivery: bool = False
+    failures: dict[str, list[Exception]] = field(default_factory=dict)
     _pending: list = field(default_factory=list)
+
+    def _maybe_fail(self, call: str) -> None:
+        queued = self.failures.get(call)
+        if queued:
+            raise queued.pop(0)
 
     def produce(self, topic, value=None, key=None, headers=None, on_delivery=None):
         self.journal.append(("produce", topic))
@@ -113,30 +129,44 @@ class FakeProducer:
 
     def begin_transaction(self):
         self.journal.append(("begin_transaction",))
+        self._maybe_fail("begin_transaction")
 
     def send_offsets_to_transaction(self, offsets, metadata, timeout=None):
         self.journal.append(("send_offsets", [(tp.topic, tp.partition, tp.offset) for tp in offsets]))
+        self._maybe_fail("send_offsets_to_transaction")
 
     def commit_transaction(self, timeout=None):
         self.journal.append(("commit_transaction",))
+        self._maybe_fail("commit_transaction")
 
     def abort_transaction(self, timeout=None):
         self.journal.append(("abort_transaction",))
+        self._maybe_fail("abort_transaction")
+
+    def purge(self, in_queue=True, in_flight=True, blocking=True):
+        self.journal.append(("purge",))
+        self._pending.clear()
 
 
 @dataclass
 class ListSink:
-    """Keeps every written batch; ``fail_with`` makes the next write raise it."""
+    """Keeps every written batch; ``fail_with`` makes the next write raise it; ``reject`` (item -> an
+    exception or None) makes every write that holds a rejected item raise, like a database refusing a row."""
 
     journal: list = field(default_factory=list)
     batches: list = field(default_factory=list)
     fail_with: Exception | None = None
+    reject: Callable[[Any], Exception | None] | None = None
 
     def write(self, batch):
         self.journal.append(("sink.write", len(batch)))
         if self.fail_with is not None:
             error, self.fail_with = self.fail_with, None
             raise error
+        for item in batch if self.reject is not None else ():
+            error = self.reject(item)
+            if error is not None:
+                raise error
         self.batches.append(batch)
 
 
