@@ -136,8 +136,8 @@ class ActivityPublisher:
         return self.emit_activity_event(**kwargs)
 
     def publish(self, event: ActivityEvent) -> bool:
-        """Enqueues an already built event (used by replays and the demo)."""
-        return self._publisher.publish(self.topic, event.key, self.encode(event))
+        """Enqueues an already built event (used by replays and the demo); raises InvalidEvent on a bad one."""
+        return self._publisher.publish(self.topic, event.key, self.encode(event.validate()))
 
     def encode(self, event: ActivityEvent) -> bytes:
         """The record value ``publish`` would send (registry framing + Avro), to publish later as bytes."""
