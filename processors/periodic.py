@@ -8,19 +8,38 @@ import time
 from typing import Callable
 
 from streams.app import configure_logging, tune_gc
-from streams.health import database_answers, heartbeat_within, serve_process
+from streams.errors import reason_line
+from streams.health import Check, Probe, database_answers, heartbeat_within, serve_process
 
 log = logging.getLogger("herald.periodic")
 
 
 class Beat:
-    """The job's heartbeat: the loop calls ``beat()`` each tick; /healthz reads ``last``."""
+    """The job's heartbeat: the loop calls ``beat()`` each tick; /healthz reads ``last``, /readyz ``failing``."""
 
     def __init__(self) -> None:
         self.last: float | None = None
+        self.failing = 0  # ticks failed in a row
+        self.last_failure = ""
 
     def beat(self) -> None:
         self.last = time.monotonic()
+
+    def failed(self, exc: Exception) -> None:
+        self.failing += 1
+        self.last_failure = reason_line(exc)
+
+    def succeeded(self) -> None:
+        self.failing = 0
+
+
+def ticks_succeed(beat: Beat, max_failed: int) -> Probe:
+    """Ready unless the last ``max_failed`` ticks all failed (the job is doing nothing but retrying)."""
+    def probe() -> Check:
+        if beat.failing >= max_failed:
+            return Check(False, f"{beat.failing} ticks failed in a row; last: {beat.last_failure}"[:300])
+        return Check(True)
+    return probe
 
 
 def tick_until_stopped(tick: Callable[[], bool], interval_s: float, stop: threading.Event, beat: Beat,
@@ -30,10 +49,14 @@ def tick_until_stopped(tick: Callable[[], bool], interval_s: float, stop: thread
     while not stop.is_set():
         beat.beat()
         try:
-            if tick():
+            more = tick()
+            beat.succeeded()
+            if more:
                 continue
-        except Exception:
-            log.exception("%s tick failed; retrying in %.1fs", name, interval_s)
+        except Exception as exc:  # only the first line: a driver's later lines can quote rows
+            beat.failed(exc)
+            log.error("%s tick failed (%s: %s); retrying in %.1fs", name, type(exc).__name__, reason_line(exc),
+                      interval_s)
         stop.wait(interval_s)
 
 
@@ -43,8 +66,11 @@ def run_periodic(process: str, settings, tick: Callable[[], bool], interval_s: f
     configure_logging()
     beat = Beat()
     silence = max(settings.liveness_timeout_s, 3 * interval_s)
+    ready = {"ticks": ticks_succeed(beat, settings.ready_max_failed_batches)}
+    if engine is not None:
+        ready["database"] = database_answers(engine)
     serve_process(process, settings.metrics_port, live={"loop": heartbeat_within(lambda: beat.last, silence)},
-                  ready={"database": database_answers(engine)} if engine is not None else {})
+                  ready=ready)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
