@@ -1,0 +1,51 @@
+"""SIGTERM always stops a processor within its shutdown deadline, even when a write never returns."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+from streams.runtime import EXIT_SHUTDOWN_TIMEOUT
+
+STUCK_PROCESSOR = """
+import threading, sys
+from streams.checkpoint import Checkpoint
+from streams.metrics import RuntimeHooks
+from streams.records import Outcome, Record
+from streams.runtime import LoopConfig, Runtime
+from streams.testing import FakeConsumer, FakeMessage, FakeProducer
+
+class Stuck:
+    name = "stuck"
+    def handle(self, batch):
+        return Outcome(writes=[1])
+
+class NeverReturns:  # a database or broker that is gone and a call without a deadline
+    def write(self, batch):
+        print("writing", flush=True)
+        threading.Event().wait()
+
+consumer = FakeConsumer([[FakeMessage("t", 0, 0, b"x")]])
+runtime = Runtime(consumer=consumer, topics=["t"], decode=lambda m: Record(m.value(), m), processor=Stuck(),
+                  checkpoint=Checkpoint(consumer=consumer, producer=FakeProducer(), sink=NeverReturns(),
+                                        dlq_topic_of=lambda t: t),
+                  hooks=RuntimeHooks("stuck", "g"), config=LoopConfig(shutdown_timeout_s=1.0))
+runtime.install_signal_handlers()
+runtime.run()
+"""
+
+
+def test_given_a_write_that_never_returns_then_sigterm_still_ends_the_process_at_its_deadline():
+    proc = subprocess.Popen([sys.executable, "-c", STUCK_PROCESSOR], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(20)
+        took = time.monotonic() - sent
+    finally:
+        proc.kill()
+
+    assert code == EXIT_SHUTDOWN_TIMEOUT
+    assert 0.9 <= took < 10
