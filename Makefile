@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup stack prometheus demo test test-unit bench bench-quick bench-persist bench-fanout bench-api bench-push bench-compression bench-fcm-send bench-scale-out down
+.PHONY: setup stack prometheus demo test test-unit bench bench-quick bench-persist bench-fanout bench-api bench-push bench-compression bench-fcm-send bench-validation bench-scale-out down
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ bench-push: stack
 
 bench-compression: stack
 	$(BIN)/python bench/compression.py
+
+bench-validation: setup
+	$(BIN)/python bench/validation.py
 
 bench-fcm-send: setup
 	$(BIN)/python bench/fcm_send.py
