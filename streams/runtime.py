@@ -38,6 +38,7 @@ from confluent_kafka import TopicPartition
 from streams.checkpoint import Checkpoint
 from streams.errors import ClientFatal, SinkBackpressure, reason_line
 from streams.failures import Failure, classify
+from streams.narrowing import narrow
 from streams.metrics import RuntimeHooks
 from streams.records import DeadLetter, Message, Outcome, Record
 from streams.retry import RetryPolicy, compute_backoff
@@ -286,24 +287,15 @@ class Runtime:
         return True
 
     def _bisect(self, records: list[Record], rejected: list[DeadLetter], produced: list[DeadLetter]) -> None:
-        if not records:
-            return
-        try:
-            outcome = self._processor.handle(records)
+        """Writes ``records`` part by part (streams/narrowing.py); those that fail alone join ``rejected``."""
+        def write(part: list[Record]) -> None:
+            outcome = self._processor.handle(part)
             self._checkpoint.commit(outcome, [])
             produced.extend(outcome.dead_letters)
-            return
-        except Exception as exc:
-            kind = classify(exc)
-            if kind not in (Failure.DATA, Failure.UNKNOWN) or isinstance(exc, (ClientFatal, SinkBackpressure)):
-                raise
-            if len(records) == 1:
-                error_type = "DataError" if kind is Failure.DATA else "RepeatedFailure"
-                rejected.append(DeadLetter(reason_line(exc), error_type, records[0].message))
-                return
-        middle = len(records) // 2
-        self._bisect(records[:middle], rejected, produced)
-        self._bisect(records[middle:], rejected, produced)
+
+        for record, exc in narrow(records, write, _isolates):
+            error_type = "DataError" if classify(exc) is Failure.DATA else "RepeatedFailure"
+            rejected.append(DeadLetter(reason_line(exc), error_type, record.message))
 
     def _done(self, messages: list[Message], outcome: Outcome, started: float) -> None:
         self._failures = 0
@@ -438,6 +430,11 @@ class _InFlight:
     decoded: list[Record | DeadLetter]
     outcome: Outcome
     started: float
+
+
+def _isolates(exc: Exception) -> bool:
+    """Whether a part's failure is one of its records' (narrow further) rather than the world's (give up)."""
+    return classify(exc) in (Failure.DATA, Failure.UNKNOWN) and not isinstance(exc, (ClientFatal, SinkBackpressure))
 
 
 def _exit_late(timeout_s: float) -> None:

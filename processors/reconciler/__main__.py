@@ -5,23 +5,25 @@ import sys
 
 from processors.fanout.loader import FanoutLoader
 from processors.periodic import run_periodic
-from processors.reconciler.app import Reconciler
+from processors.reconciler.app import Reconciler, event_dead_letter
 from sinks.postgres.engine import build_engine
 from streams.app import configure_logging
 from streams.clients import build_producer
-from streams.messages import PUSH_REQUEST
+from streams.messages import ACTIVITY_EVENT, PUSH_REQUEST
 from streams.serde import AvroSerde, SchemaStore, registry_client
 from streams.settings import FanoutSettings
-from streams.topics import PUSH
+from streams.topics import ACTIVITY, ACTIVITY_DLQ, PUSH
 
 
 def build(settings: FanoutSettings) -> Reconciler:
     engine = build_engine(settings.database_url)
     topic = settings.topic(PUSH)
-    serde = AvroSerde(PUSH_REQUEST, SchemaStore(), registry=registry_client(settings.schema_registry_url),
-                      subject=f"{topic}-value")
+    store, registry = SchemaStore(), registry_client(settings.schema_registry_url)
+    serde = AvroSerde(PUSH_REQUEST, store, registry=registry, subject=f"{topic}-value")
+    activity = AvroSerde(ACTIVITY_EVENT, store, registry=registry, subject=f"{settings.topic(ACTIVITY)}-value")
     return Reconciler(engine, FanoutLoader(engine), build_producer(settings), serde, topic,
-                      grace_s=settings.reconciler_grace_s)
+                      grace_s=settings.reconciler_grace_s,
+                      dead_letter=event_dead_letter(activity, settings.topic(ACTIVITY), settings.topic(ACTIVITY_DLQ)))
 
 
 def main(settings: FanoutSettings | None = None, once: bool | None = None) -> None:

@@ -71,3 +71,22 @@ def lock_unsent(conn, *, received_before: datetime, limit: int) -> list[dict]:
         "AND received_at < :before ORDER BY received_at LIMIT :limit FOR UPDATE SKIP LOCKED"),
         {"before": received_before, "limit": limit}).mappings().all()
     return [dict(r) for r in rows]
+
+
+def lock_unsent_ids(conn, event_ids: list) -> list[dict]:
+    """Those of ``event_ids`` still not fanned out, locked for this transaction (SKIP LOCKED)."""
+    from sqlalchemy import text
+
+    rows = conn.execute(text(
+        f"SELECT {', '.join(COLUMNS)} FROM activity_events WHERE event_id = ANY(:ids) AND notify "
+        "AND notification_sent_at IS NULL ORDER BY received_at FOR UPDATE SKIP LOCKED"),
+        {"ids": list(event_ids)}).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def mark_fanned_out(conn, event_ids: list, at: datetime) -> None:
+    """Marks events as fanned out without fanning them out (the reconciler's events set aside)."""
+    from sqlalchemy import text
+
+    conn.execute(text("UPDATE activity_events SET notification_sent_at = :at WHERE event_id = ANY(:ids)"),
+                 {"at": at, "ids": list(event_ids)})

@@ -106,3 +106,50 @@ def test_the_reconciler_fans_out_a_stuck_event_once_and_never_again(pipeline, tm
     assert query(pipeline, "SELECT count(*) FROM user_notifications WHERE event_id = :e", e=event_id)[0][0] == 2
     assert query(pipeline, "SELECT notification_sent_at IS NOT NULL FROM activity_events WHERE event_id = :e",
                  e=event_id)[0][0]
+
+
+def test_the_reconciler_sets_aside_an_event_whose_fan_out_the_database_refuses_and_does_the_rest(
+        pipeline, tmp_path, monkeypatch):
+    import psycopg
+
+    import processors.reconciler.app as reconciler_app
+    from streams.topics import ACTIVITY_DLQ
+
+    org = f"o-{uuid.uuid4().hex[:6]}"
+    doc, patient = f"{org}-doc", f"{org}-p"
+    load_directory(pipeline, tmp_path, [DirectoryChange("user", org, doc, NOW, roles=("physician",)),
+                                        DirectoryChange("care_team_member", org, doc, NOW, patient_id=patient)])
+    ids = [uuid.uuid4() for _ in range(5)]
+    poisoned = ids[2]
+    engine = build_engine(pipeline.settings.database_url)
+    with engine.begin() as conn:
+        for event_id in ids:
+            conn.execute(text(
+                "INSERT INTO activity_events (event_id, event_type, priority, occurred_at, organization_id, "
+                "patient_id, title, notify, visibility, received_at) VALUES (:e, 'LAB_RESULT_CRITICAL', 'URGENT', "
+                ":t, :o, :p, 'Critical potassium', true, 'clinical_staff', :t)"),
+                {"e": event_id, "t": NOW - timedelta(hours=1), "o": org, "p": patient})
+    real_write = reconciler_app.write_rows
+
+    def refuses_the_poisoned_event(cur, writes):  # as if one event's rows could not be stored
+        if any(row[0] == poisoned for row in writes.events):
+            raise psycopg.errors.StringDataRightTruncation("value too long for type character varying(64)")
+        real_write(cur, writes)
+
+    monkeypatch.setattr(reconciler_app, "write_rows", refuses_the_poisoned_event)
+    settings = FanoutSettings(**{k: getattr(pipeline.settings, k) for k in
+                                 ("kafka_bootstrap", "database_url", "topic_prefix", "group_prefix")},
+                              reconciler_grace_s=60)
+    reconciler = build_reconciler(settings)
+
+    while reconciler.tick():
+        pass
+
+    sent = dict(query(pipeline, "SELECT event_id, notification_sent_at IS NOT NULL FROM activity_events "
+                                "WHERE event_id = ANY(:ids)", ids=ids))
+    bell = {e for (e,) in query(pipeline, "SELECT event_id FROM user_notifications WHERE event_id = ANY(:ids)", ids=ids)}
+    dead = [m for m in read_all(pipeline, ACTIVITY_DLQ)]
+    assert all(sent.values())  # the four fanned out, and the poisoned one set aside: no pass retries it
+    assert bell == set(ids) - {poisoned}
+    assert len(dead) == 1 and b"value too long" in dict(dead[0].headers())["herald.error.reason"]
+    assert reconciler.tick() == 0
