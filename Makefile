@@ -53,8 +53,8 @@ bench-fcm-send: setup
 bench-scale-out: stack
 	$(BIN)/python bench/scale_out.py
 
-# Issue 7: Herald vs Quix Streams vs the raw ceiling, fan-out EOS on/off, end-to-end latency, crash under load;
-# 3 repetitions, ~30 min; writes bench/results/<date>.{json,md}. bench-quick: small sizes, one repetition.
+# Herald vs Quix Streams vs the raw ceiling, fan-out EOS on/off, end-to-end latency, crash under load;
+# 3 repetitions, ~30 min; writes bench/results/latest.{json,md}. bench-quick: small sizes, one repetition.
 bench: stack
 	$(BIN)/python bench/run_all.py
 

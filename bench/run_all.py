@@ -1,4 +1,4 @@
-"""`make bench`: every benchmark of issue 7 on the local stack, repeated, written to bench/results/.
+"""`make bench`: Herald's headline benchmarks on the local stack, repeated, written to bench/results/.
 
 Parts (each also runnable alone, see its module):
   2. persist job: Herald's persister vs the same job in Quix Streams vs the raw ceiling  (bench/persist_peer.py)
@@ -7,7 +7,7 @@ Parts (each also runnable alone, see its module):
   5. SIGKILL of each processor under load: losses, duplicates, recovery time           (bench/crash.py)
 Each part sets up once and measures ``--reps`` times (default 3); the report gives medians with min–max,
 and ratios are taken within a repetition (both sides measured minutes apart under the same load),
-then their median. Writes bench/results/<date>.json and bench/results/<date>.md.
+then their median. Writes bench/results/latest.json and bench/results/latest.md (earlier results live in git).
 
 Usage: python bench/run_all.py [--reps 3] [--quick] [--parts 2,3,4,5]
 """
@@ -105,7 +105,7 @@ def markdown(results: dict) -> str:
     sections = [("persist", "2. Persist job: Herald vs Quix Streams vs the raw ceiling", persist_peer.table),
                 ("fanout", "3. Fan-out: exactly-once on vs off", fanout_table),
                 ("latency", "4. End-to-end latency at half the measured maximum", latency.table),
-                ("latency_old_batch_timeout", "4b. Diagnostic: the same load with the previous batch timeout, "
+                ("latency_old_batch_timeout", "4b. Diagnostic: the same load with a ten-times-longer batch timeout, "
                  f"HERALD_BATCH_TIMEOUT_S={DIAGNOSTIC_BATCH_TIMEOUT_S}",
                  latency.table),
                 ("crash", "5. Crash under load (SIGKILL, restart)", crash.table)]
@@ -171,7 +171,7 @@ def main() -> None:
         parts["latency"] = run_part("latency", latency.run, sizes["burst"], sizes["seconds"], reps)
     offered = spread([r["offered_per_s"] for r in parts.get("latency", {}).get("runs", [])])["median"]
     rate = 100.0 if math.isnan(offered) else offered  # no latency figures: a modest default
-    if "4" in wanted:  # the same load with the old 0.5 s batch timeout: how much of the latency it was
+    if "4" in wanted:  # the same load with a 0.5 s batch timeout: how much of the latency the wait makes
         parts["latency_old_batch_timeout"] = run_part("latency, 0.5 s batch timeout", latency.run, sizes["burst"], sizes["seconds"],
                                                   reps, DIAGNOSTIC_BATCH_TIMEOUT_S, rate)
     if "5" in wanted:
@@ -179,7 +179,7 @@ def main() -> None:
     results["wall_s"] = time.monotonic() - started
     results["load_average_at_end"] = os.getloadavg()
     RESULTS.mkdir(exist_ok=True)
-    stem = RESULTS / results["date"]
+    stem = RESULTS / "latest"  # one current result; git keeps the earlier ones
     stem.with_suffix(".json").write_text(json.dumps(results, indent=2, default=str))
     stem.with_suffix(".md").write_text(markdown(results))
     print(markdown(results))
