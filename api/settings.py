@@ -1,4 +1,4 @@
-"""Settings of ``herald run api`` (STYLE 18): built once in ``api.__main__`` and passed down.
+"""Settings of ``herald run api``: built once in ``api.__main__`` and passed down.
 
 ``HERALD_ENV`` defaults to ``prod`` so a deployment that forgets it fails closed: outside ``dev`` the
 API refuses to start with the dev secret (or with no key at all). ``make demo`` and the tests set
@@ -28,19 +28,24 @@ class ApiSettings(PostgresSettings):
 
     model_config = SettingsConfigDict(env_prefix="HERALD_", frozen=True, extra="ignore")
 
-    env: Literal["dev", "prod"] = "prod"
-    api_host: str = "127.0.0.1"
-    api_port: int = Field(default=8080, ge=0, le=65535)
-    api_workers: int = Field(default=1, ge=1, le=64)
-    api_db_pool_size: int = Field(default=10, ge=1, le=200)
-    api_directory_cache_s: float = Field(default=5.0, ge=0, le=300)
-    api_jwt_algorithm: str = "HS256"
-    api_jwt_secret: SecretStr | None = None
-    api_jwt_public_key_file: Path | None = None
-    api_jwt_jwks_file: Path | None = None
-    api_jwt_audience: str | None = None
-    api_jwt_issuer: str | None = None
-    api_jwt_leeway_s: int = Field(default=30, ge=0, le=300)
+    env: Literal["dev", "prod"] = Field(default="prod", description="dev or prod; outside dev the API refuses "
+                                        "the dev JWT secret, a short secret or a missing key")
+    api_host: str = Field(default="127.0.0.1", description="Address the API listens on")
+    api_port: int = Field(default=8080, ge=0, le=65535, description="Port of the API and of its /metrics")
+    api_workers: int = Field(default=1, ge=1, le=64, description="Uvicorn worker processes")
+    api_db_pool_size: int = Field(default=10, ge=1, le=200, description="Database connections per worker (as many again on overflow)")
+    api_directory_cache_s: float = Field(default=5.0, ge=0, le=300, description="How long a caller's directory "
+                                         "facts (care teams, supervisees, active) are cached, in seconds")
+    api_jwt_algorithm: str = Field(default="HS256", description="JWT algorithm: HS256/384/512, RS256/384/512, "
+                                   "ES256/384 or PS256")
+    api_jwt_secret: SecretStr | None = Field(default=None, description="HMAC secret (HS*), at least 32 characters "
+                                             "outside dev")
+    api_jwt_public_key_file: Path | None = Field(default=None, description="PEM public key file (RS*, ES*, PS*)")
+    api_jwt_jwks_file: Path | None = Field(default=None, description="JWKS file (RS*, ES*, PS*), keys chosen by kid")
+    api_jwt_audience: str | None = Field(default=None, description="Required aud claim, if set")
+    api_jwt_issuer: str | None = Field(default=None, description="Required iss claim, if set")
+    api_jwt_leeway_s: int = Field(default=30, ge=0, le=300, description="Clock skew allowed on exp/nbf/iat, "
+                                  "in seconds")
 
     def hmac_secret(self) -> str:
         """The HS* secret in force: the configured one, else the dev secret (allowed in dev only)."""

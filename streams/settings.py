@@ -1,7 +1,9 @@
 """Settings read from ``HERALD_*`` env vars.
 
 Each process composes one frozen settings class from these parts and builds it once in its
-``__main__`` (STYLE 18). Secrets are ``SecretStr`` so they print masked.
+``__main__``, then passes it down. Secrets are ``SecretStr`` so they print masked. Every field has a
+``description``: ``python -m cli.settings_doc`` turns them into docs/settings.md, and a unit test keeps
+that page in step with these classes.
 """
 from __future__ import annotations
 
@@ -18,17 +20,19 @@ class KafkaSettings(BaseSettings):
 
     model_config = _CONFIG
 
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    schema_registry_url: str | None = None
-    topic_prefix: str = "emr."
-    group_prefix: str = "herald-"
-    # Producer compression. None by default: Herald's records are small Avro (~0.2–0.5 KB) and a producer
-    # with a 5 ms linger sends most of them one per batch (librdkafka sends one partition per request),
-    # where lz4 saves nothing and costs CPU on both ends; on the local broker, 500 single-record
-    # batches/s took 18.7–23 % of a core with lz4 and 15–18.5 % without (bench/compression.py, two runs;
-    # docs/benchmarks.md, sixth session).
-    # Set lz4 or zstd where batches are large and the network or disk is what is scarce.
-    kafka_compression: Literal["none", "lz4", "zstd", "snappy", "gzip"] = "none"
+    kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap servers (host:port, comma-separated)")
+    schema_registry_url: str | None = Field(
+        default=None, description="Confluent Schema Registry URL; set: records use the registry framing "
+        "(magic byte + schema id), unset: Avro single-object encoding with the schema fingerprint")
+    topic_prefix: str = Field(default="emr.", description="Prefix of every topic name (emr.activity-events.v1, ...)")
+    group_prefix: str = Field(default="herald-", description="Prefix of every consumer group id; the lag exporter "
+                              "reports every group whose name starts with it")
+    # None by default: Herald's records are small Avro and a producer sends most of them one per batch
+    # (librdkafka sends one partition per request), where compression saves nothing and costs CPU on both
+    # ends (docs/decisions/0031-producer-compression-off.md). lz4 or zstd pay where batches are large and
+    # the network or disk is what is scarce.
+    kafka_compression: Literal["none", "lz4", "zstd", "snappy", "gzip"] = Field(
+        default="none", description="Compression of every producer (none, lz4, zstd, snappy, gzip)")
 
     def topic(self, base: str) -> str:
         """Full topic name of a base name such as ``activity-events.v1``."""
@@ -44,7 +48,8 @@ class PostgresSettings(BaseSettings):
 
     model_config = _CONFIG
 
-    database_url: str = "postgresql+psycopg://herald@127.0.0.1:5432/herald"
+    database_url: str = Field(default="postgresql+psycopg://herald@127.0.0.1:5432/herald",
+                              description="SQLAlchemy URL of the Postgres database (psycopg 3 driver)")
 
 
 class MetricsSettings(BaseSettings):
@@ -54,10 +59,12 @@ class MetricsSettings(BaseSettings):
 
     model_config = _CONFIG
 
-    metrics_port: int | None = Field(default=None, ge=0, le=65535)
-    liveness_timeout_s: float = Field(default=60.0, gt=0)
-    # A consumer's /readyz fails after this many failed batches in a row (RuntimeSettings.stall_timeout_s too).
-    ready_max_failed_batches: int = Field(default=3, ge=1)
+    metrics_port: int | None = Field(default=None, ge=0, le=65535, description="Port of /metrics, /healthz and "
+                                     "/readyz; unset: the process's own default (9301-9308), 0: off")
+    liveness_timeout_s: float = Field(default=60.0, gt=0, description="/healthz fails once the loop has not "
+                                      "turned for this long")
+    ready_max_failed_batches: int = Field(default=3, ge=1, description="/readyz fails after this many failed "
+                                          "batches (or periodic ticks) in a row")
 
 
 class RuntimeSettings(BaseSettings):
@@ -65,37 +72,36 @@ class RuntimeSettings(BaseSettings):
 
     model_config = _CONFIG
 
-    batch_max_records: int = Field(default=5000, ge=1)
+    batch_max_records: int = Field(default=5000, ge=1, description="Most records in one batch")
     # consume() returns when the batch is full or this time has passed (so a backlog smaller than a full
-    # batch still waits it out, unless eager_batches); a short wait bounds each hop's added latency (0.5 s
-    # here put p50 publish→push over a second across three hops).
-    batch_timeout_s: float = Field(default=0.05, gt=0)
-    # True: a batch starts at once with the records already queued; when none are, with the first record
-    # to arrive (waiting at most the timeout above; streams/runtime.py:LoopConfig.eager). On for the push
-    # sender, whose per-batch cost is small next to its per-push cost: a 50 ms wait per cycle only grows
-    # the next batch and the latency.
-    eager_batches: bool = False
+    # batch still waits it out, unless eager_batches); a short wait bounds each hop's added latency
+    # (docs/decisions/0032-short-batch-waits.md).
+    batch_timeout_s: float = Field(default=0.05, gt=0, description="Longest wait for a batch to fill, in seconds")
+    # On for the push sender, whose per-batch cost is small next to its per-push cost: a wait per cycle
+    # only grows the next batch and the latency (streams/runtime.py:LoopConfig.eager).
+    eager_batches: bool = Field(default=False, description="Start a batch at once with the records already "
+                                "queued, or with the first to arrive, instead of waiting for a full batch")
     session_timeout_ms: int = Field(default=45_000, ge=6_000, description="How long a dead member keeps its partitions")
-    # A consumer's fetch is answered when fetch_min_bytes are there or after fetch_wait_max_ms
-    # (streams/app.py:fetching). For an input written record by record (the activity topic) 256 KB / 20 ms:
-    # a fetch every 20 ms instead of one per producer request. FetchAtFirstByte overrides it.
-    fetch_min_bytes: int = Field(default=262_144, ge=1)
-    fetch_wait_max_ms: int = Field(default=20, ge=1)
-    # Plain (non-transactional) offset commits wait up to this long and go with a later batch's; an idle
-    # loop, a revocation and shutdown commit at once (streams/checkpoint.py). 0: every batch, as before.
-    commit_interval_ms: int = Field(default=1_000, ge=0, le=60_000)
-    # The persister, the fan-out and the push sender write batch N (Postgres, Kafka) on a writer thread
-    # while they poll, decode and plan batch N+1 (streams/runtime.py); false: one batch at a time.
-    pipelined: bool = True
-    # After SIGTERM a processor has this long to finish its batch, commit and close, then exits non-zero
-    # at once (streams/runtime.py: a broker or database that is gone must not keep it from stopping).
-    shutdown_timeout_s: float = Field(default=30.0, gt=0)
-    # /readyz fails, and herald_partition_stalled reads 1, for a partition that is behind and has had no
-    # batch done for this long (paused by failing batches, or stuck).
-    stall_timeout_s: float = Field(default=60.0, gt=0)
-    # After start-up the collector's oldest generation is frozen and young collections run every 10,000
-    # allocations instead of 700 (streams/app.py:tune_gc); false keeps CPython's defaults.
-    gc_tuning: bool = True
+    # For an input written record by record (the activity topic): a fetch every 20 ms instead of one per
+    # producer request (streams/app.py:fetching). FetchAtFirstByte overrides it.
+    fetch_min_bytes: int = Field(default=262_144, ge=1, description="A fetch is answered once this many bytes "
+                                 "are there (or after fetch_wait_max_ms)")
+    fetch_wait_max_ms: int = Field(default=20, ge=1, description="Longest a fetch waits for fetch_min_bytes, in ms")
+    # streams/checkpoint.py; docs/decisions/0015-held-offset-commits.md.
+    commit_interval_ms: int = Field(default=1_000, ge=0, le=60_000, description="Plain (non-transactional) offset "
+                                    "commits wait up to this long and go with a later batch's; idle, revoke and "
+                                    "shutdown commit at once; 0: commit every batch")
+    # streams/runtime.py; docs/decisions/0014-pipelined-loop.md.
+    pipelined: bool = Field(default=True, description="Persister, fan-out and push sender write batch N on a "
+                            "writer thread while they poll and plan batch N+1; false: one batch at a time")
+    # A broker or database that is gone must not keep a processor from stopping (streams/runtime.py).
+    shutdown_timeout_s: float = Field(default=30.0, gt=0, description="After SIGTERM: time to finish the batch, "
+                                      "commit and close before exiting with code 75")
+    stall_timeout_s: float = Field(default=60.0, gt=0, description="A partition behind its end with no batch done "
+                                   "for this long is stalled: /readyz fails, herald_partition_stalled reads 1")
+    # streams/app.py:tune_gc; docs/decisions/0018-gc-tuning.md.
+    gc_tuning: bool = Field(default=True, description="Freeze the start-up heap and run young collections every "
+                            "10,000 allocations instead of 700; false keeps CPython's defaults")
 
 
 class ProcessorSettings(KafkaSettings, PostgresSettings, MetricsSettings, RuntimeSettings):
@@ -103,7 +109,8 @@ class ProcessorSettings(KafkaSettings, PostgresSettings, MetricsSettings, Runtim
 
     model_config = _CONFIG
 
-    instance_id: str = Field(default="", description="Stable per replica (pod name): names the transactional id and, when set, the static group member (streams.app.membership)")
+    instance_id: str = Field(default="", description="Stable per replica (pod name): names the transactional id "
+                             "and, when set, makes the replica a static group member (streams.app.membership)")
 
 
 class FetchAtFirstByte(BaseSettings):
@@ -114,13 +121,12 @@ class FetchAtFirstByte(BaseSettings):
     The push topic is written in the fan-out's transactions, a few a second, and a read-committed fetch
     sees records only once one commits: the push sender's fetch now returns right after each commit
     instead of up to 20 ms later. The directory topic changes rarely: idle, a consumer fetching every
-    20 ms kept the local broker 3-4 points of a core busier (5-7 % against 2-3 %, 15 s samples of its
-    threads' CPU with the directory processor alone; docs/benchmarks.md, eighth session)."""
+    20 ms keeps the broker busy for nothing (docs/decisions/0033-fetch-at-first-byte.md)."""
 
     model_config = _CONFIG
 
-    fetch_min_bytes: int = Field(default=1, ge=1)
-    fetch_wait_max_ms: int = Field(default=500, ge=1)
+    fetch_min_bytes: int = Field(default=1, ge=1, description="A fetch is answered at the first byte")
+    fetch_wait_max_ms: int = Field(default=500, ge=1, description="Longest an idle fetch waits, in ms")
 
 
 class DirectorySettings(FetchAtFirstByte, ProcessorSettings):
@@ -134,13 +140,13 @@ class PersisterSettings(ProcessorSettings):
 
     model_config = _CONFIG
 
-    persist_strategy: str = Field(default="copy", pattern="^(copy|staging|executemany)$")
+    persist_strategy: str = Field(default="copy", pattern="^(copy|staging|executemany)$",
+                                  description="How rows are written: copy (key lookup, then binary COPY of new "
+                                  "rows), staging (COPY into a staging table + INSERT ON CONFLICT), executemany")
     # Larger than the other processors' 5,000: the persister's per-batch work (offset commit, key lookup,
-    # Postgres commit) is its only fixed cost, and under a backlog 20,000-record batches ran 22.1–28.8k
-    # events/s against 18.5–22.0k with 5,000 and 19.7–22.2k with 10,000 (bench/persist_peer.py, 3
-    # repetitions each; peak RSS 230–290 MB against 180–190 and 260). A trickle still goes out every
-    # batch_timeout_s.
-    batch_max_records: int = Field(default=20_000, ge=1)
+    # Postgres commit) is its only fixed cost; a trickle still goes out every batch_timeout_s
+    # (docs/decisions/0017-persister-batch-size.md).
+    batch_max_records: int = Field(default=20_000, ge=1, description="Most records in one persister batch")
 
 
 class ProducerSettings(KafkaSettings):
@@ -148,15 +154,15 @@ class ProducerSettings(KafkaSettings):
 
     model_config = _CONFIG
 
-    # How long the SDK holds a partition's first record for others to join its produce request. 20 ms,
-    # not librdkafka's 5: librdkafka sends one partition per request, and at 495 events/s over 12
-    # partitions 5 ms sent about one request per event; at 20 ms the broker and the publisher used ~4 and
-    # ~3 points of a core less, the publish -> row p50 rose ~10 ms and the push p99 fell (3 interleaved
-    # pairs: 667/651/591 against 759/659/719 ms; docs/benchmarks.md, eighth session). publish() never
-    # waits for it either way.
-    producer_linger_ms: int = 20
-    producer_buffer_max_messages: int = 100_000
-    producer_delivery_timeout_ms: int = 300_000
+    # 20 ms, not librdkafka's 5: librdkafka sends one partition per request, and at a few hundred events/s
+    # over 12 partitions 5 ms sent about one request per event (docs/decisions/0025-producer-sdk-buffering.md).
+    # publish() never waits for it either way.
+    producer_linger_ms: int = Field(default=20, description="How long the SDK holds a partition's first record "
+                                    "for others to join its produce request, in ms")
+    producer_buffer_max_messages: int = Field(default=100_000, description="Records the SDK queues while Kafka "
+                                              "is slow or down; beyond it publish() reports a failure")
+    producer_delivery_timeout_ms: int = Field(default=300_000, description="How long a queued record is retried "
+                                              "before it is reported as failed, in ms")
 
 
 class FanoutSettings(ProcessorSettings):
@@ -164,15 +170,19 @@ class FanoutSettings(ProcessorSettings):
 
     model_config = _CONFIG
 
-    exactly_once: bool = True
+    exactly_once: bool = Field(default=True, description="Fan-out: push requests and input offsets in one Kafka "
+                               "transaction; false: at-least-once")
     # Twice the others' wait: each fan-out batch is a Postgres transaction and a Kafka transaction (markers
-    # on every push partition), so at moderate rates half as many batches take ~10 points of the two cores
-    # off the broker and the fan-out, which the push sender gets back; push p99 at 517 events/s ~800 ms
-    # against ~1,200 in interleaved runs (docs/benchmarks.md, fifth session), bell rows ~25 ms later.
-    batch_timeout_s: float = Field(default=0.1, gt=0)
-    scheduler_interval_s: float = Field(default=5.0, gt=0)
-    reconciler_interval_s: float = Field(default=60.0, gt=0)
-    reconciler_grace_s: float = Field(default=300.0, ge=0)
+    # on every push partition), so half as many batches leave CPU to the push sender
+    # (docs/decisions/0032-short-batch-waits.md).
+    batch_timeout_s: float = Field(default=0.1, gt=0, description="Fan-out's longest wait for a batch to fill, "
+                                   "in seconds")
+    scheduler_interval_s: float = Field(default=5.0, gt=0, description="How often the scheduler releases due held "
+                                        "notifications (one digest per user), in seconds")
+    reconciler_interval_s: float = Field(default=60.0, gt=0, description="How often the reconciler looks for "
+                                         "notifying events never fanned out, in seconds")
+    reconciler_grace_s: float = Field(default=300.0, ge=0, description="Age an event must reach before the "
+                                      "reconciler fans it out again, in seconds")
 
 
 class LagExporterSettings(KafkaSettings, MetricsSettings):
@@ -181,8 +191,10 @@ class LagExporterSettings(KafkaSettings, MetricsSettings):
 
     model_config = _CONFIG
 
-    lag_interval_s: float = Field(default=10.0, gt=0)
-    lag_probe_timeout_s: float = Field(default=5.0, gt=0)
+    lag_interval_s: float = Field(default=10.0, gt=0, description="How often the lag exporter reads the groups, "
+                                  "in seconds")
+    lag_probe_timeout_s: float = Field(default=5.0, gt=0, description="Longest wait for one broker read "
+                                       "(offsets, the record at a committed offset), in seconds")
 
 
 class FcmSettings(BaseSettings):
@@ -193,12 +205,14 @@ class FcmSettings(BaseSettings):
 
     model_config = _CONFIG
 
-    fcm_endpoint: str | None = None
-    fcm_project_id: str = "herald-local"
+    fcm_endpoint: str | None = Field(default=None, description="Base URL of an FCM-compatible server (the "
+                                     "emulator); unset: Google's FCM")
+    fcm_project_id: str = Field(default="herald-local", description="Firebase project id")
     fcm_credentials: SecretStr | None = Field(default=None, description="Path of a service-account JSON file")
-    fcm_transport: str = Field(default="pool", pattern="^(pool|httpx)$")
-    fcm_connections: int = Field(default=48, ge=1, le=1000)
-    fcm_timeout_s: float = Field(default=10.0, gt=0)
+    fcm_transport: str = Field(default="pool", pattern="^(pool|httpx)$", description="HTTP client of the FCM "
+                               "sends: pool (lean HTTP/1.1 pool) or httpx (firebase-admin's own)")
+    fcm_connections: int = Field(default=48, ge=1, le=1000, description="Most concurrent connections to FCM")
+    fcm_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one FCM request, in seconds")
 
 
 class PushSenderSettings(FetchAtFirstByte, ProcessorSettings, FcmSettings):
@@ -206,11 +220,18 @@ class PushSenderSettings(FetchAtFirstByte, ProcessorSettings, FcmSettings):
 
     model_config = _CONFIG
 
-    eager_batches: bool = True  # see RuntimeSettings; measured in docs/benchmarks.md (fifth session)
-    push_max_attempts: int = Field(default=6, ge=1)
-    push_retry_base_s: float = Field(default=2.0, gt=0)
-    push_retry_cap_s: float = Field(default=600.0, gt=0)
-    push_retry_poll_s: float = Field(default=0.25, gt=0)
-    push_ttl_s: int = Field(default=86_400, ge=0, le=2_419_200)  # FCM's maximum TTL is 28 days
-    token_max_age_days: int = Field(default=270, ge=1)
-    token_prune_interval_s: float = Field(default=3600.0, gt=0)
+    # docs/decisions/0032-short-batch-waits.md
+    eager_batches: bool = Field(default=True, description="Push sender: start a batch with what is queued, or "
+                                "the first record to arrive")
+    push_max_attempts: int = Field(default=6, ge=1, description="Sends of one push before it is dead-lettered")
+    push_retry_base_s: float = Field(default=2.0, gt=0, description="First retry delay of a transient FCM error; "
+                                     "doubles per attempt, with jitter, at least Retry-After")
+    push_retry_cap_s: float = Field(default=600.0, gt=0, description="Longest retry delay, in seconds")
+    push_retry_poll_s: float = Field(default=0.25, gt=0, description="How often due retries are re-published, "
+                                     "in seconds")
+    push_ttl_s: int = Field(default=86_400, ge=0, le=2_419_200,  # FCM's maximum TTL is 28 days
+                            description="FCM time-to-live of a push, in seconds")
+    token_max_age_days: int = Field(default=270, ge=1, description="Device tokens not refreshed for this long "
+                                    "are pruned")
+    token_prune_interval_s: float = Field(default=3600.0, gt=0, description="How often stale tokens are pruned, "
+                                          "in seconds")
