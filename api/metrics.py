@@ -1,4 +1,4 @@
-"""The API's Prometheus metrics and access log, recorded by one ASGI middleware (STYLE 20).
+"""The API's Prometheus metrics and access log, recorded by one ASGI middleware.
 
 Labels are the route *template* (``/v1/patients/{patient_id}/timeline``), the method and the status:
 never a path with ids in it, so neither the metrics nor the access log carry a patient or user id.

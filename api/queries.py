@@ -1,4 +1,4 @@
-"""Every SQL statement of the read API, as keyword-only functions over a Session (STYLE 19).
+"""Every SQL statement of the read API, as keyword-only functions over a Session.
 
 ``VISIBLE`` is ``processors.visibility.can_see`` in SQL, clause for clause (its docstring has the
 sketch; ``tests/integration/api/test_authorization.py`` checks the two agree row by row). The role

@@ -204,8 +204,8 @@ class Load:
 
     The generator shares the machine's two cores with the pipeline, so it does its own work ahead of
     time: events are built and Avro-encoded (the SDK's serde) before their publish time, and a paced
-    publish is one ``produce()`` of ready bytes (at 670 events/s, 7 % of a core against 16 % when each event
-    was built, encoded and produced at its time; docs/benchmarks.md, thirteenth session). Each event is stamped with its
+    publish is one ``produce()`` of ready bytes (about half the CPU of building and encoding each event at
+    its time; measured in docs/benchmarks.md). Each event is stamped with its
     *scheduled* publish time (``occurred_at`` = start + i/rate), and latencies count from that time,
     so a publish that comes late (the generator starved of CPU) counts against the pipeline instead of
     hiding (no coordinated omission). With ``count``, every event is prepared before the first is
@@ -286,6 +286,6 @@ class Load:
 
 
 _ENCODE_S = 50e-6  # building and encoding one event here takes ~25 µs; twice that, to start on time
-# A burst (rate 0) builds, encodes and publishes 100 events at a time, as the generator always did, so
-# the maximum (and the offered load derived from it) is measured as in earlier sessions.
+# A burst (rate 0) builds, encodes and publishes 100 events at a time, so that preparing a whole burst up
+# front does not change the maximum (and the offered load derived from it).
 _BURST_CHUNK = 100

@@ -78,10 +78,9 @@ def membership(settings) -> dict:
 
     Heartbeats every second (a third of the session at most): a member learns that its group is
     rebalancing only from a heartbeat's answer, and a cooperative rebalance (a replica joining or
-    leaving) takes two rounds, so each round lasted up to one interval with partitions unowned:
-    a second push-sender replica took 18 s to get its partitions with heartbeats every 9 s (a fifth of
-    the session, before), ~2 s now (docs/benchmarks.md, seventh session). One small request a second
-    per consumer is nothing to the broker."""
+    leaving) takes two rounds, so each round lasts up to one interval with partitions unowned
+    (docs/decisions/0022-static-membership-and-heartbeats.md). One small request a second per consumer
+    is nothing to the broker."""
     if not isinstance(settings, RuntimeSettings):
         return {}
     config = {"session.timeout.ms": settings.session_timeout_ms,

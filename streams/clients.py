@@ -1,4 +1,4 @@
-"""confluent-kafka client configs; clients are built at start-up and passed in (STYLE 17)."""
+"""confluent-kafka client configs; clients are built at start-up and passed in, never reached globally."""
 from __future__ import annotations
 
 import logging
@@ -22,9 +22,9 @@ def consumer_config(settings: KafkaSettings, group: str, **overrides) -> dict:
         "partition.assignment.strategy": "cooperative-sticky",
         "isolation.level": "read_committed",
         # The broker answers a fetch when 256 KB are there or after 20 ms, not at every produced record:
-        # with fetch.min.bytes=1 the consumers fetched at every producer request (~650 fetches/s at 415
-        # events/s in bench/latency.py, ~136/s now; docs/benchmarks.md, fifth session). Cost: up to 20 ms
-        # per hop, and an idle consumer fetches 50 times a second (10 before). The defaults; a processor
+        # with fetch.min.bytes=1 the consumers fetched at every producer request
+        # (docs/decisions/0033-fetch-at-first-byte.md). Cost: up to 20 ms per hop, and an idle consumer
+        # fetches 50 times a second. The defaults; a processor
         # sets its own from its settings (streams/app.py:fetching; settings.FetchAtFirstByte for inputs written
         # rarely or in transactions: the push sender's, the directory's).
         "fetch.min.bytes": 262_144,

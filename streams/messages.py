@@ -1,4 +1,4 @@
-"""Wire messages as frozen dataclasses with explicit ``from_avro`` / ``to_avro`` (STYLE 4).
+"""Wire messages as frozen dataclasses with explicit ``from_avro`` / ``to_avro``.
 
 These are the contract between services, so they live in ``streams``; what an event *means*
 (catalogue, visibility, recipients) lives in ``processors``. ``validate`` runs on both sides of

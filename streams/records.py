@@ -48,7 +48,7 @@ class Output:
 
 @dataclass(slots=True)
 class Outcome:
-    """What a processor decided for one batch; the runtime carries it out (STYLE 6).
+    """What a processor decided for one batch; the runtime carries it out.
 
     ``writes`` goes to the processor's sink in one transaction; ``outputs`` and ``dead_letters``
     are produced; then offsets are committed.

@@ -155,8 +155,7 @@ class Runtime:
 
         Eager, with nothing queued: ``consume(max, timeout)`` would sit out the whole timeout even when
         records land a millisecond in (it returns early only for ``max`` records), so the loop waits
-        for one record and then takes what came with it: the push sender idled 50 ms of each ~170 ms
-        cycle before (docs/benchmarks.md, eighth session)."""
+        for one record and then takes what came with it (docs/decisions/0032-short-batch-waits.md)."""
         size, timeout = self._config.batch_max_records, self._config.batch_timeout_s
         if self._config.eager:
             queued = self._consumer.consume(size, 0)

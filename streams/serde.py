@@ -55,7 +55,7 @@ def _fingerprint(parsed: dict) -> bytes:
 
 
 def load_schema_file(path: str, version: int) -> SchemaVersion:
-    """Parses one ``.avsc``; a missing namespace or doc is refused (STYLE 4)."""
+    """Parses one ``.avsc``; a missing namespace or doc is refused."""
     raw = json.loads(open(path, encoding="utf-8").read())
     if not raw.get("namespace") or not raw.get("doc"):
         raise ValueError(f"{path}: every schema needs a namespace and a doc")

@@ -24,8 +24,7 @@ class TopicSpec:
 
 # The push topic's partitions. Every exactly-once fan-out transaction writes to each of them (keys are
 # user ids) and pays per partition: a produce request (librdkafka sends one partition per request) and
-# the broker's AddPartitionsToTxn verification. At 495 events/s on the local broker, 12 partitions
-# made ~150 of its ~500 requests/s, 6 make ~80 of ~430 (docs/benchmarks.md, eleventh session). Six let
+# the broker's AddPartitionsToTxn verification (docs/decisions/0012-push-topic-partitions.md). Six let
 # six push-sender replicas share the work; raise it (``herald topics create --push-partitions``) for more.
 PUSH_PARTITIONS = 6
 

@@ -1,1 +1,1 @@
-"""One router per resource (STYLE 19)."""
+"""One router per resource."""

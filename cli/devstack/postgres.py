@@ -22,8 +22,8 @@ PG_READY_TIMEOUT_S = 30.0
 # Herald's per-batch statements look keys up in arrays (`WHERE notification_id = ANY(:ids)`). At the
 # default random_page_cost (4, priced for spinning disks) Postgres reads a 30,000-row table whole once
 # a batch holds ~400 keys, which a push sender that fell behind does: its Postgres CPU tripled and the
-# slower batches grew further (docs/benchmarks.md, ninth session). 1.1 is the usual value for SSDs and
-# cached data; set on the role, so only Herald's sessions get it.
+# slower batches grew further (docs/decisions/0034-postgres-random-page-cost.md). 1.1 is the usual value
+# for SSDs and cached data; set on the role, so only Herald's database sessions get it.
 PG_ROLE_SETTINGS = {"random_page_cost": "1.1"}
 PG_HBA_LINES = (
     f"host    all    {PG_ROLE}    127.0.0.1/32    trust",

@@ -210,9 +210,9 @@ class Emulator:
 
     Each accepted message is kept as the request body it came in (``bytes``), in a dict of atomic
     values, and parsed again only when read (``accepted``). Such a dict is never tracked by Python's
-    cyclic garbage collector; a parsed Herald push (eight nested containers) is. Kept parsed, a 30 s
-    benchmark's ~37,000 pushes made every full collection walk ~300,000 containers: three pauses of
-    48–196 ms a run, during which no push was answered (docs/benchmarks.md, eleventh session).
+    cyclic garbage collector; a parsed Herald push (eight nested containers) is. Kept parsed, a
+    benchmark's tens of thousands of pushes made every full collection walk hundreds of thousands of
+    containers, pauses during which no push was answered (docs/decisions/0035-emulator-keeps-bytes.md).
     """
 
     rng: random.Random = field(default_factory=random.Random)

@@ -1,6 +1,6 @@
 """Planning one fan-out batch: events + directory + preferences + now → rows and push requests.
 
-Pure (STYLE 13): the app loads the directory slice and the preferences, passes ``now``, and carries
+Pure: the app loads the directory slice and the preferences, passes ``now``, and carries
 the plan out. Shared by the fan-out processor and the reconciler, so both decide identically.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Pure rules of the fan-out: who is notified, how, and when held pushes are released.
 
-No DB, no Kafka, no clock (STYLE 13-15): callers load the directory and preferences and pass ``now``.
+No DB, no Kafka, no clock: callers load the directory and preferences and pass ``now``.
 Every ``now`` must be time-zone aware; a naive one is a programming error and raises ValueError.
 
 Quiet hours. A window is ``quiet_hours_start``-``quiet_hours_end`` in the user's IANA zone (UTC when

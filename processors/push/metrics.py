@@ -1,4 +1,4 @@
-"""The push sender's metrics, recorded through one hook object (STYLE 20). No user, token or
+"""The push sender's metrics, recorded through one hook object. No user, token or
 notification id ever becomes a label: labels are FCM codes and reasons only.
 
 ``herald_push_results_total{code}`` and ``herald_tokens_retired_total{reason}`` are defined in

@@ -1,6 +1,6 @@
 """Pure rules of the push sender: which devices, what message, what a result means, when to retry.
 
-No SDK, no DB, no clock (STYLE 13-14): the caller passes the tokens it loaded, the results FCM gave
+No SDK, no DB, no clock: the caller passes the tokens it loaded, the results FCM gave
 and ``now``. Policy (docs/push.md):
 
 * devices: the user's active tokens, newest first, each token once; a (notification, token) already

@@ -1,4 +1,4 @@
-"""Engine construction; built once at start-up and passed in (STYLE 17).
+"""Engine construction; built once at start-up and passed in.
 
 Every engine hides statement parameters (``hide_parameters``): SQLAlchemy otherwise writes them into
 the text of a failed statement's error, which the runtime logs, and they can be user ids, device

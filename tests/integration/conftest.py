@@ -4,7 +4,7 @@ Where they come from, in order: ``HERALD_KAFKA_BOOTSTRAP`` / ``HERALD_DATABASE_U
 CI can run them against given services); else testcontainers when a Docker engine answers; else
 the local stack (``herald dev up``, idempotent). Under CI=true a service that does not answer is
 a test failure, never a skip. Each session gets its own database; each test its own topic and
-group prefix, so tests never see each other's records (STYLE 26).
+group prefix, so tests never see each other's records.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 With the default random_page_cost (4) a batch of ~400 or more keys made Postgres read a 30,000-row
 table whole, once per batch; the push sender's Postgres CPU tripled when it fell behind
-(cli/devstack/postgres.py:PG_ROLE_SETTINGS, docs/benchmarks.md ninth session).
+(cli/devstack/postgres.py:PG_ROLE_SETTINGS, docs/decisions/0034-postgres-random-page-cost.md).
 """
 from __future__ import annotations
 
