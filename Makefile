@@ -4,15 +4,22 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup stack prometheus demo test test-unit bench bench-quick bench-persist bench-fanout bench-api bench-push bench-compression bench-fcm-send bench-validation bench-scale-out down
+.PHONY: setup upgrade-deps stack prometheus demo test test-unit bench bench-quick bench-persist bench-fanout bench-api bench-push bench-compression bench-fcm-send bench-validation bench-scale-out down
 
-$(STAMP): pyproject.toml
+# Exactly the versions CI tested: requirements.lock pins every package with its hashes; Herald itself is
+# installed on top without resolving anything again. `make upgrade-deps` refreshes the lock.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[test,bench]"
+	$(BIN)/pip install -q --require-hashes -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+upgrade-deps: setup
+	$(BIN)/pip install -q pip-tools
+	$(BIN)/pip-compile -q --upgrade --generate-hashes --allow-unsafe --no-emit-find-links --strip-extras \
+		--extra test --extra bench -o requirements.lock pyproject.toml
 
 stack: setup
 	$(BIN)/herald dev up
