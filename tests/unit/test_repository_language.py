@@ -1,0 +1,74 @@
+"""The repository speaks of the software only, never of how it was developed.
+
+Every tracked text file is scanned for references to work periods ("the eighth session", "earlier
+sessions"), issue numbers ("issue 7"), numbered rule references ("STYLE 4"), review bookkeeping and
+paths outside the repository (``../shared``). A comment says why the code is as it is; measured figures
+live in docs/benchmarks.md and docs/decisions/. "Session" in the database or Kafka sense is allowed.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+THIS_FILE = Path(__file__).resolve().relative_to(ROOT).as_posix()
+
+_ORDINALS = ("first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth"
+             "|[0-9]+(?:st|nd|rd|th)|this|earlier|previous|last|next|that")
+FORBIDDEN = re.compile(
+    rf"((?:{_ORDINALS}) sessions?(?:'s)?\b)"  # a numbered or relative work period
+    r"|\bissue [0-9]+"                          # a tracker's issue number
+    r"|\bSTYLE [0-9]+"                          # a numbered style rule
+    r"|\.\./shared"                             # a file outside the repository
+    r"|review mend",
+    re.IGNORECASE)
+
+# Sessions that are part of the software: a database (SQLAlchemy, Postgres) or a Kafka group member's.
+ALLOWED = re.compile(
+    r"session\.timeout\.ms|session_timeout\w*|HERALD_SESSION_TIMEOUT_MS"
+    r"|(?:database|db|sqlalchemy|orm|postgres(?:ql)?|kafka|consumer|member|group|its|their|dead) sessions?\b",
+    re.IGNORECASE)
+
+
+def offences(text: str) -> list[str]:
+    """Forbidden phrases in ``text`` once the database/Kafka senses of "session" are taken out."""
+    return [m.group(0) for m in FORBIDDEN.finditer(ALLOWED.sub(" ", text))]
+
+
+def tracked_text_files() -> list[Path]:
+    names = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    return [ROOT / name for name in names.decode().split("\0") if name and name != THIS_FILE]
+
+
+def test_no_tracked_file_speaks_of_how_the_project_was_developed():
+    found = []
+    for path in tracked_text_files():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError):
+            continue  # deleted in the work tree, a submodule, or binary
+        for number, line in enumerate(text.splitlines(), 1):
+            for phrase in offences(line):
+                found.append(f"{path.relative_to(ROOT)}:{number}: {phrase!r}")
+    assert not found, "the repository must speak of the software only:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("line", [
+    "as the eighth session found", "Earlier sessions' figures", "this session's make bench",
+    "the 12th session", "Issue 7: the benchmarks", "Pure (STYLE 13)", "see ../shared/DESIGN.md",
+    "Review mend: tidy",
+])
+def test_history_words_are_caught(line):
+    assert offences(line)
+
+
+@pytest.mark.parametrize("line", [
+    "session.timeout.ms is 45 s", "HERALD_SESSION_TIMEOUT_MS", "one database session per request",
+    "until that member session expires", "a SQLAlchemy session", "the Kafka session of a dead member",
+    "librdkafka#1700, an open issue", "the next batch",
+])
+def test_database_and_kafka_sessions_are_allowed(line):
+    assert not offences(line)
