@@ -5,7 +5,7 @@
   the reader's schema.
 * Confluent wire format (``00`` + 4-byte schema id) when a schema registry client is given. The
   5-byte header is parsed here and schemas are cached by id: confluent-kafka's AvroDeserializer
-  is ~4x slower per message (see shared/notes).
+  is several times slower per message.
 
 Decoding is every consumer's hottest step. A record written with the reader's own schema (the common
 case) is decoded by cavro (a Cython Avro codec): 17 µs against fastavro's 33 µs for an ActivityEvent
