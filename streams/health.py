@@ -12,6 +12,7 @@ recently), and the database answers.
 """
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import threading
@@ -22,6 +23,8 @@ from typing import Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
+from streams.ports import in_use_message
+
 log = logging.getLogger("herald.health")
 
 # Default port of each process (docs/observability.md). The API serves /metrics, /healthz and /readyz
@@ -30,6 +33,8 @@ DEFAULT_PORTS = {
     "persister": 9301, "directory": 9302, "fanout": 9303, "push-sender": 9304,
     "scheduler": 9305, "reconciler": 9306, "lag-exporter": 9308, "api": 8080,
 }
+
+EXIT_PORT_IN_USE = 78  # EX_CONFIG: restarting cannot help until the port is freed or moved
 
 
 @dataclass(frozen=True)
@@ -109,11 +114,19 @@ class HealthServer:
 def serve_process(process: str, port: int | None, *, live: dict[str, Probe] | None = None,
                   ready: dict[str, Probe] | None = None) -> HealthServer | None:
     """Called once from a process's ``__main__`` before its loop. ``port`` None means the process's
-    default port, 0 means no server. Failing to bind raises (a misconfigured port must not go unseen)."""
+    default port, 0 means no server. Failing to bind ends the process (a misconfigured port must not go
+    unseen): a port already taken with exit code ``EXIT_PORT_IN_USE`` and a line naming the pid that holds it."""
     port = DEFAULT_PORTS.get(process, 0) if port is None else port
     if not port:
         return None
-    server = HealthServer(port, live=live or {}, ready=ready or {}).start()
+    try:
+        server = HealthServer(port, live=live or {}, ready=ready or {}).start()
+    except OSError as exc:  # another process holds the port: say which, in one line, and stop
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        message = in_use_message(port, "HERALD_METRICS_PORT")
+        log.error(message, extra={"component": process, "port": port})
+        raise SystemExit(EXIT_PORT_IN_USE) from None
     log.info("serving /metrics, /healthz, /readyz", extra={"component": process, "port": server.port})
     return server
 
