@@ -8,8 +8,8 @@
   is several times slower per message.
 
 Decoding is every consumer's hottest step. A record written with the reader's own schema (the common
-case) is decoded by cavro (a Cython Avro codec): 17 µs against fastavro's 33 µs for an ActivityEvent
-here, with identical results (``tests/unit/streams/test_serde.py`` compares them). Everything else
+case) is decoded by cavro (a Cython Avro codec), about twice as fast as fastavro
+(docs/decisions/0036-hot-path-shortcuts.md), with identical results (``tests/unit/streams/test_serde.py`` compares them). Everything else
 (encoding, schema resolution, fingerprints) stays with fastavro.
 """
 from __future__ import annotations
@@ -30,9 +30,9 @@ from fastavro.schema import fingerprint, to_parsing_canonical_form
 from streams.errors import DecodeError
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
-# Decoded as fastavro decodes (records as dicts), except uuid logical types, which stay strings: cavro
-# builds a uuid.UUID in ~5.7 µs, uuid.UUID(s) costs ~1.7 µs, and every from_avro (and the persister's
-# row_from_avro) takes either and converts (or refuses a malformed one) itself.
+# Decoded as fastavro decodes (records as dicts), except uuid logical types, which stay strings: cavro's
+# uuid.UUID costs more than uuid.UUID(s) (docs/decisions/0021-uuid-fields-as-strings.md), and every
+# from_avro (and the persister's row_from_avro) takes either and converts (or refuses a malformed one) itself.
 _CAVRO_OPTIONS = cavro.DEFAULT_OPTIONS.replace(record_decodes_to_dict=True, return_uuid_object=False)
 CONFLUENT_MAGIC = b"\x00"
 _FILE_NAME = re.compile(r"^(?P<stem>[a-z_]+)\.v(?P<version>\d+)\.avsc$")
@@ -142,8 +142,8 @@ class AvroSerde:
         Avro writes a record's fields in order, so such records share every byte after the head:
         fastavro encodes ``datum`` once (validating it), and each record is the framing, its head
         strings (zig-zag length + UTF-8, ``avro_string``) and that shared tail. The fan-out writes
-        10,000 push requests of one announcement that differ only in (notification_id, user_id):
-        ~1 µs each this way against ~18 µs through fastavro. Raises ValueError if a head field is not
+        10,000 push requests of one announcement that differ only in (notification_id, user_id), each
+        a small fraction of a fastavro encoding (docs/decisions/0019-push-requests-encoded-once.md). Raises ValueError if a head field is not
         a string in the schema."""
         if not heads:
             return []

@@ -10,7 +10,8 @@ service-account file: the SDK's ``Certificate`` (its ``token_uri`` may point at 
 ``/token``). Neither an endpoint nor a file: Application Default Credentials, to Google's FCM.
 
 Encoding. The SDK encodes every message on its own (``_MessagingService._message_data``), validating
-each field: ~45 µs a message here, a fifth of a push's CPU in the sender. The messages of one push
+each field, a large share of a push's CPU in the sender (docs/decisions/0019-push-requests-encoded-once.md).
+The messages of one push
 differ only in their token (``messages.to_messages``), so the service's ``_message_data`` is replaced,
 on our instance only, by one that has the SDK encode a push once and reuses the result for its other
 devices (``messages.WireEncoder``); what goes on the wire is the same.

@@ -1,9 +1,9 @@
 """A lean keep-alive HTTP/1.1 client that stands in for firebase-admin's httpx client.
 
-Why: firebase-admin's ``send_each_async`` sends through ``HttpxAsyncClient``. On this project's
-2-core machines httpx + httpcore cost 1–6 ms of CPU per request (and httpcore's pool slows down as
-requests queue), which caps a sender near a few hundred pushes/s; a plain asyncio stream costs
-about 0.1 ms (figures in docs/push.md). So the SDK keeps doing what matters (message validation and
+Why: firebase-admin's ``send_each_async`` sends through ``HttpxAsyncClient``, whose httpx + httpcore
+cost milliseconds of CPU per request (and httpcore's pool slows down as requests queue), which caps a
+sender near a few hundred pushes/s; a plain asyncio stream costs a small fraction of that (measured in
+docs/push.md). So the SDK keeps doing what matters (message validation and
 encoding, ``send_each_async``'s fan-out, mapping error responses to ``UnregisteredError``,
 ``QuotaExceededError``…), and only its HTTP hop is swapped: ``SdkHttpClient`` has the one method the
 SDK's messaging service calls, ``request(method, url, headers=, json=)``, and fails the way
