@@ -10,8 +10,7 @@
 Decoding is every consumer's hottest step. A record written with the reader's own schema (the common
 case) is decoded by cavro (a Cython Avro codec), about twice as fast as fastavro
 (docs/decisions/0036-hot-path-shortcuts.md), with identical results (``tests/unit/streams/test_serde.py``
-compares them). Everything else
-(encoding, schema resolution, fingerprints) stays with fastavro.
+compares them). Everything else (encoding, schema resolution, fingerprints) stays with fastavro.
 """
 from __future__ import annotations
 
@@ -145,8 +144,7 @@ class AvroSerde:
         strings (zig-zag length + UTF-8, ``avro_string``) and that shared tail. The fan-out writes
         10,000 push requests of one announcement that differ only in (notification_id, user_id), each
         a small fraction of a fastavro encoding (docs/decisions/0019-push-requests-encoded-once.md).
-        Raises ValueError if a head field is not
-        a string in the schema."""
+        Raises ValueError if a head field is not a string in the schema."""
         if not heads:
             return []
         size = len(heads[0])
