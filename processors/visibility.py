@@ -1,4 +1,4 @@
-"""Who may see an event in the feed and on a patient's timeline (DESIGN "Event catalogue", "API").
+"""Who may see an event in the feed and on a patient's timeline.
 
 ``can_see`` is the rule; the API's feed query mirrors it in SQL and must use the role sets exported here
 (``tests/unit/test_visibility.py`` is the table both must agree with)::

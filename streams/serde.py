@@ -1,4 +1,4 @@
-"""Avro serde with the two framings of the design, told apart by their magic bytes.
+"""Avro serde with Herald's two framings, told apart by their magic bytes.
 
 * Avro single-object encoding (``C3 01`` + 8-byte CRC-64-AVRO fingerprint): the default. The writer
   schema is found by fingerprint among every version committed in ``schemas/`` and resolved onto

@@ -1,4 +1,4 @@
-"""Topic specs of the design: names (before the prefix), partitions, configs."""
+"""Herald's topics: names (before the prefix), partitions, configs."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -12,7 +12,7 @@ from streams.messages import ActivityEvent, Priority, parse_priority
 from streams.settings import KafkaSettings, PersisterSettings
 
 
-def test_defaults_match_the_design(monkeypatch):
+def test_defaults_point_at_the_local_stack(monkeypatch):
     for var in ("HERALD_KAFKA_BOOTSTRAP", "HERALD_DATABASE_URL", "HERALD_TOPIC_PREFIX", "HERALD_GROUP_PREFIX"):
         monkeypatch.delenv(var, raising=False)
     s = PersisterSettings()
