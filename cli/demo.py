@@ -1,6 +1,7 @@
 """``herald demo`` / ``make demo``: the whole pipeline on the local stack, with a summary."""
 from __future__ import annotations
 
+import signal
 import tempfile
 import time
 
@@ -8,9 +9,10 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import text
 
-from cli.demo_api import start_api, try_the_api
+from cli.demo_api import api_child, try_the_api
 from cli.demo_push import PUSH_ENV, prepare_devices, print_push_summary, pushes_settled
-from cli.processes import start_processor, stop_processor, wait_until
+from cli.processes import ports_taken, wait_until
+from cli.supervisor import Supervisor, herald_child
 from cli.produce import produce_demo, seed_demo_preferences
 from sinks.postgres.engine import build_engine
 from sinks.postgres.migrate import upgrade
@@ -19,14 +21,18 @@ from streams.clients import build_admin
 from streams.settings import PersisterSettings, ProducerSettings
 from streams.topics import ACTIVITY, DIRECTORY, PUSH, topic_specs
 
-DEMO_PROCESSORS = {"persister": "processors.persister", "directory": "processors.directory",
-                   "fanout": "processors.fanout", "scheduler": "processors.scheduler", "push-sender": "processors.push"}
+DEMO_PROCESSORS = ("persister", "directory", "fanout", "scheduler", "push-sender")
 
 
 def run_demo(console: Console, *, events: int, rate: float) -> int:
     """Runs every step and prints what happened; returns the exit code."""
     from cli import devstack
 
+    taken = ports_taken([*DEMO_PROCESSORS, "api"])
+    for line in taken:  # refuse up front: started anyway, each process would fail on its port
+        console.print(f"[red]{line}[/red]", soft_wrap=True)
+    if taken:
+        return 1
     settings = PersisterSettings()
     console.rule("1. local stack")
     devstack.print_status(devstack.up())
@@ -38,17 +44,26 @@ def run_demo(console: Console, *, events: int, rate: float) -> int:
         console.print(f"  {name}: {state}")
     console.rule("3. processors")
     logs = tempfile.mkdtemp(prefix="herald-demo-")
-    procs = {name: start_processor(module, env=PUSH_ENV, log_path=f"{logs}/{name}.log")
-             for name, module in DEMO_PROCESSORS.items()}
-    procs["api"] = start_api(f"{logs}/api.log")
-    console.print(f"  started {', '.join(procs)} (logs in {logs})")
+    children = [herald_child(name, PUSH_ENV, f"{logs}/{name}.log") for name in DEMO_PROCESSORS]
+    supervisor = Supervisor([*children, api_child(f"{logs}/api.log")],
+                            report=lambda line: console.print(f"  [yellow]{line}[/yellow]"))
+    signal.signal(signal.SIGTERM, _interrupt)  # the finally below stops the processes, as on Ctrl-C
+    supervisor.start()
+    console.print(f"  started {', '.join(c.name for c in children)}, api (logs in {logs})")
     try:
         code = _traffic_and_summary(console, settings, admin, events, rate)
-        try_the_api(console, procs["api"])
+        try_the_api(console, supervisor)
         return code
+    except KeyboardInterrupt:
+        console.print("  interrupted")
+        return 130
     finally:
-        for name, proc in procs.items():
-            console.print(f"  {name} stopped with exit code {stop_processor(proc)}")
+        for name, code in supervisor.stop().items():
+            console.print(f"  {name} stopped" + ("" if code is None else f" with exit code {code}"))
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _caught_up(admin, settings, group: str, topic_base: str) -> bool:

@@ -1,30 +1,31 @@
 """The read API in ``herald demo``: started next to the processors, then shown with a token to try."""
 from __future__ import annotations
 
-import subprocess
 import sys
+import threading
 import time
+from typing import Callable
 
 import httpx
 from rich.console import Console
 
 from api.auth import issue_token
 from api.settings import ApiSettings
-from cli.processes import start_processor
+from cli.supervisor import ChildSpec, Supervisor, herald_child
 
 DEMO_USER, DEMO_ORG, DEMO_ROLES = "org-001-u0001", "org-001", ("medical_director",)  # processors.demo.traffic
 
 
-def start_api(log_path: str) -> subprocess.Popen:
-    """``python -m api`` in dev mode (the dev secret is accepted only there)."""
-    return start_processor("api", env={"HERALD_ENV": "dev"}, log_path=log_path)
+def api_child(log_path: str) -> ChildSpec:
+    """``herald run api`` in dev mode (the dev secret is accepted only there), for the supervisor."""
+    return herald_child("api", {"HERALD_ENV": "dev"}, log_path)
 
 
-def try_the_api(console: Console, proc: subprocess.Popen) -> None:
+def try_the_api(console: Console, supervisor: Supervisor) -> None:
     """Prints a token and a curl line, calls it once, and keeps the API up until Ctrl-C when interactive."""
     settings = ApiSettings(env="dev")
     base = f"http://{settings.api_host}:{settings.api_port}"
-    if not _ready(base, proc):
+    if not _ready(base, lambda: supervisor.running("api")):
         console.print(f"  [red]the API did not come up on {base}; see its log[/red]")
         return
     token = issue_token(settings.hmac_secret(), user_id=DEMO_USER, organization_id=DEMO_ORG, roles=DEMO_ROLES,
@@ -42,14 +43,14 @@ def try_the_api(console: Console, proc: subprocess.Popen) -> None:
     if sys.stdin.isatty():
         console.print("\n  the API stays up for you to try; press Ctrl-C to stop everything")
         try:
-            proc.wait()
+            threading.Event().wait()  # until Ctrl-C (or SIGTERM, which the demo turns into one)
         except KeyboardInterrupt:
             pass
 
 
-def _ready(base: str, proc: subprocess.Popen, timeout: float = 30) -> bool:
+def _ready(base: str, running: Callable[[], bool], timeout: float = 30) -> bool:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
+    while time.monotonic() < deadline and running():
         try:
             if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
                 return True

@@ -89,9 +89,13 @@ def db_upgrade(revision: str = "head") -> None:
 
 
 @app.command("run")
-def run(processor: str = typer.Argument(..., help="|".join(PROCESSORS)),
+def run(processor: str = typer.Argument(..., help="|".join(PROCESSORS) + "|all"),
         once: bool = typer.Option(False, "--once", help="reconciler: one pass over what is pending, then exit")) -> None:
-    """Run one processor until SIGTERM."""
+    """Run one processor until SIGTERM; `all`: every processor and the API, supervised, in one terminal."""
+    if processor == "all":
+        from cli.supervisor import run_all
+
+        raise typer.Exit(run_all(console, list(PROCESSORS)))
     if processor not in PROCESSORS:
         console.print(f"[red]unknown processor {processor!r}; available: {', '.join(PROCESSORS)}[/red]")
         raise typer.Exit(2)

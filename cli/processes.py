@@ -34,3 +34,28 @@ def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(interval)
+
+
+def ports_of(names: list[str], env: dict[str, str] | None = None) -> dict[int, str]:
+    """The ports the processes ``names`` will listen on (port → the setting that moves it): each
+    process's default metrics port unless ``HERALD_METRICS_PORT`` is set (0: none), the API's own."""
+    from streams.health import DEFAULT_PORTS
+
+    env = os.environ if env is None else env
+    metrics = env.get("HERALD_METRICS_PORT")
+    ports: dict[int, str] = {}
+    for name in names:
+        if name == "api":
+            ports[int(env.get("HERALD_API_PORT") or DEFAULT_PORTS["api"])] = "HERALD_API_PORT"
+        elif metrics is None:
+            ports[DEFAULT_PORTS[name]] = "HERALD_METRICS_PORT"
+        elif int(metrics):
+            ports[int(metrics)] = "HERALD_METRICS_PORT"
+    return ports
+
+
+def ports_taken(names: list[str], env: dict[str, str] | None = None) -> list[str]:
+    """One line per port the processes ``names`` need that another process holds, naming its pid."""
+    from streams.ports import busy_ports
+
+    return busy_ports(ports_of(names, env))

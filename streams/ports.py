@@ -79,7 +79,7 @@ def _name(argv: list[str]) -> str:
     names = [Path(a).name for a in argv[:2]]
     if "herald" in names:  # the console script, run directly or by its interpreter
         return "herald " + " ".join(argv[names.index("herald") + 1:])[:60]
-    return " ".join(argv)[:80] or "a process whose command line is unreadable"
+    return " ".join(" ".join(argv).split())[:80] or "a process whose command line is unreadable"
 
 
 def _stat_fields(pid: int, proc: Path) -> list[str]:

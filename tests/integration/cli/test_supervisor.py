@@ -1,0 +1,87 @@
+"""``herald run all`` under a real supervisor: its children never outlive it, a dead one is started
+again, and SIGTERM stops them all with exit code 0."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cli.main import PROCESSORS
+from cli.processes import wait_until
+from tests.integration.fcm import free_port
+
+pytestmark = pytest.mark.integration
+PROC = Path("/proc")
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        text = (PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2:].split()  # state, ppid, ...
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting for its reaper counts as gone)."""
+    stat = _stat(pid)
+    return stat is not None and stat[0] != "Z"
+
+
+def children(parent: int) -> dict[str, int]:
+    """``herald run NAME`` children of ``parent``, by NAME."""
+    found = {}
+    for entry in PROC.iterdir():
+        if entry.name.isdigit() and (stat := _stat(int(entry.name))) and stat[1] == str(parent) and stat[0] != "Z":
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"run" in argv:
+                found[argv[argv.index(b"run") + 1].decode()] = int(entry.name)
+    return found
+
+
+def start_run_all(pipeline, tmp_path) -> subprocess.Popen:
+    env = {**os.environ, **pipeline.env, "HERALD_API_PORT": str(free_port()), "HERALD_ENV": "dev"}
+    out = open(tmp_path / "run-all.log", "ab")
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "run", "all"], env=env, stdout=out,
+                            stderr=subprocess.STDOUT)
+    pipeline.processes.append(proc)
+    wait_until(lambda: set(children(proc.pid)) == set(PROCESSORS), 60, what="every child of `herald run all`")
+    api_up = re.compile(r"^api +\| .*Uvicorn running", re.MULTILINE)  # its lines come prefixed with its name
+    wait_until(lambda: api_up.search((tmp_path / "run-all.log").read_text()), 60, what="the API to answer")
+    return proc
+
+
+def test_given_the_supervisor_is_sigkilled_then_no_child_outlives_it(pipeline, tmp_path):
+    parent = start_run_all(pipeline, tmp_path)
+    pids = children(parent.pid)
+
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(10)
+
+    wait_until(lambda: not any(alive(pid) for pid in pids.values()), 30,
+               what=f"the children {sorted(pids)} to end after their parent's SIGKILL")
+
+
+def test_given_a_child_dies_then_it_is_restarted_and_sigterm_stops_everything_with_exit_0(pipeline, tmp_path):
+    parent = start_run_all(pipeline, tmp_path)
+    first = children(parent.pid)
+
+    os.kill(first["persister"], signal.SIGKILL)
+    wait_until(lambda: children(parent.pid).get("persister", first["persister"]) != first["persister"], 30,
+               what="the persister to be started again")
+    again = children(parent.pid)
+    parent.send_signal(signal.SIGTERM)
+
+    assert parent.wait(60) == 0
+    assert not any(alive(pid) for pid in again.values())  # stopped, not left behind
+    log = (tmp_path / "run-all.log").read_text()
+    assert f"persister (pid {first['persister']}) died with signal SIGKILL" in log
+    assert "persister restarted" in log
