@@ -1,15 +1,11 @@
 """confluent-kafka client configs; clients are built at start-up and passed in, never reached globally."""
 from __future__ import annotations
 
-import logging
-
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
+from streams.client_errors import client_hooks
 from streams.settings import KafkaSettings
-
-
-_KAFKA_LOG = logging.getLogger("herald.librdkafka")  # librdkafka's lines go through logging, not raw stderr
 
 
 def consumer_config(settings: KafkaSettings, group: str, **overrides) -> dict:
@@ -32,7 +28,7 @@ def consumer_config(settings: KafkaSettings, group: str, **overrides) -> dict:
         "queued.max.messages.kbytes": 16_384,  # 16 MB of prefetch is ~10 full batches; the 64 MB default is RSS
         "max.poll.interval.ms": 300_000,
         "session.timeout.ms": 45_000,
-        "logger": _KAFKA_LOG,
+        **client_hooks("consumer"),  # an outage's errors: one line when it starts, one when it ends
     }
     config.update(overrides)
     return config
@@ -48,7 +44,7 @@ def producer_config(settings: KafkaSettings, *, transactional_id: str | None = N
         "compression.type": settings.kafka_compression,
         "linger.ms": 5,
         "partitioner": "murmur2_random",
-        "logger": _KAFKA_LOG,
+        **client_hooks("producer"),
     }
     if transactional_id:
         config["transactional.id"] = transactional_id
@@ -69,4 +65,4 @@ def build_producer(settings: KafkaSettings, *, transactional_id: str | None = No
 
 
 def build_admin(settings: KafkaSettings) -> AdminClient:
-    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap, **client_hooks("admin")})

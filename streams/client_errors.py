@@ -1,0 +1,106 @@
+"""A Kafka client's repeated errors as one line when they start and one when they end, plus a counter.
+
+During a broker outage librdkafka reports every failed reconnect of every client twice (a ``FAIL`` log
+line and an error event), ~20 ERROR lines a second per process, for as long as the outage lasts: the
+lines that matter (the first, and when it was over) drown. ``ClientErrors`` is what a client config
+points at: its ``error_cb`` and its ``logger`` (librdkafka's log lines). The first error of an episode is
+logged ("broker unreachable: …"); the rest are only counted, in ``herald_kafka_client_errors_total``
+{client, code} and for the closing line, logged when the client's statistics show a broker up again
+("broker reachable again after 36 s, 712 errors (…)"). Fatal errors are never held back. Log lines
+of librdkafka that are not about reaching brokers pass through unchanged.
+
+docs/decisions/0111-client-errors-once-per-outage.md
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import Counter
+from typing import Callable
+
+from prometheus_client import Counter as PromCounter
+
+CLIENT_ERRORS = PromCounter("herald_kafka_client_errors_total",
+                            "Errors a Kafka client reported (error callback and librdkafka log lines), by client "
+                            "kind and librdkafka error code or log facility", ["client", "code"])
+STATS_INTERVAL_MS = 5000  # how soon after a broker is back the closing line comes; the stats cost is per interval
+
+# librdkafka log facilities that report a broker connection failing (rdkafka_broker.c).
+CONNECTION_FACILITIES = frozenset({"FAIL", "ERROR", "BROKERFAIL", "REQTMOUT", "TIMEOUT", "DISCONNECT", "CONNECT"})
+_LIBRDKAFKA_LOG = logging.getLogger("herald.librdkafka")
+
+
+class ClientErrors:
+    """One client's error episodes. Thread-safe: librdkafka's callbacks come on whichever thread polls."""
+
+    def __init__(self, client: str, *, log: logging.Logger = _LIBRDKAFKA_LOG,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.client = client
+        self._log, self._clock = log, clock
+        self._lock = threading.Lock()
+        self._since: float | None = None  # start of the episode under way
+        self._codes: Counter[str] = Counter()
+
+    @property
+    def unreachable(self) -> bool:
+        return self._since is not None
+
+    def error(self, code: str, text: str, *, fatal: bool = False) -> None:
+        """One error of this client: logged if it opens an episode (or is fatal), else counted."""
+        CLIENT_ERRORS.labels(self.client, code).inc()
+        if fatal:
+            self._log.critical("%s: fatal Kafka client error %s: %s", self.client, code, text)
+            return
+        with self._lock:
+            opens = self._since is None
+            if opens:
+                self._since = self._clock()
+            self._codes[code] += 1
+        if opens:
+            self._log.error("%s: broker unreachable: %s (%s); further errors are counted until it is back",
+                            self.client, text, code)
+
+    def reachable(self) -> None:
+        """A broker answers again: closes the episode with one line (nothing when there was none)."""
+        with self._lock:
+            if self._since is None:
+                return
+            took, codes = self._clock() - self._since, self._codes
+            self._since, self._codes = None, Counter()
+        detail = ", ".join(f"{code} {n}" for code, n in codes.most_common())
+        self._log.warning("%s: broker reachable again after %.0f s, %d errors (%s)", self.client, took,
+                          sum(codes.values()), detail)
+
+    # -- what librdkafka calls ---------------------------------------------------------------------
+
+    def error_cb(self, err) -> None:
+        """confluent-kafka's ``error_cb``: a ``KafkaError``."""
+        self.error(err.name(), err.str(), fatal=err.fatal())
+
+    def stats_cb(self, stats_json: str) -> None:
+        """confluent-kafka's ``stats_cb``, every ``STATS_INTERVAL_MS``: used only to see brokers up again."""
+        if self._since is None:
+            return
+        try:
+            brokers = json.loads(stats_json).get("brokers", {})
+        except ValueError:
+            return
+        if any(b.get("state") == "UP" for b in brokers.values()):
+            self.reachable()
+
+    def log(self, level: int, msg: str, *args) -> None:
+        """confluent-kafka's ``logger``: called as ``log(level, "%s [%s] %s", facility, client name, text)``."""
+        facility = args[0] if len(args) == 3 else None
+        if level >= logging.WARNING and facility in CONNECTION_FACILITIES:
+            self.error(facility, str(args[2]))
+            return
+        self._log.log(level, msg, *args)
+
+
+def client_hooks(client: str) -> dict:
+    """The config entries that route a client's errors and log lines through a ``ClientErrors``."""
+    errors = ClientErrors(client)
+    return {"logger": errors, "error_cb": errors.error_cb, "stats_cb": errors.stats_cb,
+            "statistics.interval.ms": STATS_INTERVAL_MS}
