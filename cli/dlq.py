@@ -11,6 +11,13 @@ with its original key, value and headers, minus the failure headers, plus ``hera
    coordinates). Both land or neither does, so a record is never replayed twice and never lost,
    whatever crashes or runs concurrently, and a later replay skips it.
 
+The replayed record is addressed to the consumer group that dead-lettered it (``herald.replay.for`` =
+the DLQ record's ``herald.consumer.group``): the other groups reading the same topic skip it
+(streams/replays.py), so a record the persister rejected is processed again by the persister alone and
+one the fan-out rejected by the fan-out alone. A record rejected by both stages has one dead letter per
+stage, and each replays to its own stage. A dead letter without the group header (written before it
+existed, or by the reconciler, whose set-aside events are everyone's) replays to every group.
+
 Markers (not a committed replay-group offset) because replay is selective: ``--offset`` or
 ``--code`` may replay record 7 but not 3; an offset can only say "everything before here".
 The processors downstream are idempotent anyway; the markers make the replay itself exactly-once.
@@ -25,11 +32,12 @@ from typing import Callable
 from confluent_kafka import Consumer, TopicPartition
 
 from streams.clients import build_producer
-from streams.deadletter import H_REPLAY_OF, H_TOPIC, headers_dict
+from streams.deadletter import H_GROUP, H_REPLAY_FOR, H_REPLAY_OF, H_TOPIC, headers_dict
 from streams.settings import KafkaSettings
 from streams.topics import DLQ_REPLAYS
 
 _DROPPED_PREFIXES = ("herald.error.", "herald.source.", "herald.push.")
+_DROPPED = frozenset({H_REPLAY_OF, H_REPLAY_FOR, H_GROUP})
 
 
 @dataclass(frozen=True)
@@ -98,8 +106,7 @@ def _replay_in_transaction(producer, settings: KafkaSettings, topic: str, chosen
     try:
         for entry in chosen:
             where = coordinates(topic, entry)
-            headers = [(k, v) for k, v in entry.raw_headers if not k.startswith(_DROPPED_PREFIXES) and k != H_REPLAY_OF]
-            producer.produce(entry.headers[H_TOPIC], entry.value, entry.key, headers=headers + [(H_REPLAY_OF, where.encode())],
+            producer.produce(entry.headers[H_TOPIC], entry.value, entry.key, headers=replay_headers(entry, where),
                              on_delivery=on_delivery)
             producer.produce(marker_topic, json.dumps({"replayed_at": now, "to": entry.headers[H_TOPIC]}).encode(),
                              where.encode(), on_delivery=on_delivery)
@@ -111,6 +118,16 @@ def _replay_in_transaction(producer, settings: KafkaSettings, topic: str, chosen
     except BaseException:
         producer.abort_transaction(60)
         raise
+
+
+def replay_headers(entry: DlqEntry, where: str) -> list[tuple[str, bytes]]:
+    """The original headers without the failure's, plus where the record came from and, when the dead
+    letter names the group that rejected it, that group as the record's only addressee."""
+    headers = [(k, v) for k, v in entry.raw_headers if not k.startswith(_DROPPED_PREFIXES) and k not in _DROPPED]
+    headers.append((H_REPLAY_OF, where.encode()))
+    if entry.headers.get(H_GROUP):
+        headers.append((H_REPLAY_FOR, entry.headers[H_GROUP].encode()))
+    return headers
 
 
 def _entry(msg) -> DlqEntry:
@@ -149,12 +166,15 @@ def _position(consumer, topic: str, partition: int) -> int:
 
 
 def selector(*, offsets: list[int] | None = None, partition: int | None = None,
-             code: str | None = None) -> Callable[[DlqEntry], bool]:
-    """The ``herald dlq replay`` filters: offsets, partition, and FCM error code or error type."""
+             code: str | None = None, group: str | None = None) -> Callable[[DlqEntry], bool]:
+    """The ``herald dlq replay`` filters: offsets, partition, FCM error code or error type, and the
+    consumer group that dead-lettered the record (its full name)."""
     def select(entry: DlqEntry) -> bool:
         if offsets and entry.offset not in offsets:
             return False
         if partition is not None and entry.partition != partition:
+            return False
+        if group is not None and entry.headers.get(H_GROUP) != group:
             return False
         kinds = {entry.headers.get("herald.push.error-code"), entry.headers.get("herald.error.type")}
         return code is None or code in kinds
@@ -165,12 +185,12 @@ def dlq_table(topic: str, entries: list[DlqEntry], replayed: set[str], title: st
     """A rich table of DLQ records: coordinates, error, FCM code and attempts, reason, source, replayed."""
     from rich.table import Table
 
-    table = Table("partition", "offset", "error", "code", "attempts", "reason", "source", "first failed", "replayed",
-                  title=title or topic)
+    table = Table("partition", "offset", "group", "error", "code", "attempts", "reason", "source", "first failed",
+                  "replayed", title=title or topic)
     for e in entries:
         h = e.headers
         source = f"{h.get('herald.source.topic', '')}[{h.get('herald.source.partition', '')}]@{h.get('herald.source.offset', '')}"
-        table.add_row(str(e.partition), str(e.offset), h.get("herald.error.type", ""), h.get("herald.push.error-code", ""),
+        table.add_row(str(e.partition), str(e.offset), h.get(H_GROUP, ""), h.get("herald.error.type", ""), h.get("herald.push.error-code", ""),
                       h.get("herald.push.attempts", ""), h.get("herald.error.reason", ""), source,
                       h.get("herald.first-failed-at", ""), "yes" if coordinates(topic, e) in replayed else "")
     return table

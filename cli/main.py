@@ -150,7 +150,8 @@ def lag(group: Optional[list[str]] = typer.Option(None, help="Group base names; 
 def dlq_list(topic: str = typer.Option("activity-events.dlq.v1", help="Base name of the dead-letter topic "
                                        "(activity-events.dlq.v1 | notifications.push.dlq.v1)."),
              limit: int = 50) -> None:
-    """Dead-lettered records with their reasons, FCM code and attempts (push DLQ), and whether replayed."""
+    """Dead-lettered records with the consumer group that rejected them, their reasons, FCM code and attempts
+    (push DLQ), and whether replayed."""
     from cli.dlq import dlq_table, read_dlq, replayed_coordinates
 
     settings = KafkaSettings()
@@ -163,13 +164,16 @@ def dlq_replay(topic: str = typer.Option("activity-events.dlq.v1", help="Base na
                offset: Optional[list[int]] = typer.Option(None, help="Only these offsets (repeatable)."),
                partition: Optional[int] = typer.Option(None, help="Only this partition."),
                code: Optional[str] = typer.Option(None, help="Only records with this FCM error code or error type."),
+               group: Optional[str] = typer.Option(None, help="Only records this consumer group dead-lettered "
+                                                   "(base name, e.g. persister or fanout)."),
                dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be replayed; replay nothing.")) -> None:
     """Put dead-lettered records back on their source topic, each exactly once (see docs/push.md)."""
     from cli.dlq import dlq_table, replay_dlq, selector
 
     settings = KafkaSettings()
     full = settings.topic(topic)
-    report = replay_dlq(settings, full, selector(offsets=offset, partition=partition, code=code), dry_run=dry_run)
+    report = replay_dlq(settings, full, selector(offsets=offset, partition=partition, code=code,
+                                                     group=settings.group(group) if group else None), dry_run=dry_run)
     if report.replayed:
         console.print(dlq_table(full, report.replayed, set(), title="would replay" if dry_run else "replayed"))
     for entry, why in report.skipped:

@@ -11,6 +11,7 @@ from streams.checkpoint import Checkpoint, Sink
 from streams.clients import build_consumer, build_producer
 from streams.metrics import RuntimeHooks
 from streams.records import DeadLetter, Message, Record
+from streams.replays import for_group
 from streams.runtime import LoopConfig, Processor, Runtime
 from streams.settings import KafkaSettings, RuntimeSettings
 from streams.topics import DLQ_OF
@@ -41,8 +42,10 @@ def build_runtime(settings, *, processor: Processor, group: str, topics: list[st
     producer = build_producer(settings, transactional_id=txn_id)
     checkpoint = Checkpoint(consumer=consumer, producer=producer, sink=sink, dlq_topic_of=dlq_router(settings),
                             transactional=transactional, commit_interval_s=commit_interval_s(settings),
-                            producer_factory=lambda: build_producer(settings, transactional_id=txn_id))
-    runtime = Runtime(consumer=consumer, topics=[settings.topic(t) for t in topics], decode=decode,
+                            producer_factory=lambda: build_producer(settings, transactional_id=txn_id),
+                            group=settings.group(group))
+    runtime = Runtime(consumer=consumer, topics=[settings.topic(t) for t in topics],
+                      decode=for_group(decode, settings.group(group)),
                       processor=processor, checkpoint=checkpoint, hooks=RuntimeHooks(processor.name, settings.group(group)),
                       config=loop_config(settings, pipelined=pipelined))
     tune_gc(settings)

@@ -44,14 +44,16 @@ from confluent_kafka import KafkaException, TopicPartition
 from streams.deadletter import to_output
 from streams.errors import ClientFatal, ProduceFailed, reason_line
 from streams.failures import Failure, classify, kafka_error
-from streams.records import Outcome, Output
+from streams.records import DeadLetter, Outcome, Output
 
 log = logging.getLogger("herald.checkpoint")
 
 
 class Sink(Protocol):
-    def write(self, batch: Any) -> None:
-        """Makes ``batch`` durable in one transaction; raising aborts the checkpoint."""
+    def write(self, batch: Any) -> Iterable[DeadLetter] | None:
+        """Makes ``batch`` durable in one transaction; raising aborts the checkpoint. A sink that refuses
+        some records while writing the rest (the persister's conflicting duplicates) returns them as
+        dead letters, produced with the batch's others."""
 
 
 TXN_TIMEOUT_S = 10.0  # each transaction call's deadline: a broker that is gone never blocks the loop for longer
@@ -73,8 +75,9 @@ class Checkpoint:
     def __init__(self, *, consumer, producer, sink: Sink | None, dlq_topic_of, transactional: bool = False,
                  flush_timeout_s: float = 30.0, commit_interval_s: float = 0.0,
                  clock: Callable[[], float] = time.monotonic, producer_factory: Callable[[], Any] | None = None,
-                 txn_timeout_s: float = TXN_TIMEOUT_S) -> None:
+                 txn_timeout_s: float = TXN_TIMEOUT_S, group: str = "") -> None:
         self._consumer = consumer
+        self._group = group  # the consumer group, named on every dead letter (streams/deadletter.py)
         self._producer = producer
         self._producer_factory = producer_factory
         self._sink = sink
@@ -99,8 +102,9 @@ class Checkpoint:
         self._in_transaction = False
         producer = self._live_producer()
         if outcome.writes is not None and self._sink is not None:
-            self._sink.write(outcome.writes)  # 1
-        outputs = outcome.outputs + [to_output(d, self._dlq_topic_of(d.message.topic())) for d in outcome.dead_letters]
+            outcome.dead_letters.extend(self._sink.write(outcome.writes) or ())  # 1
+        outputs = outcome.outputs + [to_output(d, self._dlq_topic_of(d.message.topic()), group=self._group)
+                                     for d in outcome.dead_letters]
         if not (self._transactional and outputs):
             self._guarded(self._produce, outputs)  # 2
             self._guarded(self._flush)  # 3

@@ -57,3 +57,12 @@ class Outcome:
     writes: Any = None
     outputs: list[Output] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A message this consumer group leaves alone (a replay addressed to another group, streams/replays.py):
+    neither handled nor dead-lettered; its offset commits with the batch, as the runtime commits every
+    message it polled."""
+
+    message: Message

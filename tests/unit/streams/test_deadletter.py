@@ -35,3 +35,21 @@ def test_extra_headers_are_added_and_replace_stale_ones_of_the_same_name():
     assert [v for k, v in h if k == "herald.push.attempts"] == [b"6"]
     assert [v for k, v in h if k == "herald.error.reason"] == [b"new"]
     assert ("trace", b"t1") in h and (out.key, out.value, out.topic) == (b"k", b"v", "push.dlq")
+
+
+def test_the_rejecting_group_is_named_and_a_replays_addressee_is_not_carried_over():
+    msg = FakeMessage("activity", 2, 7, b"v", b"k", [("herald.replay.for", b"herald-fanout"),
+                                                     ("herald.consumer.group", b"herald-fanout"),
+                                                     ("herald.replay.of", b"dlq/0/3")])
+
+    out = to_output(DeadLetter("bad", "DecodeError", msg), "dlq", now=NOW, group="herald-persister")
+
+    assert [v for k, v in out.headers if k == "herald.consumer.group"] == [b"herald-persister"]
+    assert "herald.replay.for" not in dict(out.headers)
+    assert dict(out.headers)["herald.replay.of"] == b"dlq/0/3"  # where the failed replay came from
+
+
+def test_without_a_group_no_group_header():
+    out = to_output(DeadLetter("bad", "DecodeError", FakeMessage("activity", 0, 1, b"v", b"k")), "dlq", now=NOW)
+
+    assert "herald.consumer.group" not in dict(out.headers)
