@@ -110,8 +110,8 @@ def tune_gc(settings) -> None:
     clients) out of the collector's reach, and young collections run every ``GC_YOUNG_THRESHOLD``
     allocations instead of 700. A batch allocates hundreds of thousands of short-lived containers
     (decoded records, rows, an announcement's 10,000 recipients), which refcounting frees; with the
-    defaults each batch also paid for collections that walked the whole start-up heap: 35–45 % of
-    a 10,000-user announcement's planning, encoding and loading (docs/benchmarks.md). Cyclic garbage
+    defaults each batch also paid for collections that walked the whole start-up heap, a large share of
+    an announcement's planning, encoding and loading (docs/decisions/0018-gc-tuning.md). Cyclic garbage
     is still collected, later."""
     if not getattr(settings, "gc_tuning", False):
         return

@@ -23,10 +23,9 @@ has passed since the last commit, and always when the loop goes idle, before par
 at shutdown (the runtime calls ``commit_held``). Nothing finished is lost by holding: the batch's effects
 are durable before its offsets are held, and a crash only makes the restarted member redo those batches
 against idempotent sinks (the persister's rows by key; the push sender skips pairs already recorded
-as sent). What it saves is a broker round trip on the polling thread for most batches (the push
-sender's was ~7 ms of a ~100 ms cycle at ~500 events/s) and most of the offset records the broker
-writes to ``__consumer_offsets`` (docs/benchmarks.md). A transaction's offsets are
-never held: they commit with it.
+as sent). What it saves is a broker round trip on the polling thread for most batches and most of
+the offset records the broker writes to ``__consumer_offsets`` (measured in
+docs/decisions/0015-held-offset-commits.md). A transaction's offsets are never held: they commit with it.
 
 ``commit`` = ``prepare`` (1–3, or 1 and the transaction's produce) + ``finish`` (4, or the transaction's
 offsets and commit). ``prepare`` never touches the consumer, so the pipelined runtime runs it on a
