@@ -21,9 +21,11 @@ from datetime import datetime
 from typing import Callable
 
 from processors.push.metrics import PushHooks
+from processors.push.outage import FcmOutage, batch_class
 from processors.push.rules import (
-    Decision, PushPayload, PushPolicy, Send, Verdict, decide, is_outage, payload_for, select_tokens,
+    Decision, PushPayload, PushPolicy, Send, Verdict, decide, payload_for, select_tokens,
 )
+from sinks.fcm.results import SendResult
 from sinks.fcm.messages import to_messages
 from sinks.postgres.push import DeliveryRow, PushWrites, RetryRow, sent_pairs
 from sinks.postgres.tokens import DeviceToken, active_tokens
@@ -31,7 +33,6 @@ from streams.deadletter import H_FIRST_FAILED, H_REPLAY_OF
 from streams.errors import SinkBackpressure
 from streams.messages import PushRequest, utcnow
 from streams.records import DeadLetter, Outcome, Record
-from streams.retry import compute_backoff
 
 log = logging.getLogger("herald.push")
 H_PUSH_CODE = "herald.push.error-code"
@@ -58,7 +59,7 @@ class PushSender:
 
     def __init__(self, *, reader, fcm, encode: Callable[[PushRequest], bytes], policy: PushPolicy,
                  hooks: PushHooks | None = None, clock: Callable[[], datetime] = utcnow,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, outage: FcmOutage | None = None) -> None:
         self._reader = reader  # sinks.postgres.engine.build_reader: autocommit, no pre-ping
         self._fcm = fcm
         self._encode = encode
@@ -66,28 +67,51 @@ class PushSender:
         self._hooks = hooks or PushHooks()
         self._clock = clock
         self._rng = rng
-        self._outages = 0
+        self._outage = outage or FcmOutage()
 
     def handle(self, batch: list[Record]) -> Outcome:
-        """Sends the batch's pushes; raises SinkBackpressure when FCM gave no answer at all (the runtime
-        rewinds and retries the batch later), any other raise also redoes the batch."""
+        """Sends the batch's pushes; raises SinkBackpressure while FCM is down (``processors.push.outage``:
+        the runtime rewinds the batch and tries it again after the wait), any other raise also redoes the batch."""
         now = self._clock()
         items, skipped = self._plan(batch, now)
         pairs = [(item, token) for item in items for token in item.to_send]
         messages = [m for item in items if item.to_send
                     for m in to_messages(item.payload, [token.token for token in item.to_send])]
-        started = time.monotonic()
-        results = self._fcm.send(messages)
-        self._hooks.on_sent(Counter("OK" if r.ok else r.code for r in results), time.monotonic() - started, skipped)
-        if is_outage(results):
-            self._outages += 1
-            raise SinkBackpressure(compute_backoff(self._outages, base=1.0, cap=60.0, jitter=True),
-                                   f"FCM unreachable: {results[0].code} for all {len(results)} sends")
-        self._outages = 0
+        if skipped:
+            self._hooks.on_sent(Counter(), None, skipped)
+        results = self._send(messages)
         sends: dict[int, list[Send]] = {}
         for (item, token), result in zip(pairs, results):
             sends.setdefault(id(item), []).append(Send(token, result))
         return self._outcome(items, sends, self._clock())  # Retry-After counts from the answer, not the batch start
+
+    def _send(self, messages: list) -> list[SendResult]:
+        """The batch's sends, unless FCM is down: then SinkBackpressure (the runtime rewinds the batch and
+        pauses its partitions for the wait). While down, the first message goes alone as a probe."""
+        if self._outage.open and messages:
+            probe = self._timed_send(messages[:1])
+            if batch_class(probe) is not None:
+                wait = self._outage.probe_failed(probe)
+                self._hooks.on_outage(self._outage.cls)
+                raise SinkBackpressure(wait, f"FCM still down ({self._outage.cls}: {probe[0].code}); "
+                                             f"next probe in {wait:.1f}s")
+            log.warning("FCM answers again after %.0f s of outage; sending", self._outage.recovered())
+            self._hooks.on_outage(None)
+            return probe + self._timed_send(messages[1:])
+        results = self._timed_send(messages)
+        wait = self._outage.observe(results)
+        if wait is not None:
+            log.error("FCM down (%s: %s for all %d sends of the batch); holding pushes back and probing with "
+                      "one message, next in %.1fs", self._outage.cls, results[0].code, len(results), wait)
+            self._hooks.on_outage(self._outage.cls)
+            raise SinkBackpressure(wait, f"FCM down ({self._outage.cls}: {results[0].code}); next probe in {wait:.1f}s")
+        return results
+
+    def _timed_send(self, messages: list) -> list[SendResult]:
+        started = time.monotonic()
+        results = self._fcm.send(messages) if messages else []
+        self._hooks.on_sent(Counter("OK" if r.ok else r.code for r in results), time.monotonic() - started, 0)
+        return results
 
     def _plan(self, batch: list[Record], now: datetime) -> tuple[list[Item], int]:
         requests = [r.value for r in batch]

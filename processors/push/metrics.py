@@ -18,6 +18,9 @@ RETRIES_PENDING = Gauge("herald_push_retries_pending", "Push requests waiting in
 DEAD_LETTERED = Counter("herald_push_dead_lettered_total", "Push requests sent to the push DLQ, by FCM code and kind", ["code", "kind"])
 SKIPPED = Counter("herald_push_duplicates_skipped_total", "(notification, token) pairs not sent again because already sent")
 TOKENS_PRUNED = Counter("herald_tokens_pruned_total", "Stale or long-retired device tokens deleted")
+FCM_OUTAGE = Gauge("herald_push_fcm_outage", "1 while FCM is down with this class of error (sends held, probing)", ["class"])
+FCM_OUTAGE_WAITS = Counter("herald_push_fcm_outage_waits_total", "Batches held back because FCM was down, by class", ["class"])
+OUTAGE_CLASSES = ("unreachable", "server", "quota")  # processors.push.outage.OutageClass
 SEND_SECONDS = Histogram("herald_push_send_seconds", "Time to send one batch's pushes to FCM",
                          buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 
@@ -25,13 +28,21 @@ SEND_SECONDS = Histogram("herald_push_send_seconds", "Time to send one batch's p
 class PushHooks:
     """Called by ``processors.push.app`` (results, decisions) and ``processors.push.retries`` (pump, prune)."""
 
-    def on_sent(self, codes: Tally, seconds: float, skipped: int) -> None:
-        """After a batch's sends: one count per result code (OK on success)."""
+    def on_sent(self, codes: Tally, seconds: float | None, skipped: int) -> None:
+        """After sends to FCM (``seconds`` None: none made): one count per result code (OK on success)."""
         for code, n in codes.items():
             on_push_result(code, n)
-        SEND_SECONDS.observe(seconds)
+        if seconds is not None:
+            SEND_SECONDS.observe(seconds)
         if skipped:
             SKIPPED.inc(skipped)
+
+    def on_outage(self, cls: str | None) -> None:
+        """FCM found down with an outage class (each failed probe too), or answering again (None)."""
+        for name in OUTAGE_CLASSES:
+            FCM_OUTAGE.labels(name).set(1 if name == cls else 0)
+        if cls is not None:
+            FCM_OUTAGE_WAITS.labels(cls).inc()
 
     def on_decided(self, *, retired: Tally, retries: Tally, dead: Tally) -> None:
         """After a batch's decisions: tokens retired by reason, retries by code, dead letters by (code, kind)."""

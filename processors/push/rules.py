@@ -15,7 +15,7 @@ and ``now``. Policy (docs/push.md):
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -101,12 +101,6 @@ def classify(result: SendResult) -> Verdict:
     if result.code in RETRY_CODES or result.http_status is None:
         return Verdict.RETRY
     return Verdict.PERMANENT
-
-
-def is_outage(results: Sequence[SendResult]) -> bool:
-    """No send got any HTTP answer: FCM (or the network) is down. The runtime then rewinds and backs
-    off the whole batch instead of parking every request in the retry table."""
-    return bool(results) and all(r.http_status is None and not r.ok for r in results)
 
 
 def retry_delay(attempt: int, retry_after_s: float | None, policy: PushPolicy, rng: random.Random | None = None) -> float:

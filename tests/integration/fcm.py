@@ -38,8 +38,8 @@ class FcmEmulator:
     process: subprocess.Popen | None = None
 
     @classmethod
-    def start(cls, log_path: Path) -> "FcmEmulator":
-        port = free_port()
+    def start(cls, log_path: Path, port: int | None = None) -> "FcmEmulator":
+        port = port or free_port()
         out = open(log_path, "ab")
         proc = subprocess.Popen([sys.executable, "-m", "deploy.fcm_emulator", "--port", str(port)], cwd=REPO,
                                 stdout=out, stderr=subprocess.STDOUT)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from collections import Counter
 from datetime import datetime
 
@@ -209,3 +210,61 @@ def replay(pipeline) -> str:
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+# --- FCM down, then back: the first push within seconds, no attempt spent on the outage ------------
+
+def test_given_fcm_unreachable_for_a_while_then_the_first_push_goes_out_within_5_s_of_its_return(pipeline, tmp_path):
+    from tests.integration.fcm import FcmEmulator
+
+    own = FcmEmulator.start(tmp_path / "own-fcm.log")  # this test stops it: not the shared one
+    port = int(own.url.rsplit(":", 1)[1])
+    devices = {f"r{i}": [device(f"r{i}")] for i in range(20)}
+    register(pipeline, devices)
+    requests = [push_request(f"r{i}") for i in range(20)]
+    own.stop()
+    publish_requests(pipeline, requests)
+    start_sender(pipeline, tmp_path, own)
+    log = tmp_path / f"{SENDER}.log"
+    wait_until(lambda: log.read_text().count("FCM still down (unreachable") >= 10, 60,
+               what="ten failed probes of the unreachable FCM")
+
+    back = FcmEmulator.start(tmp_path / "own-fcm-back.log", port=port)
+    returned_at = time.time()  # it answers from here on
+    try:
+        wait_until(lambda: back.messages(), 30, interval=0.05, what="the first push after FCM's return")
+        recovery = back.messages()[0]["received_at"] - returned_at
+        wait_until(lambda: len(delivered(back)) >= len(requests) and sender_caught_up(pipeline), 60, what="every push")
+        got = Counter(delivered(back))
+    finally:
+        back.stop()
+
+    print(f"unreachable FCM: first push {recovery:.2f}s after its return")
+    assert recovery < 5.0, f"first push {recovery:.1f}s after FCM's return"
+    assert set(got) == {(str(r.notification_id), devices[r.user_id][0]) for r in requests} and max(got.values()) == 1
+    assert query(pipeline, "SELECT max(attempts) FROM push_deliveries WHERE token = ANY(:t)",
+                 t=[d[0] for d in devices.values()]) == [(1,)]  # a rewound batch is not an attempt
+
+
+def test_given_fcm_unavailable_for_a_while_then_nothing_is_dead_lettered_and_pushes_resume_within_5_s(pipeline, fcm, tmp_path):
+    devices = {f"s{i}": [device(f"s{i}")] for i in range(40)}
+    register(pipeline, devices)
+    requests = [push_request(f"s{i}") for i in range(40)]
+    fcm.fault(code="UNAVAILABLE")  # every send, until cleared
+    publish_requests(pipeline, requests)
+    start_sender(pipeline, tmp_path, fcm, HERALD_PUSH_MAX_ATTEMPTS="3")  # the old way would dead-letter in ~2 s
+    log = tmp_path / f"{SENDER}.log"
+    wait_until(lambda: log.read_text().count("FCM still down (server") >= 10, 60,
+               what="ten failed probes of the failing FCM")
+
+    fcm.reset()
+    returned_at = time.time()
+    wait_until(lambda: fcm.messages(), 30, interval=0.05, what="the first push after FCM's return")
+    recovery = fcm.messages()[0]["received_at"] - returned_at
+    wait_until(lambda: len(delivered(fcm)) >= len(requests) and sender_caught_up(pipeline)
+               and query(pipeline, "SELECT count(*) FROM push_retries")[0][0] == 0, 60, what="every push")
+
+    print(f"UNAVAILABLE from FCM: first push {recovery:.2f}s after its return")
+    assert recovery < 5.0, f"first push {recovery:.1f}s after FCM's return"
+    assert Counter(delivered(fcm)) == Counter((str(r.notification_id), devices[r.user_id][0]) for r in requests)
+    assert dlq(pipeline) == []

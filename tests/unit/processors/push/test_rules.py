@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from processors.push.rules import (
-    PushPolicy, Send, Verdict, classify, decide, is_outage, payload_for, retry_delay, select_tokens,
+    PushPolicy, Send, Verdict, classify, decide, payload_for, retry_delay, select_tokens,
 )
 from sinks.fcm.results import SendResult
 from sinks.postgres.tokens import DeviceToken
@@ -96,16 +96,6 @@ def test_select_tokens_newest_first_without_duplicates_or_stale_ones():
 ])
 def test_classify(result, verdict):
     assert classify(result) is verdict
-
-
-@pytest.mark.parametrize("results, outage", [
-    ([], False),
-    ([err("UNAVAILABLE", None)] * 3, True),
-    ([err("UNAVAILABLE", None), err("UNAVAILABLE", 503)], False),
-    ([err("UNAVAILABLE", None), OK], False),
-])
-def test_is_outage_only_when_nothing_answered(results, outage):
-    assert is_outage(results) is outage
 
 
 # --- retry decisions --------------------------------------------------------------------------------
