@@ -85,3 +85,22 @@ def test_given_a_child_dies_then_it_is_restarted_and_sigterm_stops_everything_wi
     log = (tmp_path / "run-all.log").read_text()
     assert f"persister (pid {first['persister']}) died with signal SIGKILL" in log
     assert "persister restarted" in log
+
+
+def test_given_a_child_refuses_its_configuration_then_it_is_not_restarted_while_a_crashing_one_is():
+    from cli.supervisor import ChildSpec, Supervisor
+    from streams.retry import RetryPolicy
+
+    reports: list[str] = []
+    supervisor = Supervisor([ChildSpec("port-taken", [sys.executable, "-c", "raise SystemExit(78)"]),
+                             ChildSpec("crashing", [sys.executable, "-c", "raise SystemExit(1)"])],
+                            report=reports.append, backoff=RetryPolicy(base=0.05, cap=0.2))
+    supervisor.start()
+    try:
+        wait_until(lambda: supervisor.restarts("crashing") >= 3, 30, interval=0.05, what="three restarts")
+    finally:
+        supervisor.stop()
+
+    assert supervisor.restarts("port-taken") == 0
+    assert any(r.startswith("port-taken exited with code 78 (its port is taken); not restarting") for r in reports)
+    assert any(r.startswith("crashing (pid ") and "died with exit code 1" in r for r in reports)
