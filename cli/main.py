@@ -99,6 +99,13 @@ def run(processor: str = typer.Argument(..., help="|".join(PROCESSORS) + "|all")
     if processor not in PROCESSORS:
         console.print(f"[red]unknown processor {processor!r}; available: {', '.join(PROCESSORS)}[/red]")
         raise typer.Exit(2)
+    if processor == "api":  # uvicorn's bind error is a traceback: name the port's holder instead
+        from cli.processes import ports_taken
+        from streams.health import EXIT_PORT_IN_USE
+
+        for line in ports_taken(["api"]):
+            console.print(f"[red]{line}[/red]", soft_wrap=True)
+            raise typer.Exit(EXIT_PORT_IN_USE)
     if processor == "push-sender":
         from cli.devstack import default_fcm_env
 
