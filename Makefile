@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup upgrade-deps stack prometheus demo test test-unit bench bench-quick bench-persist bench-fanout bench-api bench-push bench-compression bench-fcm-send bench-validation bench-scale-out down
+.PHONY: setup upgrade-deps stack prometheus demo test test-unit test-faults bench bench-quick bench-persist bench-fanout bench-api bench-push bench-compression bench-fcm-send bench-validation bench-scale-out down
 
 # Exactly the versions CI tested: requirements.lock pins every package with its hashes; Herald itself is
 # installed on top without resolving anything again. `make upgrade-deps` refreshes the lock.
@@ -35,6 +35,12 @@ test: stack prometheus
 
 test-unit: setup prometheus
 	$(BIN)/python -m pytest -q tests/unit
+
+# tests/faults (also part of `make test`): a broker, Postgres cluster and FCM emulator of the suite's own,
+# on other ports, killed under load; each fault's counts and recovery times are printed ([fault] lines).
+# HERALD_FAULT_REPS=3 injects each fault three times. About 12 minutes at one repetition.
+test-faults: stack
+	$(BIN)/python -m pytest -q -s --durations=0 tests/faults
 
 bench-persist: stack
 	$(BIN)/python bench/persist.py
