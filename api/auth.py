@@ -4,11 +4,13 @@ HS256 with a shared secret for local use; RS256/ES256 with a PEM public key or a
 the token's ``kid``) for real deployments. Exactly one algorithm is accepted, the configured one, so a
 token cannot pick its own (no ``alg: none``, no RS/HS confusion).
 
-Roles: the JWT is the authority for the caller's organization and roles in a request (the identity
-provider issued them); the directory tables are the authority for care teams and supervisors.
+Organization and roles: the JWT names the caller's organization; the directory is the authority for
+their roles, care teams and supervisees. The token's roles can only narrow the directory's
+(``api.directory.effective_roles``), so a token that claims more than the directory grants gains nothing.
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +23,8 @@ from processors.visibility import Viewer
 _ID_MAX = 64
 _ROLES_MAX = 32
 _CACHE_MAX = 10_000
+_TIME_CLAIMS = ("exp", "nbf", "iat")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class AuthError(Exception):
@@ -77,6 +81,9 @@ class TokenVerifier:
             raise AuthError("token expired") from None
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid token: {type(exc).__name__}") from None
+        for name in _TIME_CLAIMS:  # PyJWT accepts "1700000000" as a time; a token that says so is malformed
+            if name in claims and (isinstance(claims[name], bool) or not isinstance(claims[name], (int, float))):
+                raise AuthError(f"invalid token: claim {name!r} must be a number")
         return viewer_of(claims), float(claims["exp"])
 
     def _key_for(self, token: str) -> Any:
@@ -91,16 +98,17 @@ class TokenVerifier:
 
 def _text(claims: dict, name: str) -> str:
     value = claims.get(name)
-    if not isinstance(value, str) or not value or len(value) > _ID_MAX:
-        raise AuthError(f"invalid token: claim {name!r} must be a non-empty string")
+    if not isinstance(value, str) or not value or len(value) > _ID_MAX or _CONTROL.search(value):
+        raise AuthError(f"invalid token: claim {name!r} must be a non-empty string without control characters")
     return value
 
 
 def viewer_of(claims: dict) -> Viewer:
     """The Viewer of verified claims; ``roles`` may be absent (no roles) but never malformed."""
     roles = claims.get("roles", [])
-    if not isinstance(roles, list) or len(roles) > _ROLES_MAX or not all(isinstance(r, str) for r in roles):
-        raise AuthError("invalid token: claim 'roles' must be a list of strings")
+    if not isinstance(roles, list) or len(roles) > _ROLES_MAX or \
+            not all(isinstance(r, str) and len(r) <= _ID_MAX and not _CONTROL.search(r) for r in roles):
+        raise AuthError("invalid token: claim 'roles' must be a list of strings without control characters")
     return Viewer(_text(claims, "sub"), _text(claims, "org"), frozenset(roles))
 
 

@@ -1,34 +1,33 @@
-"""Dependencies of the routes: the database session, the authenticated caller, their directory facts,
+"""Dependencies of the routes: the database, the authenticated caller, their directory facts,
 and the paging parameters shared by the feed, the timeline and the bell."""
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session
+from pydantic import StringConstraints
 
 from api import queries
 from api.auth import AuthError
+from api.database import Database
 from api.cursor import InvalidCursor, Position, decode_cursor
 from api.errors import FieldInvalid
+from api.schemas import CURSOR_PATTERN, PRINTABLE_PATTERN
 from processors.visibility import Viewer, ViewerFacts
 
 _bearer = HTTPBearer(auto_error=False, description="A JWT: sub = user id, org, roles, exp.")
 _EVENT_TYPES_MAX = 50
+EventType = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=PRINTABLE_PATTERN)]
 
 
-async def get_session(request: Request) -> AsyncIterator[Session]:
-    """One session per request on an autocommit engine: each statement is its own transaction (a read
-    that must be consistent is one statement, hence one snapshot); no BEGIN/ROLLBACK round trips."""
-    with request.app.state.sessions() as session:  # opening and closing a session does no I/O
-        yield session
+def get_database(request: Request) -> Database:
+    return request.app.state.database
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
 def unauthorized(reason: str) -> HTTPException:
@@ -37,20 +36,23 @@ def unauthorized(reason: str) -> HTTPException:
 
 async def current_user(request: Request,
                        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Viewer:
-    """The caller named by a valid bearer token (401 otherwise). 403 when the directory says the user
-    is inactive or of another organization (a token that outlived its user); a user the directory does
-    not know yet is let through with no care team. Async and cached: no worker thread on the hot path."""
-    if credentials is None:
-        raise unauthorized("missing bearer token")
-    try:
-        viewer = request.app.state.verifier.verify(credentials.credentials)
-    except AuthError as exc:
-        raise unauthorized(str(exc)) from None
+    """The caller named by a valid bearer token (401 otherwise; ``api.limits.Gate`` has normally checked
+    it already, before the body was read), with the roles the directory grants (``api.directory``).
+    403 when the directory says the user is inactive or of another organization (a token that outlived
+    its user); a user the directory does not know yet is let through with no role and no care team."""
+    viewer = request.scope.get("state", {}).get("token_viewer")
+    if viewer is None:
+        if credentials is None:
+            raise unauthorized("missing bearer token")
+        try:
+            viewer = request.app.state.verifier.verify(credentials.credentials)
+        except AuthError as exc:
+            raise unauthorized(str(exc)) from None
     standing = await request.app.state.directory.standing(viewer)
     if standing.member is False:
         raise HTTPException(403, "user is not an active member of this organization")
     request.state.facts = standing.facts
-    return viewer
+    return standing.viewer
 
 
 async def viewer_facts(request: Request, viewer: Annotated[Viewer, Depends(current_user)]) -> ViewerFacts:
@@ -79,7 +81,8 @@ def _position(cursor: str | None) -> Position | None:
         raise FieldInvalid("cursor", str(exc)) from None
 
 
-async def page(cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page.")] = None,
+async def page(cursor: Annotated[str | None, Query(max_length=200, pattern=CURSOR_PATTERN,
+                                                  description="`next_cursor` of the previous page.")] = None,
          limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page:
     return Page(_position(cursor), limit)
 
@@ -97,7 +100,8 @@ def _utc(value: datetime | None, name: str) -> datetime | None:
 
 
 async def feed_filter(page_: PageDep,
-                event_type: Annotated[list[str] | None, Query(description="Repeat to match any of several.")] = None,
+                event_type: Annotated[list[EventType] | None, Query(description="Repeat to match any of several.",
+                                                                    max_length=_EVENT_TYPES_MAX)] = None,
                 since: Annotated[datetime | None, Query(description="occurred_at >= since (ISO 8601; naive = UTC)")] = None,
                 until: Annotated[datetime | None, Query(description="occurred_at < until")] = None,
                 skip: Annotated[int, Query(ge=0, le=10_000, description="Offset after the cursor; prefer the cursor.")] = 0,

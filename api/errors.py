@@ -11,9 +11,12 @@ import traceback
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.database import Saturated
 
 log = logging.getLogger("herald.api")
 
@@ -50,6 +53,8 @@ async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONRe
 
 
 async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    if any(e.get("type") == "json_invalid" for e in exc.errors()):
+        return _problem(400, "the body is not valid JSON")
     errors = [{"field": _field(tuple(e.get("loc", ()))), "reason": _reason(e.get("msg", "invalid"))}
               for e in exc.errors()]
     return _problem(422, "invalid request", errors)
@@ -63,6 +68,24 @@ async def on_database_unavailable(request: Request, exc: OperationalError) -> JS
     route = getattr(request.scope.get("route"), "path", "unmatched")
     log.warning("database unavailable (%s) on %s %s", type(exc.orig).__name__, request.method, route)
     return _problem(503, "database unavailable; retry shortly", headers={"Retry-After": "1"})
+
+
+async def on_saturated(request: Request, exc: Saturated) -> JSONResponse:
+    """Every connection busy and the wait queue full (or the wait over): come back in a second."""
+    return _problem(503, "busy; retry shortly", headers={"Retry-After": "1"})
+
+
+async def on_pool_timeout(request: Request, exc: PoolTimeout) -> JSONResponse:
+    route = getattr(request.scope.get("route"), "path", "unmatched")
+    log.warning("no database connection in time on %s %s", request.method, route)
+    return _problem(503, "busy; retry shortly", headers={"Retry-After": "1"})
+
+
+async def on_data_error(request: Request, exc: DataError) -> JSONResponse:
+    """A value the database refused (a last line of defence: the schemas refuse such values first)."""
+    route = getattr(request.scope.get("route"), "path", "unmatched")
+    log.warning("database refused a value (%s) on %s %s", type(exc.orig).__name__, request.method, route)
+    return _problem(422, "invalid request", [{"field": "request", "reason": "a value the database refuses"}])
 
 
 class UnexpectedErrors:
@@ -100,4 +123,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(FieldInvalid, on_field_invalid)
     app.add_exception_handler(OperationalError, on_database_unavailable)
+    app.add_exception_handler(Saturated, on_saturated)
+    app.add_exception_handler(PoolTimeout, on_pool_timeout)
+    app.add_exception_handler(DataError, on_data_error)
     app.add_middleware(UnexpectedErrors)

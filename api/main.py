@@ -4,12 +4,13 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from sqlalchemy import Engine, create_engine
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import Engine
 
 from api import errors
 from api.auth import TokenVerifier
+from api.database import Database
 from api.directory import DirectoryCache
+from api.limits import Gate
 from api.metrics import MetricsMiddleware
 from api.routes import devices, feed, health, notifications, patients, preferences
 from api.schemas import ERROR_RESPONSES
@@ -23,33 +24,25 @@ A user never sees another organization's data, nor a patient they may not access
 objects of another organization)."""
 
 
-def build_api_engine(settings: ApiSettings) -> Engine:
-    """Autocommit (a read that must be consistent is one statement; no BEGIN/ROLLBACK round trips) and no
-    pre-ping (another round trip per request): after a database restart the first request on each dead
-    connection gets a 503 and the pool is replaced. A statement may not run longer than 5 s."""
-    return create_engine(settings.database_url, pool_size=settings.api_db_pool_size,
-                         max_overflow=settings.api_db_pool_size, pool_recycle=1800, isolation_level="AUTOCOMMIT",
-                         hide_parameters=True, connect_args={"connect_timeout": 5, "options": "-c statement_timeout=5000"})
-
-
 def create_app(settings: ApiSettings, *, engine: Engine | None = None) -> FastAPI:
     """Called once per process (``api.__main__``, tests); ``settings.check_secure()`` is the caller's job."""
-    engine = engine or build_api_engine(settings)
+    database = Database.from_settings(settings, engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
-        engine.dispose()
+        database.dispose()
 
     app = FastAPI(title="Herald API", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.verifier = TokenVerifier.from_settings(settings)
-    app.state.sessions = sessionmaker(engine, expire_on_commit=False)
-    app.state.directory = DirectoryCache(app.state.sessions, settings.api_directory_cache_s)
+    app.state.database = database
+    app.state.directory = DirectoryCache(database, settings.api_directory_cache_s)
     app.include_router(health.router)
     for resource in (feed, patients, notifications, preferences, devices):
         app.include_router(resource.router, responses=ERROR_RESPONSES)
     errors.install(app)
+    app.add_middleware(Gate, verifier=app.state.verifier, max_body_bytes=settings.api_max_body_bytes)
     app.add_middleware(MetricsMiddleware)
     return app
 

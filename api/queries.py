@@ -1,5 +1,8 @@
 """Every SQL statement of the read API, as keyword-only functions over a Session.
 
+Each public function is one unit of work for ``api.database.Database.run``: it runs in a worker thread
+with its own connection, which it gives back before the route builds its response.
+
 ``VISIBLE`` is ``processors.visibility.can_see`` in SQL, clause for clause (its docstring has the
 sketch; ``tests/integration/api/test_authorization.py`` checks the two agree row by row). The role
 sets come from ``processors.visibility``; they are evaluated in Python and bound as booleans, and the
@@ -60,18 +63,20 @@ def visibility_params(*, viewer: Viewer, facts: ViewerFacts) -> dict:
 
 # --- the viewer --------------------------------------------------------------------------------------
 
-def load_caller(*, session: Session, viewer: Viewer) -> tuple[bool | None, ViewerFacts]:
+def load_caller(*, session: Session, viewer: Viewer) -> tuple[bool | None, frozenset[str], ViewerFacts]:
     """The directory's word on the caller, in one round trip. Standing: True = an active member of the
     token's organization, False = inactive or of another organization, None = not (yet) in the
-    directory. Facts: active care-team patients and supervisees in the token's organization."""
-    standing, patients, supervisees = session.execute(_sql("""
+    directory. Roles: the directory's (empty when it does not know the caller). Facts: active
+    care-team patients and supervisees in the token's organization."""
+    standing, roles, patients, supervisees = session.execute(_sql("""
         SELECT (SELECT active AND organization_id = :org FROM directory_users WHERE user_id = :viewer),
+               (SELECT roles FROM directory_users WHERE user_id = :viewer AND organization_id = :org),
                ARRAY(SELECT patient_id FROM care_team_members
                      WHERE user_id = :viewer AND organization_id = :org AND active),
                ARRAY(SELECT user_id FROM directory_users
                      WHERE supervisor_user_id = :viewer AND organization_id = :org)"""),
         {"viewer": viewer.user_id, "org": viewer.organization_id}).one()
-    return standing, ViewerFacts(frozenset(patients), frozenset(supervisees))
+    return standing, frozenset(roles or ()), ViewerFacts(frozenset(patients), frozenset(supervisees))
 
 
 # --- feed and timeline -------------------------------------------------------------------------------
@@ -112,6 +117,14 @@ def patient_known(*, session: Session, viewer: Viewer, patient_id: str) -> bool:
         SELECT EXISTS (SELECT 1 FROM care_team_members WHERE patient_id = :p AND organization_id = :org)
             OR EXISTS (SELECT 1 FROM activity_events WHERE patient_id = :p AND organization_id = :org)"""),
         {"p": patient_id, "org": viewer.organization_id}).scalar_one()
+
+
+def select_timeline(*, session: Session, viewer: Viewer, facts: ViewerFacts, flt: FeedFilter, limit: int,
+                    patient_id: str) -> list[Row] | None:
+    """One patient's page of ``select_feed``; None when the organization does not know the patient."""
+    if not patient_known(session=session, viewer=viewer, patient_id=patient_id):
+        return None
+    return select_feed(session=session, viewer=viewer, facts=facts, flt=flt, limit=limit, patient_id=patient_id)
 
 
 # --- the bell ----------------------------------------------------------------------------------------
@@ -201,6 +214,12 @@ def directory_timezone(*, session: Session, viewer: Viewer) -> str | None:
     return session.execute(_sql(
         "SELECT timezone FROM directory_users WHERE user_id = :viewer AND organization_id = :org"),
         {"viewer": viewer.user_id, "org": viewer.organization_id}).scalar_one_or_none()
+
+
+def preferences_or_zone(*, session: Session, viewer: Viewer) -> tuple[Row | None, str | None]:
+    """The stored preferences, or (None, the caller's directory zone) for the defaults."""
+    row = select_preferences(session=session, viewer=viewer)
+    return (row, None) if row is not None else (None, directory_timezone(session=session, viewer=viewer))
 
 
 def upsert_preferences(*, session: Session, viewer: Viewer, values: dict) -> None:

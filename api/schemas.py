@@ -13,8 +13,19 @@ from api.cursor import encode_cursor
 from api.queries import UNREAD_CAP
 from processors.catalogue import CATALOGUE, lookup
 
-_HH_MM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-_ZONES = frozenset(available_timezones())
+HH_MM_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+_HH_MM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")  # fullmatch: no trailing newline slips through
+# Identifiers and event types: printable text only. A NUL byte would reach Postgres (which refuses it)
+# and a control character has no place in an id; the same pattern is in the OpenAPI document.
+PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+PATIENT_ID_PATTERN = PRINTABLE_PATTERN
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]*$"  # base64url, unpadded (api.cursor)
+TOKEN_PATTERN = r"^[A-Za-z0-9_:.-]+$"
+# IANA zones only: "localtime" and "Factory" are files of the tz database, not zones a user lives in.
+_PSEUDO_ZONES = frozenset({"localtime", "Factory", "posixrules"})
+ZONE_NAMES = tuple(sorted(z for z in available_timezones()
+                          if z not in _PSEUDO_ZONES and not z.startswith(("posix/", "right/"))))
+_ZONES = frozenset(ZONE_NAMES)
 PriorityName = Literal["LOW", "NORMAL", "HIGH", "URGENT"]
 
 
@@ -140,7 +151,9 @@ class ReadAllResult(BaseModel):
 
 # --- preferences -------------------------------------------------------------------------------------
 
-HhMm = Annotated[str, Field(description="24-hour wall time `HH:MM` in `timezone`.", examples=["22:00"])]
+# The pattern is stated in the document and enforced by ``_hh_mm`` (with a message that shows the format).
+HhMm = Annotated[str, Field(description="24-hour wall time `HH:MM` in `timezone`.", examples=["22:00"],
+                            json_schema_extra={"pattern": HH_MM_PATTERN})]
 
 
 class _PreferencesFields(BaseModel):
@@ -159,6 +172,9 @@ class PreferencesBody(_PreferencesFields):
 
     model_config = ConfigDict(extra="forbid")
 
+    timezone: str | None = Field(default=None, description="IANA zone, e.g. `Europe/Berlin`; null = UTC.",
+                                 json_schema_extra={"enum": [*ZONE_NAMES, None]})
+
     @field_validator("enabled_types")
     @classmethod
     def _known_types(cls, value: list[str]) -> list[str]:
@@ -170,7 +186,7 @@ class PreferencesBody(_PreferencesFields):
     @field_validator("quiet_hours_start", "quiet_hours_end")
     @classmethod
     def _hh_mm(cls, value: str | None) -> str | None:
-        if value is not None and not _HH_MM.match(value):
+        if value is not None and not _HH_MM.fullmatch(value):
             raise ValueError("must be a 24-hour time HH:MM, e.g. 22:00")
         return value
 
@@ -216,7 +232,7 @@ def hh_mm(value: time | None) -> str | None:
 class DeviceRegistration(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    token: str = Field(min_length=1, max_length=4096, pattern=r"^[A-Za-z0-9_:\-\.]+$",
+    token: str = Field(min_length=1, max_length=4096, pattern=TOKEN_PATTERN,
                        description="The FCM registration token of this device.")
     platform: Literal["android", "ios", "web"]
 

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from api.deps import CurrentUser, SessionDep
+from api.deps import CurrentUser, DatabaseDep
 from api.errors import not_found
 from api.schemas import BODY_RESPONSES, Device, DeviceRegistration
 from sinks.postgres.tokens import register_token, unbind_token
@@ -15,17 +15,16 @@ Token = Annotated[str, Path(min_length=1, max_length=4096, pattern=r"^[A-Za-z0-9
 
 
 @router.post("", response_model=Device, responses=BODY_RESPONSES)
-def register_device(body: DeviceRegistration, session: SessionDep, viewer: CurrentUser) -> Device:
+async def register_device(body: DeviceRegistration, db: DatabaseDep, viewer: CurrentUser) -> Device:
     """Idempotent; a token registered by another user moves to the caller (one device, one user)."""
-    seen = register_token(session, token=body.token, user_id=viewer.user_id, platform=body.platform)
-    session.commit()
+    seen = await db.run(lambda session: register_token(session, token=body.token, user_id=viewer.user_id,
+                                                       platform=body.platform))
     return Device(token=body.token, platform=body.platform, last_seen_at=seen)
 
 
 @router.delete("/{token}", status_code=204, response_class=Response)
-def unbind_device(token: Token, session: SessionDep, viewer: CurrentUser) -> Response:
+async def unbind_device(token: Token, db: DatabaseDep, viewer: CurrentUser) -> Response:
     """Stops pushes to this device; idempotent for the caller's own token, 404 for any other."""
-    if not unbind_token(session, token=token, user_id=viewer.user_id):
+    if not await db.run(lambda session: unbind_token(session, token=token, user_id=viewer.user_id)):
         raise not_found("device")
-    session.commit()
     return Response(status_code=204)

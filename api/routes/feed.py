@@ -4,15 +4,15 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api import queries
-from api.deps import Facts, FeedFilterDep, PageDep, SessionDep, CurrentUser
+from api.deps import CurrentUser, DatabaseDep, Facts, FeedFilterDep, PageDep
 from api.schemas import FeedPage
 
 router = APIRouter(prefix="/v1", tags=["feed"])
 
 
 @router.get("/feed", response_model=FeedPage)
-def get_feed(session: SessionDep, viewer: CurrentUser, facts: Facts, flt: FeedFilterDep, page: PageDep) -> FeedPage:
+async def get_feed(db: DatabaseDep, viewer: CurrentUser, facts: Facts, flt: FeedFilterDep, page: PageDep) -> FeedPage:
     """Newest first. Visibility (all members, clinical staff, actor and supervisors) and patient access
     (care team, or a role with organization-wide patient access) apply to every row."""
-    rows = queries.select_feed(session=session, viewer=viewer, facts=facts, flt=flt, limit=page.limit + 1)
+    rows = await db.run(queries.select_feed, viewer=viewer, facts=facts, flt=flt, limit=page.limit + 1)
     return FeedPage.of(rows, page.limit)

@@ -6,7 +6,8 @@ from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
 from api import queries
-from api.deps import SessionDep
+from api.database import Saturated
+from api.deps import DatabaseDep
 from api.metrics import metrics_endpoint
 from api.schemas import Problem
 
@@ -23,12 +24,17 @@ async def healthz() -> Status:
 
 
 @router.get("/readyz", response_model=Status, responses={503: {"model": Problem}})
-def readyz(session: SessionDep) -> Status:
-    """503 while the database does not answer (a load balancer then stops sending traffic)."""
+async def readyz(db: DatabaseDep) -> Status:
+    """503 while the database does not answer, or while more than half of the requests allowed to wait
+    for a connection are waiting (a load balancer then sends less traffic here). It waits at most half
+    a second for a connection."""
+    if db.saturated:
+        raise HTTPException(503, "saturated: requests are waiting for database connections",
+                            headers={"Retry-After": "1"})
     try:
-        queries.ping(session=session)
-    except SQLAlchemyError:
-        raise HTTPException(503, "database unreachable") from None
+        await db.run(queries.ping, patience_s=0.5)
+    except (SQLAlchemyError, Saturated):
+        raise HTTPException(503, "database unreachable or saturated", headers={"Retry-After": "1"}) from None
     return Status(status="ready")
 
 

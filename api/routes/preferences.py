@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api import queries
-from api.deps import CurrentUser, SessionDep
+from api.deps import CurrentUser, DatabaseDep
 from api.schemas import BODY_RESPONSES, PreferencesBody, PreferencesOut, hh_mm
 from processors.fanout.rules import default_preferences
 from streams.messages import Priority
@@ -21,19 +21,18 @@ def _out(prefs, *, stored: bool) -> PreferencesOut:
 
 
 @router.get("/preferences", response_model=PreferencesOut)
-def get_preferences(session: SessionDep, viewer: CurrentUser) -> PreferencesOut:
+async def get_preferences(db: DatabaseDep, viewer: CurrentUser) -> PreferencesOut:
     """The stored preferences, or the defaults in the caller's directory time zone (``stored: false``)."""
-    row = queries.select_preferences(session=session, viewer=viewer)
+    row, zone = await db.run(queries.preferences_or_zone, viewer=viewer)
     if row is not None:
         return _out(row, stored=True)
-    return _out(default_preferences(queries.directory_timezone(session=session, viewer=viewer)), stored=False)
+    return _out(default_preferences(zone), stored=False)
 
 
 @router.put("/preferences", response_model=PreferencesOut, responses=BODY_RESPONSES)
-def put_preferences(body: PreferencesBody, session: SessionDep, viewer: CurrentUser) -> PreferencesOut:
+async def put_preferences(body: PreferencesBody, db: DatabaseDep, viewer: CurrentUser) -> PreferencesOut:
     """Replaces the preferences whole; the fan-out applies them from its next batch on."""
     start, end = body.window()
     values = body.model_dump() | {"quiet_hours_start": start, "quiet_hours_end": end}
-    queries.upsert_preferences(session=session, viewer=viewer, values=values)
-    session.commit()
+    await db.run(queries.upsert_preferences, viewer=viewer, values=values)
     return PreferencesOut(**body.model_dump(), stored=True)

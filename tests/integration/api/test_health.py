@@ -27,9 +27,13 @@ def test_metrics_label_routes_by_template_never_by_id(client, world: World):
     assert "p-secret" not in text and "herald_api_request_duration_seconds_bucket" in text
 
 
-def test_unknown_path_is_a_json_404(client):
-    response = client.get("/v1/nothing-here")
+def test_unknown_path_is_a_json_404(client, world: World):
+    response = client.get("/v1/nothing-here", headers=world.headers("dr"))
     assert response.status_code == 404 and response.json()["message"]
+
+
+def test_unknown_v1_path_without_a_token_is_401_and_reveals_nothing(client):
+    assert client.get("/v1/nothing-here").status_code == 401
 
 
 def test_readyz_is_503_while_the_database_does_not_answer():
@@ -37,7 +41,7 @@ def test_readyz_is_503_while_the_database_does_not_answer():
     with TestClient(create_app(settings)) as unready:
         assert unready.get("/healthz").status_code == 200
         response = unready.get("/readyz")
-        assert response.status_code == 503 and response.json()["message"] == "database unreachable"
+        assert response.status_code == 503 and response.json()["message"] == "database unreachable or saturated"
         dev_token = issue_token(DEV_JWT_SECRET, user_id="u-1", organization_id="org-1", roles=["admin"])
         response = unready.get("/v1/feed", headers={"Authorization": f"Bearer {dev_token}"})
         assert response.status_code == 503 and response.headers["Retry-After"] == "1"
