@@ -150,13 +150,27 @@ class Supervisor:
     # -- the watcher thread ------------------------------------------------------------------------
 
     def _watch(self) -> None:
+        # Nothing may end this thread early: its end sends every child its death signal.
         for child in self._children.values():
-            self._spawn(child)
+            self._start_or_retry(child)
         self._started.set()
         while not self._stopping.wait(self._poll_s):
             now = time.monotonic()
             for child in self._children.values():
-                self._check(child, now)
+                try:
+                    self._check(child, now)
+                except Exception as exc:  # noqa: BLE001 (keep watching the others)
+                    self._report(f"watching {child.spec.name} failed ({type(exc).__name__}: {exc}); trying again")
+
+    def _start_or_retry(self, child: _Child) -> None:
+        try:
+            self._spawn(child)
+        except OSError as exc:  # no fork, no exec: try again after the backoff
+            child.failures += 1
+            wait = compute_backoff(child.failures, base=self._backoff.base, cap=self._backoff.cap,
+                                   jitter=self._backoff.jitter)
+            child.due_at = time.monotonic() + wait
+            self._report(f"could not start {child.spec.name} ({exc}); trying again in {wait:.1f} s")
 
     def _check(self, child: _Child, now: float) -> None:
         if child.final:
@@ -164,7 +178,7 @@ class Supervisor:
         if child.due_at is not None:
             if now >= child.due_at and not self._stopping.is_set():
                 child.restarts += 1
-                self._spawn(child)
+                self._start_or_retry(child)
             return
         code = child.proc.poll() if child.proc is not None else None
         if code is None:
