@@ -1,6 +1,8 @@
 """The fan-out processor: recipients ∩ preferences → bell rows, held rows, push requests.
 
-Per batch: load the directory slice and preferences (``loader``), plan (pure), then the runtime
+Per batch: leave out conflicting duplicates (``processors/duplicates.py``: a second version of a stored
+event is dead-lettered, the first version's effects stay), load the directory slice and preferences
+(``loader``), plan (pure), then the runtime
 writes the rows in one Postgres transaction and produces the push requests and the consumed
 offsets in one Kafka transaction (exactly-once between the two topics).
 """
@@ -10,8 +12,11 @@ from datetime import datetime, timezone
 from itertools import groupby
 from typing import Callable
 
+from processors.duplicates import first_versions
 from processors.fanout.loader import FanoutLoader
 from processors.fanout.plan import FanoutPlan, plan_batch
+from processors.persister.app import event_row
+from sinks.postgres.activity import row_content
 from streams.messages import ActivityEvent, PushRequest
 from streams.metrics import on_fanout_planned
 from streams.records import Outcome, Output, Record
@@ -48,10 +53,24 @@ class Fanout:
         self._clock = clock
 
     def handle(self, batch: list[Record]) -> Outcome:
-        events: list[ActivityEvent] = [r.value for r in batch if r.value.notify]
-        if not events:
+        notify = [r for r in batch if r.value.notify]
+        if not notify:
             return Outcome()
+        kept, conflicting = first_versions(notify, self._loader.stored_contents([r.value.event_id for r in notify]),
+                                           key=_event_id, content=_content)
+        events: list[ActivityEvent] = [r.value for r in kept]
+        if not events:
+            return Outcome(dead_letters=conflicting)
         directory, preferences = self._loader.load(events)
         plan = plan_batch(events, directory, preferences, self._clock())
         record_plan(self.name, plan)
-        return Outcome(writes=plan.writes, outputs=push_outputs(plan.pushes, self._serde, self._push_topic))
+        return Outcome(writes=plan.writes, outputs=push_outputs(plan.pushes, self._serde, self._push_topic),
+                       dead_letters=conflicting)
+
+
+def _event_id(record: Record):
+    return record.value.event_id
+
+
+def _content(record: Record) -> tuple:
+    return row_content(event_row(record.value))

@@ -1,12 +1,13 @@
-"""Loading what the fan-out rules need for one batch, in three queries (never per event)."""
+"""Loading what the fan-out rules need for one batch, in four queries (never per event)."""
 from __future__ import annotations
 
 from typing import Iterable
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from processors.fanout.plan import needed_users
 from processors.fanout.rules import Directory, DirectoryUser, Preferences
+from sinks.postgres.activity import COLUMNS, row_content
 from sinks.postgres.directory import UserWithPreferences, load_care_teams, load_users
 from sinks.postgres.preferences import PreferencesRow
 from streams.messages import ActivityEvent, Priority
@@ -46,6 +47,15 @@ class FanoutLoader:
             ids = practitioners | {user_id for _, user_id in team}
             users = load_users(conn, user_ids=ids, organizations=organizations) if ids or organizations else []
         return assemble(users, team)
+
+    def stored_contents(self, event_ids: list) -> dict:
+        """``row_content`` of the stored activity_events rows of ``event_ids``, by event id (stored ones only)."""
+        if not event_ids:
+            return {}
+        with self._engine.connect() as conn:
+            rows = conn.execute(text(f"SELECT {', '.join(COLUMNS)} FROM activity_events WHERE event_id = ANY(:ids)"),
+                                {"ids": event_ids}).all()
+        return {row[0]: row_content(tuple(row)) for row in rows}
 
     def load_for_users(self, user_ids: Iterable[str], patient_ids: Iterable[str]) -> tuple[Directory, dict[str, Preferences]]:
         """For the scheduler's re-check at release: these users, and the care teams of these patients."""

@@ -43,7 +43,10 @@ def plan_batch(events: Iterable[ActivityEvent], directory: Directory, preference
                now: datetime) -> FanoutPlan:
     """Bell rows, held rows and push requests for every notify=true event; every such event marked."""
     plan = FanoutPlan()
-    unique = {e.event_id: e for e in events if e.notify}
+    unique: dict = {}
+    for e in events:
+        if e.notify:
+            unique.setdefault(e.event_id, e)  # the first copy of an event (the fan-out drops conflicting ones before)
     for event in unique.values():
         plan.writes.events.append(event_row(event))
         if not lookup(event.event_type).known:

@@ -1,7 +1,7 @@
 """``herald run persister`` / ``python -m processors.persister``."""
 from __future__ import annotations
 
-from processors.persister.app import Persister, row_from_avro
+from processors.persister.app import Persister, PersisterSink, row_from_avro
 from sinks.postgres.activity import ActivityEventSink
 from sinks.postgres.engine import build_engine
 from streams.app import build_runtime, configure_logging
@@ -21,7 +21,7 @@ def main(settings: PersisterSettings | None = None) -> None:
     runtime = build_runtime(
         settings, processor=Persister(), group="persister", topics=[ACTIVITY],
         decode=Decoder(serde, row_from_avro),
-        sink=ActivityEventSink(engine, settings.persist_strategy), pipelined=True,
+        sink=PersisterSink(ActivityEventSink(engine, settings.persist_strategy)), pipelined=True,
     )
     serve_consumer("persister", settings, runtime.hooks, engine=engine)
     runtime.install_signal_handlers()

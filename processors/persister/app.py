@@ -1,15 +1,18 @@
-"""The persister: every activity event becomes one activity_events row (idempotent on event_id)."""
+"""The persister: every activity event becomes one activity_events row (idempotent on event_id); a
+second version of a stored event (same id, other content) is dead-lettered as a conflicting duplicate."""
 from __future__ import annotations
 
 import uuid
+from typing import NamedTuple
 
 from psycopg.types.json import Jsonb
 
 from streams.errors import InvalidEvent
 from streams.messages import ActivityEvent, activity_problem
-from streams.records import Outcome, Record
-from sinks.postgres.activity import ActivityRow
+from streams.records import DeadLetter, Message, Outcome, Record
+from sinks.postgres.activity import ActivityEventSink, ActivityRow
 from processors.catalogue import lookup
+from processors.duplicates import CONFLICTING_DUPLICATE, conflict_reason
 
 
 def event_row(event: ActivityEvent) -> ActivityRow:
@@ -47,10 +50,29 @@ def row_from_avro(d: dict) -> ActivityRow:
     )
 
 
+class PersistBatch(NamedTuple):
+    """One batch's rows, and the message each came from (to dead-letter the rows the sink refuses)."""
+
+    rows: list[ActivityRow]
+    messages: list[Message]
+
+
 class Persister:
     """``handle`` passes the decoded rows (``row_from_avro``) on to ActivityEventSink."""
 
     name = "persister"
 
     def handle(self, batch: list[Record]) -> Outcome:
-        return Outcome(writes=[record.value for record in batch])
+        return Outcome(writes=PersistBatch([record.value for record in batch], [record.message for record in batch]))
+
+
+class PersisterSink:
+    """ActivityEventSink for the runtime: writes a PersistBatch's rows and returns the conflicting
+    duplicates it refused as dead letters (the first version of an event stays stored)."""
+
+    def __init__(self, rows: ActivityEventSink) -> None:
+        self._rows = rows
+
+    def write(self, batch: PersistBatch) -> list[DeadLetter]:
+        return [DeadLetter(conflict_reason(batch.rows[i][0]), CONFLICTING_DUPLICATE, batch.messages[i])
+                for i in self._rows.write(batch.rows)]

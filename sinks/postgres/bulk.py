@@ -1,6 +1,7 @@
 """Idempotent bulk inserts (each measured by bench/persist.py; figures in the README):
 
-* ``copy_new_rows``: look the batch's keys up, COPY the new rows straight into the table;
+* ``copy_new_rows``: look the batch's keys up, COPY the new rows straight into the table
+  (``copy_new_rows_checked``: and find the rows that conflict with a stored version);
 * ``copy_insert``: COPY into a temp staging table, then INSERT … SELECT … ON CONFLICT;
 * ``executemany_insert``: psycopg 3's pipelined executemany of INSERT … ON CONFLICT.
 
@@ -9,12 +10,12 @@ Lock order. Two writers inserting overlapping keys in different orders deadlock 
 ``deadlock_timeout``, 1 s, and failed one batch). So every path here inserts in key order.
 
 Every COPY here is binary, with the column types read from the catalogue once per process: psycopg
-formats a binary row in C (~1.6 µs for a 12-column bell row here, against ~7 µs in text format).
+formats a binary row in C, several times faster than text format (docs/decisions/0016-binary-copy.md).
 """
 from __future__ import annotations
 
 from operator import itemgetter
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 from uuid import UUID
 
 from psycopg.errors import UniqueViolation
@@ -35,9 +36,8 @@ def column_types(cursor, table: str, columns: Sequence[str]) -> list[int]:
 
 def in_key_order(rows: Sequence[tuple], at: int) -> list[tuple]:
     """``rows`` sorted by column ``at`` in Postgres's order. A ``uuid.UUID`` sorts by its ``int``:
-    ``UUID.__lt__`` is Python code, 52 ms for 20,000 rows against 9 (the persister's batch; sorting
-    with it cost the persister ~20 % of its rate in bench/persist_peer.py). Strings (canonical,
-    lower-case uuids) sort as they are."""
+    ``UUID.__lt__`` is Python code, several times slower over a persister's batch
+    (docs/decisions/0036-hot-path-shortcuts.md). Strings (canonical, lower-case uuids) sort as they are."""
     if rows and isinstance(rows[0][at], UUID):
         return sorted(rows, key=lambda row: row[at].int)
     return sorted(rows, key=itemgetter(at))
@@ -91,13 +91,72 @@ def copy_new_rows(cursor, table: str, columns: Sequence[str], rows: Sequence[tup
     cursor.execute(f"SELECT {key} FROM {table} WHERE {key} = ANY(%s)", (list(unique),))
     for (present,) in cursor.fetchall():
         del unique[present]
-    if not unique:
-        return 0
-    fresh = in_key_order(list(unique.values()), at)  # see the module doc
+    inserted, _ = _copy_fresh(cursor, table, columns, list(unique.values()), at, conflict)
+    return inserted
+
+
+def copy_new_rows_checked(cursor, table: str, columns: Sequence[str], rows: Sequence[tuple], *, key: str,
+                          conflict: str, content: Callable[[tuple], object]) -> list[int]:
+    """``copy_new_rows`` that also finds conflicting duplicates: rows whose key is already stored, or
+    taken by an earlier row of the batch, with other ``content`` (a row's comparable value, of a row
+    in ``columns`` order). Returns their indexes in ``rows``; they are not written, the first version
+    stays. The lookup reads whole rows, but only the stored ones come back: a batch of new keys costs
+    what ``copy_new_rows``' costs. When a row another writer committed between the lookup and the
+    COPY makes it fall back, the whole batch is compared with what is stored after the insert."""
+    at = columns.index(key)
+    first: dict = {}
+    for i, row in enumerate(rows):
+        first.setdefault(row[at], i)
+    cursor.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {key} = ANY(%s)", (list(first),))
+    stored = {row[at]: content(row) for row in cursor.fetchall()}
+    differing, fresh = [], []
+    for i, row in enumerate(rows):
+        k = row[at]
+        if k in stored:
+            if content(row) != stored[k]:
+                differing.append(i)
+        elif first[k] == i:
+            fresh.append(row)
+        elif content(row) != content(rows[first[k]]):
+            differing.append(i)
+    _, fell_back = _copy_fresh(cursor, table, columns, fresh, at, conflict)
+    if fell_back:  # every key is stored now, some by the other writer: compare the batch with what is
+        return stored_differing(cursor, table, columns, rows, key=key, content=content)
+    return differing
+
+
+def stored_differing(cursor, table: str, columns: Sequence[str], rows: Sequence[tuple], *, key: str,
+                     content: Callable[[tuple], object]) -> list[int]:
+    """After an insert that kept existing rows (DO NOTHING): the indexes of ``rows`` whose stored row
+    (the first version) has other ``content``."""
+    at = columns.index(key)
+    if not rows:
+        return []
+    cursor.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {key} = ANY(%s)", (list({r[at] for r in rows}),))
+    stored = {row[at]: content(row) for row in cursor.fetchall()}
+    return [i for i, row in enumerate(rows) if row[at] in stored and content(row) != stored[row[at]]]
+
+
+def staged_differing(cursor, table: str, key: str, columns: Sequence[str]) -> list:
+    """After ``copy_insert`` into ``table`` in this transaction: the keys of staged rows whose row in the
+    table differs in ``columns`` (compared by Postgres: JSONB by value, timestamps as instants), i.e.
+    keys that another version holds."""
+    pairs = " OR ".join(f"t.{c} IS DISTINCT FROM s.{c}" for c in columns)
+    cursor.execute(f"SELECT s.{key} FROM {table}_stage s JOIN {table} t USING ({key}) WHERE {pairs}")
+    return [k for (k,) in cursor.fetchall()]
+
+
+def _copy_fresh(cursor, table: str, columns: Sequence[str], fresh: list[tuple], at: int,
+                conflict: str) -> tuple[int, bool]:
+    """COPYs rows whose keys were not found; (rows inserted, whether a row committed meanwhile made it
+    fall back to ``copy_insert``)."""
+    if not fresh:
+        return 0, False
+    fresh = in_key_order(fresh, at)  # see the module doc
     cursor.execute("SAVEPOINT herald_copy")
     try:
         copy_rows(cursor, table, columns, fresh)
     except UniqueViolation:
         cursor.execute("ROLLBACK TO SAVEPOINT herald_copy")
-        return copy_insert(cursor, table, columns, fresh, conflict=conflict, order_by=key)
-    return len(fresh)
+        return copy_insert(cursor, table, columns, fresh, conflict=conflict, order_by=columns[at]), True
+    return len(fresh), False

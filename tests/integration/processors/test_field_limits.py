@@ -15,7 +15,7 @@ import pytest
 from cli.processes import wait_until
 from cli.produce import demo_event_list
 from processors.persister import app as persister_app
-from processors.persister.app import Persister, row_from_avro
+from processors.persister.app import Persister, PersisterSink, row_from_avro
 from sinks.postgres.activity import ActivityEventSink
 from sinks.postgres.engine import build_engine
 from streams.app import build_runtime
@@ -88,7 +88,7 @@ def test_given_rows_the_database_refuses_then_they_are_dead_lettered_with_its_me
     publish_events(pipeline, events[200:])
     settings = pipeline.settings.model_copy(update={"metrics_port": 0})
     runtime = build_runtime(settings, processor=Persister(), group="persister", topics=[ACTIVITY],
-                            decode=Decoder(SERDE, row_from_avro), sink=ActivityEventSink(build_engine(settings.database_url)),
+                            decode=Decoder(SERDE, row_from_avro), sink=PersisterSink(ActivityEventSink(build_engine(settings.database_url))),
                             pipelined=True)
     loop = threading.Thread(target=runtime.run)
     loop.start()
