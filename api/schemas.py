@@ -20,6 +20,7 @@ _HH_MM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")  # fullmatch: no trailing 
 PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 PATIENT_ID_PATTERN = PRINTABLE_PATTERN
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]*$"  # base64url, unpadded (api.cursor)
+INSTALLATION_ID_PATTERN = r"^[A-Za-z0-9_-]+$"
 TOKEN_PATTERN = r"^[A-Za-z0-9_:.-]+$"
 # IANA zones only: "localtime" and "Factory" are files of the tz database, not zones a user lives in.
 _PSEUDO_ZONES = frozenset({"localtime", "Factory", "posixrules"})
@@ -235,6 +236,11 @@ class DeviceRegistration(BaseModel):
     token: str = Field(min_length=1, max_length=4096, pattern=TOKEN_PATTERN,
                        description="The FCM registration token of this device.")
     platform: Literal["android", "ios", "web"]
+    installation_id: str | None = Field(
+        default=None, min_length=16, max_length=128, pattern=INSTALLATION_ID_PATTERN,
+        description="A random id the app generates once per installation and keeps (e.g. 32 hex digits). Sent "
+                    "with every registration; a token another user of the organization registered moves to the "
+                    "caller only when this matches the id sent with it then. Only a hash is stored.")
 
 
 class Device(BaseModel):
