@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from api import errors
+from api.allow import AllowedMethods
 from api.auth import TokenVerifier
 from api.database import Database
 from api.directory import DirectoryCache
@@ -43,6 +44,7 @@ def create_app(settings: ApiSettings, *, engine: Engine | None = None) -> FastAP
         app.include_router(resource.router, responses=ERROR_RESPONSES)
     errors.install(app)
     app.add_middleware(Gate, verifier=app.state.verifier, max_body_bytes=settings.api_max_body_bytes)
+    app.add_middleware(AllowedMethods, document=app.openapi)
     app.add_middleware(MetricsMiddleware)
     return app
 
