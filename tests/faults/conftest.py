@@ -28,6 +28,15 @@ def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "faults: kills the suite's own broker, Postgres or FCM emulator")
 
 
+def pytest_terminal_summary(terminalreporter) -> None:
+    from tests.faults.scenario import REPORT
+
+    if REPORT:
+        terminalreporter.section("fault suite: counts and recovery times")
+        for line in REPORT:
+            terminalreporter.write_line(line)
+
+
 def _missing() -> str | None:
     if shutil.which("java") is None:
         return "no java for the fault suite's broker"

@@ -13,6 +13,7 @@ acknowledged-or-pending event id, so the audit knows exactly what was published.
 from __future__ import annotations
 
 import random
+from collections import Counter
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -193,11 +194,13 @@ class Audit:
     pushes_lost: int
     pushes_pending: int
     deliveries: dict[str, int]
+    emulator_duplicates: int  # (notification, token) pairs the emulator accepted more than once: at-least-once sends
 
     def line(self) -> str:
         return (f"events {self.events} (unacknowledged {self.unacknowledged}), lost {self.events_lost}, duplicate rows "
                 f"{self.duplicate_rows}, never fanned out {self.fanout_lost}; pushes expected {self.pushes_expected}, "
-                f"lost {self.pushes_lost}, bell rows still pending {self.pushes_pending}, deliveries {self.deliveries}")
+                f"lost {self.pushes_lost}, bell rows still pending {self.pushes_pending}, deliveries {self.deliveries}, pushes accepted twice "
+                f"by the emulator {self.emulator_duplicates}")
 
 
 def audit(pipeline: FaultPipeline, load: Load, unacknowledged: int) -> Audit:
@@ -228,8 +231,10 @@ def audit(pipeline: FaultPipeline, load: Load, unacknowledged: int) -> Audit:
             deliveries = dict(conn.execute(text("SELECT status, count(*) FROM push_deliveries GROUP BY 1")).all())
     finally:
         engine.dispose()
+    accepted = Counter((m["message"]["data"]["notification_id"], m["token"]) for m in pipeline.fcm.messages())
+    twice = sum(n - 1 for pair, n in accepted.items() if n > 1 and pair in expected)
     return Audit(len(ids), unacknowledged, len(set(ids) - stored), duplicates, unmarked, len(expected),
-                 len(expected - sent), pending, deliveries)
+                 len(expected - sent), pending, deliveries, twice)
 
 
 def exporter_matches_broker(pipeline: FaultPipeline, fresh_within: float = 20.0) -> tuple[bool, str]:
@@ -255,7 +260,8 @@ def exporter_matches_broker(pipeline: FaultPipeline, fresh_within: float = 20.0)
         if last > read_at:
             break
         if time.monotonic() > deadline:
-            return False, f"no collection finished within {fresh_within:.0f} s (last success at {last:.0f}, now {time.time():.0f})"
+            return False, (f"no collection finished within {fresh_within:.0f} s (last success at {last:.0f}, "
+                           f"now {time.time():.0f})")
         time.sleep(0.5)
     after = {g: pipeline.kafka.committed(g, parts) for g, parts in wanted.items()}
     exported = families.get("herald_group_committed_offset", {})

@@ -18,6 +18,7 @@ from typing import Callable
 from cli.processes import wait_until
 from tests.faults.pipeline import INPUT, Audit, FaultPipeline, audit, watch_recovery
 
+REPORT: list[str] = []  # every [fault] line of the session, repeated in pytest's terminal summary
 RATE = 150.0  # events/s: well within what the two cores carry with every process, the broker and Postgres
 RECOVERY_LIMIT_S = 60.0
 
@@ -45,12 +46,19 @@ class FaultRun:
                 f"not running {self.not_running or 'none'}; errors {self.errors or 'none'}")
 
 
+def report(line: str) -> None:
+    """Prints a figures line (seen with ``pytest -s``) and keeps it for the terminal summary (seen always)."""
+    print("\n" + line, flush=True)
+    REPORT.append(line)
+
+
 def run_fault(pipeline: FaultPipeline, fault: str, rep: int, inject: Callable[[], None], restore: Callable[[], None],
-              duration_s: float, probe: Callable[[float], tuple[bool, str]] | None = None, probe_timeout_s: float = 60.0,
-              rate: float = RATE) -> FaultRun:
+              duration_s: float, probe: Callable[[float], tuple[bool, str]] | None = None,
+              probe_timeout_s: float = 60.0, rate: float = RATE) -> FaultRun:
     """``probe(back_at)`` is called every 0.25 s from the return on (in a thread) until it returns
     (True, detail) or ``probe_timeout_s`` passes."""
     run = FaultRun(fault, rep)
+    pipeline.fcm.reset()  # the emulator's record of accepted pushes starts with this run
     load = pipeline.load(rate)
     try:
         wait_until(lambda: len(load.published) >= rate * 10, 60, what="10 s of load")
@@ -73,8 +81,8 @@ def run_fault(pipeline: FaultPipeline, fault: str, rep: int, inject: Callable[[]
     finally:
         unacknowledged = load.stop()
     try:
-        wait_until(lambda: _quietly(pipeline.drained), 300, interval=1.0, what="the pipeline to drain (every group caught up, "
-                   "no push retry waiting)")
+        wait_until(lambda: _quietly(pipeline.drained), 300, interval=1.0,
+                   what="the pipeline to drain (every group caught up, no push retry waiting)")
     except TimeoutError as exc:
         run.errors.append(f"{exc}; lag then: " + ", ".join(f"{n} {_safe_lag(pipeline, n)}" for n in INPUT))
     run.audit = audit(pipeline, load, unacknowledged)

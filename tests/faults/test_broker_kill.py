@@ -11,7 +11,7 @@ import pytest
 
 from tests.faults.conftest import REPS
 from tests.faults.pipeline import exporter_matches_broker
-from tests.faults.scenario import RECOVERY_LIMIT_S, run_fault
+from tests.faults.scenario import RECOVERY_LIMIT_S, report, run_fault
 
 pytestmark = pytest.mark.faults
 DOWN_S = 12.0  # plus the broker's own restart (~15 s until both coordinators answer): ~25-30 s down
@@ -27,7 +27,7 @@ def runs(fault_pipeline):
     for rep in range(1, REPS + 1):
         run = run_fault(fault_pipeline, "broker SIGKILL", rep, kafka.kill, kafka.start, DOWN_S,
                         probe=lambda back_at: exporter_matches_broker(fault_pipeline), probe_timeout_s=90)
-        print("\n" + run.line("lag exporter correct after"))
+        report(run.line("lag exporter correct after"))
         out.append(run)
     return out
 

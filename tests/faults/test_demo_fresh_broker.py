@@ -4,8 +4,10 @@ it must finish with exit code 0 and leave no process and no port behind.
 The demo is pointed at the suite's broker, Postgres and emulator by ``HERALD_*`` variables. Its first
 step, ``herald dev up``, knows only the shared stack's addresses; with ``HERALD_STATE_DIR`` of its own
 and ``HERALD_FCM_EMULATOR_PORT`` naming the suite's emulator it finds everything up and starts or stops
-nothing. The broker is started the way ``herald dev up`` starts one (ready once metadata answers), so
-the demo meets a broker whose coordinators may still be loading, as on a developer's first run.
+nothing. Two starts of the fresh broker: "metadata", the way ``herald dev up`` starts one today (ready
+once a metadata call answers), so the demo meets coordinators that may still be loading, as on a
+developer's first run; and "coordinators", ready once a group commit and a transactional producer's
+initialization succeed.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import pytest
 from cli.devstack.paths import REPO_ROOT
 from cli.processes import wait_until
 from tests.faults.cluster import free_port, port_open
+from tests.faults.scenario import report
 
 pytestmark = pytest.mark.faults
 EVENTS = 300
@@ -38,23 +41,25 @@ def ours(bootstrap: str) -> list[str]:
             environ = (proc / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if ("processors." in cmdline or "cli.main" in cmdline) and f"HERALD_KAFKA_BOOTSTRAP={bootstrap}".encode() in environ:
+        herald = "processors." in cmdline or "cli.main" in cmdline
+        if herald and f"HERALD_KAFKA_BOOTSTRAP={bootstrap}".encode() in environ:
             found.append(f"{proc.name}: {cmdline.strip()}")
     return found
 
 
 @pytest.mark.parametrize("run", [1, 2, 3])
-def test_demo_on_a_freshly_formatted_broker(run, fault_kafka, fault_postgres, fault_fcm, fault_root):
+@pytest.mark.parametrize("ready", ["metadata", "coordinators"])
+def test_demo_on_a_freshly_formatted_broker(ready, run, fault_kafka, fault_postgres, fault_fcm, fault_root):
     fault_kafka.stop()
     fault_kafka.format()
-    fault_kafka.start(coordinators=False)
+    fault_kafka.start(coordinators=ready == "coordinators")
     api_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
     env.update({"HERALD_STATE_DIR": str(fault_root / "demo-state"), "HERALD_FCM_EMULATOR_PORT": str(fault_fcm.port),
                 "HERALD_KAFKA_BOOTSTRAP": fault_kafka.bootstrap, "HERALD_DATABASE_URL": fault_postgres.url,
                 "HERALD_METRICS_PORT": "0", "HERALD_API_PORT": str(api_port),
                 "HERALD_CACHE_DIR": os.environ.get("HERALD_CACHE_DIR") or str(Path.home() / ".cache" / "herald")})
-    log = fault_root / f"demo-{run}.log"
+    log = fault_root / f"demo-{ready}-{run}.log"
     started = time.monotonic()
     try:
         with open(log, "wb") as out:
@@ -73,10 +78,11 @@ def test_demo_on_a_freshly_formatted_broker(run, fault_kafka, fault_postgres, fa
     output = log.read_text(errors="replace")
     fault_fcm.reset()  # the demo scripted faults into the emulator the other fault tests use
     fault_kafka.wait_ready(60)
-    print(f"\n[fault] demo on a fresh broker, run {run}: exit code {code} after {took:.1f}s; processes left "
-          f"{len(left)}; API port still bound: {api_bound}")
+    report(f"[fault] demo on a fresh broker (ready at first: {ready}), run {run}: exit code {code} after {took:.1f}s; "
+           f"processes left {len(left)}; API port still bound: {api_bound}")
     tail = "\n".join(output.splitlines()[-40:])
-    assert code == 0, f"herald demo exited with {code} after {took:.1f}s; its output ends:\n{tail}"
+    assert code == 0, (f"herald demo exited with {code} after {took:.1f}s (-11: SIGSEGV); log {log}; its output "
+                       f"ends:\n{tail}")
     died = [line.strip() for line in output.splitlines() if " died with " in line]
     assert not died, f"children died during the demo (the supervisor restarted them): {died}"
     assert not left and not api_bound, f"left behind: {left}, API port {api_port} bound: {api_bound}"

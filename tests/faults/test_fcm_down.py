@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.faults.conftest import REPS
-from tests.faults.scenario import run_fault
+from tests.faults.scenario import report, run_fault
 
 pytestmark = pytest.mark.faults
 DOWN_S = 30.0
@@ -23,7 +23,7 @@ def runs(fault_pipeline, fault_fcm):
     for rep in range(1, REPS + 1):
         run = run_fault(fault_pipeline, "FCM emulator down", rep, fault_fcm.stop, fault_fcm.start, DOWN_S,
                         probe=first_push, probe_timeout_s=60)
-        print("\n" + run.line("first push delivered after"))
+        report(run.line("first push delivered after"))
         out.append(run)
     return out
 

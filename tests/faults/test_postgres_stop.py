@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.faults.conftest import REPS
-from tests.faults.scenario import RECOVERY_LIMIT_S, run_fault
+from tests.faults.scenario import RECOVERY_LIMIT_S, report, run_fault
 
 pytestmark = pytest.mark.faults
 DOWN_S = 20.0
@@ -21,7 +21,7 @@ def runs(fault_pipeline, fault_postgres):
     for rep in range(1, REPS + 1):
         run = run_fault(fault_pipeline, "Postgres immediate stop", rep, fault_postgres.stop_immediate,
                         fault_postgres.start, DOWN_S)
-        print("\n" + run.line())
+        report(run.line())
         out.append(run)
     return out
 
