@@ -30,6 +30,24 @@ def get_database(request: Request) -> Database:
 DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
+_QUERY_NAMES: dict[tuple[str, str], frozenset[str]] = {}
+
+
+async def known_query_only(request: Request) -> None:
+    """A query parameter the route does not declare is a 422, not silently ignored: a typo such as
+    ``evnt_type=`` would otherwise return the unfiltered feed, and the document says what is allowed."""
+    if not request.query_params:
+        return
+    key = (request.scope["route"].path, request.method.lower())
+    names = _QUERY_NAMES.get(key)
+    if names is None:  # the document is the list of what each operation takes
+        operation = request.app.openapi()["paths"].get(key[0], {}).get(key[1], {})
+        names = _QUERY_NAMES[key] = frozenset(p["name"] for p in operation.get("parameters", ()) if p["in"] == "query")
+    unknown = sorted(set(request.query_params) - names)
+    if unknown:
+        raise FieldInvalid(unknown[0][:64], "unknown query parameter")
+
+
 def unauthorized(reason: str) -> HTTPException:
     return HTTPException(401, reason, headers={"WWW-Authenticate": 'Bearer realm="herald"'})
 
@@ -81,7 +99,7 @@ def _position(cursor: str | None) -> Position | None:
         raise FieldInvalid("cursor", str(exc)) from None
 
 
-async def page(cursor: Annotated[str | None, Query(max_length=200, pattern=CURSOR_PATTERN,
+async def page(cursor: Annotated[str | None, Query(max_length=50, pattern=CURSOR_PATTERN,
                                                   description="`next_cursor` of the previous page.")] = None,
          limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page:
     return Page(_position(cursor), limit)
@@ -90,20 +108,29 @@ async def page(cursor: Annotated[str | None, Query(max_length=200, pattern=CURSO
 PageDep = Annotated[Page, Depends(page)]
 
 
-def _utc(value: datetime | None, name: str) -> datetime | None:
+def _utc(value: str | None, name: str) -> datetime | None:
+    """An ISO 8601 date-time (naive = UTC). Parsed here, not by pydantic, which would also take a number
+    (``until=0.5``) as seconds since the epoch, a form the document does not allow."""
     if value is None:
         return None
     try:
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        parsed = datetime.fromisoformat(value)
+        return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
     except (OverflowError, ValueError):
-        raise FieldInvalid(name, "out of range") from None
+        raise FieldInvalid(name, "not an ISO 8601 date-time, e.g. 2026-03-01T12:00:00Z") from None
+
+
+DateTimeParam = Annotated[str, StringConstraints(max_length=64)]
+_DATE_TIME = {"format": "date-time"}
 
 
 async def feed_filter(page_: PageDep,
                 event_type: Annotated[list[EventType] | None, Query(description="Repeat to match any of several.",
                                                                     max_length=_EVENT_TYPES_MAX)] = None,
-                since: Annotated[datetime | None, Query(description="occurred_at >= since (ISO 8601; naive = UTC)")] = None,
-                until: Annotated[datetime | None, Query(description="occurred_at < until")] = None,
+                since: Annotated[DateTimeParam | None, Query(description="occurred_at >= since (ISO 8601; naive = UTC)",
+                                                             json_schema_extra=_DATE_TIME)] = None,
+                until: Annotated[DateTimeParam | None, Query(description="occurred_at < until",
+                                                             json_schema_extra=_DATE_TIME)] = None,
                 skip: Annotated[int, Query(ge=0, le=10_000, description="Offset after the cursor; prefer the cursor.")] = 0,
                 ) -> queries.FeedFilter:
     """The feed's and the timeline's filters; the page size stays in ``PageDep``."""

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
 from api import errors
 from api.allow import AllowedMethods
 from api.auth import TokenVerifier
 from api.database import Database
+from api.deps import known_query_only
 from api.directory import DirectoryCache
 from api.limits import Gate
 from api.metrics import MetricsMiddleware
@@ -41,7 +42,7 @@ def create_app(settings: ApiSettings, *, engine: Engine | None = None) -> FastAP
     app.state.directory = DirectoryCache(database, settings.api_directory_cache_s)
     app.include_router(health.router)
     for resource in (feed, patients, notifications, preferences, devices):
-        app.include_router(resource.router, responses=ERROR_RESPONSES)
+        app.include_router(resource.router, responses=ERROR_RESPONSES, dependencies=[Depends(known_query_only)])
     errors.install(app)
     app.add_middleware(Gate, verifier=app.state.verifier, max_body_bytes=settings.api_max_body_bytes)
     app.add_middleware(AllowedMethods, document=app.openapi)

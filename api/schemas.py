@@ -7,9 +7,9 @@ from datetime import datetime, time
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 
-from api.cursor import encode_cursor
+from api.cursor import CURSOR_PATTERN, encode_cursor
 from api.queries import UNREAD_CAP
 from processors.catalogue import CATALOGUE, lookup
 
@@ -19,7 +19,6 @@ _HH_MM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")  # fullmatch: no trailing 
 # and a control character has no place in an id; the same pattern is in the OpenAPI document.
 PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 PATIENT_ID_PATTERN = PRINTABLE_PATTERN
-CURSOR_PATTERN = r"^[A-Za-z0-9_-]*$"  # base64url, unpadded (api.cursor)
 INSTALLATION_ID_PATTERN = r"^[A-Za-z0-9_-]+$"
 TOKEN_PATTERN = r"^[A-Za-z0-9_:.-]+$"
 # IANA zones only: "localtime" and "Factory" are files of the tz database, not zones a user lives in.
@@ -158,8 +157,8 @@ HhMm = Annotated[str, Field(description="24-hour wall time `HH:MM` in `timezone`
 
 
 class _PreferencesFields(BaseModel):
-    push_enabled: bool
-    email_enabled: bool
+    push_enabled: StrictBool  # true/false only: 0, "yes" and "on" are what the document does not allow
+    email_enabled: StrictBool
     enabled_types: list[str] = Field(max_length=4 * len(CATALOGUE))
     min_push_priority: PriorityName
     quiet_hours_start: HhMm | None = None
@@ -167,11 +166,33 @@ class _PreferencesFields(BaseModel):
     timezone: str | None = Field(default=None, description="IANA zone, e.g. `Europe/Berlin`; null = UTC.")
 
 
+def _quiet_hours_rules() -> dict:
+    """The two cross-field rules of quiet hours in JSON Schema, which cannot compare two values: both
+    set or both null; and start != end, stated as "the hours differ or the minutes differ", one
+    pattern pair per hour and per minute (84 small schemas instead of 1,440 pairs)."""
+    start, end = "quiet_hours_start", "quiet_hours_end"
+
+    hours = [{"required": [start, end], "properties": {
+        start: {"type": "string", "pattern": f"^{h:02d}:"}, end: {"type": "string", "pattern": f"^{h:02d}:"}}}
+        for h in range(24)]
+    minutes = [{"required": [start, end], "properties": {
+        start: {"type": "string", "pattern": f":{m:02d}$"}, end: {"type": "string", "pattern": f":{m:02d}$"}}}
+        for m in range(60)]
+    return {"allOf": [
+        {"anyOf": [{"properties": {start: {"type": "null"}, end: {"type": "null"}}},
+                   {"required": [start, end], "properties": {start: {"type": "string"}, end: {"type": "string"}}}]},
+        {"anyOf": [{"not": {"anyOf": hours}}, {"not": {"anyOf": minutes}}]},
+    ]}
+
+
 class PreferencesBody(_PreferencesFields):
     """A user's notification preferences; PUT replaces them whole. Quiet hours are both set (a window
-    that may cross midnight) or both null (off)."""
+    that may cross midnight; start and end differ) or both null (off)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_quiet_hours_rules())
+
+    enabled_types: list[str] = Field(max_length=4 * len(CATALOGUE),
+                                     json_schema_extra={"items": {"type": "string", "enum": sorted(CATALOGUE)}})
 
     timezone: str | None = Field(default=None, description="IANA zone, e.g. `Europe/Berlin`; null = UTC.",
                                  json_schema_extra={"enum": [*ZONE_NAMES, None]})

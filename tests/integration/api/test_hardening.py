@@ -30,7 +30,7 @@ def test_control_characters_in_a_patient_id_are_422(client, world: World, value)
 
 
 @pytest.mark.parametrize("value", ["abc\x00", "abc\n", "a b"])
-def test_a_cursor_with_anything_but_base64url_is_422(client, world: World, value):
+def test_a_cursor_not_in_the_documented_format_is_422(client, world: World, value):
     world.user("dr", "physician")
     response = client.get("/v1/feed", params={"cursor": value}, headers=world.headers("dr", "physician"))
     assert response.status_code == 422
