@@ -199,8 +199,8 @@ class Audit:
     def line(self) -> str:
         return (f"events {self.events} (unacknowledged {self.unacknowledged}), lost {self.events_lost}, duplicate rows "
                 f"{self.duplicate_rows}, never fanned out {self.fanout_lost}; pushes expected {self.pushes_expected}, "
-                f"lost {self.pushes_lost}, bell rows still pending {self.pushes_pending}, deliveries {self.deliveries}, pushes accepted twice "
-                f"by the emulator {self.emulator_duplicates}")
+                f"lost {self.pushes_lost}, bell rows still pending {self.pushes_pending}, deliveries {self.deliveries}"
+                f", pushes accepted twice by the emulator {self.emulator_duplicates}")
 
 
 def audit(pipeline: FaultPipeline, load: Load, unacknowledged: int) -> Audit:

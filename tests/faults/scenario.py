@@ -37,11 +37,14 @@ class FaultRun:
     not_running: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
-    def line(self, probe_name: str = "probe") -> str:
+    def line(self, probe_name: str | None = None) -> str:
         rec = ", ".join(f"{n} {'never' if s is None else f'{s:.1f}s'}" for n, s in self.recovery_s.items())
-        probe = "never" if self.probe_s is None else f"{self.probe_s:.1f}s"
+        probe = ""
+        if probe_name:
+            probe = f"{probe_name} {'never' if self.probe_s is None else f'{self.probe_s:.1f}s'}"
+            probe += f" ({self.probe_detail}); " if self.probe_detail else "; "
         return (f"[fault] {self.fault} rep {self.rep}: down {self.down_s:.1f}s; recovery after the return: {rec}; "
-                f"{probe_name} {probe}{f' ({self.probe_detail})' if self.probe_detail else ''}; "
+                f"{probe}"
                 f"{self.audit.line() if self.audit else 'no audit'}; supervisor restarts {self.restarts}; "
                 f"not running {self.not_running or 'none'}; errors {self.errors or 'none'}")
 
