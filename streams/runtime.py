@@ -141,10 +141,15 @@ class Runtime:
         self._stopping = True
 
     def _check_stalls(self) -> None:
-        """Keeps ``herald_partition_stalled`` current, once a second (the alert rule reads it)."""
+        """Keeps ``herald_partition_stalled`` current, once a second (the alert rule reads it). The lag of
+        every unpaused partition is refreshed from its position first: a partition whose last batch
+        ended just before a transaction's commit marker reads 1 behind until its position passes the
+        marker, and with traffic on other partitions the loop is never idle to notice."""
         now = self._clock()
         if now - self._stalls_checked_at >= STALL_CHECK_INTERVAL_S:
             self._stalls_checked_at = now
+            busy = {(m.topic(), m.partition()) for m in self._inflight.messages} if self._inflight else set()
+            self._record_idle_lag(busy)
             self._hooks.stalled(self._config.stall_timeout_s)
 
     def _poll(self) -> list[Message]:
@@ -356,11 +361,12 @@ class Runtime:
             self._hooks.on_lag(topic, partition, behind, age)
             self._hooks.on_progress(topic, partition)
 
-    def _record_idle_lag(self) -> None:
+    def _record_idle_lag(self, busy: set[tuple[str, int]] = frozenset()) -> None:
         """After an empty poll, each unpaused partition's lag from its position and its end offset as last
         fetched: 0 when caught up, never 0 for one that is behind (a partition just resumed after a rewind
-        polls empty before its first fetch returns)."""
-        idle = [TopicPartition(t, p) for t, p in self._assigned - set(self._paused)]
+        polls empty before its first fetch returns). ``busy``: partitions of the batch in flight, whose
+        position is past records not yet durable."""
+        idle = [TopicPartition(t, p) for t, p in self._assigned - set(self._paused) - busy]
         if not idle:
             return
         try:

@@ -254,3 +254,20 @@ def test_readiness_fails_after_failed_batches_in_a_row_and_on_a_stalled_partitio
     assert not verdict.ok and "3 batches failed in a row" in verdict.detail
     runtime.hooks.failing = 0  # as if the failures stopped counting, the partition is still behind
     assert runtime.hooks.stalled(60, now=runtime.hooks._progress_at[(TOPIC, 0)] + 61) == [(TOPIC, 0)]
+
+
+def test_a_quiet_partition_ending_in_a_commit_marker_is_not_stalled_while_others_are_busy():
+    clock = FakeClock()
+    batches = [msgs(0, [5]) + msgs(1, [1])] + [msgs(1, [n]) for n in range(2, 6)]
+    runtime, consumer, _, _, _ = make_runtime(batches, clock=clock)
+    consumer.high_watermarks.update({(TOPIC, 0): 7, (TOPIC, 1): 100})  # offset 6 of partition 0: a commit marker
+    consumer.subscribe([TOPIC], on_assign=runtime._on_assign)
+
+    runtime.step()
+    consumer.positions[(TOPIC, 0)] = 7  # the consumer's position passes the marker, as librdkafka's does
+    for _ in range(4):
+        clock.advance(30)
+        runtime.step()
+
+    a_minute_on = max(runtime.hooks._progress_at.values()) + 61
+    assert runtime.hooks.stalled(60, now=a_minute_on) == [(TOPIC, 1)]  # 1 is behind its end; 0 is done
