@@ -1,4 +1,5 @@
-"""Starting and stopping processor subprocesses (demo, tests, benchmarks)."""
+"""Starting and stopping processor subprocesses in tests and benchmarks (the demo and `herald run all`
+supervise theirs: cli/supervisor.py), waiting on a condition, and the ports a set of processes needs."""
 from __future__ import annotations
 
 import os
