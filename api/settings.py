@@ -35,9 +35,9 @@ class ApiSettings(PostgresSettings):
     api_workers: int = Field(default=1, ge=1, le=64, description="Uvicorn worker processes")
     api_db_pool_size: int = Field(default=10, ge=1, le=200, description="Database connections per worker; as many "
                                   "requests run statements at once, the others wait on the event loop")
-    api_db_queue_max: int = Field(default=4000, ge=1, le=100_000, description="Requests per worker that may wait "
+    api_db_queue_max: int = Field(default=2000, ge=1, le=100_000, description="Requests per worker that may wait "
                                   "for a database connection; the next one gets 503 with Retry-After at once")
-    api_db_wait_s: float = Field(default=10.0, gt=0, le=60, description="A request that would wait longer than "
+    api_db_wait_s: float = Field(default=30.0, gt=0, le=60, description="A request that would wait longer than "
                                  "this for a database connection (queue × recent hold time ÷ connections) gets 503 "
                                  "with Retry-After at once; one that queued gives up after twice this, in seconds")
     api_max_body_bytes: int = Field(default=65_536, ge=1_024, le=16_777_216, description="Largest request body; "
@@ -46,7 +46,7 @@ class ApiSettings(PostgresSettings):
                                       "and header block; a larger one gets 431 and the connection is closed")
     api_max_headers: int = Field(default=100, ge=10, le=1_000, description="Most header fields in a request; "
                                  "more get 431 and the connection is closed")
-    api_limit_concurrency: int = Field(default=8_000, ge=10, le=100_000, description="Open connections plus "
+    api_limit_concurrency: int = Field(default=4_000, ge=10, le=100_000, description="Open connections plus "
                                        "requests in progress per worker beyond which uvicorn answers 503")
     api_directory_cache_s: float = Field(default=5.0, ge=0, le=300, description="How long a caller's directory "
                                          "facts (care teams, supervisees, active) are cached, in seconds")

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/api.py [--events 1000000] [--notifications 100000] [--requests 1000]
                                   [--concurrency 1,4] [--reuse]
+    .venv/bin/python bench/api.py --saturation [--concurrency 1,10,100,1000] [--seconds 10] [--reuse]
 
 Creates (or, with --reuse, keeps) the database ``herald_bench_api`` next to HERALD_DATABASE_URL,
 migrates it, COPYs ``--events`` events into one organization (the worst case for the organization
@@ -157,26 +158,46 @@ def start_api(url: str, port: int, workers: int) -> subprocess.Popen:
     raise SystemExit("the API did not become ready")
 
 
-async def measure(base: str, path: str, token: str, requests: int, concurrency: int) -> list[float]:
+async def measure(base: str, path: str, token: str, requests: int, concurrency: int,
+                  seconds: float | None = None, statuses: dict | None = None) -> list[float]:
+    """``requests`` in all (or, with ``seconds``, as many as fit), ``concurrency`` in flight. Every
+    answer's status is counted in ``statuses``; a connection error counts as status 0."""
     latencies: list[float] = []
-    queue = iter(range(requests))
+    queue = iter(range(requests)) if seconds is None else iter(int, 1)
+    deadline = None if seconds is None else time.perf_counter() + seconds
+    statuses = {} if statuses is None else statuses
     async with aiohttp.ClientSession(base, headers={"Authorization": f"Bearer {token}"},
                                      connector=aiohttp.TCPConnector(limit=concurrency),
-                                     raise_for_status=True) as client:
-        async def get() -> None:
-            async with client.get(path) as response:
-                await response.read()
+                                     timeout=aiohttp.ClientTimeout(total=120)) as client:
+        async def get() -> int:
+            try:
+                async with client.get(path) as response:
+                    await response.read()
+                    return response.status
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                return 0
 
         async def worker() -> None:
             for _ in queue:
+                if deadline is not None and time.perf_counter() > deadline:
+                    return
                 started = time.perf_counter()
-                await get()
+                status = await get()
+                statuses[status] = statuses.get(status, 0) + 1
                 latencies.append(time.perf_counter() - started)
 
         for _ in range(50):  # warm-up: connections, prepared statements, caches
             await get()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     return latencies
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def report(name: str, latencies: list[float], seconds: float) -> dict:
@@ -204,7 +225,7 @@ def explain(url: str, viewer: Viewer, deep: Position) -> None:
     """EXPLAIN (ANALYZE, BUFFERS) of the statements the scenarios run, with the physician's parameters."""
     engine = create_engine(url)
     with engine.connect() as conn:
-        _, facts = queries.load_caller(session=conn, viewer=viewer)
+        _, _, facts = queries.load_caller(session=conn, viewer=viewer)
         params = queries.visibility_params(viewer=viewer, facts=facts) | {"at": deep.at, "id": deep.row_id,
                                                                           "cap": queries.UNREAD_CAP + 1}
         feed = f"SELECT e.* FROM activity_events e WHERE {queries.VISIBLE} {{}} ORDER BY e.occurred_at DESC, e.event_id DESC LIMIT 51"
@@ -221,6 +242,22 @@ def explain(url: str, viewer: Viewer, deep: Position) -> None:
     engine.dispose()
 
 
+def saturation(base: str, token: str, args, pid: int, results: list) -> None:
+    """Many clients at once on the heaviest common page; a 5xx or a connection error is a failure."""
+    print(f"\nGET /v1/feed?limit=200 for {args.seconds:.0f} s per level; {os.cpu_count()} CPUs shared by "
+          f"Postgres, the API and this client")
+    for concurrency in (int(c) for c in str(args.concurrency).split(",")):
+        statuses: dict[int, int] = {}
+        started = time.perf_counter()
+        latencies = asyncio.run(measure(base, "/v1/feed?limit=200", token, 0, concurrency, args.seconds, statuses))
+        figures = report(f"{concurrency} in flight", latencies, time.perf_counter() - started)
+        errors = sum(n for status, n in statuses.items() if status == 0 or status >= 500)
+        rss = peak_rss_mb(pid)
+        print(f"    statuses {dict(sorted(statuses.items()))}; errors {errors}; API peak RSS so far {rss:.0f} MB")
+        results.append(figures | {"concurrency": concurrency, "statuses": statuses, "errors": errors,
+                                  "peak_rss_mb": round(rss)})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -231,7 +268,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--reuse", action="store_true", help="keep the loaded database of an earlier run")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--saturation", action="store_true",
+                        help="only GET /v1/feed?limit=200 (the page that locked the API up), for --seconds at each "
+                             "--concurrency (default 1,10,100,1000): throughput, p50/p99, statuses, peak RSS")
+    parser.add_argument("--seconds", type=float, default=10.0, help="per concurrency level with --saturation")
     args = parser.parse_args()
+    if args.saturation and args.concurrency == "1,4":
+        args.concurrency = "1,10,100,1000"
     url = bench_url(PostgresSettings().database_url)
     if not args.reuse:
         create_database(PostgresSettings().database_url)
@@ -255,6 +298,15 @@ def main() -> None:
     port = free_port()
     server = start_api(url, port, args.workers)
     results = []
+    if args.saturation:
+        try:
+            saturation(f"http://127.0.0.1:{port}", tokens["physician"], args, server.pid, results)
+        finally:
+            server.terminate()
+            server.wait(15)
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2))
+        return
     try:
         for concurrency in (int(c) for c in str(args.concurrency).split(",")):
             print(f"\n{args.requests} requests per scenario, {concurrency} concurrent, {args.workers} worker(s); "
