@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from api.auth import AuthError, TokenVerifier
+from api.settings import ApiSettings
 
 NO_STORE = (b"cache-control", b"no-store")
 _READ_CHUNK = 262_144  # the most asyncio hands a protocol at once
@@ -29,67 +30,80 @@ _STATUS_431 = (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: t
 
 
 def limited_protocol(max_header_bytes: int, max_headers: int) -> type[HttpToolsProtocol]:
-    """The protocol class given to uvicorn's ``http=``; limits are bound here, once per process."""
-
-    class LimitedHttpToolsProtocol(HttpToolsProtocol):
-        _in_head = False
-        _head_bytes = 0  # request line and header fields of the request being parsed
-        _received = 0  # bytes received since it began: bounds a field still being read
-        _fields = 0
-
-        def on_message_begin(self) -> None:
-            super().on_message_begin()
-            self._in_head, self._head_bytes, self._received, self._fields = True, 0, 0, 0
-
-        def on_url(self, url: bytes) -> None:
-            self._count(len(url))
-            super().on_url(url)
-
-        def on_header(self, name: bytes, value: bytes) -> None:
-            self._fields += 1
-            self._count(len(name) + len(value) + 4)
-            super().on_header(name, value)
-
-        def on_headers_complete(self) -> None:
-            self._in_head = False
-            super().on_headers_complete()
-
-        def _count(self, size: int) -> None:
-            self._head_bytes += size
-            if self._head_bytes > max_header_bytes or self._fields > max_headers:
-                raise _TooLarge()
-
-        def data_received(self, data: bytes) -> None:  # uvicorn's, plus the refusal
-            self._unset_keepalive_if_required()
-            if self._in_head:
-                self._received += len(data)
-            try:
-                self.parser.feed_data(data)
-            except httptools.HttpParserCallbackError as exc:
-                if isinstance(exc.__context__, _TooLarge):
-                    self._refuse()
-                    return
-                self.send_400_response("Invalid HTTP request received.")
-                return
-            except httptools.HttpParserError:
-                self.send_400_response("Invalid HTTP request received.")
-                return
-            except httptools.HttpParserUpgrade:
-                if self._should_upgrade():
-                    self.handle_websocket_upgrade()
-                else:
-                    self._unsupported_upgrade_warning()
-                return
-            if self._in_head and self._received > max_header_bytes + _READ_CHUNK:
-                self._refuse()  # one field larger than the whole limit, still arriving
-
-        def _refuse(self) -> None:
-            self.logger.warning("refused a request whose header block exceeds the limits")
-            if self.transport is not None and not self.transport.is_closing():
-                self.transport.write(_STATUS_431)
-                self.transport.close()
-
+    """The protocol class given to uvicorn's ``http=``, with this process's limits."""
+    LimitedHttpToolsProtocol.max_header_bytes, LimitedHttpToolsProtocol.max_headers = max_header_bytes, max_headers
     return LimitedHttpToolsProtocol
+
+
+class LimitedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the two limits; a module-level class, so that uvicorn can hand
+    it to worker processes (``HERALD_API_WORKERS`` > 1), which read the limits from their settings."""
+
+    max_header_bytes: int | None = None
+    max_headers: int | None = None
+    _in_head = False
+    _head_bytes = 0  # request line and header fields of the request being parsed
+    _received = 0  # bytes received since it began: bounds a field still being read
+    _fields = 0
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head, self._head_bytes, self._received, self._fields = True, 0, 0, 0
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._fields += 1
+        self._count(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        super().on_headers_complete()
+
+    def _count(self, size: int) -> None:
+        self._head_bytes += size
+        if self._head_bytes > self._limits()[0] or self._fields > self._limits()[1]:
+            raise _TooLarge()
+
+    @classmethod
+    def _limits(cls) -> tuple[int, int]:
+        if cls.max_header_bytes is None or cls.max_headers is None:  # a worker process: from its settings
+            settings = ApiSettings()
+            cls.max_header_bytes, cls.max_headers = settings.api_max_header_bytes, settings.api_max_headers
+        return cls.max_header_bytes, cls.max_headers
+
+    def data_received(self, data: bytes) -> None:  # uvicorn's, plus the refusal
+        self._unset_keepalive_if_required()
+        if self._in_head:
+            self._received += len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError as exc:
+            if isinstance(exc.__context__, _TooLarge):
+                self._refuse()
+                return
+            self.send_400_response("Invalid HTTP request received.")
+            return
+        except httptools.HttpParserError:
+            self.send_400_response("Invalid HTTP request received.")
+            return
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+            return
+        if self._in_head and self._received > self._limits()[0] + _READ_CHUNK:
+            self._refuse()  # one field larger than the whole limit, still arriving
+
+    def _refuse(self) -> None:
+        self.logger.warning("refused a request whose header block exceeds the limits")
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(_STATUS_431)
+            self.transport.close()
 
 
 class _TooLarge(Exception):
