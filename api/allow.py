@@ -1,7 +1,7 @@
 """``OPTIONS`` and ``405`` name every method a path serves.
 
 Starlette answers a method a path does not serve from the first route that matched the path only, so
-``/v1/preferences`` (one route for GET, one for PUT) said ``Allow: GET``. This middleware answers
+``/v1/preferences`` (one route for GET, one for PUT) would say ``Allow: GET``. This middleware answers
 ``OPTIONS`` itself (204, no authentication: it reveals only what the OpenAPI document says) and puts
 the full list in the ``Allow`` header of every 405.
 """

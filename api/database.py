@@ -5,8 +5,8 @@ directory lookup, response building, a slow client). ``Database.run(work, ...)``
 loop, with no thread and no connection, for one of ``pool_size`` permits; only then does it take a
 worker thread from a limiter of exactly that size, check out a connection, run ``work(session, ...)``,
 commit, and give both back before the route builds its response. Permits = threads = connections, so
-a thread never waits for a connection and a connection never waits for a thread: the cycle that locked
-the API up (40 threads waiting for 20 connections held by requests waiting for a thread) cannot form.
+a thread never waits for a connection and a connection never waits for a thread: the cycle of a shared
+thread pool (threads waiting for connections held by requests that wait for a thread) cannot form.
 
 Waiting for a permit is bounded three ways, and a refused request gets ``Saturated``, a 503 with
 ``Retry-After`` (``api.errors``): it is refused *at once* when ``queue_max`` requests already wait, or

@@ -269,7 +269,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep the loaded database of an earlier run")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--saturation", action="store_true",
-                        help="only GET /v1/feed?limit=200 (the page that locked the API up), for --seconds at each "
+                        help="only GET /v1/feed?limit=200 (the heaviest common page), for --seconds at each "
                              "--concurrency (default 1,10,100,1000): throughput, p50/p99, statuses, peak RSS")
     parser.add_argument("--seconds", type=float, default=10.0, help="per concurrency level with --saturation")
     args = parser.parse_args()

@@ -93,3 +93,37 @@ def test_an_unexpected_error_is_a_json_500_and_its_message_is_not_logged(api_set
     logged = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("httpx"))  # not the client
     assert "RuntimeError" in logged and "/boom/{patient_id}" in logged
     assert "Mara" not in logged and "p-12345" not in logged
+
+
+def test_a_saturated_process_refuses_at_once_with_retry_after_and_is_not_ready(api_settings, world: World):
+    world.user("dr", "physician")
+    app = create_app(api_settings)
+    with TestClient(app) as test_client:
+        assert test_client.get("/readyz").status_code == 200
+        database = app.state.database
+        database.waiting = database.queue_max  # as if that many requests were waiting for a connection
+        try:
+            started = time.monotonic()
+            response = test_client.get("/v1/feed", headers=world.headers("dr", "physician"))
+            assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+            assert time.monotonic() - started < 1
+            ready = test_client.get("/readyz")
+            assert ready.status_code == 503 and "saturated" in ready.json()["message"]
+        finally:
+            database.waiting = 0
+        assert test_client.get("/v1/feed", headers=world.headers("dr", "physician")).status_code == 200
+
+
+def test_a_pool_timeout_is_503_not_500(api_settings, world: World):
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    world.user("dr", "physician")
+    app = create_app(api_settings)
+
+    def no_connection(*, session):
+        raise PoolTimeout("QueuePool limit reached")
+
+    with TestClient(app) as test_client:
+        app.state.database._unit = lambda work, kwargs: no_connection(session=None)
+        response = test_client.get("/v1/notifications/unread-count", headers=world.headers("dr", "physician"))
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
