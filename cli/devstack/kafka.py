@@ -11,6 +11,7 @@ import time
 import uuid
 from pathlib import Path
 
+from cli.devstack.coordinators import CoordinatorsNotReady, silent_logger, wait_for_coordinators
 from cli.devstack.errors import DevstackError
 from cli.devstack.paths import DEPLOY_DIR, _logs_dir, cache_dir, state_dir
 from cli.devstack.process import (
@@ -28,6 +29,9 @@ KAFKA_VERSION = "4.1.1"
 KAFKA_BOOTSTRAP = "127.0.0.1:9092"
 KAFKA_CONTROLLER = "127.0.0.1:9093"  # must match deploy/kafka/server.properties
 KAFKA_READY_TIMEOUT_S = 90.0
+# After metadata answers, __consumer_offsets and __transaction_state may still be loading (on a fresh
+# data dir they are created by the first request that needs them): `up` waits this long for both.
+KAFKA_COORDINATORS_TIMEOUT_S = 60.0
 KAFKA_JVM_OPTS = ["-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-Djava.awt.headless=true"]
 
 
@@ -81,15 +85,20 @@ def _java() -> str:
     return java
 
 
-def _kafka_java_argv(main_class: str, *args: str) -> list[str]:
+def _kafka_java_argv(main_class: str, *args: str, logs_dir: Path | None = None) -> list[str]:
     """A java command line on the fetched jars with our log4j2 config; used
     for both StorageTool and the broker, which must share one jar set."""
     return [
         _java(), *KAFKA_JVM_OPTS, "-cp", f"{_kafka_libs()}/*",
         f"-Dlog4j2.configurationFile={DEPLOY_DIR / 'kafka' / 'log4j2.yaml'}",
-        f"-Dkafka.logs.dir={_logs_dir()}",
+        f"-Dkafka.logs.dir={logs_dir or _logs_dir()}",
         main_class, *args,
     ]
+
+
+def kafka_broker_argv(config: Path, logs_dir: Path | None = None) -> list[str]:
+    """The broker's command line for a config from `render_kafka_config`."""
+    return _kafka_java_argv("kafka.Kafka", str(config), logs_dir=logs_dir)
 
 
 def _kafka_data_dir() -> Path:
@@ -99,9 +108,18 @@ def _kafka_data_dir() -> Path:
 def _write_kafka_config() -> Path:
     """Render deploy/kafka/server.properties into the state dir (every `up`,
     so template edits take effect on the next start)."""
+    return render_kafka_config(_kafka_state() / "server.properties", _kafka_data_dir())
+
+
+def render_kafka_config(target: Path, data_dir: Path, bootstrap: str = KAFKA_BOOTSTRAP,
+                        controller: str = KAFKA_CONTROLLER) -> Path:
+    """deploy/kafka/server.properties with this data dir and these listeners, written to `target`;
+    other addresses give a second, throwaway broker for tests with every other setting as ours."""
     template = (DEPLOY_DIR / "kafka" / "server.properties").read_text()
-    target = _kafka_state() / "server.properties"
-    target.write_text(template.replace("@KAFKA_DATA_DIR@", str(_kafka_data_dir())))
+    text = (template.replace("@KAFKA_DATA_DIR@", str(data_dir))
+            .replace(KAFKA_BOOTSTRAP, bootstrap).replace(KAFKA_CONTROLLER, controller))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
     return target
 
 
@@ -111,9 +129,7 @@ def _kafka_cluster_id() -> str:
     path = _kafka_state() / "cluster-id"
     if path.exists():
         return path.read_text().strip()
-    cluster_id = "-"
-    while cluster_id.startswith("-"):  # a leading '-' would read as a CLI flag
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    cluster_id = new_cluster_id()
     path.write_text(cluster_id + "\n")
     return cluster_id
 
@@ -124,19 +140,27 @@ def _format_kafka_storage(config: Path) -> None:
     if (_kafka_data_dir() / "meta.properties").exists():
         return
     _say("kafka: formatting storage…")
-    argv = _kafka_java_argv("kafka.tools.StorageTool", "format",
-                            "-t", _kafka_cluster_id(), "-c", str(config))
-    _run(argv, "kafka: storage format", cwd=state_dir())
+    format_kafka_storage(config, _kafka_cluster_id(), cwd=state_dir())
+
+
+def format_kafka_storage(config: Path, cluster_id: str, cwd: Path, logs_dir: Path | None = None) -> None:
+    """StorageTool format of the log dir `config` names (which must not be formatted yet)."""
+    argv = _kafka_java_argv("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config),
+                            logs_dir=logs_dir)
+    _run(argv, "kafka: storage format", cwd=cwd)
+
+
+def new_cluster_id() -> str:
+    cluster_id = "-"
+    while cluster_id.startswith("-"):  # a leading '-' would read as a CLI flag
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    return cluster_id
 
 
 def _silent_logger() -> logging.Logger:
     """librdkafka prints 'Connection refused' lines while the broker is down;
     route them into a logger that drops them."""
-    logger = logging.getLogger("herald.devstack.librdkafka")
-    logger.propagate = False
-    if not logger.handlers:
-        logger.addHandler(logging.NullHandler())
-    return logger
+    return silent_logger()
 
 
 def _kafka_admin():
@@ -169,16 +193,29 @@ def kafka_up() -> None:
     ours only if neither ours nor someone else's is already there."""
     if _process_alive("kafka") and _kafka_answers():
         _say(f"kafka: already up at {KAFKA_BOOTSTRAP}")
-        return
-    if _process_alive("kafka") is None and _kafka_answers():
+    elif _process_alive("kafka") is None and _kafka_answers():
         _say(f"kafka: a broker we did not start answers at {KAFKA_BOOTSTRAP}; using it")
         _update_state("kafka", {"mode": "external"})
-        return
-    if _process_alive("kafka"):
-        _say("kafka: our broker is running but not answering; restarting it")
-    _stop_process("kafka")  # clears a stale pid file too
-    _check_kafka_ports_free()
-    _start_kafka()
+    else:
+        if _process_alive("kafka"):
+            _say("kafka: our broker is running but not answering; restarting it")
+        _stop_process("kafka")  # clears a stale pid file too
+        _check_kafka_ports_free()
+        _start_kafka()
+    kafka_coordinators_ready(KAFKA_BOOTSTRAP)
+
+
+def kafka_coordinators_ready(bootstrap: str, timeout_s: float = KAFKA_COORDINATORS_TIMEOUT_S) -> float:
+    """Returns once the broker's group and transaction coordinators answer (seconds waited), so the
+    first command after `up` never meets a coordinator still loading; raises DevstackError after
+    `timeout_s` naming the coordinator and the broker's log."""
+    try:
+        took = wait_for_coordinators(bootstrap, timeout_s)
+    except CoordinatorsNotReady as exc:
+        raise DevstackError(f"kafka: {exc}; see {_kafka_server_log()}") from exc
+    if took > 1.0:
+        _say(f"kafka: group and transaction coordinators answer ({took:.1f} s)")
+    return took
 
 
 def _check_kafka_ports_free() -> None:
