@@ -120,7 +120,9 @@ class Gate:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])  # duplicate names: the last wins, as in Starlette's Headers
+        headers: dict[bytes, bytes] = {}
+        for name, value in scope["headers"]:  # duplicate names: the first wins, as in Starlette's Headers
+            headers.setdefault(name, value)
         guarded = scope["path"].startswith("/v1/") or scope["path"] == "/v1"
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
