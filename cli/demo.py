@@ -67,7 +67,7 @@ def _interrupt(signum, frame) -> None:
 
 
 def _caught_up(admin, settings, group: str, topic_base: str) -> bool:
-    return sum(p.messages for p in group_lag(admin, settings.group(group), settings.topic(topic_base))) == 0
+    return sum(p.messages for p in group_lag(settings, settings.group(group), settings.topic(topic_base))) == 0
 
 
 def _traffic_and_summary(console: Console, settings: PersisterSettings, admin, events: int, rate: float) -> int:

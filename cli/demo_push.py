@@ -14,7 +14,6 @@ from cli.dlq import read_dlq
 from cli.produce import register_demo_devices
 from sinks.postgres.engine import build_engine
 from streams.admin import group_lag
-from streams.clients import build_admin
 from streams.topics import ACTIVITY_DLQ, PUSH, PUSH_DLQ
 
 # The demo's push sender: the emulator unless FCM is configured, and short retry waits so the
@@ -76,7 +75,7 @@ def last_offsets(settings, topic: str) -> dict[int, int]:
 def caught_up(settings, group: str, topic_base: str) -> bool:
     """``group`` committed past the last record of every partition of the topic."""
     topic = settings.topic(topic_base)
-    committed = {r.partition: r.committed for r in group_lag(build_admin(settings), settings.group(group), topic)}
+    committed = {r.partition: r.committed for r in group_lag(settings, settings.group(group), topic)}
     return all(committed.get(p, -1) > offset for p, offset in last_offsets(settings, topic).items())
 
 

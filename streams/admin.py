@@ -1,15 +1,32 @@
-"""Broker-side chores: creating topics (idempotent) and reading group lag from the broker."""
+"""Broker-side chores: creating topics (idempotent) and reading group lag from the broker.
+
+Every broker call here carries a timeout. A group's committed offsets are read by a consumer whose
+``group.id`` is that group and that never subscribes (``group_offset_reader``), never by
+``AdminClient.list_consumer_group_offsets``: answered NOT_COORDINATOR (a coordinator still loading,
+a broker restarting) that call crashes the process in confluent-kafka 2.11-2.16, because librdkafka
+hands the retry to the client's consumer group, which an AdminClient does not have
+(docs/decisions/0101-committed-offsets-without-admin.md).
+"""
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
-from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, IsolationLevel, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
+from streams.client_errors import client_hooks
+from streams.clients import build_admin
 from streams.errors import ServiceUnavailable
 from streams.settings import KafkaSettings
 from streams.topics import TopicSpec
+
+ADMIN_TIMEOUT_S = 10.0
+# A coordinator loading or moving answers with these; the reader asks again until its deadline.
+COORDINATOR_ERRORS = frozenset({KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+                                KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError._WAIT_COORD,
+                                KafkaError._TRANSPORT, KafkaError._TIMED_OUT})
+RETRY_PAUSE_S = 0.2
 
 
 def wait_for_kafka(admin: AdminClient, timeout_s: float = 60.0) -> None:
@@ -31,10 +48,11 @@ def create_topics(admin: AdminClient, settings: KafkaSettings, specs: list[Topic
     result = {settings.topic(s.base): "exists" for s in specs if settings.topic(s.base) in existing}
     if not todo:
         return result
-    futures = admin.create_topics([NewTopic(settings.topic(s.base), s.partitions, 1, config=s.config) for s in todo])
+    futures = admin.create_topics([NewTopic(settings.topic(s.base), s.partitions, 1, config=s.config) for s in todo],
+                                  operation_timeout=ADMIN_TIMEOUT_S, request_timeout=ADMIN_TIMEOUT_S)
     for name, future in futures.items():
         try:
-            future.result()
+            future.result(2 * ADMIN_TIMEOUT_S)
             result[name] = "created"
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
@@ -53,7 +71,7 @@ def delete_topics(admin: AdminClient, settings: KafkaSettings, specs: list[Topic
     deleted = []
     for name, future in futures.items():
         try:
-            future.result()
+            future.result(2 * timeout_s)
             deleted.append(name)
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
@@ -86,12 +104,48 @@ class PartitionLag:
         return max(self.end - max(self.committed, 0), 0)
 
 
-def group_lag(admin: AdminClient, group: str, topic: str) -> list[PartitionLag]:
-    """Committed offsets of ``group`` on every partition of ``topic`` against the end offsets."""
-    meta = admin.list_topics(topic, timeout=10).topics[topic]
+def group_offset_reader(settings: KafkaSettings, group: str, **overrides) -> Consumer:
+    """A consumer with ``group.id = group`` that only reads the group's committed offsets: it never
+    subscribes (so it never joins, rebalances or commits) and has a consumer group of its own in
+    librdkafka, which handles a coordinator that moves or is still loading. read_uncommitted: the
+    broker then answers with the last committed offsets even while a transaction holds newer ones
+    (what the admin API answered), instead of making the reader wait for that transaction."""
+    return Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group, "enable.auto.commit": False,
+                     "isolation.level": "read_uncommitted", **client_hooks("offset-reader"), **overrides})
+
+
+def read_committed(reader: Consumer, partitions: list[TopicPartition], timeout_s: float) -> dict[tuple[str, int], int]:
+    """The reader's group's committed offset of each partition (negative: none), by (topic, partition).
+    Asks again while the coordinator is loading or moving; raises KafkaException after ``timeout_s``."""
+    if not partitions:
+        return {}
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            answered = reader.committed(partitions, timeout=max(deadline - time.monotonic(), 0.1))
+            return {(tp.topic, tp.partition): tp.offset for tp in answered}
+        except KafkaException as exc:
+            if exc.args[0].code() not in COORDINATOR_ERRORS or time.monotonic() + RETRY_PAUSE_S >= deadline:
+                raise
+            time.sleep(RETRY_PAUSE_S)
+
+
+def group_lag(settings: KafkaSettings, group: str, topic: str, timeout_s: float = ADMIN_TIMEOUT_S) -> list[PartitionLag]:
+    """Committed offsets of ``group`` on every partition of ``topic`` against the end offsets (last
+    stable offsets). Raises KafkaException when the broker does not answer within about ``timeout_s``
+    per call; never crashes the process (see the module docstring)."""
+    admin = build_admin(settings)
+    meta = admin.list_topics(topic, timeout=timeout_s).topics[topic]
+    if meta.error is not None:
+        raise KafkaException(meta.error)
     parts = [TopicPartition(topic, p) for p in sorted(meta.partitions)]
-    request = [ConsumerGroupTopicPartitions(group, parts)]
-    committed = admin.list_consumer_group_offsets(request)[group].result().topic_partitions
-    ends = admin.list_offsets({tp: OffsetSpec.latest() for tp in parts}, isolation_level=IsolationLevel.READ_COMMITTED)
-    end_by_p = {tp.partition: f.result().offset for tp, f in ends.items()}
-    return [PartitionLag(group, topic, tp.partition, tp.offset, end_by_p[tp.partition]) for tp in committed]
+    reader = group_offset_reader(settings, group)
+    try:
+        committed = read_committed(reader, parts, timeout_s)
+    finally:
+        reader.close()
+    ends = admin.list_offsets({tp: OffsetSpec.latest() for tp in parts}, isolation_level=IsolationLevel.READ_COMMITTED,
+                              request_timeout=timeout_s)
+    end_by_p = {tp.partition: f.result(2 * timeout_s).offset for tp, f in ends.items()}
+    return [PartitionLag(group, topic, tp.partition, committed[(topic, tp.partition)], end_by_p[tp.partition])
+            for tp in parts]

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import signal
 import threading
-import time
 
 from prometheus_client import REGISTRY
 
@@ -22,20 +21,20 @@ def main(settings: LagExporterSettings | None = None) -> None:
     silence_s = max(settings.liveness_timeout_s, 3 * settings.lag_interval_s + 2 * settings.lag_probe_timeout_s)
     serve_process("lag-exporter", settings.metrics_port,
                   live={"loop": heartbeat_within(lambda: exporter.last_loop_at, silence_s)},
-                  ready={"broker": lambda: fresh(exporter, 3 * settings.lag_interval_s + settings.lag_probe_timeout_s)})
+                  ready={"broker": lambda: fresh(exporter)})
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     exporter.run(settings.lag_interval_s, stop)
 
 
-def fresh(exporter: LagExporter, max_age_s: float) -> Check:
-    """Ready while the last successful collection is at most ``max_age_s`` old."""
-    snapshot = exporter.snapshot
-    if snapshot is None:
-        return Check(False, "no collection has succeeded yet")
-    age = time.time() - snapshot.taken_at
-    return Check(age <= max_age_s, f"last collection {age:.0f}s ago ({len(snapshot.groups)} groups)")
+def fresh(exporter: LagExporter) -> Check:
+    """Ready while the last successful collection is at most ``lag_stale_after_s`` old."""
+    age = exporter.collection_age_s()
+    if exporter.snapshot is None:
+        return Check(False, f"no collection has succeeded yet ({age:.0f}s since start)")
+    return Check(not exporter.stale(), f"last collection {age:.0f}s ago ({len(exporter.snapshot.groups)} groups, "
+                 f"stale after {exporter.stale_after_s:.0f}s)")
 
 
 if __name__ == "__main__":

@@ -12,16 +12,14 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from confluent_kafka.admin import AdminClient
-
 from processors.lag_exporter import broker
+from processors.lag_exporter.clients import READER_GROUP_ID, BrokerClients
+from processors.lag_exporter.freshness import FailureStreak, collection_age, is_stale
 from processors.lag_exporter.rules import GroupLag, OldestRecordCache, PartitionOffsets, partition_lag, to_read
-from streams.clients import build_admin, build_consumer
 from streams.errors import reason_line
-from streams.settings import KafkaSettings
 
 log = logging.getLogger("herald.lag_exporter")
-READER_GROUP_ID = "herald.lag-exporter.reader"  # never joins nor commits, so it never shows as a group
+RETRY_AFTER_FAILURE_S = 1.0  # a failed collection is tried again soon, not a whole interval later
 
 
 @dataclass(frozen=True)
@@ -33,63 +31,85 @@ class Snapshot:
     duration_s: float
 
 
-def build_reader(settings: KafkaSettings):
-    """The group-less consumer that reads the record at a group's position (assign + seek only)."""
-    return build_consumer(settings, "lag-exporter-reader", **{
-        "group.id": READER_GROUP_ID, "enable.partition.eof": True, "fetch.wait.max.ms": 50,
-        "max.partition.fetch.bytes": 65536, "queued.max.messages.kbytes": 1024})
-
-
 class LagExporter:
-    """Collects lag per group/topic/partition; keeps the latest ``Snapshot`` for the metrics endpoint."""
+    """Collects lag per group/topic/partition; keeps the latest ``Snapshot`` for the metrics endpoint.
 
-    def __init__(self, admin: AdminClient, reader, *, group_prefix: str, read_timeout_s: float = 5.0,
+    ``connect`` builds the broker clients; after ``failure_limit`` failed collections in a row they are
+    closed and built again (freshness.FailureStreak). Past ``stale_after_s`` without a success the
+    snapshot is stale: /readyz fails and the lag series are withdrawn (exposition.py)."""
+
+    def __init__(self, connect: Callable[[], BrokerClients], *, group_prefix: str, topic_prefix: str = "",
+                 read_timeout_s: float = 5.0, stale_after_s: float = 60.0, failure_limit: int = 2,
                  clock: Callable[[], float] = time.time) -> None:
-        self._admin = admin
-        self._reader = reader
+        self._connect = connect
+        self._clients: BrokerClients | None = None
         self._prefix = group_prefix
+        self._topic_prefix = topic_prefix
         self._read_timeout_s = read_timeout_s
         self._clock = clock
         self._cache = OldestRecordCache()
         self._known: set[str] = set()  # groups seen since start: still reported after they vanish
+        self._streak = FailureStreak(failure_limit)
+        self.stale_after_s = stale_after_s
+        self.started_at = clock()
         self.snapshot: Snapshot | None = None
         self.failures = 0
+        self.replacements = 0
         self.last_loop_at: float | None = None  # monotonic; liveness
 
     @classmethod
     def from_settings(cls, settings) -> LagExporter:
-        return cls(build_admin(settings), build_reader(settings), group_prefix=settings.group_prefix,
-                   read_timeout_s=getattr(settings, "lag_probe_timeout_s", 5.0))
+        return cls(lambda: BrokerClients.from_settings(settings), group_prefix=settings.group_prefix,
+                   topic_prefix=settings.topic_prefix, read_timeout_s=getattr(settings, "lag_probe_timeout_s", 5.0),
+                   stale_after_s=getattr(settings, "lag_stale_after_s", 60.0),
+                   failure_limit=getattr(settings, "lag_client_failure_limit", 2))
+
+    @property
+    def clients(self) -> BrokerClients:
+        if self._clients is None:
+            self._clients = self._connect()
+        return self._clients
+
+    def collection_age_s(self) -> float:
+        """Seconds since the last successful collection (since start before the first)."""
+        return collection_age(self.snapshot.taken_at if self.snapshot else None, self.started_at, self._clock())
+
+    def stale(self) -> bool:
+        return is_stale(self.collection_age_s(), self.stale_after_s)
 
     def collect(self, groups: Iterable[str] | None = None) -> Snapshot:
         """Reads every group named with the prefix (or just ``groups``) from the broker. Raises
         ``KafkaException`` when the broker does not answer; nothing is half-updated then."""
         started = time.monotonic()
+        clients, timeout_s = self.clients, self._read_timeout_s
         names = sorted(set(groups)) if groups is not None else self._discover()
-        infos = broker.describe_groups(self._admin, names)
-        committed = {g: broker.committed_offsets(self._admin, g) for g in names}
-        offsets = self._offsets(committed, infos)
+        infos = broker.describe_groups(clients.admin, names, timeout_s)
+        candidates = broker.topic_partitions(clients.admin, self._topic_prefix, timeout_s) if names else []
+        committed = {g: broker.committed_offsets(clients.offsets(g), candidates, timeout_s) for g in names}
+        offsets = self._offsets(candidates, committed, infos)
         oldest = self._read_oldest([o for per_group in offsets.values() for o in per_group])
         now = self._clock()
         result = tuple(self._group_lag(g, infos[g], offsets[g], oldest, now) for g in names)
         return Snapshot(result, now, time.monotonic() - started)
 
     def _discover(self) -> list[str]:
-        self._known |= {g for g in broker.list_groups(self._admin, self._prefix) if g != READER_GROUP_ID}
+        found = broker.list_groups(self.clients.admin, self._prefix, self._read_timeout_s)
+        self._known |= {g for g in found if g != READER_GROUP_ID}
         return sorted(self._known)
 
-    def _offsets(self, committed: dict, infos: dict) -> dict[str, list[PartitionOffsets]]:
+    def _offsets(self, candidates: list, committed: dict, infos: dict) -> dict[str, list[PartitionOffsets]]:
         """Each group's offsets on every partition of the topics it committed on or is assigned."""
         topics = {g: {t for t, _ in committed[g]} | infos[g].assigned_topics for g in committed}
-        partitions = broker.partitions_of(self._admin, set().union(*topics.values()))
-        marks = broker.watermarks(self._admin, partitions)
+        wanted = set().union(*topics.values()) if topics else set()
+        partitions = [(t, p) for t, p in candidates if t in wanted]
+        marks = broker.watermarks(self.clients.admin, partitions, self._read_timeout_s)
         return {g: [PartitionOffsets(t, p, committed[g].get((t, p), -1), *marks[(t, p)])
                     for t, p in partitions if t in topics[g] and (t, p) in marks] for g in committed}
 
     def _read_oldest(self, offsets: list[PartitionOffsets]) -> dict:
         """The oldest unconsumed record per position, from the cache or one read."""
         wanted = to_read(offsets, self._cache)
-        found = broker.read_oldest(self._reader, wanted, self._read_timeout_s)
+        found = broker.read_oldest(self.clients.reader, wanted, self._read_timeout_s)
         for o in wanted:
             if (o.topic, o.partition, o.position) in found:
                 self._cache.put(o, found[(o.topic, o.partition, o.position)])
@@ -102,25 +122,38 @@ class LagExporter:
         return GroupLag(group, info.state, info.members, parts)
 
     def collect_once(self) -> bool:
-        """One tick of ``run``: a failed collection is logged and counted; the previous snapshot stays
-        (its age is exported, so stale numbers are visible)."""
+        """One tick of ``run``: a failed collection is logged and counted, and past the failure limit the
+        clients are replaced; the previous snapshot stays until it turns stale."""
         try:
             self.snapshot = self.collect()
+            self._streak.succeeded()
             return True
         except Exception as exc:
             self.failures += 1
-            log.warning("lag collection failed: %s: %s", type(exc).__name__, reason_line(exc))
+            replace = self._streak.failed()
+            log.warning("lag collection failed (%d in a row)%s: %s: %s", self._streak.count,
+                        "; replacing the broker clients" if replace else "", type(exc).__name__, reason_line(exc))
+            if replace:
+                self.replace_clients()
             return False
 
+    def replace_clients(self) -> None:
+        """Closes the broker clients; the next collection builds new ones."""
+        clients, self._clients = self._clients, None
+        if clients is not None:
+            clients.close()
+            self.replacements += 1
+
     def run(self, interval_s: float, stop: threading.Event) -> None:
-        """Collects every ``interval_s`` until ``stop`` is set, then closes the reader."""
+        """Collects every ``interval_s`` (a failed collection again after ``RETRY_AFTER_FAILURE_S``) until
+        ``stop`` is set, then closes the clients."""
         try:
             while not stop.is_set():
                 self.last_loop_at = time.monotonic()
-                self.collect_once()
-                stop.wait(interval_s)
+                ok = self.collect_once()
+                stop.wait(interval_s if ok else min(interval_s, RETRY_AFTER_FAILURE_S))
         finally:
-            self._reader.close()
+            self.close()
 
     def close(self) -> None:
-        self._reader.close()
+        self.replace_clients()

@@ -1,18 +1,20 @@
 """What the lag exporter asks the broker: groups, their state and members, committed offsets, log
 start and end offsets, and the record at a group's position (read by a group-less reader).
 
-Every function raises ``KafkaException`` when the broker does not answer; the exporter then keeps
-its previous reading (and says so through its staleness metric).
+Every function raises ``KafkaException`` when the broker does not answer within its timeout; the
+exporter then keeps its previous reading until it turns stale (freshness.py). Committed offsets are
+read by a consumer of the group, never by the AdminClient (see streams/admin.py).
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
-from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, KafkaError, TopicPartition
+from confluent_kafka import IsolationLevel, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from processors.lag_exporter.rules import OldestRecord, PartitionOffsets
+from streams.admin import read_committed
 
 TIMEOUT_S = 10.0
 
@@ -27,52 +29,56 @@ class GroupInfo:
     assigned_topics: frozenset[str]
 
 
-def list_groups(admin: AdminClient, prefix: str) -> list[str]:
+def list_groups(admin: AdminClient, prefix: str, timeout_s: float = TIMEOUT_S) -> list[str]:
     """Every group on the broker whose id starts with ``prefix``, in any state (Empty included)."""
-    listing = admin.list_consumer_groups(request_timeout=TIMEOUT_S).result()
+    listing = admin.list_consumer_groups(request_timeout=timeout_s).result(2 * timeout_s)
     return sorted(g.group_id for g in listing.valid if g.group_id.startswith(prefix))
 
 
-def describe_groups(admin: AdminClient, groups: list[str]) -> dict[str, GroupInfo]:
+def describe_groups(admin: AdminClient, groups: list[str], timeout_s: float = TIMEOUT_S) -> dict[str, GroupInfo]:
     """State and members of each group; a group the broker no longer knows comes back ``dead``."""
     if not groups:
         return {}
     out = {}
-    for group, future in admin.describe_consumer_groups(groups, request_timeout=TIMEOUT_S).items():
-        d = future.result()
+    for group, future in admin.describe_consumer_groups(groups, request_timeout=timeout_s).items():
+        d = future.result(2 * timeout_s)
         topics = frozenset(tp.topic for m in d.members for tp in (m.assignment.topic_partitions if m.assignment else []))
         out[group] = GroupInfo(group, d.state.name.lower(), len(d.members), topics)
     return out
 
 
-def committed_offsets(admin: AdminClient, group: str) -> dict[tuple[str, int], int]:
-    """Every offset ``group`` has committed, by (topic, partition); empty for an unknown group."""
-    futures = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)], request_timeout=TIMEOUT_S)
-    return {(tp.topic, tp.partition): tp.offset for tp in futures[group].result().topic_partitions}
+def committed_offsets(offset_reader, partitions: list[tuple[str, int]], timeout_s: float = TIMEOUT_S
+                      ) -> dict[tuple[str, int], int]:
+    """The offsets the reader's group has committed on any of ``partitions``, by (topic, partition);
+    partitions it never committed on are left out (empty for an unknown group)."""
+    answered = read_committed(offset_reader, [TopicPartition(t, p) for t, p in partitions], timeout_s)
+    return {key: offset for key, offset in answered.items() if offset >= 0}
 
 
-def partitions_of(admin: AdminClient, topics: set[str]) -> list[tuple[str, int]]:
-    """Every partition of the ``topics`` that exist (a deleted topic is skipped)."""
-    if not topics:
-        return []
-    metadata = admin.list_topics(timeout=TIMEOUT_S).topics
-    return sorted((t, p) for t in topics if t in metadata and metadata[t].error is None for p in metadata[t].partitions)
+def topic_partitions(admin: AdminClient, prefix: str = "", timeout_s: float = TIMEOUT_S) -> list[tuple[str, int]]:
+    """Every partition of every topic named ``prefix*`` (internal ``__`` topics and topics in error
+    left out): where a group's committed offsets are looked for."""
+    metadata = admin.list_topics(timeout=timeout_s).topics
+    return sorted((t, p) for t, m in metadata.items() if t.startswith(prefix) and not t.startswith("__")
+                  and m.error is None for p in m.partitions)
 
 
-def watermarks(admin: AdminClient, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], tuple[int, int]]:
+def watermarks(admin: AdminClient, partitions: list[tuple[str, int]], timeout_s: float = TIMEOUT_S
+               ) -> dict[tuple[str, int], tuple[int, int]]:
     """(log start offset, last stable offset) of each partition: the range a read-committed consumer sees."""
     if not partitions:
         return {}
     tps = [TopicPartition(t, p) for t, p in partitions]
-    starts = _offsets(admin, tps, OffsetSpec.earliest())
-    ends = _offsets(admin, tps, OffsetSpec.latest())
+    starts = _offsets(admin, tps, OffsetSpec.earliest(), timeout_s)
+    ends = _offsets(admin, tps, OffsetSpec.latest(), timeout_s)
     return {key: (starts[key], ends[key]) for key in starts}
 
 
-def _offsets(admin: AdminClient, tps: list[TopicPartition], spec: OffsetSpec) -> dict[tuple[str, int], int]:
+def _offsets(admin: AdminClient, tps: list[TopicPartition], spec: OffsetSpec, timeout_s: float
+             ) -> dict[tuple[str, int], int]:
     futures = admin.list_offsets({tp: spec for tp in tps}, isolation_level=IsolationLevel.READ_COMMITTED,
-                                 request_timeout=TIMEOUT_S)
-    return {(tp.topic, tp.partition): f.result().offset for tp, f in futures.items()}
+                                 request_timeout=timeout_s)
+    return {(tp.topic, tp.partition): f.result(2 * timeout_s).offset for tp, f in futures.items()}
 
 
 def read_oldest(reader, wanted: list[PartitionOffsets], timeout_s: float) -> dict[tuple[str, int, int], OldestRecord]:

@@ -1,7 +1,10 @@
 """The lag exporter's metrics, rendered at each scrape from its latest snapshot (names in docs/observability.md).
 
 A custom collector rather than gauges set in the loop: a partition or group that disappears from a
-collection disappears from /metrics too, with no stale series left behind.
+collection disappears from /metrics too, with no stale series left behind. Likewise a whole snapshot
+older than ``lag_stale_after_s``: its lag, offset, member and state series are withdrawn (pre-outage
+lag served as current reads as "fine"), while ``herald_lag_collection_age_seconds`` says how old the
+last success is (docs/decisions/0102-lag-exporter-recovery-and-staleness.md).
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ class LagMetrics(Collector):
 
     def collect(self):
         snapshot = self._exporter.snapshot
-        groups = snapshot.groups if snapshot else ()
+        groups = snapshot.groups if snapshot and not self._exporter.stale() else ()
         yield from _partition_families(groups)
         yield from _group_families(groups)
         yield from self._own_families(snapshot)
@@ -34,7 +37,13 @@ class LagMetrics(Collector):
         last.add_metric([], snapshot.taken_at if snapshot else 0.0)
         duration = GaugeMetricFamily("herald_lag_exporter_collect_duration_seconds", "Duration of the last collection")
         duration.add_metric([], snapshot.duration_s if snapshot else 0.0)
-        return errors, last, duration
+        age = GaugeMetricFamily("herald_lag_collection_age_seconds", "Seconds since the last successful collection "
+                                "(since start before the first); past lag_stale_after_s the lag series are withdrawn")
+        age.add_metric([], self._exporter.collection_age_s())
+        replaced = CounterMetricFamily("herald_lag_exporter_client_replacements", "Times the broker clients were "
+                                       "closed and built again after failed collections in a row")
+        replaced.add_metric([], getattr(self._exporter, "replacements", 0))
+        return errors, last, duration, age, replaced
 
 
 def _partition_families(groups):

@@ -121,7 +121,7 @@ class FaultPipeline:
         return httpx.get(f"http://127.0.0.1:{self.ports[name]}/metrics", timeout=5).text
 
     def lag(self, name: str) -> int:
-        rows = group_lag(build_admin(self.settings), self.settings.group(name), self.settings.topic(INPUT[name]))
+        rows = group_lag(self.settings, self.settings.group(name), self.settings.topic(INPUT[name]))
         return sum(r.messages for r in rows)
 
     def restarts(self) -> dict[str, int]:

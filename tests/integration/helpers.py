@@ -8,7 +8,6 @@ from sqlalchemy import create_engine, text
 
 from cli.processes import start_processor
 from streams.admin import group_lag
-from streams.clients import build_admin
 from streams.messages import ActivityEvent
 from streams.producer import ActivityPublisher
 from streams.settings import ProducerSettings
@@ -82,14 +81,14 @@ def lag(pipeline, group_base: str = "persister", topic_base: str = ACTIVITY) -> 
     """The group's lag from the broker; -1 when the broker answers with a transient error (a leader
     moving while other tests create and delete topics), so ``wait_until(lag == 0)`` asks again."""
     try:
-        rows = group_lag(build_admin(pipeline.settings), pipeline.group(group_base), pipeline.topic(topic_base))
+        rows = group_lag(pipeline.settings, pipeline.group(group_base), pipeline.topic(topic_base))
     except KafkaException:
         return -1
     return sum(r.messages for r in rows)
 
 
 def committed_total(pipeline, group_base: str = "persister", topic_base: str = ACTIVITY) -> int:
-    rows = group_lag(build_admin(pipeline.settings), pipeline.group(group_base), pipeline.topic(topic_base))
+    rows = group_lag(pipeline.settings, pipeline.group(group_base), pipeline.topic(topic_base))
     return sum(max(r.committed, 0) for r in rows)
 
 

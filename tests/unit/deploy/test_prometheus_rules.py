@@ -9,6 +9,7 @@ import yaml
 from prometheus_client import REGISTRY, CollectorRegistry
 
 import streams.metrics  # noqa: F401 (registers every process's metrics)
+from processors.lag_exporter.app import LagExporter
 from processors.lag_exporter.exposition import LagMetrics
 from streams.health import DEFAULT_PORTS
 from tests.observability import (DASHBOARD, RULE_TESTS, RULES, SCRAPE_CONFIG, alert_rules, binary,
@@ -50,7 +51,7 @@ def test_scrape_config_has_one_job_per_process_on_its_default_port():
 def exported_names() -> set[str]:
     """Every metric family name Herald processes export, with the sample suffixes Prometheus sees."""
     registry = CollectorRegistry()
-    registry.register(LagMetrics(type("Idle", (), {"snapshot": None, "failures": 0})()))
+    registry.register(LagMetrics(LagExporter(lambda: None, group_prefix="herald-")))  # idle: never collects
     families = list(REGISTRY.collect()) + list(registry.collect())
     suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"], "gauge": [""]}
     return {f.name + s for f in families for s in suffixes.get(f.type, [""])}
