@@ -59,8 +59,9 @@ class LagExporter:
 
     @classmethod
     def from_settings(cls, settings) -> LagExporter:
-        return cls(lambda: BrokerClients.from_settings(settings), group_prefix=settings.group_prefix,
-                   topic_prefix=settings.topic_prefix, read_timeout_s=getattr(settings, "lag_probe_timeout_s", 5.0),
+        timeout_s = getattr(settings, "lag_probe_timeout_s", 5.0)
+        return cls(lambda: BrokerClients.from_settings(settings, timeout_s), group_prefix=settings.group_prefix,
+                   topic_prefix=settings.topic_prefix, read_timeout_s=timeout_s,
                    stale_after_s=getattr(settings, "lag_stale_after_s", 60.0),
                    failure_limit=getattr(settings, "lag_client_failure_limit", 2))
 
@@ -83,7 +84,7 @@ class LagExporter:
         started = time.monotonic()
         clients, timeout_s = self.clients, self._read_timeout_s
         names = sorted(set(groups)) if groups is not None else self._discover()
-        infos = broker.describe_groups(clients.admin, names, timeout_s)
+        infos = clients.describe_groups(names)
         candidates = broker.topic_partitions(clients.admin, self._topic_prefix, timeout_s) if names else []
         committed = {g: broker.committed_offsets(clients.offsets(g), candidates, timeout_s) for g in names}
         offsets = self._offsets(candidates, committed, infos)

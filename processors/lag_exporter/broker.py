@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from confluent_kafka import IsolationLevel, KafkaError, TopicPartition
+from confluent_kafka import IsolationLevel, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from processors.lag_exporter.rules import OldestRecord, PartitionOffsets
@@ -32,6 +32,8 @@ class GroupInfo:
 def list_groups(admin: AdminClient, prefix: str, timeout_s: float = TIMEOUT_S) -> list[str]:
     """Every group on the broker whose id starts with ``prefix``, in any state (Empty included)."""
     listing = admin.list_consumer_groups(request_timeout=timeout_s).result(2 * timeout_s)
+    if listing.errors:  # a broker that did not answer: its groups are missing, not gone
+        raise listing.errors[0] if isinstance(listing.errors[0], Exception) else KafkaException(listing.errors[0])
     return sorted(g.group_id for g in listing.valid if g.group_id.startswith(prefix))
 
 

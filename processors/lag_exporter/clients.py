@@ -1,7 +1,8 @@
 """The lag exporter's broker clients, built together and replaced together.
 
-- an AdminClient for group listings and descriptions, topic metadata and log offsets (calls that do
-  not fetch group offsets: an AdminClient's offset fetch can crash the process, see streams/admin.py);
+- an AdminClient for group listings, topic metadata and log offsets: none of them goes to a group
+  coordinator, whose admin calls can crash the process (streams/admin.py, describer.py);
+- a child process describing the groups (state, members, assignment): describer.py;
 - one offset reader per group (a consumer whose ``group.id`` is that group and that never subscribes)
   for its committed offsets;
 - the group-less reader that reads the record at a group's position (assign + seek only).
@@ -13,6 +14,8 @@ from typing import Callable
 
 from confluent_kafka.admin import AdminClient
 
+from processors.lag_exporter.broker import GroupInfo
+from processors.lag_exporter.describer import GroupDescriber
 from streams.admin import group_offset_reader
 from streams.clients import build_admin, build_consumer
 from streams.settings import KafkaSettings
@@ -29,17 +32,31 @@ def build_reader(settings: KafkaSettings):
 
 
 class BrokerClients:
-    """``admin``, ``reader`` and ``offsets(group)``; ``close()`` closes every consumer."""
+    """``admin``, ``reader``, ``offsets(group)`` and ``describe_groups``; ``close()`` closes them all."""
 
-    def __init__(self, admin: AdminClient, reader, offset_reader: Callable[[str], object]) -> None:
+    def __init__(self, admin: AdminClient, reader, offset_reader: Callable[[str], object],
+                 describer: Callable[[], GroupDescriber]) -> None:
         self.admin = admin
         self.reader = reader
         self._offset_reader = offset_reader
         self._offset_readers: dict[str, object] = {}
+        self._new_describer = describer
+        self._describer: GroupDescriber | None = None
 
     @classmethod
-    def from_settings(cls, settings: KafkaSettings) -> BrokerClients:
-        return cls(build_admin(settings), build_reader(settings), lambda group: group_offset_reader(settings, group))
+    def from_settings(cls, settings: KafkaSettings, timeout_s: float) -> BrokerClients:
+        return cls(build_admin(settings), build_reader(settings), lambda group: group_offset_reader(settings, group),
+                   lambda: GroupDescriber(settings.kafka_bootstrap, timeout_s))
+
+    def describe_groups(self, groups: list[str]) -> dict[str, GroupInfo]:
+        """State, members and assigned topics per group, from the describe process (a new one after a
+        failed one). Raises DescribeFailed."""
+        if self._describer is not None and self._describer.broken:
+            self._describer.close()
+            self._describer = None
+        if self._describer is None:
+            self._describer = self._new_describer()
+        return self._describer.describe(groups)
 
     def offsets(self, group: str):
         """The offset reader of ``group``, built at first use and kept until ``close``."""
@@ -55,4 +72,7 @@ class BrokerClients:
             except Exception as exc:  # noqa: BLE001 - a wedged client must not keep its replacement out
                 log.warning("closing a lag exporter client failed: %s", type(exc).__name__)
         self._offset_readers.clear()
+        if self._describer is not None:
+            self._describer.close()
+            self._describer = None
         self.admin = None

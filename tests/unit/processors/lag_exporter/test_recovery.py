@@ -34,6 +34,9 @@ class FakeClients:
     def offsets(self, group: str):
         return self
 
+    def describe_groups(self, groups):
+        return self.answer({g: GroupInfo(g, "stable", 1, frozenset({TP[0]})) for g in groups})
+
     def answer(self, value):
         assert not self.closed, "a closed client was used"
         if self.wedged or not self.broker.up:
@@ -49,8 +52,6 @@ def broker(monkeypatch) -> FakeBroker:
     fake = FakeBroker()
     b = app.broker
     monkeypatch.setattr(b, "list_groups", lambda c, prefix, t: c.answer(["herald-a"]))
-    monkeypatch.setattr(b, "describe_groups",
-                        lambda c, gs, t: c.answer({g: GroupInfo(g, "stable", 1, frozenset({TP[0]})) for g in gs}))
     monkeypatch.setattr(b, "topic_partitions", lambda c, prefix, t: c.answer([TP]))
     monkeypatch.setattr(b, "committed_offsets", lambda c, parts, t: c.answer({TP: fake.committed}))
     monkeypatch.setattr(b, "watermarks", lambda c, parts, t: c.answer({TP: (0, fake.end)}))
