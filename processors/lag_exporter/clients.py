@@ -51,6 +51,8 @@ class BrokerClients:
     def describe_groups(self, groups: list[str]) -> dict[str, GroupInfo]:
         """State, members and assigned topics per group, from the describe process (a new one after a
         failed one). Raises DescribeFailed."""
+        if not groups:
+            return {}
         if self._describer is not None and self._describer.broken:
             self._describer.close()
             self._describer = None
