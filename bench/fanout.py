@@ -25,7 +25,6 @@ from bench.common import bench_settings, env_of, save, scalar, scratch_database 
 from cli.processes import start_processor, stop_processor, wait_until  # noqa: E402
 from processors.demo.traffic import build_world, demo_events  # noqa: E402
 from streams.admin import group_lag  # noqa: E402
-from streams.clients import build_admin  # noqa: E402
 from streams.messages import DIRECTORY_CHANGE, ActivityEvent, DirectoryChange  # noqa: E402
 from streams.producer import ActivityPublisher, Publisher  # noqa: E402
 from streams.serde import AvroSerde, SchemaStore  # noqa: E402
@@ -52,7 +51,7 @@ def load_directory(settings, changes: list[DirectoryChange]) -> None:
 
 
 def lag(settings, group: str, topic: str = ACTIVITY, prefix: str | None = None) -> int:
-    rows = group_lag(build_admin(settings), f"{prefix or settings.group_prefix}{group}", settings.topic(topic))
+    rows = group_lag(settings, f"{prefix or settings.group_prefix}{group}", settings.topic(topic))
     return sum(r.messages for r in rows)
 
 

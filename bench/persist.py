@@ -26,7 +26,6 @@ from sinks.postgres.activity import COLUMNS  # noqa: E402
 from sinks.postgres.bulk import copy_new_rows  # noqa: E402
 from sinks.postgres.engine import raw_connection  # noqa: E402
 from streams.admin import group_lag  # noqa: E402
-from streams.clients import build_admin  # noqa: E402
 from streams.messages import ACTIVITY_EVENT  # noqa: E402
 from streams.serde import AvroSerde, SchemaStore  # noqa: E402
 from streams.topics import ACTIVITY  # noqa: E402
@@ -75,8 +74,7 @@ def persister_run(settings, count: int, strategy: str) -> tuple[float, float]:
     proc = start_processor("processors.persister", env=env)
     wait_until(lambda: rows() > 0, 120, interval=0.01, what="the first rows")
     first, started = rows(), time.perf_counter()
-    admin = build_admin(settings)
-    wait_until(lambda: sum(p.messages for p in group_lag(admin, f"{settings.group_prefix}{group}-persister",
+    wait_until(lambda: sum(p.messages for p in group_lag(settings, f"{settings.group_prefix}{group}-persister",
                                                          settings.topic(ACTIVITY))) == 0, 600, interval=0.05,
                what="the persister to catch up")
     elapsed = time.perf_counter() - started

@@ -37,7 +37,6 @@ from cli.processes import start_processor, stop_processor, wait_until  # noqa: E
 from sinks.postgres.activity import COLUMNS  # noqa: E402
 from streams.admin import group_lag  # noqa: E402
 from streams.settings import PersisterSettings  # noqa: E402
-from streams.clients import build_admin  # noqa: E402
 from streams.topics import ACTIVITY  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
@@ -89,13 +88,12 @@ def checksum(engine) -> str:
 def timed_job(proc: subprocess.Popen, settings, group: str, count: int) -> dict:
     """Times a running persist job from its first durable row to every row durable and committed."""
     engine = create_engine(settings.database_url)
-    admin = build_admin(settings)
     try:
         wait_until(lambda: proc.poll() is None and scalar(engine, "SELECT EXISTS (SELECT 1 FROM activity_events)"),
                    180, interval=0.01, what=f"the first row ({group})")
         started, cpu0 = time.perf_counter(), cpu_seconds(proc.pid)
         first = scalar(engine, "SELECT count(*) FROM activity_events")
-        lag = lambda: sum(p.messages for p in group_lag(admin, group, settings.topic(ACTIVITY)))  # noqa: E731
+        lag = lambda: sum(p.messages for p in group_lag(settings, group, settings.topic(ACTIVITY)))  # noqa: E731
         wait_until(lambda: proc.poll() is None and lag() == 0, 900, interval=0.05, what=f"{group} to catch up")
         elapsed = time.perf_counter() - started
         cpu, rss = cpu_seconds(proc.pid) - cpu0, peak_rss_mb(proc.pid)

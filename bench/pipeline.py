@@ -139,15 +139,15 @@ class Pipeline:
         return self._admin
 
     def _lag_rows(self, name: str):
-        return group_lag(self.admin(), self.settings.group(name), self.settings.topic(INPUT[name]))
+        return group_lag(self.settings, self.settings.group(name), self.settings.topic(INPUT[name]))
 
     def settled(self) -> bool:
         """Every processor's group is stable with each replica owning partitions: a group that is still
         forming (a second replica joining takes two cooperative rounds, seconds each) leaves partitions
         unowned meanwhile, which is start-up, not the steady state a benchmark measures."""
         groups = [self.settings.group(name) for name in PROCESSORS]
-        for name, future in zip(PROCESSORS, self.admin().describe_consumer_groups(groups).values()):
-            group = future.result()
+        for name, future in zip(PROCESSORS, self.admin().describe_consumer_groups(groups, request_timeout=10).values()):
+            group = future.result(20)
             owners = [m for m in group.members if m.assignment and m.assignment.topic_partitions]
             if group.state != ConsumerGroupState.STABLE or len(owners) != self.replicas.get(name, 1):
                 return False
