@@ -168,7 +168,8 @@ class FaultKafka:
         if PROBE_TOPIC in admin.list_topics(timeout=5).topics:
             return True
         try:
-            admin.create_topics([NewTopic(PROBE_TOPIC, 1, 1)])[PROBE_TOPIC].result(10)
+            admin.create_topics([NewTopic(PROBE_TOPIC, 1, 1)], operation_timeout=10,
+                                request_timeout=10)[PROBE_TOPIC].result(20)
         except Exception:  # noqa: BLE001 - "already exists" from a racing call is as good
             pass
         return PROBE_TOPIC in admin.list_topics(timeout=5).topics
