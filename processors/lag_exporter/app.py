@@ -83,6 +83,7 @@ class LagExporter:
         ``KafkaException`` when the broker does not answer; nothing is half-updated then."""
         started = time.monotonic()
         clients, timeout_s = self.clients, self._read_timeout_s
+        clients.serve_callbacks()
         names = sorted(set(groups)) if groups is not None else self._discover()
         infos = clients.describe_groups(names)
         candidates = broker.topic_partitions(clients.admin, self._topic_prefix, timeout_s) if names else []

@@ -48,6 +48,13 @@ class BrokerClients:
         return cls(build_admin(settings), build_reader(settings), lambda group: group_offset_reader(settings, group),
                    lambda: GroupDescriber(settings.kafka_bootstrap, timeout_s))
 
+    def serve_callbacks(self) -> None:
+        """Serves the error, log and statistics callbacks of the clients that never consume: librdkafka
+        queues them until a poll, so without one they pile up for the process's life."""
+        self.admin.poll(0)
+        for consumer in self._offset_readers.values():
+            consumer.poll(0)
+
     def describe_groups(self, groups: list[str]) -> dict[str, GroupInfo]:
         """State, members and assigned topics per group, from the describe process (a new one after a
         failed one). Raises DescribeFailed."""

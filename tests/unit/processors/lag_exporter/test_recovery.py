@@ -34,6 +34,9 @@ class FakeClients:
     def offsets(self, group: str):
         return self
 
+    def serve_callbacks(self) -> None:
+        pass
+
     def describe_groups(self, groups):
         return self.answer({g: GroupInfo(g, "stable", 1, frozenset({TP[0]})) for g in groups})
 
