@@ -12,7 +12,6 @@ metadata may still refuse commits and transactions for seconds after a restart.
 """
 from __future__ import annotations
 
-import base64
 import os
 import shutil
 import signal
@@ -20,19 +19,17 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 
 from cli.devstack import kafka as devkafka
-from cli.devstack.paths import DEPLOY_DIR, REPO_ROOT
+from cli.devstack.paths import REPO_ROOT
 from cli.processes import wait_until
 
 KAFKA_PORT, KAFKA_CONTROLLER_PORT = 19092, 19093
 PG_PORT = 15432
 FCM_PORT = 19099
-PROBE_TOPIC = "herald-faults.probe"
 
 
 def free_port() -> int:
@@ -51,7 +48,9 @@ def port_open(port: int) -> bool:
 
 def _quiet_logger():
     """librdkafka's 'Connection refused' lines while a broker is down are expected here."""
-    return devkafka._silent_logger()
+    from cli.devstack.coordinators import silent_logger
+
+    return silent_logger()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -72,6 +71,12 @@ class FaultKafka:
     def data_dir(self) -> Path:
         return self.root / "data"
 
+    @property
+    def config(self) -> Path:
+        """deploy/kafka/server.properties with our ports and data dir; every other setting as the local
+        stack's broker has it, so a fault shows what it would do there."""
+        return self.root / "server.properties"
+
     def format(self) -> None:
         """A fresh, empty broker: the data dir wiped and formatted with a new cluster id."""
         if self.proc is not None and self.proc.poll() is None:
@@ -80,39 +85,19 @@ class FaultKafka:
         self.root.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(exist_ok=True)
         devkafka._ensure_kafka_jars()
-        config = self._write_config()
-        cluster_id = "-"
-        while cluster_id.startswith("-"):  # a leading '-' would read as a flag (as in cli/devstack/kafka.py)
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        subprocess.run(self._argv("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
-                       check=True, capture_output=True, cwd=self.root)
-
-    def _write_config(self) -> Path:
-        """deploy/kafka/server.properties with our ports and data dir; every other setting as the local
-        stack's broker has it, so a fault shows what it would do there."""
-        text = (DEPLOY_DIR / "kafka" / "server.properties").read_text()
-        text = (text.replace("@KAFKA_DATA_DIR@", str(self.data_dir))
-                .replace(devkafka.KAFKA_BOOTSTRAP, self.bootstrap)
-                .replace(devkafka.KAFKA_CONTROLLER, f"127.0.0.1:{self.controller_port}"))
-        path = self.root / "server.properties"
-        path.write_text(text)
-        return path
-
-    def _argv(self, main_class: str, *args: str) -> list[str]:
-        """cli/devstack's java command line with our logs dir instead of the shared stack's."""
-        argv = devkafka._kafka_java_argv(main_class, *args)
-        return [f"-Dkafka.logs.dir={self.logs}" if a.startswith("-Dkafka.logs.dir=") else a for a in argv]
+        config = devkafka.render_kafka_config(self.config, self.data_dir, self.bootstrap,
+                                              f"127.0.0.1:{self.controller_port}")
+        devkafka.format_kafka_storage(config, devkafka.new_cluster_id(), cwd=self.root, logs_dir=self.logs)
 
     def start(self, timeout: float = 120.0, coordinators: bool = True) -> float:
         """Starts the broker on its existing data dir; returns once it is ready, with the seconds that
-        took: metadata and both coordinators answer, or (``coordinators=False``) metadata only, which is
-        all ``herald dev up`` waits for."""
+        took: metadata and both coordinators answer, or (``coordinators=False``) metadata only."""
         for port in (self.port, self.controller_port):
             if port_open(port):
                 raise RuntimeError(f"port {port} is taken; is an earlier fault broker still running?")
         started = time.monotonic()
         with open(self.logs / "kafka.out", "ab") as out:
-            self.proc = subprocess.Popen(self._argv("kafka.Kafka", str(self.root / "server.properties")),
+            self.proc = subprocess.Popen(devkafka.kafka_broker_argv(self.config, logs_dir=self.logs),
                                          stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True, cwd=self.root)
         self.wait_ready(timeout, coordinators)
@@ -135,16 +120,20 @@ class FaultKafka:
                 self.proc.wait()
 
     def wait_ready(self, timeout: float, coordinators: bool = True) -> None:
+        """Metadata answers, then (``coordinators``) the probes ``herald dev up`` waits for
+        (``cli.devstack.coordinators.wait_for_coordinators``): a group commit and read back, and a
+        transactional producer's ``init_transactions``."""
+        from cli.devstack.coordinators import wait_for_coordinators
+
         deadline = time.monotonic() + timeout
-        while True:
+        while not (port_open(self.port) and self.metadata_answers()):
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"the fault broker exited with {self.proc.returncode}; see {self.logs}")
-            if port_open(self.port) and self.metadata_answers() and (not coordinators or (
-                    self.group_coordinator_answers() and self.transaction_coordinator_answers())):
-                return
             if time.monotonic() > deadline:
-                raise TimeoutError(f"the fault broker was not ready after {timeout:.0f} s; see {self.logs}")
+                raise TimeoutError(f"the fault broker did not answer metadata within {timeout:.0f} s; see {self.logs}")
             time.sleep(0.5)
+        if coordinators:
+            wait_for_coordinators(self.bootstrap, max(deadline - time.monotonic(), 1.0))
 
     def admin(self):
         from confluent_kafka.admin import AdminClient
@@ -160,50 +149,6 @@ class FaultKafka:
             return True
         except KafkaException:
             return False
-
-    def _probe_topic(self) -> bool:
-        from confluent_kafka.admin import NewTopic
-
-        admin = self.admin()
-        if PROBE_TOPIC in admin.list_topics(timeout=5).topics:
-            return True
-        try:
-            admin.create_topics([NewTopic(PROBE_TOPIC, 1, 1)], operation_timeout=10,
-                                request_timeout=10)[PROBE_TOPIC].result(20)
-        except Exception:  # noqa: BLE001 - "already exists" from a racing call is as good
-            pass
-        return PROBE_TOPIC in admin.list_topics(timeout=5).topics
-
-    def group_coordinator_answers(self) -> bool:
-        """A probe group commits an offset: the group coordinator (and __consumer_offsets) works."""
-        from confluent_kafka import Consumer, KafkaException, TopicPartition
-
-        try:
-            if not self._probe_topic():
-                return False
-            consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "herald-faults-probe",
-                                 "enable.auto.commit": False, "logger": _quiet_logger()})
-            try:
-                consumer.commit(offsets=[TopicPartition(PROBE_TOPIC, 0, 0)], asynchronous=False)
-                return True
-            finally:
-                consumer.close()
-        except KafkaException:
-            return False
-
-    def transaction_coordinator_answers(self) -> bool:
-        """A probe transactional producer initializes: the transaction coordinator works."""
-        from confluent_kafka import KafkaException, Producer
-
-        producer = Producer({"bootstrap.servers": self.bootstrap, "transactional.id": "herald-faults-probe",
-                             "logger": _quiet_logger()})
-        try:
-            producer.init_transactions(10)
-            return True
-        except KafkaException:
-            return False
-        finally:
-            producer.flush(1)
 
     def committed(self, group: str, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
         """``Consumer.committed()`` of ``group``: what the broker holds, not what any exporter says."""
@@ -230,8 +175,9 @@ def _as_postgres(argv: list[str]) -> list[str]:
 
 
 def _pg_bin(name: str) -> str:
-    from cli.devstack.postgres import _pg_bin_version
     import glob
+
+    from cli.devstack.postgres import _pg_bin_version
 
     newest = max(glob.glob("/usr/lib/postgresql/*/bin/postgres"), key=_pg_bin_version)
     return str(Path(newest).parent / name)
@@ -271,7 +217,7 @@ class FaultPostgres:
                        check=True, capture_output=True, cwd="/")
 
     def stop(self) -> None:
-        subprocess.run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "stop"]),
+        subprocess.run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "stop"]), check=False,
                        capture_output=True, cwd="/")
 
     def answers(self) -> bool:
@@ -291,9 +237,9 @@ class FaultPostgres:
             conn.execute(sql)
 
     def ensure_herald(self) -> None:
-        from cli.devstack.postgres import PG_ROLE_SETTINGS
-
         import psycopg
+
+        from cli.devstack.postgres import PG_ROLE_SETTINGS
 
         with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True) as conn:
             if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'herald'").fetchone():

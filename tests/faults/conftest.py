@@ -1,6 +1,7 @@
 """Services the fault suite kills: a broker, a Postgres cluster and an FCM emulator of its own.
 
-They start once per session on their own ports (tests/faults/cluster.py) and are stopped at the end;
+They start once per test run on ports free at the start (so two runs, or other suites' throwaway
+brokers, never collide; each service keeps its port across its restarts) and are stopped at the end;
 the shared local stack is never touched. A machine without a JDK, the Kafka jars' cache or Postgres'
 server binaries skips the suite (under CI=true that is a failure). Each test module builds its own
 pipeline (fresh topic and group prefix, fresh database) on these services.
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.cluster import FaultFcm, FaultKafka, FaultPostgres
+from tests.faults.cluster import FaultFcm, FaultKafka, FaultPostgres, free_port
 from tests.faults.pipeline import FaultPipeline
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -64,7 +65,7 @@ def fault_root():
 
 @pytest.fixture(scope="session")
 def fault_kafka(fault_root):
-    kafka = FaultKafka(fault_root / "kafka")
+    kafka = FaultKafka(fault_root / "kafka", free_port(), free_port())
     kafka.format()
     kafka.start()
     yield kafka
@@ -73,7 +74,7 @@ def fault_kafka(fault_root):
 
 @pytest.fixture(scope="session")
 def fault_postgres(fault_root):
-    postgres = FaultPostgres(fault_root / "postgres")
+    postgres = FaultPostgres(fault_root / "postgres", free_port())
     postgres.init()
     postgres.start()
     postgres.ensure_herald()
@@ -83,7 +84,7 @@ def fault_postgres(fault_root):
 
 @pytest.fixture(scope="session")
 def fault_fcm(fault_root):
-    fcm = FaultFcm(fault_root / "fcm-emulator.log")
+    fcm = FaultFcm(fault_root / "fcm-emulator.log", free_port())
     fcm.start()
     yield fcm
     fcm.stop()

@@ -13,11 +13,11 @@ acknowledged-or-pending event id, so the audit knows exactly what was published.
 from __future__ import annotations
 
 import random
-from collections import Counter
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -25,8 +25,8 @@ from sqlalchemy import create_engine, text
 
 from bench.pipeline import Load, allow_pushes
 from cli.demo_push import caught_up
-from cli.produce import register_demo_devices
 from cli.processes import wait_until
+from cli.produce import register_demo_devices
 from cli.supervisor import Supervisor, herald_child
 from processors.demo.traffic import build_world, demo_events
 from streams.admin import create_topics, group_lag
@@ -59,14 +59,14 @@ class FaultPipeline:
     # -- set-up ------------------------------------------------------------------------------------
 
     @classmethod
-    def build(cls, kafka: FaultKafka, fcm: FaultFcm, database_url: str, logs: Path) -> "FaultPipeline":
+    def build(cls, kafka: FaultKafka, fcm: FaultFcm, database_url: str, logs: Path) -> FaultPipeline:
         prefix = f"faults{uuid.uuid4().hex[:8]}"
         settings = PersisterSettings(kafka_bootstrap=kafka.bootstrap, database_url=database_url,
                                      topic_prefix=f"{prefix}.", group_prefix=f"{prefix}-")
         create_topics(build_admin(settings), settings, topic_specs())
         logs.mkdir(parents=True, exist_ok=True)
         pipeline = cls(kafka, fcm, settings, logs)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         pipeline.world = build_world(random.Random(SEED), now)
         pipeline._publish_directory(now)
         engine = create_engine(database_url)
@@ -131,7 +131,7 @@ class FaultPipeline:
         return [name for name in PROCESSES if not self.supervisor.running(name)]
 
     def events(self, count: int):
-        return list(demo_events(self.world, self.rng, count, datetime.now(timezone.utc)))
+        return list(demo_events(self.world, self.rng, count, datetime.now(UTC)))
 
     def load(self, rate: float) -> Load:
         """A started load generator at ``rate`` events/s (``Load`` only needs ``settings`` and ``events``)."""

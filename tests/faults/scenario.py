@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from cli.processes import wait_until
 from tests.faults.pipeline import INPUT, Audit, FaultPipeline, audit, watch_recovery
