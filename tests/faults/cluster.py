@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,24 +25,11 @@ import httpx
 from cli.devstack import kafka as devkafka
 from cli.devstack.paths import REPO_ROOT
 from cli.processes import wait_until
+from tests.ports import free_port, port_open
 
 KAFKA_PORT, KAFKA_CONTROLLER_PORT = 19092, 19093
 PG_PORT = 15432
 FCM_PORT = 19099
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def _quiet_logger():

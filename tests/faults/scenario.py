@@ -127,3 +127,24 @@ def _start_probe(run: FaultRun, probe, back_at: float, timeout: float) -> thread
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
     return thread
+
+
+def assert_nothing_lost_or_doubled(runs: list[FaultRun]) -> None:
+    """Every published event acknowledged and stored once, every notifying event fanned out."""
+    for run in runs:
+        a = run.audit
+        assert (a.unacknowledged, a.events_lost, a.duplicate_rows, a.fanout_lost) == (0, 0, 0, 0), run.line()
+
+
+def assert_no_push_lost(runs: list[FaultRun]) -> None:
+    """Every push the fan-out decided delivered (none lost, none still pending)."""
+    for run in runs:
+        assert run.audit.pushes_expected > 0, run.line()
+        assert (run.audit.pushes_lost, run.audit.pushes_pending) == (0, 0), run.line()
+
+
+def assert_back_to_steady(runs: list[FaultRun]) -> None:
+    """Every process back to its steady lag within RECOVERY_LIMIT_S of the service's return, by itself."""
+    for run in runs:
+        late = {n: s for n, s in run.recovery_s.items() if s is None or s > RECOVERY_LIMIT_S}
+        assert not late and not run.not_running and not run.errors, run.line()

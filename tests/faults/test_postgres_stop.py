@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from tests.faults.conftest import REPS
-from tests.faults.scenario import RECOVERY_LIMIT_S, report, run_fault
+from tests.faults.scenario import (assert_back_to_steady, assert_no_push_lost, assert_nothing_lost_or_doubled, report,
+                                   run_fault)
 
 pytestmark = pytest.mark.faults
 DOWN_S = 20.0
@@ -27,18 +28,12 @@ def runs(fault_pipeline, fault_postgres):
 
 
 def test_no_event_lost_or_duplicated(runs):
-    for run in runs:
-        a = run.audit
-        assert (a.unacknowledged, a.events_lost, a.duplicate_rows, a.fanout_lost) == (0, 0, 0, 0), run.line()
+    assert_nothing_lost_or_doubled(runs)
 
 
 def test_no_push_lost(runs):
-    for run in runs:
-        assert run.audit.pushes_expected > 0, run.line()
-        assert (run.audit.pushes_lost, run.audit.pushes_pending) == (0, 0), run.line()
+    assert_no_push_lost(runs)
 
 
 def test_every_process_back_to_steady_lag_by_itself(runs):
-    for run in runs:
-        late = {n: s for n, s in run.recovery_s.items() if s is None or s > RECOVERY_LIMIT_S}
-        assert not late and not run.not_running and not run.errors, run.line()
+    assert_back_to_steady(runs)

@@ -1,7 +1,6 @@
 """The FCM emulator for integration tests (own process, own free port) and push-sender helpers."""
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import uuid
@@ -19,15 +18,10 @@ from streams.messages import PUSH_REQUEST, Priority, PushRequest, utcnow
 from streams.serde import AvroSerde, SchemaStore
 from streams.topics import PUSH
 from tests.integration.helpers import produce_raw, start
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SENDER = "processors.push"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -8,7 +8,6 @@ Metrics whose producer does not export them yet are listed once, in ``KNOWN_PEND
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 
 import httpx
@@ -23,6 +22,7 @@ from streams.topics import ACTIVITY
 from tests.integration.fcm import add_bell_rows, device, publish_requests, push_request, register
 from tests.integration.helpers import lag, produce_raw, publish_events, start
 from tests.observability import RULES, SCRAPE_CONFIG, alert_rules, binary, dashboard_expressions, metric_names, with_bool
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -43,12 +43,6 @@ def extra_env(fcm) -> dict[str, dict[str, str]]:
 def observed_processes() -> dict[str, str]:
     """Process name -> module, for every registered process that serves metrics."""
     return {name: module.removesuffix(".__main__") for name, module in PROCESSORS.items() if name in DEFAULT_PORTS}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def scrape_config(ports: dict[str, int]) -> dict:
