@@ -9,6 +9,7 @@ from typing import Callable
 
 from streams.app import configure_logging, tune_gc
 from streams.errors import reason_line
+from streams.shutdown import arm_deadline
 from streams.health import Check, Probe, database_answers, heartbeat_within, serve_process
 
 log = logging.getLogger("herald.periodic")
@@ -72,7 +73,13 @@ def run_periodic(process: str, settings, tick: Callable[[], bool], interval_s: f
     serve_process(process, settings.metrics_port, live={"loop": heartbeat_within(lambda: beat.last, silence)},
                   ready=ready)
     stop = threading.Event()
+
+    def on_sigterm(*_) -> None:  # the tick in hand finishes, within the deadline (streams/shutdown.py)
+        if not stop.is_set():
+            arm_deadline(settings.shutdown_timeout_s)
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, on_sigterm)
     tune_gc(settings)
     tick_until_stopped(tick, interval_s, stop, beat, process)

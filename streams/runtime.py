@@ -24,9 +24,7 @@ up; an idle poll and shutdown commit them too.
 from __future__ import annotations
 
 import logging
-import os
 import signal
-import threading
 import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -42,6 +40,7 @@ from streams.narrowing import narrow
 from streams.metrics import RuntimeHooks
 from streams.records import DeadLetter, Message, Outcome, Record
 from streams.retry import RetryPolicy, compute_backoff
+from streams.shutdown import arm_deadline
 
 log = logging.getLogger("herald.runtime")
 
@@ -77,7 +76,6 @@ class LoopConfig:
 
 STALL_CHECK_INTERVAL_S = 1.0
 EXIT_FATAL = 70  # a Kafka client failed fatally and could not be replaced: the supervisor restarts the process
-EXIT_SHUTDOWN_TIMEOUT = 75  # SIGTERM's deadline passed before the loop had closed
 
 
 class Runtime:
@@ -190,9 +188,7 @@ class Runtime:
         log.info("signal %s: finishing the batch in hand, then closing (deadline %.0fs)", signum,
                  self._config.shutdown_timeout_s)
         if not self._stopping:
-            deadline = threading.Timer(self._config.shutdown_timeout_s, _exit_late, (self._config.shutdown_timeout_s,))
-            deadline.daemon = True
-            deadline.start()
+            arm_deadline(self._config.shutdown_timeout_s)
         self.stop()
 
     def _process(self, messages: list[Message]) -> None:
@@ -440,13 +436,6 @@ class _InFlight:
 def _isolates(exc: Exception) -> bool:
     """Whether a part's failure is one of its records' (narrow further) rather than the world's (give up)."""
     return classify(exc) in (Failure.DATA, Failure.UNKNOWN) and not isinstance(exc, (ClientFatal, SinkBackpressure))
-
-
-def _exit_late(timeout_s: float) -> None:
-    """SIGTERM's deadline passed: the loop is stuck on a service that is gone; exit without it."""
-    log.error("shutdown did not finish within %.0fs; exiting now (exit %d)", timeout_s, EXIT_SHUTDOWN_TIMEOUT)
-    logging.shutdown()
-    os._exit(EXIT_SHUTDOWN_TIMEOUT)
 
 
 def _oldest_timestamp(messages: list[Message], key: tuple[str, int]) -> int | None:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from streams.runtime import EXIT_SHUTDOWN_TIMEOUT
+from streams.shutdown import EXIT_SHUTDOWN_TIMEOUT
 
 STUCK_PROCESSOR = """
 import threading, sys
@@ -49,3 +49,28 @@ def test_given_a_write_that_never_returns_then_sigterm_still_ends_the_process_at
 
     assert code == EXIT_SHUTDOWN_TIMEOUT
     assert 0.9 <= took < 10
+
+
+STUCK_JOB = """
+import threading
+from processors.periodic import run_periodic
+from streams.settings import FanoutSettings
+
+def tick():  # a broker that is gone and a flush that waits for it
+    print("ticking", flush=True)
+    threading.Event().wait()
+
+run_periodic("stuck", FanoutSettings(metrics_port=0, shutdown_timeout_s=1.0), tick, 5.0)
+"""
+
+
+def test_given_a_periodic_tick_that_never_returns_then_sigterm_still_ends_the_job_at_its_deadline():
+    proc = subprocess.Popen([sys.executable, "-c", STUCK_JOB], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ticking"
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(20)
+    finally:
+        proc.kill()
+
+    assert code == EXIT_SHUTDOWN_TIMEOUT
