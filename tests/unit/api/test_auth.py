@@ -23,7 +23,9 @@ def hs_verifier(**kw) -> TokenVerifier:
 
 
 def claims(**overrides) -> dict:
-    return {"sub": "u-1", "org": "org-1", "roles": ["nurse"], "exp": int(time.time()) + 600} | overrides
+    # Valid for a day: the parametrized tokens are built when pytest collects, and `make test` runs the
+    # fault suite (over ten minutes) before these tests.
+    return {"sub": "u-1", "org": "org-1", "roles": ["nurse"], "exp": int(time.time()) + 86_400} | overrides
 
 
 def test_a_valid_token_names_the_viewer():
