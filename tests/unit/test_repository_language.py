@@ -1,8 +1,8 @@
 """The repository speaks of the software only, never of how it was developed.
 
-Every tracked text file is scanned for references to work periods ("the eighth session", "earlier
-sessions"), issue numbers ("issue 7"), numbered rule references ("STYLE 4"), review bookkeeping and
-paths outside the repository (``../shared``). A comment says why the code is as it is; measured figures
+Every tracked text file is scanned for references to numbered or relative work periods, tracker issue
+numbers, numbered style-rule references, review bookkeeping and paths outside the repository (the
+examples below spell them in pieces, so that this file does not match its own pattern). A comment says why the code is as it is; measured figures
 live in docs/benchmarks.md and docs/decisions/. "Session" in the database or Kafka sense is allowed.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ FORBIDDEN = re.compile(
     r"|\bissue [0-9]+"                          # a tracker's issue number
     r"|\bSTYLE [0-9]+"                          # a numbered style rule
     r"|\.\./shared|\bshared/(?:notes|DESIGN)"     # a file outside the repository
-    r"|review mend",
+    r"|review\s+mend",
     re.IGNORECASE)
 
 # Sessions that are part of the software: a database (SQLAlchemy, Postgres) or a Kafka group member's.
@@ -61,10 +61,13 @@ def test_no_tracked_file_speaks_of_how_the_project_was_developed():
     assert not found, "the repository must speak of the software only:\n" + "\n".join(found)
 
 
+S = "session"  # the examples are put together here so that this file's own lines stay clean
+
+
 @pytest.mark.parametrize("line", [
-    "as the eighth session found", "Earlier sessions' figures", "this session's make bench",
-    "the 12th session", "Issue 7: the benchmarks", "Pure (STYLE 13)", "see ../shared/DESIGN.md", "(see shared/notes)",
-    "Review mend: tidy", 'the catalogue (DESIGN "Event catalogue")',
+    f"as the eighth {S} found", f"Earlier {S}s' figures", f"this {S}'s make bench",
+    f"the 12th {S}", "Issue" + " 7: the benchmarks", "Pure (STY" + "LE 13)", "see .." + "/shared/DESIGN.md",
+    "(see " + "shared/notes)", "Review" + " mend: tidy", 'the catalogue (DES' + 'IGN "Event catalogue")',
 ])
 def test_history_words_are_caught(line):
     assert offences(line)

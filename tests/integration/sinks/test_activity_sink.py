@@ -65,15 +65,7 @@ def test_copy_new_rows_falls_back_when_another_writer_commits_a_row_meanwhile(en
             inserted.append(copy_new_rows(cur, "activity_events", COLUMNS, rows, key="event_id",
                                           conflict="(event_id) DO NOTHING"))
 
-    writer = threading.Thread(target=ours)
-    writer.start()
-    with engine.connect() as probe:  # wait until our COPY is blocked on their uncommitted row
-        while not probe.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar():
-            writer.join(0.01)
-            assert writer.is_alive(), "the COPY did not wait on the other writer's row"
-    other_tx.commit()
-    other.close()
-    writer.join(30)
+    write_behind_their_row(engine, ours, other, other_tx)
     got = stored(engine, org)
     assert len(got) == 5 and got[rows[2][0]][0] == "theirs"
     assert inserted == [4]
@@ -117,3 +109,17 @@ def test_every_writer_inserts_in_event_id_order_so_the_persister_and_the_fan_out
     logged = [str(e) for e in insert_order() if str(e) in ours]
     assert len(logged) == 40
     assert logged == sorted(logged)
+
+
+def write_behind_their_row(engine, ours, other, other_tx) -> None:
+    """Runs ``ours`` (a COPY) in a thread, waits until it is blocked on the other writer's uncommitted
+    row, then commits that writer's transaction and waits for ours to finish."""
+    writer = threading.Thread(target=ours)
+    writer.start()
+    with engine.connect() as probe:
+        while not probe.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar():
+            writer.join(0.01)
+            assert writer.is_alive(), "the COPY did not wait on the other writer's row"
+    other_tx.commit()
+    other.close()
+    writer.join(30)

@@ -2,7 +2,6 @@
 rows that differ; a redelivery is none; the fan-out's upsert refuses to mark another version's row."""
 from __future__ import annotations
 
-import threading
 import uuid
 from datetime import datetime, timezone
 
@@ -15,7 +14,7 @@ from sinks.postgres.bulk import copy_new_rows_checked
 from sinks.postgres.engine import raw_connection
 from sinks.postgres.notifications import BellRow, FanoutWrites, NotificationSink
 from streams.messages import ActivityEvent
-from tests.integration.sinks.test_activity_sink import rows_for, stored
+from tests.integration.sinks.test_activity_sink import rows_for, stored, write_behind_their_row
 
 pytestmark = pytest.mark.integration
 AT = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
@@ -75,15 +74,7 @@ def test_a_row_committed_by_another_writer_during_the_copy_is_compared_after_the
             found.append(copy_new_rows_checked(cur, "activity_events", COLUMNS, rows, key="event_id",
                                                conflict="(event_id) DO NOTHING", content=row_content))
 
-    writer = threading.Thread(target=ours)
-    writer.start()
-    with engine.connect() as probe:  # our COPY waits on their uncommitted row
-        while not probe.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar():
-            writer.join(0.01)
-            assert writer.is_alive(), "the COPY did not wait on the other writer's row"
-    other_tx.commit()
-    other.close()
-    writer.join(30)
+    write_behind_their_row(engine, ours, other, other_tx)
 
     assert found == [[2]] and stored(engine, org)[rows[2][0]][0] == "theirs"
 
