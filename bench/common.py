@@ -18,7 +18,8 @@ from sinks.postgres.migrate import upgrade
 from streams.admin import create_topics, delete_topics
 from streams.clients import build_admin
 from streams.producer import ActivityPublisher
-from streams.settings import PersisterSettings, ProducerSettings
+from processors.persister.settings import PersisterSettings
+from streams.settings import ProducerSettings
 from streams.topics import topic_specs
 from tests.integration.databases import drop_database
 

@@ -26,7 +26,7 @@ from processors.push.rules import payload_for  # noqa: E402
 from sinks.fcm.client import FcmClient  # noqa: E402
 from sinks.fcm.messages import to_message, to_messages  # noqa: E402
 from streams.messages import Priority, PushRequest  # noqa: E402
-from streams.settings import PushSenderSettings  # noqa: E402
+from processors.push.settings import PushSenderSettings  # noqa: E402
 from tests.integration.fcm import FcmEmulator  # noqa: E402
 
 NOW = datetime.now(timezone.utc)

@@ -36,7 +36,7 @@ from bench.stats import cell, ratio  # noqa: E402
 from cli.processes import start_processor, stop_processor, wait_until  # noqa: E402
 from sinks.postgres.activity import COLUMNS  # noqa: E402
 from streams.admin import group_lag  # noqa: E402
-from streams.settings import PersisterSettings  # noqa: E402
+from processors.persister.settings import PersisterSettings  # noqa: E402
 from streams.topics import ACTIVITY  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent

@@ -35,7 +35,7 @@ from sinks.postgres.tokens import register_token  # noqa: E402
 from streams.clients import build_producer  # noqa: E402
 from streams.messages import PUSH_REQUEST, Priority, PushRequest, utcnow  # noqa: E402
 from streams.serde import AvroSerde, SchemaStore  # noqa: E402
-from streams.settings import PersisterSettings  # noqa: E402
+from processors.persister.settings import PersisterSettings  # noqa: E402
 from streams.topics import PUSH  # noqa: E402
 from tests.integration.fcm import FcmEmulator  # noqa: E402
 

@@ -18,7 +18,8 @@ from sinks.postgres.engine import build_engine
 from sinks.postgres.migrate import upgrade
 from streams.admin import create_topics, group_lag, wait_for_kafka
 from streams.clients import build_admin
-from streams.settings import PersisterSettings, ProducerSettings
+from processors.persister.settings import PersisterSettings
+from streams.settings import ProducerSettings
 from streams.topics import ACTIVITY, DIRECTORY, PUSH, topic_specs
 
 DEMO_PROCESSORS = ("persister", "directory", "fanout", "scheduler", "push-sender")

@@ -141,7 +141,7 @@ def lag(group: Optional[list[str]] = typer.Option(None, help="Group base names; 
     broker alone (what `herald run lag-exporter` exports)."""
     from cli.lag import lag_tables
     from processors.lag_exporter.app import LagExporter
-    from streams.settings import LagExporterSettings
+    from processors.lag_exporter.settings import LagExporterSettings
 
     settings = LagExporterSettings()
     exporter = LagExporter.from_settings(settings)

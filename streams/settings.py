@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-_CONFIG = SettingsConfigDict(env_prefix="HERALD_", frozen=True, extra="ignore")
+# Every settings class of every process is built with this config (processors and sinks too).
+HERALD_CONFIG = SettingsConfigDict(env_prefix="HERALD_", frozen=True, extra="ignore")
+_CONFIG = HERALD_CONFIG
 
 
 class KafkaSettings(BaseSettings):
@@ -129,24 +131,6 @@ class FetchAtFirstByte(BaseSettings):
     fetch_wait_max_ms: int = Field(default=500, ge=1, description="Longest an idle fetch waits, in ms")
 
 
-class DirectorySettings(FetchAtFirstByte, ProcessorSettings):
-    """Settings of ``herald run directory``."""
-
-    model_config = _CONFIG
-
-
-class PersisterSettings(ProcessorSettings):
-    """Settings of ``herald run persister``."""
-
-    model_config = _CONFIG
-
-    persist_strategy: str = Field(default="copy", pattern="^(copy|staging|executemany)$",
-                                  description="How rows are written: copy (key lookup, then binary COPY of new "
-                                  "rows), staging (COPY into a staging table + INSERT ON CONFLICT), executemany")
-    # Larger than the other processors' 5,000: the persister's per-batch work (offset commit, key lookup,
-    # Postgres commit) is its only fixed cost; a trickle still goes out every batch_timeout_s
-    # (docs/decisions/0017-persister-batch-size.md).
-    batch_max_records: int = Field(default=20_000, ge=1, description="Most records in one persister batch")
 
 
 class ProducerSettings(KafkaSettings):
@@ -183,59 +167,3 @@ class FanoutSettings(ProcessorSettings):
                                          "notifying events never fanned out, in seconds")
     reconciler_grace_s: float = Field(default=300.0, ge=0, description="Age an event must reach before the "
                                       "reconciler fans it out again, in seconds")
-
-
-class LagExporterSettings(KafkaSettings, MetricsSettings):
-    """Settings of ``herald run lag-exporter`` and ``herald lag``: reads every group named
-    ``HERALD_GROUP_PREFIX*`` from the broker every ``lag_interval_s``."""
-
-    model_config = _CONFIG
-
-    lag_interval_s: float = Field(default=10.0, gt=0, description="How often the lag exporter reads the groups, "
-                                  "in seconds")
-    lag_probe_timeout_s: float = Field(default=5.0, gt=0, description="Longest wait for one broker read "
-                                       "(offsets, the record at a committed offset), in seconds")
-    lag_stale_after_s: float = Field(default=60.0, gt=0, description="Seconds without a successful collection "
-                                     "after which the lag exporter is not ready and withdraws its lag series")
-    lag_client_failure_limit: int = Field(default=2, ge=1, description="Failed collections in a row after which "
-                                          "the lag exporter closes its broker clients and builds new ones")
-
-
-class FcmSettings(BaseSettings):
-    """Where pushes go. ``fcm_endpoint`` set: an FCM-compatible server (the emulator in ``deploy/``),
-    with a do-nothing credential unless ``fcm_credentials`` names a service-account file (whose
-    ``token_uri`` may point at the emulator's ``/token``). Unset: Google's FCM, with the service
-    account in ``fcm_credentials`` or Application Default Credentials."""
-
-    model_config = _CONFIG
-
-    fcm_endpoint: str | None = Field(default=None, description="Base URL of an FCM-compatible server (the "
-                                     "emulator); unset: Google's FCM")
-    fcm_project_id: str = Field(default="herald-local", description="Firebase project id")
-    fcm_credentials: SecretStr | None = Field(default=None, description="Path of a service-account JSON file")
-    fcm_transport: str = Field(default="pool", pattern="^(pool|httpx)$", description="HTTP client of the FCM "
-                               "sends: pool (lean HTTP/1.1 pool) or httpx (firebase-admin's own)")
-    fcm_connections: int = Field(default=48, ge=1, le=1000, description="Most concurrent connections to FCM")
-    fcm_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one FCM request, in seconds")
-
-
-class PushSenderSettings(FetchAtFirstByte, ProcessorSettings, FcmSettings):
-    """Settings of ``herald run push-sender`` (retry and token-age policy in docs/push.md)."""
-
-    model_config = _CONFIG
-
-    # docs/decisions/0032-short-batch-waits.md
-    eager_batches: bool = Field(default=True, description="Push sender: start a batch with what is queued, or "
-                                "the first record to arrive")
-    push_max_attempts: int = Field(default=6, ge=1, description="Sends of one push before it is dead-lettered")
-    push_retry_base_s: float = Field(default=2.0, gt=0, description="First retry delay of a transient FCM error; "
-                                     "doubles per attempt, with jitter, at least Retry-After")
-    push_retry_cap_s: float = Field(default=600.0, gt=0, description="Longest retry delay, in seconds")
-    push_retry_poll_s: float = Field(default=0.25, gt=0, description="How often due retries are re-published, "
-                                     "in seconds")
-    push_ttl_s: int = Field(default=86_400, ge=0, le=2_419_200,  # FCM's maximum TTL is 28 days
-                            description="FCM time-to-live of a push, in seconds")
-    token_max_age_days: int = Field(default=270, ge=1, description="Device tokens not refreshed for this long "
-                                    "are pruned")
-    token_prune_interval_s: float = Field(default=3600.0, gt=0, description="How often stale tokens are pruned, "
-                                          "in seconds")

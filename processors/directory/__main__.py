@@ -9,7 +9,7 @@ from streams.decoder import Decoder
 from streams.messages import DIRECTORY_CHANGE, DirectoryChange
 from streams.health import serve_consumer
 from streams.serde import AvroSerde, SchemaStore, registry_client
-from streams.settings import DirectorySettings
+from processors.directory.settings import DirectorySettings
 from streams.topics import DIRECTORY
 
 

@@ -10,7 +10,7 @@ from processors.lag_exporter.app import LagExporter
 from processors.lag_exporter.exposition import LagMetrics
 from streams.app import configure_logging
 from streams.health import Check, heartbeat_within, serve_process
-from streams.settings import LagExporterSettings
+from processors.lag_exporter.settings import LagExporterSettings
 
 
 def main(settings: LagExporterSettings | None = None) -> None:

@@ -9,7 +9,7 @@ from streams.decoder import Decoder
 from streams.health import serve_consumer
 from streams.messages import ACTIVITY_EVENT
 from streams.serde import AvroSerde, SchemaStore, registry_client
-from streams.settings import PersisterSettings
+from processors.persister.settings import PersisterSettings
 from streams.topics import ACTIVITY
 
 

@@ -16,7 +16,7 @@ from streams.decoder import Decoder
 from streams.health import serve_consumer
 from streams.messages import PUSH_REQUEST, PushRequest
 from streams.serde import AvroSerde, SchemaStore, registry_client
-from streams.settings import PushSenderSettings
+from processors.push.settings import PushSenderSettings
 from streams.topics import PUSH
 
 

@@ -34,7 +34,8 @@ from streams.clients import build_admin
 from streams.messages import DIRECTORY_CHANGE
 from streams.producer import Publisher
 from streams.serde import AvroSerde, SchemaStore
-from streams.settings import PersisterSettings, ProducerSettings
+from processors.persister.settings import PersisterSettings
+from streams.settings import ProducerSettings
 from streams.topics import ACTIVITY, DIRECTORY, PUSH, topic_specs
 from tests.faults.cluster import FaultFcm, FaultKafka, free_port
 

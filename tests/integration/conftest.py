@@ -23,7 +23,7 @@ from sinks.postgres.migrate import upgrade
 from streams.admin import create_topics, delete_topics, wait_for_kafka
 from streams.clients import build_admin
 from streams.errors import ServiceUnavailable
-from streams.settings import PersisterSettings
+from processors.persister.settings import PersisterSettings
 from streams.topics import topic_specs
 from cli.processes import stop_processor
 from tests.integration.databases import drop_database

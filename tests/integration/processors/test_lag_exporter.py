@@ -9,7 +9,7 @@ from cli.processes import stop_processor, wait_until
 from cli.produce import demo_event_list
 from processors.lag_exporter.app import LagExporter
 from processors.lag_exporter.rules import GroupLag
-from streams.settings import LagExporterSettings
+from processors.lag_exporter.settings import LagExporterSettings
 from streams.topics import PUSH
 from tests.integration.helpers import publish_events, start
 

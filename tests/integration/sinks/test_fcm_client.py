@@ -14,7 +14,7 @@ from processors.push.rules import payload_for
 from sinks.fcm.client import FcmClient
 from sinks.fcm.messages import to_message, to_messages
 from streams.messages import Priority, PushRequest
-from streams.settings import FcmSettings
+from sinks.fcm.settings import FcmSettings
 from tests.integration.fcm import device, push_request
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ from streams.admin import create_topics, delete_topics
 from streams.app import build_runtime
 from streams.clients import build_admin, build_producer
 from streams.records import Outcome, Record
-from streams.settings import PushSenderSettings
+from processors.push.settings import PushSenderSettings
 from streams.topics import PUSH, topic_specs
 
 TIMEOUT_S = 5.0  # the batch timeout: far longer than a fetch, so waiting it out cannot pass for not waiting

@@ -12,7 +12,7 @@ from processors.periodic import run_periodic
 
 from streams.app import GC_YOUNG_THRESHOLD, build_runtime, tune_gc
 from streams.records import Outcome
-from streams.settings import PersisterSettings
+from processors.persister.settings import PersisterSettings
 
 
 @pytest.fixture

@@ -4,7 +4,9 @@ from __future__ import annotations
 import pytest
 
 from streams.app import commit_interval_s, loop_config
-from streams.settings import FanoutSettings, KafkaSettings, PersisterSettings, PushSenderSettings
+from processors.persister.settings import PersisterSettings
+from processors.push.settings import PushSenderSettings
+from streams.settings import FanoutSettings, KafkaSettings
 
 
 @pytest.mark.parametrize("settings, eager", [(PushSenderSettings(), True), (FanoutSettings(), False),

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from streams.app import fetching, membership
 from streams.clients import consumer_config
-from streams.settings import DirectorySettings, FanoutSettings, KafkaSettings, PersisterSettings, PushSenderSettings
+from processors.directory.settings import DirectorySettings
+from processors.persister.settings import PersisterSettings
+from processors.push.settings import PushSenderSettings
+from streams.settings import FanoutSettings, KafkaSettings
 
 
 def test_given_an_instance_id_then_the_consumer_is_a_static_member_under_it():

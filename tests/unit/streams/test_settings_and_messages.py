@@ -9,7 +9,8 @@ import pytest
 
 from streams.errors import InvalidEvent
 from streams.messages import ActivityEvent, Priority, parse_priority
-from streams.settings import KafkaSettings, PersisterSettings
+from processors.persister.settings import PersisterSettings
+from streams.settings import KafkaSettings
 
 
 def test_defaults_point_at_the_local_stack(monkeypatch):
