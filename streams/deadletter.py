@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from streams.records import DeadLetter, Output
+from streams.records import DeadLetter, Message, Output
 
 H_ERROR_TYPE = "herald.error.type"
 H_REASON = "herald.error.reason"
@@ -48,7 +48,7 @@ def to_output(dead: DeadLetter, dlq_topic: str, now: datetime | None = None, gro
     return Output(dlq_topic, msg.key(), msg.value(), original + ours + extra)
 
 
-def _header(msg, name: str) -> bytes | None:
+def _header(msg: Message, name: str) -> bytes | None:
     for key, value in msg.headers() or []:
         if key == name:
             return value

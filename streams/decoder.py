@@ -11,7 +11,7 @@ from streams.serde import AvroSerde
 class Decoder:
     """Bytes → validated message dataclass, or the reason it cannot be one."""
 
-    def __init__(self, serde: AvroSerde, parse: Callable[[dict], Any], *, tombstones: bool = False) -> None:
+    def __init__(self, serde: AvroSerde, parse: Callable[[dict[str, Any]], Any], *, tombstones: bool = False) -> None:
         self._serde = serde
         self._parse = parse
         self._tombstones = tombstones

@@ -10,7 +10,7 @@ contain one. Everything else valid Unicode is stored as it is.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
 ID_MAX = 64  # organization, user, patient, encounter ids; the source service's name
 NUL = "\x00"
@@ -58,7 +58,7 @@ def text_problem(name: str, value: str, most: int) -> str | None:
     return None
 
 
-def activity_limits_problem(d: Mapping) -> str | None:
+def activity_limits_problem(d: Mapping[str, Any]) -> str | None:
     """The first limit an activity event (its Avro dict, or its fields) breaks, or None. On the
     persister's hot path: one length and one ``in`` test per present field, messages built on failure."""
     for name, most in _ACTIVITY_CHECKED:
@@ -80,7 +80,7 @@ def attributes_problem(attributes: Mapping[str, str]) -> str | None:
     return None
 
 
-def directory_limits_problem(d: Mapping) -> str | None:
+def directory_limits_problem(d: Mapping[str, Any]) -> str | None:
     """The first limit a directory change breaks, or None."""
     for name, most in _DIRECTORY_CHECKED:
         value = d.get(name)

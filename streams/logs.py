@@ -23,7 +23,7 @@ class JsonFormatter(logging.Formatter):
     """Formats a record as one JSON line: ts, level, logger, msg, the extras, then exc if any."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, object] = {
             "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
@@ -35,7 +35,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-def extras(record: logging.LogRecord) -> dict:
+def extras(record: logging.LogRecord) -> dict[str, object]:
     """The ``extra`` fields of ``record``, with PHI-named keys redacted."""
     return {key: "[redacted]" if key in _REDACTED else value
             for key, value in vars(record).items() if key not in _STANDARD and not key.startswith("_")}

@@ -22,7 +22,8 @@ def narrow(items: Sequence[T], write: Callable[[Sequence[T]], None],
     return refused
 
 
-def _narrow(items, write, isolates, refused) -> None:
+def _narrow(items: Sequence[T], write: Callable[[Sequence[T]], object], isolates: Callable[[Exception], bool],
+            refused: list[tuple[T, Exception]]) -> None:
     if not items:
         return
     try:

@@ -13,7 +13,7 @@ import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
+from typing import Any, Callable
 
 from confluent_kafka import KafkaException, Producer
 
@@ -40,7 +40,7 @@ class Publisher:
     """A non-blocking, idempotent Kafka producer with a background poll thread."""
 
     def __init__(self, settings: ProducerSettings, *, on_failure: Callable[[PublishFailure], None] | None = None,
-                 **overrides) -> None:
+                 **overrides: Any) -> None:
         config = producer_config(settings, **{
             "linger.ms": settings.producer_linger_ms,
             "queue.buffering.max.messages": settings.producer_buffer_max_messages,
@@ -53,7 +53,7 @@ class Publisher:
         self._poller = threading.Thread(target=self._poll_loop, name="herald-publisher-poll", daemon=True)
         self._poller.start()
 
-    def publish(self, topic: str, key: bytes | None, value: bytes, headers: list | None = None) -> bool:
+    def publish(self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, str | bytes | None]] | None = None) -> bool:
         """Enqueues one record; returns False (and reports) when the local buffer is full."""
         try:
             self._producer.produce(topic, value, key, headers=headers, on_delivery=self._on_delivery)
@@ -77,14 +77,14 @@ class Publisher:
     def __enter__(self) -> "Publisher":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def _poll_loop(self) -> None:
         while not self._closed.is_set():
             self._producer.poll(0.1)
 
-    def _on_delivery(self, err, msg) -> None:
+    def _on_delivery(self, err: Any, msg: Any) -> None:
         if err is None:
             PUBLISHED.labels(msg.topic()).inc()
         else:
@@ -106,7 +106,7 @@ class ActivityPublisher:
         self.topic = topic
 
     @classmethod
-    def from_settings(cls, settings: ProducerSettings, **kwargs) -> "ActivityPublisher":
+    def from_settings(cls, settings: ProducerSettings, **kwargs: Any) -> "ActivityPublisher":
         registry = registry_client(settings.schema_registry_url)
         topic = settings.topic(ACTIVITY)
         serde = AvroSerde(ACTIVITY_EVENT, SchemaStore(), registry=registry, subject=f"{topic}-value")
@@ -131,7 +131,7 @@ class ActivityPublisher:
         self.publish(event)
         return event.event_id
 
-    async def emit_activity_event_async(self, **kwargs) -> uuid.UUID:
+    async def emit_activity_event_async(self, **kwargs: Any) -> uuid.UUID:
         """The same, for ``async`` request handlers; it never awaits the broker."""
         return self.emit_activity_event(**kwargs)
 

@@ -21,7 +21,7 @@ def compute_backoff(attempt: int, *, base: float, cap: float, jitter: bool, rng:
     With ``jitter`` the wait is drawn uniformly from [wait/2, wait] ("equal jitter"), so retrying
     replicas spread out but never retry sooner than half the nominal delay.
     """
-    wait = min(cap, base * (2 ** max(attempt - 1, 0)))
+    wait = min(cap, base * 2.0 ** max(attempt - 1, 0))
     if not jitter:
         return wait
     return (rng or random).uniform(wait / 2, wait)

@@ -29,6 +29,9 @@ from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from streams.errors import DecodeError
 
+AvroSchema = dict[str, Any]  # a schema as JSON (``raw``) or as fastavro parsed it (``parsed``)
+Datum = dict[str, Any]  # one record's fields
+
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 # Decoded as fastavro decodes (records as dicts), except uuid logical types, which stay strings: cavro's
 # uuid.UUID costs more than uuid.UUID(s) (docs/decisions/0021-uuid-fields-as-strings.md), and every
@@ -45,12 +48,12 @@ class SchemaVersion:
     name: str  # full name, e.g. emr.herald.activity.ActivityEvent
     version: int
     path: str
-    raw: dict
-    parsed: dict
+    raw: AvroSchema
+    parsed: AvroSchema
     fingerprint: bytes  # 8 bytes, little-endian, as single-object encoding writes it
 
 
-def _fingerprint(parsed: dict) -> bytes:
+def _fingerprint(parsed: AvroSchema) -> bytes:
     return bytes.fromhex(fingerprint(to_parsing_canonical_form(parsed), "CRC-64-AVRO"))
 
 
@@ -59,7 +62,7 @@ def load_schema_file(path: str, version: int) -> SchemaVersion:
     raw = json.loads(open(path, encoding="utf-8").read())
     if not raw.get("namespace") or not raw.get("doc"):
         raise ValueError(f"{path}: every schema needs a namespace and a doc")
-    parsed = fastavro.parse_schema(raw)  # hinted: fastavro skips re-parsing it on every call
+    parsed: AvroSchema = fastavro.parse_schema(raw)  # type: ignore[assignment]  # hinted: fastavro skips re-parsing it on every call
     name = f"{raw['namespace']}.{raw['name']}"
     return SchemaVersion(name, version, path, raw, parsed, _fingerprint(parsed))
 
@@ -124,18 +127,18 @@ class AvroSerde:
         self._registry = registry
         self._subject = subject or f"{name}-value"
         self._writer_id: int | None = None
-        self._by_id: dict[int, dict] = {}
+        self._by_id: dict[int, AvroSchema] = {}
         self._header = SINGLE_OBJECT_MAGIC + self.reader.fingerprint
         self._fast = cavro.Schema(self.reader.raw, options=_CAVRO_OPTIONS, parse_json=False)
 
-    def encode(self, datum: dict) -> bytes:
+    def encode(self, datum: Datum) -> bytes:
         """Serializes ``datum`` with the reader (latest) schema; raises ValueError on a bad datum."""
         buf = io.BytesIO()
         buf.write(self._registry_header() if self._registry is not None else self._header)
         fastavro.schemaless_writer(buf, self.reader.parsed, datum)
         return buf.getvalue()
 
-    def encode_with_heads(self, datum: dict, heads: list[tuple[str, ...]]) -> list[bytes]:
+    def encode_with_heads(self, datum: Datum, heads: list[tuple[str, ...]]) -> list[bytes]:
         """Records equal to ``datum`` except for their leading string fields, which take each tuple of
         ``heads`` in turn (each tuple as long as the run of leading fields it replaces).
 
@@ -164,23 +167,23 @@ class AvroSerde:
             raise ValueError(f"the first {size} fields of {self.reader.name} are not all strings: {kinds}")
         return tuple(f["name"] for f in fields)
 
-    def decode(self, data: bytes | None) -> dict:
+    def decode(self, data: bytes | None) -> Datum:
         """Reads one framed record onto the reader schema; raises DecodeError with the reason."""
         if not data:
             raise DecodeError("empty value")
         try:
             if data[:10] == self._header:  # the common case: written with the reader's own schema
-                return self._fast.binary_decode(data[10:])
+                return self._fast.binary_decode(data[10:])  # type: ignore[no-any-return]
             writer, body_at = self._writer_of(data)
             if writer is self.reader.parsed:
-                return self._fast.binary_decode(data[body_at:])
-            return fastavro.schemaless_reader(io.BytesIO(data[body_at:]), writer, self.reader.parsed)
+                return self._fast.binary_decode(data[body_at:])  # type: ignore[no-any-return]
+            return fastavro.schemaless_reader(io.BytesIO(data[body_at:]), writer, self.reader.parsed)  # type: ignore[return-value]
         except DecodeError:
             raise
         except Exception as exc:  # the codecs raise many types on corrupt bodies
             raise DecodeError(f"corrupt Avro body: {type(exc).__name__}: {exc}") from exc
 
-    def _writer_of(self, data: bytes) -> tuple[dict, int]:
+    def _writer_of(self, data: bytes) -> tuple[AvroSchema, int]:
         if data[:2] == SINGLE_OBJECT_MAGIC:
             schema = self._store.by_fingerprint(data[2:10])
             if schema is None:
@@ -190,7 +193,7 @@ class AvroSerde:
             return self._schema_by_id(struct.unpack(">I", data[1:5])[0]), 5
         raise DecodeError(f"unknown framing (first bytes {data[:2].hex()})")
 
-    def _schema_by_id(self, schema_id: int) -> dict:
+    def _schema_by_id(self, schema_id: int) -> AvroSchema:
         cached = self._by_id.get(schema_id)
         if cached is not None:
             return cached
@@ -200,7 +203,7 @@ class AvroSerde:
             schema_str = self._registry.get_schema(schema_id).schema_str
         except Exception as exc:
             raise DecodeError(f"schema id {schema_id} not found in the registry: {exc}") from exc
-        parsed = fastavro.parse_schema(json.loads(schema_str))
+        parsed: AvroSchema = fastavro.parse_schema(json.loads(schema_str))  # type: ignore[assignment]
         if _fingerprint(parsed) == self.reader.fingerprint:
             parsed = self.reader.parsed
         self._by_id[schema_id] = parsed
@@ -216,7 +219,7 @@ class AvroSerde:
         return CONFLUENT_MAGIC + struct.pack(">I", self._writer_id)
 
 
-def registry_client(url: str | None):
+def registry_client(url: str | None) -> Any:
     """A schema registry client for ``url`` (``mock://…`` works in-process), or None."""
     if not url:
         return None
