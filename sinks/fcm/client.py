@@ -1,24 +1,23 @@
 """Building the firebase-admin messaging client from FcmSettings, and sending a batch with it.
 
-Endpoint. firebase-admin 7 has no emulator setting: ``_MessagingService`` formats its URL from
-``_MessagingService.FCM_URL`` when the service is built. So the URL is set on *our* service instance
-only (``_fcm_url``), never on the class, and two clients (tests, benchmarks) can point at two servers.
+What this module sets through ``firebase_internals.MessagingService`` (the one module that reaches past
+firebase-admin's public API; see there why each is needed):
+
+Endpoint. ``HERALD_FCM_ENDPOINT`` (the emulator locally) or Google's FCM, on our service instance only.
 
 Credentials. With ``HERALD_FCM_ENDPOINT`` set and no ``HERALD_FCM_CREDENTIALS``: a credential whose
 refresh does nothing but set a fixed bearer token (the emulator only checks one is present). With a
 service-account file: the SDK's ``Certificate`` (its ``token_uri`` may point at the emulator's
 ``/token``). Neither an endpoint nor a file: Application Default Credentials, to Google's FCM.
 
-Encoding. The SDK encodes every message on its own (``_MessagingService._message_data``), validating
-each field, a large share of a push's CPU in the sender (docs/decisions/0019-push-requests-encoded-once.md).
-The messages of one push
-differ only in their token (``messages.to_messages``), so the service's ``_message_data`` is replaced,
-on our instance only, by one that has the SDK encode a push once and reuses the result for its other
-devices (``messages.WireEncoder``); what goes on the wire is the same.
+Encoding. The SDK encodes every message on its own, validating each field, a large share of a push's
+CPU in the sender (docs/decisions/0019-push-requests-encoded-once.md). The messages of one push differ
+only in their token (``messages.to_messages``), so the SDK encodes a push once and the result is reused
+for its other devices (``messages.WireEncoder``); what goes on the wire is the same.
 
-Transport. ``pool`` (default): the SDK's httpx client is replaced by ``transport.SdkHttpClient`` (see
-there why); ``httpx``: the SDK's own ``HttpxAsyncClient``, with its internal 500/503 retries turned off
-because the sender owns retries. Either way ``send_each_async`` does the sending.
+Transport. ``pool`` (default): ``transport.SdkHttpClient`` (see there why); ``httpx``: the SDK's own
+``HttpxAsyncClient`` without its internal retries, because the sender owns retries. Either way the
+SDK's ``send_each_async`` does the sending.
 """
 from __future__ import annotations
 
@@ -30,6 +29,7 @@ import firebase_admin
 import google.auth.credentials
 from firebase_admin import credentials, messaging
 
+from sinks.fcm.firebase_internals import MessagingService, sdk_http_client
 from sinks.fcm.messages import WireEncoder
 from sinks.fcm.results import SendResult, from_exception, from_sdk
 
@@ -81,26 +81,17 @@ class FcmClient:
         self._app = firebase_admin.initialize_app(
             _credential(settings), {"projectId": settings.fcm_project_id, "httpTimeout": settings.fcm_timeout_s},
             name=f"herald-push-{next(_apps)}")
-        self._service = messaging._get_messaging_service(self._app)  # noqa: SLF001 - see module doc
         origin = (settings.fcm_endpoint or FCM_ORIGIN).rstrip("/")
-        self._service._fcm_url = f"{origin}/v1/projects/{settings.fcm_project_id}/messages:send"  # noqa: SLF001
-        self._service._async_client = _http_client(settings, self._service._credential, origin)  # noqa: SLF001
-        self._service._message_data = self._message_data  # noqa: SLF001 - see module doc
-        self._encoder = WireEncoder()
+        self._service = MessagingService(
+            self._app, send_url=f"{origin}/v1/projects/{settings.fcm_project_id}/messages:send",
+            http_client=_http_client(settings, self._app.credential.get_credential(), origin), encoder=WireEncoder())
 
     def send(self, messages: list[messaging.Message]) -> list[SendResult]:
         """One result per message, in order. Never raises for a failed send: failures are results."""
         if not messages:
             return []
-        self._encoder = WireEncoder()  # matches parts by identity: a fresh one per list, which keeps them alive
+        self._service.encoder = WireEncoder()  # matches parts by identity: a fresh one per list, which keeps them alive
         return self._loop.run_until_complete(self._send_all(messages))
-
-    def _message_data(self, message: messaging.Message, dry_run: bool) -> dict:
-        """What ``_MessagingService._message_data`` returns, from the encoder of this send."""
-        data = {"message": self._encoder(message)}
-        if dry_run:
-            data["validate_only"] = True
-        return data
 
     async def _send_all(self, messages: list[messaging.Message]) -> list[SendResult]:
         chunks = [messages[i:i + SEND_MAX] for i in range(0, len(messages), SEND_MAX)]
@@ -109,7 +100,7 @@ class FcmClient:
 
     async def _send_chunk(self, chunk: list[messaging.Message]) -> list[SendResult]:
         try:
-            batch = await self._service.send_each_async(chunk, dry_run=False)
+            batch = await self._service.send_each(chunk)
         except Exception as exc:  # the SDK wraps anything unexpected in UnknownError: every send failed
             return [from_exception(exc)] * len(chunk)
         return [from_sdk(response) for response in batch.responses]
@@ -117,7 +108,7 @@ class FcmClient:
     def close(self) -> None:
         """Closes the connections and the event loop; called once at shutdown."""
         try:
-            self._loop.run_until_complete(self._service._async_client.aclose())  # noqa: SLF001
+            self._loop.run_until_complete(self._service.aclose())
         finally:
             self._loop.close()
             firebase_admin.delete_app(self._app)
@@ -135,11 +126,7 @@ def _new_loop() -> asyncio.AbstractEventLoop:
 
 def _http_client(settings, credential, origin: str):
     if settings.fcm_transport == "httpx":
-        from firebase_admin import _http_client as sdk_http
-        from firebase_admin._retry import HttpxRetry
-
-        return sdk_http.HttpxAsyncClient(credential=credential, retry_config=HttpxRetry(max_retries=0),
-                                         timeout=settings.fcm_timeout_s, http2=urlsplit(origin).scheme == "https")
+        return sdk_http_client(credential, timeout_s=settings.fcm_timeout_s, http2=urlsplit(origin).scheme == "https")
     from sinks.fcm.transport import SdkHttpClient
 
     return SdkHttpClient(credential, origin, size=settings.fcm_connections, timeout_s=settings.fcm_timeout_s)

@@ -9,6 +9,8 @@ import warnings
 
 from firebase_admin import messaging
 
+from sinks.fcm.firebase_internals import encode_message
+
 # firebase-admin 7 marks Message.token deprecated in favour of installation ids (fid); FCM HTTP v1
 # still addresses a device by registration token, which is what apps register with Herald.
 warnings.filterwarnings("ignore", message="Message.token is deprecated", category=DeprecationWarning)
@@ -61,4 +63,4 @@ class WireEncoder:
 
 def encode(message: messaging.Message) -> dict:
     """The JSON the SDK sends for ``message`` (tests and the benchmark's bare client use it)."""
-    return messaging._MessagingService.encode_message(message)  # noqa: SLF001 - the SDK's own encoder
+    return encode_message(message)
