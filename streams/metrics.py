@@ -29,9 +29,7 @@ FANOUT_RECIPIENTS = Counter("herald_fanout_notifications_total", "Notifications 
 DIGESTS = Counter("herald_digests_released_total", "Quiet-hours digests released, and held rows dropped at release", ["outcome"])
 PUBLISHED = Counter("herald_published_total", "Records the producer SDK got acknowledged", ["topic"])
 PUBLISH_FAILED = Counter("herald_publish_failures_total", "Records the producer SDK could not deliver", ["topic", "reason"])
-# Push and quiet hours (names fixed for deploy/prometheus and deploy/grafana; code = FCM error code, "OK" on success).
-PUSH_RESULTS = Counter("herald_push_results_total", "Push sends to FCM by result code (OK on success)", ["code"])
-TOKENS_RETIRED = Counter("herald_tokens_retired_total", "Device tokens retired, by reason (e.g. UNREGISTERED)", ["reason"])
+# Quiet hours (names fixed for deploy/prometheus and deploy/grafana).
 HELD = Gauge("herald_held_notifications", "Notifications held for quiet hours, as last counted", ["processor"])
 HELD_OVERDUE = Gauge("herald_held_overdue_notifications", "Held notifications past their release time", ["processor"])
 
@@ -153,16 +151,6 @@ def on_fanout_planned(processor: str, *, pushed: int, held: int, bell_only: int,
     FANOUT_RECIPIENTS.labels(processor, "none").inc(bell_only)
     if unknown_types:
         UNKNOWN_EVENT_TYPES.labels(processor).inc(unknown_types)
-
-
-def on_push_result(code: str, n: int = 1) -> None:
-    """Called by the push sender per FCM answer: ``code`` is FCM's error code, or "OK" on success."""
-    PUSH_RESULTS.labels(code).inc(n)
-
-
-def on_token_retired(reason: str, n: int = 1) -> None:
-    """Called when device tokens are retired; ``reason`` is the FCM code that retired them."""
-    TOKENS_RETIRED.labels(reason).inc(n)
 
 
 def on_held_counted(processor: str, *, held: int, overdue: int) -> None:

@@ -1,8 +1,8 @@
 """The push sender's metrics, recorded through one hook object. No user, token or
 notification id ever becomes a label: labels are FCM codes and reasons only.
 
-``herald_push_results_total{code}`` and ``herald_tokens_retired_total{reason}`` are defined in
-``streams.metrics`` (the dashboards and alert rules in deploy/ are built on them); the rest is here.
+The names are fixed: the dashboards and alert rules in deploy/ are built on them (notably
+``herald_push_results_total{code}`` and ``herald_tokens_retired_total{reason}``).
 """
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from collections import Counter as Tally
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from streams.metrics import on_push_result, on_token_retired
-
+# code = FCM's error code, "OK" on success; reason = the FCM code that retired the token.
+PUSH_RESULTS = Counter("herald_push_results_total", "Push sends to FCM by result code (OK on success)", ["code"])
+TOKENS_RETIRED = Counter("herald_tokens_retired_total", "Device tokens retired, by reason (e.g. UNREGISTERED)", ["reason"])
 RETRIES_SCHEDULED = Counter("herald_push_retries_scheduled_total", "Push requests parked for a later attempt, by FCM code", ["code"])
 RETRIES_RELEASED = Counter("herald_push_retries_released_total", "Parked push requests put back on the push topic")
 RETRIES_PENDING = Gauge("herald_push_retries_pending", "Push requests waiting in push_retries, as last counted")
@@ -31,7 +32,7 @@ class PushHooks:
     def on_sent(self, codes: Tally, seconds: float | None, skipped: int) -> None:
         """After sends to FCM (``seconds`` None: none made): one count per result code (OK on success)."""
         for code, n in codes.items():
-            on_push_result(code, n)
+            PUSH_RESULTS.labels(code).inc(n)
         if seconds is not None:
             SEND_SECONDS.observe(seconds)
         if skipped:
@@ -47,7 +48,7 @@ class PushHooks:
     def on_decided(self, *, retired: Tally, retries: Tally, dead: Tally) -> None:
         """After a batch's decisions: tokens retired by reason, retries by code, dead letters by (code, kind)."""
         for reason, n in retired.items():
-            on_token_retired(reason, n)
+            TOKENS_RETIRED.labels(reason).inc(n)
         for code, n in retries.items():
             RETRIES_SCHEDULED.labels(code).inc(n)
         for (code, kind), n in dead.items():

@@ -8,7 +8,8 @@ import subprocess
 import yaml
 from prometheus_client import REGISTRY, CollectorRegistry
 
-import streams.metrics  # noqa: F401 (registers every process's metrics)
+import processors.push.metrics  # noqa: F401 (registers the push sender's metrics)
+import streams.metrics  # noqa: F401 (registers the runtime's metrics)
 from processors.lag_exporter.app import LagExporter
 from processors.lag_exporter.exposition import LagMetrics
 from streams.health import DEFAULT_PORTS
