@@ -7,7 +7,7 @@ appends what it was asked to do to a shared ``journal`` so tests can assert the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from confluent_kafka import TopicPartition
 
@@ -21,18 +21,18 @@ class FakeMessage:
     _offset: int
     _value: bytes | None
     _key: bytes | None = None
-    _headers: list | None = None
+    _headers: list[tuple[str, bytes]] | None = None
     _timestamp_ms: int = 0
     _error: Any = None
 
-    def topic(self): return self._topic
-    def partition(self): return self._partition
-    def offset(self): return self._offset
-    def key(self): return self._key
-    def value(self): return self._value
-    def headers(self): return self._headers
-    def timestamp(self): return (1, self._timestamp_ms)
-    def error(self): return self._error
+    def topic(self) -> str: return self._topic
+    def partition(self) -> int: return self._partition
+    def offset(self) -> int: return self._offset
+    def key(self) -> bytes | None: return self._key
+    def value(self) -> bytes | None: return self._value
+    def headers(self) -> list[tuple[str, bytes]] | None: return self._headers
+    def timestamp(self) -> tuple[int, int]: return (1, self._timestamp_ms)
+    def error(self) -> Any: return self._error
 
 
 @dataclass
@@ -40,19 +40,20 @@ class FakeConsumer:
     """Hands out prepared batches; records commits, seeks, pauses and resumes."""
 
     batches: list[list[FakeMessage]]
-    journal: list = field(default_factory=list)
+    journal: list[tuple[Any, ...]] = field(default_factory=list)
     committed: dict[tuple[str, int], int] = field(default_factory=dict)
     high_watermarks: dict[tuple[str, int], int] = field(default_factory=dict)
     on_empty: Any = None  # called when the batches run out (e.g. runtime.stop)
     closed: bool = False
     positions: dict[tuple[str, int], int] = field(default_factory=dict)  # next offset to fetch, per partition
 
-    def subscribe(self, topics, on_assign=None, on_revoke=None, on_lost=None):
+    def subscribe(self, topics: list[str], on_assign: Callable[..., None] | None = None,
+                  on_revoke: Callable[..., None] | None = None, on_lost: Callable[..., None] | None = None) -> None:
         partitions = sorted({(m.topic(), m.partition()) for b in self.batches for m in b})
         if on_assign:
             on_assign(self, [TopicPartition(t, p) for t, p in partitions])
 
-    def consume(self, num_messages=1, timeout=-1):
+    def consume(self, num_messages: int = 1, timeout: float = -1) -> list[FakeMessage]:
         if not self.batches:
             if self.on_empty:
                 self.on_empty()
@@ -62,32 +63,33 @@ class FakeConsumer:
             self.positions[(m.topic(), m.partition())] = m.offset() + 1
         return batch
 
-    def commit(self, offsets=None, asynchronous=True):
+    def commit(self, offsets: Sequence[TopicPartition] = (), asynchronous: bool = True) -> None:
         self.journal.append(("commit", [(tp.topic, tp.partition, tp.offset) for tp in offsets]))
         for tp in offsets:
             self.committed[(tp.topic, tp.partition)] = tp.offset
 
-    def seek(self, tp):
+    def seek(self, tp: TopicPartition) -> None:
         self.journal.append(("seek", (tp.topic, tp.partition, tp.offset)))
         self.positions[(tp.topic, tp.partition)] = tp.offset
 
-    def position(self, tps):
+    def position(self, tps: list[TopicPartition]) -> list[TopicPartition]:
         return [TopicPartition(tp.topic, tp.partition, self.positions.get((tp.topic, tp.partition), -1001))
                 for tp in tps]
 
-    def pause(self, tps):
+    def pause(self, tps: list[TopicPartition]) -> None:
         self.journal.append(("pause", [(tp.topic, tp.partition) for tp in tps]))
 
-    def resume(self, tps):
+    def resume(self, tps: list[TopicPartition]) -> None:
         self.journal.append(("resume", [(tp.topic, tp.partition) for tp in tps]))
 
-    def get_watermark_offsets(self, tp, timeout=None, cached=False):
+    def get_watermark_offsets(self, tp: TopicPartition, timeout: float | None = None,
+                              cached: bool = False) -> tuple[int, int]:
         return (0, self.high_watermarks.get((tp.topic, tp.partition), -1))
 
-    def consumer_group_metadata(self):
+    def consumer_group_metadata(self) -> str:
         return "group-metadata"
 
-    def close(self):
+    def close(self) -> None:
         self.closed = True
 
 
@@ -96,26 +98,27 @@ class FakeProducer:
     """Records produced records; ``fail_delivery`` makes every delivery report an error; ``failures``
     maps a method name (``commit_transaction`` …) to the exceptions its next calls raise, in order."""
 
-    journal: list = field(default_factory=list)
-    produced: list[tuple[str, bytes | None, bytes | None, list | None]] = field(default_factory=list)
+    journal: list[tuple[Any, ...]] = field(default_factory=list)
+    produced: list[tuple[str, bytes | None, bytes | None, Any]] = field(default_factory=list)
     fail_delivery: bool = False
     failures: dict[str, list[Exception]] = field(default_factory=dict)
-    _pending: list = field(default_factory=list)
+    _pending: list[tuple[Callable[[Any, FakeMessage], None] | None, FakeMessage]] = field(default_factory=list)
 
     def _maybe_fail(self, call: str) -> None:
         queued = self.failures.get(call)
         if queued:
             raise queued.pop(0)
 
-    def produce(self, topic, value=None, key=None, headers=None, on_delivery=None):
+    def produce(self, topic: str, value: bytes | None = None, key: bytes | None = None, headers: Any = None,
+                on_delivery: Callable[[Any, FakeMessage], None] | None = None) -> None:
         self.journal.append(("produce", topic))
         self.produced.append((topic, key, value, headers))
         self._pending.append((on_delivery, FakeMessage(topic, 0, len(self.produced) - 1, value, key, headers)))
 
-    def poll(self, timeout=0):
+    def poll(self, timeout: float = 0) -> int:
         return self._deliver()
 
-    def flush(self, timeout=None):
+    def flush(self, timeout: float | None = None) -> int:
         self.journal.append(("flush",))
         self._deliver()
         return 0
@@ -127,23 +130,24 @@ class FakeProducer:
                 callback("delivery failed" if self.fail_delivery else None, msg)
         return len(pending)
 
-    def begin_transaction(self):
+    def begin_transaction(self) -> None:
         self.journal.append(("begin_transaction",))
         self._maybe_fail("begin_transaction")
 
-    def send_offsets_to_transaction(self, offsets, metadata, timeout=None):
+    def send_offsets_to_transaction(self, offsets: list[TopicPartition], metadata: Any,
+                                    timeout: float | None = None) -> None:
         self.journal.append(("send_offsets", [(tp.topic, tp.partition, tp.offset) for tp in offsets]))
         self._maybe_fail("send_offsets_to_transaction")
 
-    def commit_transaction(self, timeout=None):
+    def commit_transaction(self, timeout: float | None = None) -> None:
         self.journal.append(("commit_transaction",))
         self._maybe_fail("commit_transaction")
 
-    def abort_transaction(self, timeout=None):
+    def abort_transaction(self, timeout: float | None = None) -> None:
         self.journal.append(("abort_transaction",))
         self._maybe_fail("abort_transaction")
 
-    def purge(self, in_queue=True, in_flight=True, blocking=True):
+    def purge(self, in_queue: bool = True, in_flight: bool = True, blocking: bool = True) -> None:
         self.journal.append(("purge",))
         self._pending.clear()
 
@@ -153,20 +157,22 @@ class ListSink:
     """Keeps every written batch; ``fail_with`` makes the next write raise it; ``reject`` (item -> an
     exception or None) makes every write that holds a rejected item raise, like a database refusing a row."""
 
-    journal: list = field(default_factory=list)
-    batches: list = field(default_factory=list)
+    journal: list[tuple[Any, ...]] = field(default_factory=list)
+    batches: list[Any] = field(default_factory=list)
     fail_with: Exception | None = None
     reject: Callable[[Any], Exception | None] | None = None
 
-    def write(self, batch):
+    def write(self, batch: Any) -> None:
         self.journal.append(("sink.write", len(batch)))
         if self.fail_with is not None:
             error, self.fail_with = self.fail_with, None
             raise error
-        for item in batch if self.reject is not None else ():
-            error = self.reject(item)
-            if error is not None:
-                raise error
+        reject = self.reject
+        if reject is not None:
+            for item in batch:
+                refused = reject(item)
+                if refused is not None:
+                    raise refused
         self.batches.append(batch)
 
 
