@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 ACTIVITY = "activity-events.v1"
 ACTIVITY_DLQ = "activity-events.dlq.v1"
 DIRECTORY = "directory.v1"
+DIRECTORY_DLQ = "directory.dlq.v1"  # directory records that cannot be applied (a bad key, a key/value mismatch)
 PUSH = "notifications.push.v1"
 PUSH_DLQ = "notifications.push.dlq.v1"
 DLQ_REPLAYS = "dlq-replays.v1"  # compacted: one marker per replayed DLQ record (cli/dlq.py)
 
-DLQ_OF = {ACTIVITY: ACTIVITY_DLQ, PUSH: PUSH_DLQ, DIRECTORY: ACTIVITY_DLQ}
+DLQ_OF = {ACTIVITY: ACTIVITY_DLQ, PUSH: PUSH_DLQ, DIRECTORY: DIRECTORY_DLQ}
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ def topic_specs(partitions: int = 12, push_partitions: int | None = None) -> lis
         TopicSpec(ACTIVITY, partitions, {"retention.ms": week_ms}),
         TopicSpec(ACTIVITY_DLQ, 1, dlq),
         TopicSpec(DIRECTORY, 3, {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}),
+        TopicSpec(DIRECTORY_DLQ, 1, dlq),
         TopicSpec(PUSH, push_partitions, {"retention.ms": week_ms}),
         TopicSpec(PUSH_DLQ, 1, dlq),
         TopicSpec(DLQ_REPLAYS, 1, {"cleanup.policy": "compact"}),

@@ -17,3 +17,13 @@ def test_the_push_topic_has_fewer_partitions_than_the_activity_topic_by_default(
 def test_the_push_partitions_follow_a_smaller_activity_topic_or_an_explicit_count():
     assert partitions(topic_specs(partitions=2))[PUSH] == 2
     assert partitions(topic_specs(partitions=12, push_partitions=24))[PUSH] == 24
+
+
+def test_every_input_topic_has_a_dead_letter_topic_of_its_own_that_topics_create_makes():
+    from streams.topics import DIRECTORY, DIRECTORY_DLQ, DLQ_OF
+
+    made = partitions(topic_specs())
+
+    assert DLQ_OF[DIRECTORY] == DIRECTORY_DLQ == "directory.dlq.v1"
+    assert len(set(DLQ_OF.values())) == len(DLQ_OF)  # no stage's rejects land among another's
+    assert all(dlq in made for dlq in DLQ_OF.values())
