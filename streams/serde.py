@@ -62,7 +62,9 @@ def load_schema_file(path: str, version: int) -> SchemaVersion:
     raw = json.loads(open(path, encoding="utf-8").read())
     if not raw.get("namespace") or not raw.get("doc"):
         raise ValueError(f"{path}: every schema needs a namespace and a doc")
-    parsed: AvroSchema = fastavro.parse_schema(raw)  # type: ignore[assignment]  # hinted: fastavro skips re-parsing it on every call
+    # fastavro types parse_schema as any schema shape; a record schema's is a dict. Hinted: fastavro
+    # skips re-parsing it on every call.
+    parsed: AvroSchema = fastavro.parse_schema(raw)  # type: ignore[assignment]
     name = f"{raw['namespace']}.{raw['name']}"
     return SchemaVersion(name, version, path, raw, parsed, _fingerprint(parsed))
 
@@ -173,10 +175,11 @@ class AvroSerde:
             raise DecodeError("empty value")
         try:
             if data[:10] == self._header:  # the common case: written with the reader's own schema
-                return self._fast.binary_decode(data[10:])  # type: ignore[no-any-return]
+                return self._fast.binary_decode(data[10:])  # type: ignore[no-any-return]  # cavro is untyped
             writer, body_at = self._writer_of(data)
             if writer is self.reader.parsed:
-                return self._fast.binary_decode(data[body_at:])  # type: ignore[no-any-return]
+                return self._fast.binary_decode(data[body_at:])  # type: ignore[no-any-return]  # cavro is untyped
+            # fastavro types a datum as any Avro value; a record schema reads as a dict.
             return fastavro.schemaless_reader(io.BytesIO(data[body_at:]), writer, self.reader.parsed)  # type: ignore[return-value]
         except DecodeError:
             raise
@@ -203,7 +206,7 @@ class AvroSerde:
             schema_str = self._registry.get_schema(schema_id).schema_str
         except Exception as exc:
             raise DecodeError(f"schema id {schema_id} not found in the registry: {exc}") from exc
-        parsed: AvroSchema = fastavro.parse_schema(json.loads(schema_str))  # type: ignore[assignment]
+        parsed: AvroSchema = fastavro.parse_schema(json.loads(schema_str))  # type: ignore[assignment]  # as above
         if _fingerprint(parsed) == self.reader.fingerprint:
             parsed = self.reader.parsed
         self._by_id[schema_id] = parsed
