@@ -13,15 +13,15 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from cli.devstack.databases import drop_database
 from cli.produce import demo_event_list
+from processors.persister.settings import PersisterSettings
 from sinks.postgres.migrate import upgrade
 from streams.admin import create_topics, delete_topics
 from streams.clients import build_admin
 from streams.producer import ActivityPublisher
-from processors.persister.settings import PersisterSettings
 from streams.settings import ProducerSettings
 from streams.topics import topic_specs
-from tests.integration.databases import drop_database
 
 RESULTS = Path(__file__).parent / "results"
 

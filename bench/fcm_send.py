@@ -22,12 +22,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.stats import percentile  # noqa: E402
+from deploy.fcm_emulator.harness import FcmEmulator  # noqa: E402
 from processors.push.rules import payload_for  # noqa: E402
+from processors.push.settings import PushSenderSettings  # noqa: E402
 from sinks.fcm.client import FcmClient  # noqa: E402
 from sinks.fcm.messages import to_message, to_messages  # noqa: E402
 from streams.messages import Priority, PushRequest  # noqa: E402
-from processors.push.settings import PushSenderSettings  # noqa: E402
-from tests.integration.fcm import FcmEmulator  # noqa: E402
 
 NOW = datetime.now(timezone.utc)
 

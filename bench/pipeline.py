@@ -36,6 +36,7 @@ from bench.fanout import load_directory, producer_settings
 from cli.demo_push import caught_up
 from cli.processes import start_processor, stop_processor
 from cli.produce import register_demo_devices
+from deploy.fcm_emulator.harness import FcmEmulator
 from processors.catalogue import DEFAULT_ENABLED_TYPES
 from processors.demo.traffic import DemoWorld, build_world, demo_events
 from streams.admin import group_lag
@@ -43,7 +44,6 @@ from streams.clients import build_admin
 from streams.messages import ActivityEvent
 from streams.producer import ActivityPublisher
 from streams.topics import ACTIVITY, PUSH
-from tests.integration.fcm import FcmEmulator
 
 SEED = 7  # the demo world's seed (register_demo_devices builds the same world from it)
 PROCESSORS = {"persister": "processors.persister", "fanout": "processors.fanout", "push-sender": "processors.push"}

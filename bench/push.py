@@ -28,6 +28,8 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench.common import scratch_topics  # noqa: E402
 from cli.processes import start_processor, stop_processor, wait_until  # noqa: E402
+from deploy.fcm_emulator.harness import FcmEmulator  # noqa: E402
+from processors.persister.settings import PersisterSettings  # noqa: E402
 from processors.push.rules import payload_for  # noqa: E402
 from sinks.fcm.messages import encode, to_message  # noqa: E402
 from sinks.postgres.migrate import upgrade  # noqa: E402
@@ -35,9 +37,7 @@ from sinks.postgres.tokens import register_token  # noqa: E402
 from streams.clients import build_producer  # noqa: E402
 from streams.messages import PUSH_REQUEST, Priority, PushRequest, utcnow  # noqa: E402
 from streams.serde import AvroSerde, SchemaStore  # noqa: E402
-from processors.persister.settings import PersisterSettings  # noqa: E402
 from streams.topics import PUSH  # noqa: E402
-from tests.integration.fcm import FcmEmulator  # noqa: E402
 
 BASE_DB = os.environ.get("HERALD_DATABASE_URL", "postgresql+psycopg://herald@127.0.0.1:5432/herald")
 EVENT_TYPES = ["LAB_RESULT_RECEIVED", "APPOINTMENT_SCHEDULED", "ENCOUNTER_SIGNED", "MEDICATION_PRESCRIBED"]

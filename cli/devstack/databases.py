@@ -1,4 +1,4 @@
-"""Scratch databases of the integration tests and the benchmarks: dropped even with sessions inside."""
+"""Scratch databases (the integration tests' and the benchmarks'): dropped even with sessions inside."""
 from __future__ import annotations
 
 from sqlalchemy import text

@@ -5,6 +5,9 @@ sender, the emulator must not be the bottleneck of ``bench/push.py``. A bare ``a
 that parses the request head itself measured faster than both framework stacks for this
 one-route, JSON-in/JSON-out workload (figures in docs/push.md). uvloop is used when installed.
 
+Over TLS when started with a certificate (``--tls-cert/--tls-key``): tests check the sender's
+transport verifies it.
+
 Routes:
   POST   /v1/projects/{project}/messages:send    FCM HTTP v1 (needs ``Authorization: Bearer …``)
   POST   /token                                   OAuth 2 token endpoint (any grant is accepted)
@@ -20,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import ssl
 from dataclasses import asdict
 from urllib.parse import parse_qs, urlsplit
 
@@ -167,8 +171,17 @@ def _select(rows: list[dict], query: dict) -> list[dict]:
     return [r for r in list(rows) if token is None or r.get("token") == token]
 
 
-async def serve(host: str, port: int, emulator: Emulator | None = None) -> asyncio.base_events.Server:
-    """Starts listening; called by ``__main__`` (and by tests that run the emulator in-process)."""
+async def serve(host: str, port: int, emulator: Emulator | None = None,
+                ssl_context: ssl.SSLContext | None = None) -> asyncio.base_events.Server:
+    """Starts listening (over TLS with ``ssl_context``); called by ``__main__`` (and by tests that run
+    the emulator in-process)."""
     emulator = emulator or Emulator()
     loop = asyncio.get_running_loop()
-    return await loop.create_server(lambda: HttpProtocol(emulator), host, port, backlog=1024)
+    return await loop.create_server(lambda: HttpProtocol(emulator), host, port, backlog=1024, ssl=ssl_context)
+
+
+def tls_context(cert_file: str, key_file: str) -> ssl.SSLContext:
+    """A server context for a PEM certificate (chain) and its key, e.g. a self-signed one for tests."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return context

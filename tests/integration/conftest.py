@@ -19,14 +19,14 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from cli.devstack.databases import drop_database
+from cli.processes import stop_processor
+from processors.persister.settings import PersisterSettings
 from sinks.postgres.migrate import upgrade
 from streams.admin import create_topics, delete_topics, wait_for_kafka
 from streams.clients import build_admin
 from streams.errors import ServiceUnavailable
-from processors.persister.settings import PersisterSettings
 from streams.topics import topic_specs
-from cli.processes import stop_processor
-from tests.integration.databases import drop_database
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 DEFAULT_DB = "postgresql+psycopg://herald@127.0.0.1:5432/herald"
@@ -161,7 +161,7 @@ def pipeline(services, database_url, tmp_path):
 @pytest.fixture(scope="session")
 def fcm_emulator_process(tmp_path_factory):
     """One FCM emulator for the session, on a free port (not the dev stack's 9099, which a demo may use)."""
-    from tests.integration.fcm import FcmEmulator
+    from deploy.fcm_emulator.harness import FcmEmulator
 
     emulator = FcmEmulator.start(tmp_path_factory.mktemp("fcm") / "fcm-emulator.log")
     yield emulator

@@ -1,71 +1,20 @@
-"""The FCM emulator for integration tests (own process, own free port) and push-sender helpers."""
+"""Push-sender helpers of the integration tests; the emulator harness is ``deploy.fcm_emulator.harness``."""
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
-import httpx
 from confluent_kafka import Producer
 from sqlalchemy import create_engine, text
 
-from cli.processes import wait_until
+from deploy.fcm_emulator.harness import FcmEmulator
 from sinks.postgres.tokens import register_token
 from streams.messages import PUSH_REQUEST, Priority, PushRequest, utcnow
 from streams.serde import AvroSerde, SchemaStore
 from streams.topics import PUSH
 from tests.integration.helpers import produce_raw, start
-from tests.ports import free_port
 
-REPO = Path(__file__).resolve().parents[2]
 SENDER = "processors.push"
-
-
-@dataclass
-class FcmEmulator:
-    """A running emulator and its admin API."""
-
-    url: str
-    process: subprocess.Popen | None = None
-
-    @classmethod
-    def start(cls, log_path: Path, port: int | None = None) -> "FcmEmulator":
-        port = port or free_port()
-        out = open(log_path, "ab")
-        proc = subprocess.Popen([sys.executable, "-m", "deploy.fcm_emulator", "--port", str(port)], cwd=REPO,
-                                stdout=out, stderr=subprocess.STDOUT)
-        emulator = cls(f"http://127.0.0.1:{port}", proc)
-        wait_until(emulator.answers, 20, interval=0.1, what="the FCM emulator")
-        return emulator
-
-    def answers(self) -> bool:
-        try:
-            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def fault(self, **spec) -> None:
-        httpx.post(f"{self.url}/emulator/faults", json=spec, timeout=5).raise_for_status()
-
-    def reset(self) -> None:
-        httpx.delete(f"{self.url}/emulator/faults", timeout=5).raise_for_status()
-        httpx.delete(f"{self.url}/emulator/messages", timeout=5).raise_for_status()
-
-    def messages(self, token: str | None = None) -> list[dict]:
-        params = {"token": token} if token else {}
-        return httpx.get(f"{self.url}/emulator/messages", params=params, timeout=30).json()["messages"]
-
-    def attempts(self, token: str | None = None) -> list[dict]:
-        params = {"token": token} if token else {}
-        return httpx.get(f"{self.url}/emulator/attempts", params=params, timeout=30).json()["attempts"]
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
 
 
 def device(user: str, n: int = 0) -> str:

@@ -6,7 +6,7 @@ import uuid
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.integration.databases import drop_database
+from cli.devstack.databases import drop_database
 
 
 def test_given_a_session_left_open_in_it_then_a_scratch_database_is_still_dropped(services):

@@ -215,7 +215,7 @@ def replay(pipeline) -> str:
 # --- FCM down, then back: the first push within seconds, no attempt spent on the outage ------------
 
 def test_given_fcm_unreachable_for_a_while_then_the_first_push_goes_out_within_5_s_of_its_return(pipeline, tmp_path):
-    from tests.integration.fcm import FcmEmulator
+    from deploy.fcm_emulator.harness import FcmEmulator
 
     own = FcmEmulator.start(tmp_path / "own-fcm.log")  # this test stops it: not the shared one
     port = int(own.url.rsplit(":", 1)[1])
