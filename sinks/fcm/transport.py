@@ -49,13 +49,17 @@ class _Connection:
 
 
 class Http1Pool:
-    """Up to ``size`` keep-alive connections to one origin; a request waits for a free one."""
+    """Up to ``size`` keep-alive connections to one origin; a request waits for a free one.
 
-    def __init__(self, origin: str, *, size: int, timeout_s: float) -> None:
+    https:// origins: the certificate and host name are verified against the system's CAs, or against
+    ``ssl_context`` when given (tests trust their own CA that way). A certificate that does not verify
+    fails the connection attempt (``httpx.ConnectError``), like any refused connection."""
+
+    def __init__(self, origin: str, *, size: int, timeout_s: float, ssl_context: ssl.SSLContext | None = None) -> None:
         parts = urlsplit(origin)
         self._host = parts.hostname or "127.0.0.1"
         self._port = parts.port or (443 if parts.scheme == "https" else 80)
-        self._ssl = ssl.create_default_context() if parts.scheme == "https" else None
+        self._ssl = (ssl_context or ssl.create_default_context()) if parts.scheme == "https" else None
         self._host_header = parts.netloc.encode()
         self._size = size
         self._timeout_s = timeout_s
