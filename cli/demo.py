@@ -14,6 +14,7 @@ from cli.demo_push import PUSH_ENV, prepare_devices, print_push_summary, pushes_
 from cli.processes import ports_taken, wait_until
 from cli.supervisor import Supervisor, herald_child
 from cli.produce import produce_demo, seed_demo_preferences
+from processors.registry import PROCESSES
 from sinks.postgres.engine import build_engine
 from sinks.postgres.migrate import upgrade
 from streams.admin import create_topics, group_lag, wait_for_kafka
@@ -22,7 +23,8 @@ from processors.persister.settings import PersisterSettings
 from streams.settings import ProducerSettings
 from streams.topics import ACTIVITY, DIRECTORY, PUSH, topic_specs
 
-DEMO_PROCESSORS = ("persister", "directory", "fanout", "scheduler", "push-sender")
+# Every registered process the demo needs, the API last (it is started with its own env).
+DEMO_PROCESSORS = tuple(name for name, p in PROCESSES.items() if p.in_demo and name != "api")
 
 
 def run_demo(console: Console, *, events: int, rate: float) -> int:

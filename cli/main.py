@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from processors.registry import PROCESSES
 from streams.settings import KafkaSettings, PostgresSettings, ProducerSettings
 from streams.topics import PUSH_PARTITIONS
 
@@ -22,17 +23,6 @@ dlq = typer.Typer(help="Dead-letter topics.", no_args_is_help=True)
 for sub, name in ((dev, "dev"), (topics, "topics"), (db, "db"), (produce, "produce"), (dlq, "dlq")):
     app.add_typer(sub, name=name)
 console = Console(width=None if sys.stdout.isatty() else 130)  # CI logs are not terminals: keep tables whole
-
-PROCESSORS = {
-    "persister": "processors.persister.__main__",
-    "directory": "processors.directory.__main__",
-    "fanout": "processors.fanout.__main__",
-    "scheduler": "processors.scheduler.__main__",
-    "reconciler": "processors.reconciler.__main__",
-    "lag-exporter": "processors.lag_exporter.__main__",
-    "push-sender": "processors.push.__main__",
-    "api": "api.__main__",
-}
 
 
 @dev.command("up")
@@ -89,15 +79,15 @@ def db_upgrade(revision: str = "head") -> None:
 
 
 @app.command("run")
-def run(processor: str = typer.Argument(..., help="|".join(PROCESSORS) + "|all"),
+def run(processor: str = typer.Argument(..., help="|".join(PROCESSES) + "|all"),
         once: bool = typer.Option(False, "--once", help="reconciler: one pass over what is pending, then exit")) -> None:
     """Run one processor until SIGTERM; `all`: every processor and the API, supervised, in one terminal."""
     if processor == "all":
         from cli.supervisor import run_all
 
-        raise typer.Exit(run_all(console, list(PROCESSORS)))
-    if processor not in PROCESSORS:
-        console.print(f"[red]unknown processor {processor!r}; available: {', '.join(PROCESSORS)}[/red]")
+        raise typer.Exit(run_all(console, list(PROCESSES)))
+    if processor not in PROCESSES:
+        console.print(f"[red]unknown processor {processor!r}; available: {', '.join(PROCESSES)}[/red]")
         raise typer.Exit(2)
     if processor == "api":  # uvicorn's bind error is a traceback: name the port's holder instead
         from cli.processes import ports_taken
@@ -110,7 +100,7 @@ def run(processor: str = typer.Argument(..., help="|".join(PROCESSORS) + "|all")
         from cli.devstack import default_fcm_env
 
         os.environ.update(default_fcm_env(os.environ))  # local runs push to the emulator unless FCM is configured
-    module = importlib.import_module(PROCESSORS[processor])
+    module = importlib.import_module(f"{PROCESSES[processor].module}.__main__")
     module.main(once=True) if once and processor == "reconciler" else module.main()
 
 

@@ -39,19 +39,18 @@ def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 
 
 def ports_of(names: list[str], env: dict[str, str] | None = None) -> dict[int, str]:
     """The ports the processes ``names`` will listen on (port → the setting that moves it): each
-    process's default metrics port unless ``HERALD_METRICS_PORT`` is set (0: none), the API's own."""
-    from streams.health import DEFAULT_PORTS
+    process's registered port unless its setting is set (``HERALD_METRICS_PORT``, 0: none; the API's
+    ``HERALD_API_PORT``)."""
+    from processors.registry import PROCESSES
 
     env = os.environ if env is None else env
-    metrics = env.get("HERALD_METRICS_PORT")
     ports: dict[int, str] = {}
     for name in names:
-        if name == "api":
-            ports[int(env.get("HERALD_API_PORT") or DEFAULT_PORTS["api"])] = "HERALD_API_PORT"
-        elif metrics is None:
-            ports[DEFAULT_PORTS[name]] = "HERALD_METRICS_PORT"
-        elif int(metrics):
-            ports[int(metrics)] = "HERALD_METRICS_PORT"
+        process = PROCESSES[name]
+        value = env.get(process.port_setting)
+        port = process.port if value is None or value == "" else int(value)
+        if port:
+            ports[port] = process.port_setting
     return ports
 
 

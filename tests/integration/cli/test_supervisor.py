@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import PROCESSORS
+from processors.registry import PROCESSES
 from cli.processes import wait_until
 from tests.integration.fcm import free_port
 
@@ -53,7 +53,7 @@ def start_run_all(pipeline, tmp_path) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "cli.main", "run", "all"], env=env, stdout=out,
                             stderr=subprocess.STDOUT)
     pipeline.processes.append(proc)
-    wait_until(lambda: set(children(proc.pid)) == set(PROCESSORS), 60, what="every child of `herald run all`")
+    wait_until(lambda: set(children(proc.pid)) == set(PROCESSES), 60, what="every child of `herald run all`")
     api_up = re.compile(r"^api +\| .*Uvicorn running", re.MULTILINE)  # its lines come prefixed with its name
     wait_until(lambda: api_up.search((tmp_path / "run-all.log").read_text()), 60, what="the API to answer")
     return proc

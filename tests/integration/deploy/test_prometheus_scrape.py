@@ -1,8 +1,9 @@
 """A real Prometheus scrapes the running pipeline: every expression of the Grafana dashboard and of the
 alert rules returns at least one series, and the rules evaluate without error.
 
-The processes come from one place, ``cli.main.PROCESSORS`` (those with a metrics port), so the test
-grows as processors are registered; each is scraped under its job of deploy/prometheus/prometheus.yml.
+The processes come from one place, ``processors.registry.PROCESSES``, so the test grows as processes
+are registered; each is scraped under its job of deploy/prometheus/prometheus.yml, on the port its
+registered setting (``HERALD_METRICS_PORT``, the API's ``HERALD_API_PORT``) moves.
 Metrics whose producer does not export them yet are listed once, in ``KNOWN_PENDING``.
 """
 from __future__ import annotations
@@ -14,10 +15,9 @@ import httpx
 import pytest
 import yaml
 
-from cli.main import PROCESSORS
 from cli.processes import stop_processor, wait_until
 from cli.produce import demo_event_list
-from streams.health import DEFAULT_PORTS
+from processors.registry import PROCESSES
 from streams.topics import ACTIVITY
 from tests.integration.fcm import add_bell_rows, device, publish_requests, push_request, register
 from tests.integration.helpers import lag, produce_raw, publish_events, start
@@ -29,7 +29,6 @@ pytestmark = pytest.mark.integration
 # Metrics no running process exports yet, and why; remove an entry once its series appear (the test
 # fails while a pending metric does show up, so this list cannot go stale).
 KNOWN_PENDING: dict[str, str] = {}
-PORT_ENV = {"api": "HERALD_API_PORT"}  # the port each process is told to serve /metrics on; default HERALD_METRICS_PORT
 
 
 def extra_env(fcm) -> dict[str, dict[str, str]]:
@@ -42,7 +41,7 @@ def extra_env(fcm) -> dict[str, dict[str, str]]:
 
 def observed_processes() -> dict[str, str]:
     """Process name -> module, for every registered process that serves metrics."""
-    return {name: module.removesuffix(".__main__") for name, module in PROCESSORS.items() if name in DEFAULT_PORTS}
+    return {name: p.module for name, p in PROCESSES.items() if p.port}
 
 
 def scrape_config(ports: dict[str, int]) -> dict:
@@ -112,7 +111,7 @@ def start_processes(pipeline, tmp_path, env: dict[str, dict[str, str]]) -> dict[
     ports = {}
     for name, module in observed_processes().items():
         ports[name] = free_port()
-        start(pipeline, module, tmp_path, **{PORT_ENV.get(name, "HERALD_METRICS_PORT"): str(ports[name])},
+        start(pipeline, module, tmp_path, **{PROCESSES[name].port_setting: str(ports[name])},
               **env.get(name, {}))
     for name, port in ports.items():
         wait_until(lambda: _answers(f"http://127.0.0.1:{port}/readyz"), 45, what=f"{name} to be ready (/readyz)")

@@ -2,17 +2,16 @@
 scrape config for every process, and a dashboard and rules built on exactly the exported names."""
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 
 import yaml
 from prometheus_client import REGISTRY, CollectorRegistry
 
-import processors.push.metrics  # noqa: F401 (registers the push sender's metrics)
-import streams.metrics  # noqa: F401 (registers the runtime's metrics)
 from processors.lag_exporter.app import LagExporter
 from processors.lag_exporter.exposition import LagMetrics
-from streams.health import DEFAULT_PORTS
+from processors.registry import PROCESSES
 from tests.observability import (DASHBOARD, RULE_TESTS, RULES, SCRAPE_CONFIG, alert_rules, binary,
                                  dashboard_expressions, metric_names)
 
@@ -46,11 +45,14 @@ def test_rule_unit_tests_pass():
 
 def test_scrape_config_has_one_job_per_process_on_its_default_port():
     jobs = {j["job_name"]: j["static_configs"][0]["targets"] for j in yaml.safe_load(SCRAPE_CONFIG.read_text())["scrape_configs"]}
-    assert jobs == {f"herald-{process}": [f"127.0.0.1:{port}"] for process, port in DEFAULT_PORTS.items()}
+    assert jobs == {f"herald-{p.name}": [f"127.0.0.1:{p.port}"] for p in PROCESSES.values()}
 
 
 def exported_names() -> set[str]:
-    """Every metric family name Herald processes export, with the sample suffixes Prometheus sees."""
+    """Every metric family name Herald processes export, with the sample suffixes Prometheus sees:
+    importing each registered process's ``__main__`` registers the metrics of the modules it runs."""
+    for process in PROCESSES.values():
+        importlib.import_module(f"{process.module}.__main__")
     registry = CollectorRegistry()
     registry.register(LagMetrics(LagExporter(lambda: None, group_prefix="herald-")))  # idle: never collects
     families = list(REGISTRY.collect()) + list(registry.collect())
