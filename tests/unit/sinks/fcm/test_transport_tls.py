@@ -13,7 +13,7 @@ import pytest
 from deploy.fcm_emulator.fcm import Emulator
 from deploy.fcm_emulator.server import serve, tls_context
 from sinks.fcm.transport import Http1Pool
-from tests.unit.sinks.fcm.certificates import make_ca_and_server
+from tests.certificates import make_ca_and_server
 
 SEND = "/v1/projects/herald-local/messages:send"
 BODY = json.dumps({"message": {"token": "a-0:APA91bTLS", "data": {"k": "v"}}}).encode()
