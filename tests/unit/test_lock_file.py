@@ -21,3 +21,20 @@ def test_every_dependency_is_pinned_with_hashes():
     pinned = {m.group(1).lower().replace("_", "-") for m in re.finditer(r"^([A-Za-z0-9_.-]+)==\S+ \\$", lock, re.M)}
     assert wanted <= pinned, f"not in requirements.lock (run `make upgrade-deps`): {sorted(wanted - pinned)}"
     assert lock.count("--hash=sha256:") >= len(pinned)
+
+
+def test_every_locked_version_is_in_the_range_pyproject_allows():
+    """A narrowed range (firebase-admin's, pinned to what its contract test covers) must still hold the
+    locked version, else installs from the lock and from pyproject.toml disagree."""
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = [Requirement(r) for r in project["dependencies"]]
+    for extra in ("test", "bench"):
+        requirements += [Requirement(r) for r in project["optional-dependencies"][extra]]
+    lock = (ROOT / "requirements.lock").read_text()
+    locked = {m.group(1).lower().replace("_", "-"): m.group(2)
+              for m in re.finditer(r"^([A-Za-z0-9_.-]+)==(\S+) \\$", lock, re.M)}
+    outside = {r.name: locked[_name(r.name)] for r in requirements
+               if _name(r.name) in locked and not r.specifier.contains(locked[_name(r.name)], prereleases=True)}
+    assert outside == {}, "requirements.lock pins versions pyproject.toml excludes (run `make upgrade-deps`)"
