@@ -17,22 +17,24 @@ REPO = Path(__file__).resolve().parents[2]
 
 @dataclass
 class FcmEmulator:
-    """A running emulator and its admin API; over https:// when started with ``tls=(cert, key)``
-    (PEM files; the certificate is also what the admin calls trust, so a self-signed one will do)."""
+    """A running emulator and its admin API; over https:// when started with ``tls=(cert, key)`` (PEM
+    files). The admin calls trust ``ca_file``: the CA that signed the certificate, or by default the
+    certificate itself (a self-signed one)."""
 
     url: str
     process: subprocess.Popen | None = None
     ca_file: str | None = None
 
     @classmethod
-    def start(cls, log_path: Path, port: int | None = None, tls: tuple[str, str] | None = None) -> "FcmEmulator":
+    def start(cls, log_path: Path, port: int | None = None, tls: tuple[str, str] | None = None,
+              ca_file: str | None = None) -> "FcmEmulator":
         port = port or _free_port()
         command = [sys.executable, "-m", "deploy.fcm_emulator", "--port", str(port)]
         if tls:
             command += ["--tls-cert", tls[0], "--tls-key", tls[1]]
         with open(log_path, "ab") as out:
             proc = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
-        emulator = cls(f"{'https' if tls else 'http'}://127.0.0.1:{port}", proc, tls[0] if tls else None)
+        emulator = cls(f"{'https' if tls else 'http'}://127.0.0.1:{port}", proc, (ca_file or tls[0]) if tls else None)
         deadline = time.monotonic() + 20
         while not emulator.answers():
             if proc.poll() is not None or time.monotonic() > deadline:

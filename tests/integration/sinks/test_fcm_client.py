@@ -10,11 +10,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from deploy.fcm_emulator.harness import FcmEmulator
 from processors.push.rules import payload_for
 from sinks.fcm.client import FcmClient
 from sinks.fcm.messages import to_message, to_messages
 from streams.messages import Priority, PushRequest
 from sinks.fcm.settings import FcmSettings
+from tests.certificates import make_ca_and_server
 from tests.integration.fcm import device, push_request
 
 pytestmark = pytest.mark.integration
@@ -74,3 +76,33 @@ def test_an_endpoint_that_accepts_but_never_answers_is_a_timeout_result(tmp_path
         assert not result.ok and result.http_status is None and result.code == "DEADLINE_EXCEEDED"  # retried
     finally:
         silent.close()
+
+
+@pytest.mark.parametrize("transport", ["pool", "httpx"])
+def test_sends_over_tls_to_an_emulator_whose_ca_is_trusted_through_ssl_cert_file(tmp_path, monkeypatch, transport):
+    """The emulator started with --tls-cert/--tls-key; the client trusts the test CA through OpenSSL's
+    SSL_CERT_FILE (how a corporate proxy's CA is added, no Herald setting needed), then refuses it without."""
+    ca, cert, key = make_ca_and_server(tmp_path / "tls")
+    emulator = FcmEmulator.start(tmp_path / "tls-emulator.log", tls=(cert, key), ca_file=ca)
+    try:
+        assert emulator.url.startswith("https://")
+        monkeypatch.setenv("SSL_CERT_FILE", ca)
+        trusted = FcmClient(FcmSettings(fcm_endpoint=emulator.url, fcm_transport=transport))
+        try:
+            token = device("a")
+            (sent,) = trusted.send([to_message(payload_for(push_request("a"), now=NOW, ttl_s=60), token)])
+        finally:
+            trusted.close()
+        monkeypatch.delenv("SSL_CERT_FILE")
+        untrusted = FcmClient(FcmSettings(fcm_endpoint=emulator.url, fcm_transport=transport, fcm_timeout_s=5))
+        started = time.monotonic()
+        try:
+            (refused,) = untrusted.send([to_message(payload_for(push_request("b"), now=NOW, ttl_s=60), device("b"))])
+        finally:
+            untrusted.close()
+
+        assert sent.ok and [m["token"] for m in emulator.messages()] == [token]
+        assert not refused.ok and refused.http_status is None and refused.code == "UNAVAILABLE"
+        assert time.monotonic() - started < 4  # refused at the handshake, not timed out
+    finally:
+        emulator.stop()
