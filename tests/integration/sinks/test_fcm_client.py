@@ -14,8 +14,8 @@ from deploy.fcm_emulator.harness import FcmEmulator
 from processors.push.rules import payload_for
 from sinks.fcm.client import FcmClient
 from sinks.fcm.messages import to_message, to_messages
-from streams.messages import Priority, PushRequest
 from sinks.fcm.settings import FcmSettings
+from streams.messages import Priority, PushRequest
 from tests.certificates import make_ca_and_server
 from tests.integration.fcm import device, push_request
 

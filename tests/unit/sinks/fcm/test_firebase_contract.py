@@ -18,7 +18,11 @@ from firebase_admin import _http_client, _retry, credentials, exceptions, messag
 
 from deploy.fcm_emulator.fcm import Emulator, Fault
 from deploy.fcm_emulator.server import serve
-from sinks.fcm.firebase_internals import MessagingService, encode_message, sdk_http_client
+from sinks.fcm.firebase_internals import (
+    MessagingService,
+    encode_message,
+    sdk_http_client,
+)
 from sinks.fcm.messages import to_messages
 from sinks.fcm.transport import SdkHttpClient
 
