@@ -1,5 +1,6 @@
-"""``herald run all`` under a real supervisor: its children never outlive it, a dead one is started
-again, and SIGTERM stops them all with exit code 0."""
+"""``herald run all`` under a real supervisor (cli/supervisor.py, also ``herald demo``'s): its children
+never outlive it, a dead one is reported and started again after a growing wait, their lines come
+prefixed with their names, and SIGTERM or Ctrl-C stops them all with exit code 0."""
 from __future__ import annotations
 
 import os
@@ -13,7 +14,7 @@ import pytest
 
 from processors.registry import PROCESSES
 from cli.processes import wait_until
-from tests.integration.fcm import free_port
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 PROC = Path("/proc")
@@ -104,3 +105,70 @@ def test_given_a_child_refuses_its_configuration_then_it_is_not_restarted_while_
     assert supervisor.restarts("port-taken") == 0
     assert any(r.startswith("port-taken exited with code 78 (its port is taken); not restarting") for r in reports)
     assert any(r.startswith("crashing (pid ") and "died with exit code 1" in r for r in reports)
+
+
+SLEEPER = [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(600)"]
+
+
+def test_given_ctrl_c_in_the_terminal_then_every_child_stops_and_the_supervisor_exits_0(tmp_path):
+    # Given a supervisor in a terminal's foreground process group (a session of its own here)
+    driver = ("import sys; from cli.supervisor import ChildSpec, Supervisor; "
+              f"sys.exit(Supervisor([ChildSpec('one', {SLEEPER!r}), ChildSpec('two', {SLEEPER!r})]).run())")
+    out = open(tmp_path / "out.log", "wb")
+    parent = subprocess.Popen([sys.executable, "-c", driver], stdout=out, stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    try:
+        wait_until(lambda: len(_kids(parent.pid)) == 2, 30, what="two children")
+        wait_until(lambda: (tmp_path / "out.log").read_text().count("| up") == 2, 30, what="both children's output")
+        kids = _kids(parent.pid)
+
+        # When Ctrl-C reaches the whole foreground group
+        os.killpg(parent.pid, signal.SIGINT)
+
+        # Then the supervisor stops the children itself and exits 0, leaving none behind
+        assert parent.wait(30) == 0
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+    assert not any(alive(pid) for pid in kids)
+    log = (tmp_path / "out.log").read_text()
+    assert "one stopped with exit code -15" in log and "two stopped with exit code -15" in log
+
+
+def _kids(parent: int) -> list[int]:
+    return [int(e.name) for e in PROC.iterdir()
+            if e.name.isdigit() and (stat := _stat(int(e.name))) and stat[1] == str(parent) and stat[0] != "Z"]
+
+
+def test_child_lines_are_prefixed_with_its_name_on_the_supervisors_output():
+    import io
+
+    from cli.supervisor import ChildSpec, Supervisor
+
+    out = io.StringIO()
+    supervisor = Supervisor([ChildSpec("persister", [sys.executable, "-c", "print('one'); print('two')"]),
+                             ChildSpec("api", SLEEPER)], out=out, report=lambda line: None)
+    supervisor.start()
+    try:
+        wait_until(lambda: "persister | two" in out.getvalue() and "api       | up" in out.getvalue(), 30,
+                   interval=0.05, what="the children's lines")
+    finally:
+        supervisor.stop()
+    assert "persister | one\npersister | two\n" in out.getvalue()
+
+
+def test_a_child_that_keeps_dying_is_restarted_after_longer_and_longer_waits():
+    from cli.supervisor import ChildSpec, Supervisor
+    from streams.retry import RetryPolicy
+
+    reports: list[str] = []
+    supervisor = Supervisor([ChildSpec("crashing", [sys.executable, "-c", "raise SystemExit(1)"])],
+                            report=reports.append, backoff=RetryPolicy(base=0.1, cap=0.4, jitter=False))
+    supervisor.start()
+    try:
+        wait_until(lambda: supervisor.restarts("crashing") >= 4, 30, interval=0.05, what="four restarts")
+    finally:
+        supervisor.stop()
+
+    waits = [float(re.search(r"restarting it in ([0-9.]+) s", r).group(1)) for r in reports if "restarting it in" in r]
+    assert waits[:4] == [0.1, 0.2, 0.4, 0.4]  # doubling, up to the cap
