@@ -39,15 +39,17 @@ from cli.produce import register_demo_devices
 from deploy.fcm_emulator.harness import FcmEmulator
 from processors.catalogue import DEFAULT_ENABLED_TYPES
 from processors.demo.traffic import DemoWorld, build_world, demo_events
+from processors.registry import PROCESSES
 from streams.admin import group_lag
 from streams.clients import build_admin
 from streams.messages import ActivityEvent
 from streams.producer import ActivityPublisher
-from streams.topics import ACTIVITY, PUSH
+from streams.topics import PUSH
 
 SEED = 7  # the demo world's seed (register_demo_devices builds the same world from it)
-PROCESSORS = {"persister": "processors.persister", "fanout": "processors.fanout", "push-sender": "processors.push"}
-INPUT = {"persister": ACTIVITY, "fanout": ACTIVITY, "push-sender": PUSH}
+# The pipeline's consumer-group stages, with module and input from the process registry.
+PROCESSORS = {name: PROCESSES[name].module for name in ("persister", "fanout", "push-sender")}
+INPUT = {name: PROCESSES[name].inputs[0] for name in PROCESSORS}
 _TRIGGER = """
 CREATE OR REPLACE FUNCTION bench_notify_rows() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN PERFORM pg_notify('bench_rows', (extract(epoch FROM now()) * 1000000)::bigint::text); RETURN NULL; END $$;
