@@ -3,7 +3,7 @@
 One table, ``CATALOGUE``: event type -> default priority, feed visibility, recipient rule, whether the
 type is on in a new user's preferences, and a PHI-free push title/body. Extend the table; never test
 for an event type anywhere else (the one exception is ANNOUNCEMENT_URGENT's override of preferences,
-which reaches users whatever their preferences, as ``processors.fanout.rules.decide`` implements).
+which reaches users whatever their preferences, as ``processors.notifications.decisions.decide`` implements).
 
 Unknown types are still stored: ``lookup`` returns a fallback entry (clinical staff only, notify no one,
 ``known=False``) until the catalogue learns them.

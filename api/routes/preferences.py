@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from api import queries
 from api.deps import CurrentUser, DatabaseDep
 from api.schemas import BODY_RESPONSES, PreferencesBody, PreferencesOut, hh_mm
-from processors.fanout.rules import default_preferences
+from processors.notifications.preferences import default_preferences
 from streams.messages import Priority
 
 router = APIRouter(prefix="/v1", tags=["preferences"])

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from processors.fanout.app import Fanout
-from processors.fanout.loader import FanoutLoader
+from processors.notifications_io.loader import DirectoryLoader
 from sinks.postgres.engine import build_engine
 from sinks.postgres.notifications import NotificationSink
 from streams.app import build_runtime, configure_logging
@@ -20,7 +20,7 @@ def main(settings: FanoutSettings | None = None) -> None:
     registry, store = registry_client(settings.schema_registry_url), SchemaStore()
     engine = build_engine(settings.database_url)
     push_topic = settings.topic(PUSH)
-    fanout = Fanout(FanoutLoader(engine), AvroSerde(PUSH_REQUEST, store, registry=registry, subject=f"{push_topic}-value"),
+    fanout = Fanout(DirectoryLoader(engine), AvroSerde(PUSH_REQUEST, store, registry=registry, subject=f"{push_topic}-value"),
                     push_topic)
     runtime = build_runtime(settings, processor=fanout, group="fanout", topics=[ACTIVITY],
                             decode=Decoder(AvroSerde(ACTIVITY_EVENT, store, registry=registry), ActivityEvent.from_avro),

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from processors.catalogue import lookup
-from processors.fanout.rules import digest_text
+from processors.notifications.digests import digest_text
 from sinks.fcm.results import SendResult
 from sinks.postgres.tokens import DeviceToken
 from streams.messages import Priority, PushRequest

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from processors.fanout.loader import FanoutLoader
+from processors.notifications_io.loader import DirectoryLoader
 from processors.periodic import run_periodic
 from processors.reconciler.app import Reconciler, event_dead_letter
 from sinks.postgres.engine import build_engine
@@ -21,7 +21,7 @@ def build(settings: FanoutSettings) -> Reconciler:
     store, registry = SchemaStore(), registry_client(settings.schema_registry_url)
     serde = AvroSerde(PUSH_REQUEST, store, registry=registry, subject=f"{topic}-value")
     activity = AvroSerde(ACTIVITY_EVENT, store, registry=registry, subject=f"{settings.topic(ACTIVITY)}-value")
-    return Reconciler(engine, FanoutLoader(engine), build_producer(settings), serde, topic,
+    return Reconciler(engine, DirectoryLoader(engine), build_producer(settings), serde, topic,
                       grace_s=settings.reconciler_grace_s,
                       dead_letter=event_dead_letter(activity, settings.topic(ACTIVITY), settings.topic(ACTIVITY_DLQ)))
 

@@ -14,9 +14,11 @@ from typing import Callable
 
 from sqlalchemy import Engine
 
-from processors.fanout.app import push_outputs, record_plan
-from processors.fanout.loader import FanoutLoader
-from processors.fanout.plan import plan_batch
+from processors.notifications.plan import plan_batch
+from processors.notifications_io.loader import DirectoryLoader
+from processors.notifications_io.metrics import on_fanout_planned
+from processors.notifications_io.pushes import push_outputs
+from processors.notifications_io.writes import writes_of
 from sinks.postgres.activity import lock_unsent, lock_unsent_ids, mark_fanned_out
 from sinks.postgres.engine import raw_connection
 from sinks.postgres.notifications import write_rows
@@ -59,7 +61,7 @@ def event_dead_letter(serde: AvroSerde, source_topic: str, dlq_topic: str) -> Ca
 class Reconciler:
     name = "reconciler"
 
-    def __init__(self, engine: Engine, loader: FanoutLoader, producer, serde: AvroSerde, push_topic: str, *,
+    def __init__(self, engine: Engine, loader: DirectoryLoader, producer, serde: AvroSerde, push_topic: str, *,
                  grace_s: float, batch: int = 1000,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  dead_letter: Callable[[ActivityEvent, str], Output] | None = None) -> None:
@@ -91,8 +93,8 @@ class Reconciler:
         plan = plan_batch(events, directory, preferences, now)
         self._produce(plan.pushes)
         with raw_connection(conn).cursor() as cur:
-            write_rows(cur, plan.writes)
-        record_plan(self.name, plan)
+            write_rows(cur, writes_of(plan))
+        on_fanout_planned(self.name, plan)
 
     def _narrowed(self, now: datetime) -> int:
         """Fans the pending events out in halves of halves (streams/narrowing.py), each part its own

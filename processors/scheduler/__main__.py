@@ -1,7 +1,7 @@
 """``herald run scheduler`` / ``python -m processors.scheduler``."""
 from __future__ import annotations
 
-from processors.fanout.loader import FanoutLoader
+from processors.notifications_io.loader import DirectoryLoader
 from processors.periodic import run_periodic
 from processors.scheduler.app import Scheduler
 from sinks.postgres.engine import build_engine
@@ -18,7 +18,7 @@ def main(settings: FanoutSettings | None = None) -> None:
     topic = settings.topic(PUSH)
     serde = AvroSerde(PUSH_REQUEST, SchemaStore(), registry=registry_client(settings.schema_registry_url),
                       subject=f"{topic}-value")
-    scheduler = Scheduler(engine, FanoutLoader(engine), build_producer(settings), serde, topic)
+    scheduler = Scheduler(engine, DirectoryLoader(engine), build_producer(settings), serde, topic)
     run_periodic("scheduler", settings, scheduler.tick_and_log, settings.scheduler_interval_s, engine)
 
 

@@ -15,10 +15,9 @@ from typing import Callable
 
 from sqlalchemy import Engine
 
-from processors.fanout.app import push_outputs
-from processors.fanout.loader import FanoutLoader
-from processors.fanout.rules import Held, due
-from processors.scheduler.rules import Release, release
+from processors.notifications.digests import Held, Release, due, release
+from processors.notifications_io.loader import DirectoryLoader
+from processors.notifications_io.pushes import push_outputs
 from sinks.postgres.held import HeldRecord, close_rows, count_held, due_rows, lock_due_users
 from streams.checkpoint import deliver
 from streams.messages import Priority
@@ -41,7 +40,7 @@ def to_held(r: HeldRecord) -> Held:
 
 
 class Scheduler:
-    def __init__(self, engine: Engine, loader: FanoutLoader, producer, serde: AvroSerde, push_topic: str,
+    def __init__(self, engine: Engine, loader: DirectoryLoader, producer, serde: AvroSerde, push_topic: str,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self._engine, self._loader, self._producer = engine, loader, producer
         self._serde, self._topic, self._clock = serde, push_topic, clock

@@ -78,7 +78,7 @@ class CareTeamMemberRow(Base):
 
 
 class NotificationPreferencesRow(Base):
-    """A user's stored preferences; no row means the defaults of ``processors.fanout.rules``."""
+    """A user's stored preferences; no row means the defaults of ``processors.notifications.preferences``."""
 
     __tablename__ = "notification_preferences"
 

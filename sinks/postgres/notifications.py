@@ -6,62 +6,51 @@ later insert then does nothing) and ``notification_sent_at`` is set once, never 
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import NamedTuple
-from uuid import UUID
 
 from sqlalchemy import Engine
 
+from processors.notifications.decisions import PushAction
+from processors.notifications.plan import BellNotification, HeldNotification
 from sinks.postgres.activity import COLUMNS as EVENT_COLUMNS, ActivityRow, check_fanned_out_events
 from sinks.postgres.bulk import copy_insert, copy_new_rows
 from sinks.postgres.engine import raw_connection
 
-class BellRow(NamedTuple):
-    """One user_notifications row, in BELL_COLUMNS order (a tuple: COPY takes it as it is; build many
-    with ``BellRow._make(values)``, which skips the keyword-argument constructor)."""
+BELL_COLUMNS = ("notification_id", "user_id", "organization_id", "event_id", "event_type", "priority", "reason",
+                "patient_id", "resource_type", "resource_id", "occurred_at", "push_status")
+HELD_COLUMNS = ("notification_id", "user_id", "organization_id", "event_id", "event_type", "priority", "reason",
+                "patient_id", "occurred_at", "release_at")
 
-    notification_id: UUID
-    user_id: str
-    organization_id: str
-    event_id: UUID
-    event_type: str
-    priority: str
-    reason: str
-    patient_id: str | None
-    resource_type: str | None
-    resource_id: str | None
-    occurred_at: datetime
-    push_status: str  # none | pending | held
+# push_status of a bell row, by what the fan-out decided for its push.
+_STATUS = {PushAction.NONE: "none", PushAction.NOW: "pending", PushAction.HOLD: "held"}
 
 
-class HeldRow(NamedTuple):
-    """One held_notifications row, in HELD_COLUMNS order."""
-
-    notification_id: UUID
-    user_id: str
-    organization_id: str
-    event_id: UUID
-    event_type: str
-    priority: str
-    reason: str
-    patient_id: str | None
-    occurred_at: datetime
-    release_at: datetime
+def bell_rows(bell: Iterable[BellNotification]) -> list[tuple]:
+    """user_notifications rows in BELL_COLUMNS order: one plain tuple per notification, which COPY
+    takes as it is (an announcement maps 10,000 here, so unpacked, not read by attribute)."""
+    return [(nid, user_id, e.organization_id, e.event_id, e.event_type, priority.value, reason.value, e.patient_id,
+             e.resource_type, e.resource_id, e.occurred_at, _STATUS[push])
+            for nid, user_id, reason, push, e, priority in bell]
 
 
-BELL_COLUMNS = BellRow._fields
-HELD_COLUMNS = HeldRow._fields
+def held_rows(held: Iterable[HeldNotification]) -> list[tuple]:
+    """held_notifications rows in HELD_COLUMNS order."""
+    return [(nid, user_id, e.organization_id, e.event_id, e.event_type, priority.value, reason.value, e.patient_id,
+             e.occurred_at, release_at)
+            for nid, user_id, reason, e, priority, release_at in held]
 
 
 @dataclass
 class FanoutWrites:
-    """What one fan-out batch writes to Postgres; ``events`` holds each event once (DO UPDATE
-    cannot touch a row twice in one statement)."""
+    """What one fan-out batch writes to Postgres: ``events``, the activity rows to mark as fanned out,
+    each once (DO UPDATE cannot touch a row twice in one statement); the bell and held notifications
+    as the plan made them (mapped to rows here)."""
 
     events: list[ActivityRow] = field(default_factory=list)
-    bell: list[BellRow] = field(default_factory=list)
-    held: list[HeldRow] = field(default_factory=list)
+    bell: list[BellNotification] = field(default_factory=list)
+    held: list[HeldNotification] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.events) + len(self.bell) + len(self.held)
@@ -86,10 +75,10 @@ class NotificationSink:
 def write_rows(cur, batch: FanoutWrites) -> None:
     """The writes of one batch inside the caller's transaction (the reconciler holds row locks in it)."""
     if batch.bell:
-        copy_new_rows(cur, "user_notifications", BELL_COLUMNS, batch.bell, key="notification_id",
+        copy_new_rows(cur, "user_notifications", BELL_COLUMNS, bell_rows(batch.bell), key="notification_id",
                       conflict="(notification_id) DO NOTHING")
     if batch.held:
-        copy_new_rows(cur, "held_notifications", HELD_COLUMNS, batch.held, key="notification_id",
+        copy_new_rows(cur, "held_notifications", HELD_COLUMNS, held_rows(batch.held), key="notification_id",
                       conflict="(notification_id) DO NOTHING")
     if batch.events:  # last: the mark says "fan-out done" only with the rows above
         now = datetime.now(timezone.utc)

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 from api.auth import issue_token
 from api.main import create_app
 from api.settings import ApiSettings
-from processors.fanout.rules import notification_id
+from processors.notifications.ids import notification_id
 
 SECRET = "integration-test-secret-" + "0123456789abcdef" * 3
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)

@@ -12,7 +12,7 @@ import pytest
 from cli.dlq import replay_dlq
 from cli.processes import wait_until
 from processors.demo.traffic import build_world, demo_events
-from processors.fanout.rules import Directory
+from processors.notifications.directory import Directory
 from streams.topics import ACTIVITY, ACTIVITY_DLQ, PUSH
 from tests.integration.helpers import (committed_total, count_rows, decode_pushes, lag, produce_raw, publish_events, query, read_all,
                                        start)

@@ -10,7 +10,10 @@ import pytest
 
 from cli.processes import wait_until
 from processors.demo.traffic import build_world, demo_events
-from processors.fanout.rules import Directory, Preferences, PushAction, decide, resolve_recipients
+from processors.notifications.decisions import PushAction, decide
+from processors.notifications.directory import Directory
+from processors.notifications.preferences import Preferences
+from processors.notifications.recipients import resolve_recipients
 from streams.messages import ActivityEvent, DirectoryChange, Priority
 from streams.topics import DIRECTORY, PUSH
 from tests.integration.helpers import (decode_pushes, lag, publish_directory, publish_events, query, read_all,

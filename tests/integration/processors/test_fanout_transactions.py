@@ -17,8 +17,9 @@ import streams.app
 from cli.processes import wait_until
 from processors.demo.traffic import build_world, demo_events
 from processors.fanout.app import Fanout
-from processors.fanout.loader import FanoutLoader
-from processors.fanout.rules import Directory, Preferences
+from processors.notifications.directory import Directory
+from processors.notifications.preferences import Preferences
+from processors.notifications_io.loader import DirectoryLoader
 from sinks.postgres.engine import build_engine
 from sinks.postgres.notifications import NotificationSink
 from streams.decoder import Decoder
@@ -68,7 +69,7 @@ def test_given_a_fatal_producer_error_between_the_two_commits_then_each_push_lan
                                                                          "topic_prefix", "group_prefix"}),
                                  "metrics_port": 0, "session_timeout_ms": 6000})
     engine, store = build_engine(settings.database_url), SchemaStore()
-    fanout = Fanout(FanoutLoader(engine), AvroSerde(PUSH_REQUEST, store), settings.topic(PUSH))
+    fanout = Fanout(DirectoryLoader(engine), AvroSerde(PUSH_REQUEST, store), settings.topic(PUSH))
     runtime = streams.app.build_runtime(settings, processor=fanout, group="fanout", topics=[ACTIVITY],
                                         decode=Decoder(AvroSerde(ACTIVITY_EVENT, store), ActivityEvent.from_avro),
                                         sink=NotificationSink(engine), transactional=True, pipelined=True)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import text
 
-from processors.fanout.loader import FanoutLoader
+from processors.notifications_io.loader import DirectoryLoader
 from processors.reconciler.__main__ import build as build_reconciler
 from processors.scheduler.app import Scheduler
 from sinks.postgres.engine import build_engine
@@ -38,7 +38,7 @@ def insert_held(engine, org: str, user: str, patient: str, n: int) -> list[uuid.
 def scheduler_for(pipeline) -> Scheduler:
     engine = build_engine(pipeline.settings.database_url)
     serde = AvroSerde(PUSH_REQUEST, SchemaStore())
-    return Scheduler(engine, FanoutLoader(engine), build_producer(pipeline.settings), serde, pipeline.topic(PUSH))
+    return Scheduler(engine, DirectoryLoader(engine), build_producer(pipeline.settings), serde, pipeline.topic(PUSH))
 
 
 def test_two_scheduler_replicas_release_one_digest_per_user_and_drop_what_is_no_longer_wanted(pipeline, tmp_path):

@@ -12,8 +12,11 @@ from processors.persister.app import event_row
 from sinks.postgres.activity import COLUMNS, ActivityEventSink, ConflictingDuplicates, row_content
 from sinks.postgres.bulk import copy_new_rows_checked
 from sinks.postgres.engine import raw_connection
-from sinks.postgres.notifications import BellRow, FanoutWrites, NotificationSink
-from streams.messages import ActivityEvent
+from processors.catalogue import RecipientRule
+from processors.notifications.decisions import PushAction
+from processors.notifications.plan import BellNotification
+from sinks.postgres.notifications import FanoutWrites, NotificationSink
+from streams.messages import ActivityEvent, Priority
 from tests.integration.sinks.test_activity_sink import rows_for, stored, write_behind_their_row
 
 pytestmark = pytest.mark.integration
@@ -83,8 +86,9 @@ def test_the_fan_out_upsert_refuses_to_mark_another_versions_row_and_writes_noth
     org = f"org-{uuid.uuid4().hex[:8]}"
     first, other = rows_for(org, 2)
     ActivityEventSink(engine).write([first])
-    bell = BellRow(uuid.uuid4(), "u1", org, first[0], "PATIENT_REGISTERED", "LOW", "care_team", None, None, None, AT,
-                   "none")
+    event = ActivityEvent(event_id=first[0], event_type="PATIENT_REGISTERED", occurred_at=AT, organization_id=org,
+                          title="Registered", notify=True)
+    bell = BellNotification(uuid.uuid4(), "u1", RecipientRule.CARE_TEAM, PushAction.NONE, event, Priority.LOW)
 
     with pytest.raises(ConflictingDuplicates) as raised:
         NotificationSink(engine).write(FanoutWrites(events=[retitled(first, "v2"), other], bell=[bell]))

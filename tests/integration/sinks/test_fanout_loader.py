@@ -7,8 +7,9 @@ from datetime import datetime, time, timezone
 import pytest
 from sqlalchemy import text
 
-from processors.fanout.loader import FanoutLoader
-from processors.fanout.rules import DirectoryUser, Preferences
+from processors.notifications_io.loader import DirectoryLoader
+from processors.notifications.directory import DirectoryUser
+from processors.notifications.preferences import Preferences
 from streams.messages import ActivityEvent, Priority
 
 pytestmark = pytest.mark.integration
@@ -34,7 +35,7 @@ def test_an_organization_wide_event_loads_every_user_of_the_org_with_stored_pref
     practitioner = ActivityEvent(uuid.uuid4(), "TASK_ASSIGNED", AT, other, "t", notify=True,
                                  practitioner_user_id=f"{other}-d")
 
-    directory, preferences = FanoutLoader(engine).load([announcement, practitioner])
+    directory, preferences = DirectoryLoader(engine).load([announcement, practitioner])
 
     assert directory.users == {
         f"{org}-a": DirectoryUser(f"{org}-a", org, frozenset({"nurse", "charge"}), True, "Asia/Kolkata"),

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timezone
 
 from processors.fanout.app import Fanout
-from processors.fanout.rules import Directory, DirectoryUser
+from processors.notifications.directory import Directory, DirectoryUser
 from processors.persister.app import event_row
 from sinks.postgres.activity import row_content
 from streams.messages import PUSH_REQUEST, ActivityEvent, Priority

@@ -5,7 +5,7 @@ import random
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from processors.fanout.app import push_outputs
+from processors.notifications_io.pushes import push_outputs
 from streams.messages import PUSH_REQUEST, Priority, PushRequest
 from streams.serde import AvroSerde, SchemaStore
 

@@ -5,7 +5,9 @@ from datetime import datetime, timezone
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from processors.fanout.rules import Directory, DirectoryUser, Recipient, notification_id, resolve_recipients
+from processors.notifications.directory import Directory, DirectoryUser
+from processors.notifications.ids import notification_id
+from processors.notifications.recipients import Recipient, resolve_recipients
 from streams.messages import ActivityEvent, DirectoryChange
 
 AT = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)

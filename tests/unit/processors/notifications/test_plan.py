@@ -1,11 +1,16 @@
-"""plan_batch: what one fan-out batch writes and pushes, from plain data (no services)."""
+"""plan_batch: what one fan-out batch notifies, holds, pushes and marks, as domain values (no services)."""
 from __future__ import annotations
 
 import uuid
 from datetime import datetime, time, timezone
 
-from processors.fanout.plan import needed_users, plan_batch
-from processors.fanout.rules import Directory, DirectoryUser, Preferences, notification_id
+from processors.catalogue import RecipientRule
+from processors.notifications.decisions import PushAction
+from processors.notifications.directory import Directory, DirectoryUser
+from processors.notifications.ids import notification_id
+from processors.notifications.plan import BellNotification, HeldNotification, plan_batch
+from processors.notifications.preferences import Preferences
+from processors.notifications.recipients import needed_users
 from streams.messages import ActivityEvent, Priority
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
@@ -26,11 +31,11 @@ def test_care_team_event_gives_bell_rows_to_all_but_the_actor_and_holds_per_pref
     e = event("LAB_RESULT_RECEIVED")
     plan = plan_batch([e], DIRECTORY, {"night": QUIET_NOW}, NOW)
 
-    assert sorted(b.user_id for b in plan.writes.bell) == ["doc", "night"]
-    assert [(h.user_id, h.release_at) for h in plan.writes.held] == [("night", datetime(2026, 6, 1, 13, tzinfo=timezone.utc))]
+    assert sorted(b.user_id for b in plan.bell) == ["doc", "night"]
+    assert [(h.user_id, h.release_at) for h in plan.held] == [("night", datetime(2026, 6, 1, 13, tzinfo=timezone.utc))]
     assert plan.pushes == []  # default preferences push HIGH and URGENT only
-    assert {b.user_id: b.push_status for b in plan.writes.bell} == {"doc": "none", "night": "held"}
-    assert [r[0] for r in plan.writes.events] == [e.event_id]
+    assert {b.user_id: b.push for b in plan.bell} == {"doc": PushAction.NONE, "night": PushAction.HOLD}
+    assert plan.marked == [e] and plan.bell_only == 1
 
 
 def test_urgent_event_pushes_now_even_in_quiet_hours_with_the_notification_id_as_key():
@@ -40,24 +45,34 @@ def test_urgent_event_pushes_now_even_in_quiet_hours_with_the_notification_id_as
     assert sorted((p.user_id, p.notification_id) for p in plan.pushes) == sorted(
         (u, notification_id(e.event_id, u)) for u in ("doc", "night"))
     assert all(p.priority is Priority.URGENT and p.event_id == e.event_id for p in plan.pushes)
-    assert plan.writes.held == []
+    assert plan.held == []
 
 
 def test_the_same_event_twice_in_a_batch_is_planned_once():
     e = event("LAB_RESULT_CRITICAL")
     plan = plan_batch([e, e], DIRECTORY, {}, NOW)
-    assert len(plan.writes.events) == 1 and len(plan.pushes) == 2
+    assert plan.marked == [e] and len(plan.pushes) == 2
 
 
 def test_notify_false_and_unknown_types_notify_no_one_but_unknown_is_counted_and_marked():
     quiet = event("LAB_RESULT_RECEIVED", notify=False)
     unknown = event("IMMUNIZATION_RECORDED")
     plan = plan_batch([quiet, unknown], DIRECTORY, {}, NOW)
-    assert plan.writes.bell == [] and plan.pushes == []
-    assert plan.unknown_types == 1 and [r[0] for r in plan.writes.events] == [unknown.event_id]
+    assert plan.bell == [] and plan.pushes == []
+    assert plan.unknown_types == 1 and plan.marked == [unknown]
 
 
 def test_needed_users_asks_only_for_what_the_rules_read():
     events = [event("APPOINTMENT_SCHEDULED", practitioner_user_id="doc"), event("LAB_RESULT_RECEIVED", patient_id="p9"),
               event("ANNOUNCEMENT_URGENT", organization_id="org2", patient_id=None), event("PATIENT_UPDATED")]
     assert needed_users(events) == ({"doc"}, {"p9"}, {"org2"})
+
+
+def test_the_plan_names_each_notification_and_held_push_by_event_user_and_reason():
+    e = event("LAB_RESULT_RECEIVED")
+    plan = plan_batch([e], DIRECTORY, {"night": QUIET_NOW}, NOW)
+
+    night = notification_id(e.event_id, "night")
+    assert BellNotification(night, "night", RecipientRule.CARE_TEAM, PushAction.HOLD, e, Priority.NORMAL) in plan.bell
+    assert plan.held == [HeldNotification(night, "night", RecipientRule.CARE_TEAM, e, Priority.NORMAL,
+                                          datetime(2026, 6, 1, 13, tzinfo=timezone.utc))]

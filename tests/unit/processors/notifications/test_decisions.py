@@ -8,9 +8,10 @@ from datetime import datetime, time, timezone
 
 import pytest
 
-from processors.fanout.rules import (
-    DEFAULT_ENABLED_TYPES, Decision, Preferences, PushAction, Recipient, decide, default_preferences,
-)
+from processors.catalogue import DEFAULT_ENABLED_TYPES
+from processors.notifications.decisions import Decision, PushAction, decide
+from processors.notifications.preferences import Preferences, default_preferences
+from processors.notifications.recipients import Recipient
 from streams.messages import ActivityEvent, Priority
 
 UTC = timezone.utc

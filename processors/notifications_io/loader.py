@@ -1,12 +1,14 @@
-"""Loading what the fan-out rules need for one batch, in four queries (never per event)."""
+"""Loading what the notification rules read: the directory slice and the stored preferences of a batch,
+in a few queries (never per event)."""
 from __future__ import annotations
 
 from typing import Iterable
 
 from sqlalchemy import Engine, text
 
-from processors.fanout.plan import needed_users
-from processors.fanout.rules import Directory, DirectoryUser, Preferences
+from processors.notifications.directory import Directory, DirectoryUser
+from processors.notifications.preferences import Preferences
+from processors.notifications.recipients import needed_users
 from sinks.postgres.activity import COLUMNS, row_content
 from sinks.postgres.directory import UserWithPreferences, load_care_teams, load_users
 from sinks.postgres.preferences import PreferencesRow
@@ -33,8 +35,8 @@ def assemble(users: list[UserWithPreferences],
     return directory, {u.user_id: to_preferences(u.preferences, u.timezone) for u in users if u.preferences}
 
 
-class FanoutLoader:
-    """Reads the directory slice and preferences a batch needs."""
+class DirectoryLoader:
+    """Reads the directory slice and preferences a batch needs (fan-out, reconciler, scheduler)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine

@@ -1,20 +1,17 @@
-"""Quiet hours (release_at, in_quiet_hours) and the scheduler's rules (due, still_wanted, digest_text).
+"""Quiet hours (release_at, in_quiet_hours).
 
 Every expected instant is written in UTC and was worked out by hand:
 America/New_York is UTC-5 (EST) / UTC-4 (EDT). 2026-03-08 02:00 EST jumps to 03:00 EDT at 07:00Z, so
 02:00-02:59 does not exist. 2026-11-01 02:00 EDT falls back to 01:00 EST at 06:00Z, so 01:00-01:59
 happens twice: 01:xx EDT = 05:xxZ, then 01:xx EST = 06:xxZ. Asia/Kolkata is UTC+5:30 all year.
 """
-import uuid
 from datetime import datetime, time, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from processors.fanout.rules import (
-    Directory, DirectoryUser, Held, Preferences, digest_text, due, in_quiet_hours, release_at, still_wanted,
-)
-from streams.messages import Priority
+from processors.notifications.preferences import Preferences
+from processors.notifications.quiet_hours import in_quiet_hours, release_at
 
 UTC = timezone.utc
 NY = ZoneInfo("America/New_York")
@@ -124,70 +121,3 @@ def test_in_quiet_hours(prefs, now, expected):
 def test_naive_now_is_refused():
     with pytest.raises(ValueError, match="time-zone aware"):
         release_at(datetime(2026, 1, 15, 23, 0), NIGHT_UTC)
-
-
-# --- the scheduler -------------------------------------------------------------------------------------
-
-def _held(n: int, user_id: str, release: datetime, event_type="LAB_RESULT_RECEIVED", priority=Priority.NORMAL,
-          reason="care_team", patient_id="p-1") -> Held:
-    return Held(uuid.UUID(int=n), user_id, event_type, priority, release, reason, patient_id)
-
-
-H1 = _held(1, "bob", z(2026, 1, 16, 12, 0))
-H2 = _held(2, "amy", z(2026, 1, 16, 7, 0))
-H3 = _held(3, "amy", z(2026, 1, 16, 6, 0))
-H4 = _held(4, "cat", z(2026, 1, 16, 7, 0, 1))
-H5 = _held(5, "amy", z(2026, 1, 16, 6, 0))
-
-
-@pytest.mark.parametrize("now, expected", [
-    pytest.param(z(2026, 1, 16, 5, 59), {}, id="nothing-due"),
-    pytest.param(z(2026, 1, 16, 6, 0), {"amy": [H3, H5]}, id="release-at-equals-now"),
-    pytest.param(z(2026, 1, 16, 7, 0), {"amy": [H3, H5, H2]}, id="grouped-and-ordered"),
-    pytest.param(z(2026, 1, 16, 12, 0), {"amy": [H3, H5, H2], "bob": [H1], "cat": [H4]}, id="all-due"),
-])
-def test_due(now, expected):
-    assert due(now, [H1, H2, H3, H4, H5]) == expected
-
-
-DIRECTORY = Directory.of(
-    users=[DirectoryUser("amy", "org-1"), DirectoryUser("bob", "org-1", active=False), DirectoryUser("dan", "org-1")],
-    care_team=[("p-1", "amy"), ("p-1", "bob")],
-)
-
-
-@pytest.mark.parametrize("held, prefs, expected", [
-    pytest.param(_held(1, "amy", z(2026, 1, 16)), Preferences(min_push_priority=Priority.NORMAL), True,
-                 id="still-wanted"),
-    pytest.param(_held(1, "bob", z(2026, 1, 16)), Preferences(min_push_priority=Priority.NORMAL), False,
-                 id="user-inactive"),
-    pytest.param(_held(1, "eve", z(2026, 1, 16)), Preferences(min_push_priority=Priority.NORMAL), False,
-                 id="user-gone"),
-    pytest.param(_held(1, "dan", z(2026, 1, 16)), Preferences(min_push_priority=Priority.NORMAL), False,
-                 id="left-care-team"),
-    pytest.param(_held(1, "dan", z(2026, 1, 16), event_type="APPOINTMENT_SCHEDULED", reason="practitioner"),
-                 Preferences(min_push_priority=Priority.NORMAL), True, id="practitioner-needs-no-team"),
-    pytest.param(_held(1, "amy", z(2026, 1, 16)), Preferences(push_enabled=False, min_push_priority=Priority.NORMAL),
-                 False, id="push-turned-off"),
-    pytest.param(_held(1, "amy", z(2026, 1, 16)),
-                 Preferences(enabled_types=frozenset({"ANNOUNCEMENT"}), min_push_priority=Priority.NORMAL), False,
-                 id="type-turned-off"),
-    pytest.param(_held(1, "amy", z(2026, 1, 16)), Preferences(min_push_priority=Priority.HIGH), False,
-                 id="minimum-raised"),
-])
-def test_still_wanted(held, prefs, expected):
-    assert still_wanted(held, DIRECTORY, prefs) is expected
-
-
-@pytest.mark.parametrize("count, expected", [
-    pytest.param(1, ("1 update", "1 update while quiet hours were on"), id="singular"),
-    pytest.param(2, ("2 updates", "2 updates while quiet hours were on"), id="plural"),
-    pytest.param(3, ("3 updates", "3 updates while quiet hours were on"), id="three"),
-])
-def test_digest_text(count, expected):
-    assert digest_text(count) == expected
-
-
-def test_empty_digest_is_refused():
-    with pytest.raises(ValueError):
-        digest_text(0)

@@ -1,0 +1,21 @@
+"""Push requests as Kafka records, for every processor that notifies (fan-out, scheduler, reconciler)."""
+from __future__ import annotations
+
+from itertools import groupby
+
+from streams.messages import PushRequest
+from streams.records import Output
+from streams.serde import AvroSerde
+
+
+def push_outputs(pushes: list[PushRequest], serde: AvroSerde, topic: str) -> list[Output]:
+    """Push requests as records keyed by user.
+
+    The pushes of one event differ only in their head (notification_id, user_id), so each run of
+    pushes with the same tail is encoded once and spliced per recipient (``encode_with_heads``)."""
+    outputs = []
+    for _, run in groupby(pushes, key=PushRequest.tail):
+        run = list(run)
+        values = serde.encode_with_heads(run[0].to_avro(), [p.head() for p in run])
+        outputs += [Output(topic, p.key, value) for p, value in zip(run, values)]
+    return outputs
