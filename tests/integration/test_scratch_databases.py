@@ -1,4 +1,4 @@
-"""Scratch databases are dropped even while a session is still in them (tests.integration.databases)."""
+"""Scratch databases are dropped even while a session is still in them (cli.devstack.databases)."""
 from __future__ import annotations
 
 import uuid
