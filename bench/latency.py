@@ -30,7 +30,8 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from bench.pipeline import Load, Pipeline, build_pipeline  # noqa: E402
 from bench.stats import cell, offered_load, percentile  # noqa: E402
 from cli.processes import wait_until  # noqa: E402
-from streams.settings import FanoutSettings, RuntimeSettings  # noqa: E402
+from processors.fanout.settings import FanoutSettings  # noqa: E402
+from streams.settings import RuntimeSettings  # noqa: E402
 
 
 def maximum(pipeline: Pipeline, burst: int) -> float:

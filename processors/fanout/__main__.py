@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from processors.fanout.app import Fanout
+from processors.fanout.settings import FanoutSettings
 from processors.notifications_io.loader import DirectoryLoader
 from sinks.postgres.engine import build_engine
 from sinks.postgres.notifications import NotificationSink
@@ -10,7 +11,6 @@ from streams.decoder import Decoder
 from streams.messages import ACTIVITY_EVENT, PUSH_REQUEST, ActivityEvent
 from streams.health import serve_consumer
 from streams.serde import AvroSerde, SchemaStore, registry_client
-from streams.settings import FanoutSettings
 from streams.topics import ACTIVITY, PUSH
 
 

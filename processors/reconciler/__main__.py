@@ -6,16 +6,16 @@ import sys
 from processors.notifications_io.loader import DirectoryLoader
 from processors.periodic import run_periodic
 from processors.reconciler.app import Reconciler, event_dead_letter
+from processors.reconciler.settings import ReconcilerSettings
 from sinks.postgres.engine import build_engine
 from streams.app import configure_logging
 from streams.clients import build_producer
 from streams.messages import ACTIVITY_EVENT, PUSH_REQUEST
 from streams.serde import AvroSerde, SchemaStore, registry_client
-from streams.settings import FanoutSettings
 from streams.topics import ACTIVITY, ACTIVITY_DLQ, PUSH
 
 
-def build(settings: FanoutSettings) -> Reconciler:
+def build(settings: ReconcilerSettings) -> Reconciler:
     engine = build_engine(settings.database_url)
     topic = settings.topic(PUSH)
     store, registry = SchemaStore(), registry_client(settings.schema_registry_url)
@@ -26,8 +26,8 @@ def build(settings: FanoutSettings) -> Reconciler:
                       dead_letter=event_dead_letter(activity, settings.topic(ACTIVITY), settings.topic(ACTIVITY_DLQ)))
 
 
-def main(settings: FanoutSettings | None = None, once: bool | None = None) -> None:
-    settings = settings or FanoutSettings()
+def main(settings: ReconcilerSettings | None = None, once: bool | None = None) -> None:
+    settings = settings or ReconcilerSettings()
     reconciler = build(settings)
     if once if once is not None else "--once" in sys.argv:
         configure_logging()

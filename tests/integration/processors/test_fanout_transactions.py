@@ -17,6 +17,7 @@ import streams.app
 from cli.processes import wait_until
 from processors.demo.traffic import build_world, demo_events
 from processors.fanout.app import Fanout
+from processors.fanout.settings import FanoutSettings
 from processors.notifications.directory import Directory
 from processors.notifications.preferences import Preferences
 from processors.notifications_io.loader import DirectoryLoader
@@ -25,7 +26,6 @@ from sinks.postgres.notifications import NotificationSink
 from streams.decoder import Decoder
 from streams.messages import ACTIVITY_EVENT, PUSH_REQUEST, ActivityEvent
 from streams.serde import AvroSerde, SchemaStore
-from streams.settings import FanoutSettings
 from streams.topics import ACTIVITY, PUSH
 from tests.integration.helpers import decode_pushes, lag, publish_events, query, read_all
 from tests.integration.processors.test_fanout import expected_outcomes, load_directory, unique

@@ -15,7 +15,7 @@ from sinks.postgres.engine import build_engine
 from streams.clients import build_producer
 from streams.messages import PUSH_REQUEST, DirectoryChange
 from streams.serde import AvroSerde, SchemaStore
-from streams.settings import FanoutSettings
+from processors.reconciler.settings import ReconcilerSettings
 from streams.topics import PUSH
 from tests.integration.helpers import decode_pushes, query, read_all, set_preferences
 from tests.integration.processors.test_fanout import load_directory
@@ -90,9 +90,9 @@ def test_the_reconciler_fans_out_a_stuck_event_once_and_never_again(pipeline, tm
             "patient_id, title, notify, visibility, received_at) VALUES (:e, 'LAB_RESULT_CRITICAL', 'URGENT', :t, :o, "
             "NULL, :p, 'Critical potassium', true, 'clinical_staff', :t)"),
             {"e": event_id, "t": NOW - timedelta(hours=1), "o": org, "p": patient})
-    settings = FanoutSettings(**{k: getattr(pipeline.settings, k) for k in
-                                 ("kafka_bootstrap", "database_url", "topic_prefix", "group_prefix")},
-                              reconciler_grace_s=60)
+    settings = ReconcilerSettings(**{k: getattr(pipeline.settings, k) for k in
+                                    ("kafka_bootstrap", "database_url", "topic_prefix", "group_prefix")},
+                                  reconciler_grace_s=60)
     reconciler = build_reconciler(settings)
 
     passes = [reconciler.tick()]  # the session's database is shared: other tests' unsent events come along
@@ -137,9 +137,9 @@ def test_the_reconciler_sets_aside_an_event_whose_fan_out_the_database_refuses_a
         real_write(cur, writes)
 
     monkeypatch.setattr(reconciler_app, "write_rows", refuses_the_poisoned_event)
-    settings = FanoutSettings(**{k: getattr(pipeline.settings, k) for k in
-                                 ("kafka_bootstrap", "database_url", "topic_prefix", "group_prefix")},
-                              reconciler_grace_s=60)
+    settings = ReconcilerSettings(**{k: getattr(pipeline.settings, k) for k in
+                                    ("kafka_bootstrap", "database_url", "topic_prefix", "group_prefix")},
+                                  reconciler_grace_s=60)
     reconciler = build_reconciler(settings)
 
     while reconciler.tick():
