@@ -9,6 +9,12 @@ logged ("broker unreachable: …"); the rest are only counted, in ``herald_kafka
 ("broker reachable again after 36 s, 712 errors (…)"). Fatal errors are never held back. Log lines
 of librdkafka that are not about reaching brokers pass through unchanged.
 
+A fatal error (``KafkaError.fatal()``: a consumer fenced by a newer member with its ``group.instance.id``,
+an idempotent producer that lost its sequence) is kept in ``fatal``. librdkafka reports some of them
+only here, never on a message or a call, so whoever owns the client must look: the runtime does, for
+its consumer, and stops the process (``streams.runtime.EXIT_FATAL``). A ``ClientErrors`` built with
+``escalated=True`` leaves the one log line to that owner, which says the process is stopping.
+
 docs/decisions/0111-client-errors-once-per-outage.md
 """
 from __future__ import annotations
@@ -20,6 +26,7 @@ import time
 from collections import Counter
 from typing import Callable
 
+from confluent_kafka import KafkaError
 from prometheus_client import Counter as PromCounter
 
 CLIENT_ERRORS = PromCounter("herald_kafka_client_errors_total",
@@ -36,8 +43,10 @@ class ClientErrors:
     """One client's error episodes. Thread-safe: librdkafka's callbacks come on whichever thread polls."""
 
     def __init__(self, client: str, *, log: logging.Logger = _LIBRDKAFKA_LOG,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, escalated: bool = False) -> None:
         self.client = client
+        self.fatal: str | None = None  # the first fatal error reported: "<code>: <text>"
+        self._escalated = escalated
         self._log, self._clock = log, clock
         self._lock = threading.Lock()
         self._since: float | None = None  # start of the episode under way
@@ -51,7 +60,12 @@ class ClientErrors:
         """One error of this client: logged if it opens an episode (or is fatal), else counted."""
         CLIENT_ERRORS.labels(self.client, code).inc()
         if fatal:
-            self._log.critical("%s: fatal Kafka client error %s: %s", self.client, code, text)
+            with self._lock:
+                first = self.fatal is None
+                if first:
+                    self.fatal = f"{code}: {text}"
+            if first and not self._escalated:  # later ones repeat it (librdkafka logs it and calls back)
+                self._log.critical("%s: fatal Kafka client error %s: %s", self.client, code, text)
             return
         with self._lock:
             opens = self._since is None
@@ -77,7 +91,7 @@ class ClientErrors:
 
     def error_cb(self, err) -> None:
         """confluent-kafka's ``error_cb``: a ``KafkaError``."""
-        self.error(err.name(), err.str(), fatal=err.fatal())
+        self.error(err.name(), err.str(), fatal=is_fatal(err))
 
     def stats_cb(self, stats_json: str) -> None:
         """confluent-kafka's ``stats_cb``, every ``STATS_INTERVAL_MS``: used only to see brokers up again."""
@@ -93,14 +107,27 @@ class ClientErrors:
     def log(self, level: int, msg: str, *args) -> None:
         """confluent-kafka's ``logger``: called as ``log(level, "%s [%s] %s", facility, client name, text)``."""
         facility = args[0] if len(args) == 3 else None
+        if facility == "FATAL":  # librdkafka raised a fatal error: said once, by ``error`` or the owner
+            self.error("_FATAL", str(args[2]), fatal=True)
+            return
         if level >= logging.WARNING and facility in CONNECTION_FACILITIES:
             self.error(facility, str(args[2]))
             return
         self._log.log(level, msg, *args)
 
 
+def is_fatal(err) -> bool:
+    """Whether a ``KafkaError`` is fatal: flagged so, or the generic ``_FATAL`` code with which librdkafka
+    hands a fatal error to the consumer's poll (that copy of the error is not flagged ``fatal()``)."""
+    return bool(err.fatal()) or err.code() == KafkaError._FATAL
+
+
 def client_hooks(client: str) -> dict:
     """The config entries that route a client's errors and log lines through a ``ClientErrors``."""
-    errors = ClientErrors(client)
+    return hooks_of(ClientErrors(client))
+
+
+def hooks_of(errors: ClientErrors) -> dict:
+    """The config entries that route a client's errors and log lines through ``errors``."""
     return {"logger": errors, "error_cb": errors.error_cb, "stats_cb": errors.stats_cb,
             "statistics.interval.ms": STATS_INTERVAL_MS}

@@ -15,7 +15,10 @@ with it (it was not written). A data error (a value the database refuses), or an
 that repeats at the same offsets, is narrowed down to the records that cause it (``_isolate``): they
 are dead-lettered with the error's first line and the rest of the batch is written, so a record that
 can never be stored never stalls its partition. A fatal client error that cannot be recovered from
-stops the loop with exit code ``EXIT_FATAL`` for the supervisor to restart the process. When a rebalance revokes
+stops the loop with exit code ``EXIT_FATAL`` for the supervisor to restart the process: a producer's
+from the checkpoint (unless it can build a new producer), the consumer's from a message that carries
+it or from its error callback (``client_errors``: librdkafka reports some fatal errors, a static
+member fenced by another with its ``group.instance.id``, only there). When a rebalance revokes
 partitions (inside ``consume``), ``_on_revoke`` first waits for the checkpoint in flight and then
 commits the offsets the checkpoint holds (plain commits are held up to ``HERALD_COMMIT_INTERVAL_MS``,
 see streams/checkpoint.py), so no finished work is left uncommitted on partitions this member gives
@@ -34,6 +37,7 @@ from typing import Callable, Protocol
 from confluent_kafka import TopicPartition
 
 from streams.checkpoint import Checkpoint
+from streams.client_errors import ClientErrors, is_fatal
 from streams.errors import ClientFatal, SinkBackpressure, reason_line
 from streams.failures import Failure, classify
 from streams.narrowing import narrow
@@ -83,8 +87,9 @@ class Runtime:
 
     def __init__(self, *, consumer, topics: list[str], decode: Callable[[Message], Record | DeadLetter],
                  processor: Processor, checkpoint: Checkpoint, hooks: RuntimeHooks, config: LoopConfig = LoopConfig(),
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, client_errors: ClientErrors | None = None) -> None:
         self._consumer = consumer
+        self._client_errors = client_errors  # the consumer's error callback (streams/client_errors.py)
         self._topics = topics
         self._decode = decode
         self._processor = processor
@@ -128,6 +133,7 @@ class Runtime:
         self._check_stalls()
         self._resume_due()
         messages = self._poll()
+        self._check_fatal()
         if messages:
             self._process(messages)
         else:
@@ -137,6 +143,14 @@ class Runtime:
 
     def stop(self) -> None:
         self._stopping = True
+
+    def _check_fatal(self) -> None:
+        """Raises ``ClientFatal`` (the process exits ``EXIT_FATAL``) once the consumer's error callback
+        reported a fatal error: such a consumer delivers nothing more, and a loop that went on polling it
+        would look alive to its liveness probe while its partitions stall."""
+        fatal = self._client_errors.fatal if self._client_errors is not None else None
+        if fatal is not None:
+            raise ClientFatal(f"Kafka {self._client_errors.client} failed fatally: {fatal}", recoverable=False)
 
     def _check_stalls(self) -> None:
         """Keeps ``herald_partition_stalled`` current, once a second (the alert rule reads it). The lag of
@@ -305,8 +319,8 @@ class Runtime:
         err = msg.error()
         if err is None:
             return False
-        if err.fatal():
-            raise ClientFatal(f"Kafka consumer failed fatally: {err}", recoverable=False)
+        if is_fatal(err):
+            raise ClientFatal(f"Kafka consumer failed fatally: {err.str()}", recoverable=False)
         log.warning("consumer error: %s", err)
         return True
 
