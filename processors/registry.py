@@ -55,16 +55,16 @@ PROCESSES: dict[str, Process] = {p.name: p for p in (
     Process("directory", "processors.directory", "directory", (DIRECTORY,), (), 9302,
             "processors.directory.settings:DirectorySettings", "1–3 (directory partitions)"),
     Process("fanout", "processors.fanout", "fanout", (ACTIVITY,), (PUSH,), 9303,
-            "streams.settings:FanoutSettings", "up to 12 (activity partitions)"),
+            "processors.fanout.settings:FanoutSettings", "up to 12 (activity partitions)"),
     # Its retries go back on the push topic (processors/push/retries.py).
     Process("push-sender", "processors.push", "push-sender", (PUSH,), (PUSH,), 9304,
             "processors.push.settings:PushSenderSettings", "up to 6 (push partitions)"),
     # Periodic jobs over the database: no consumer group, no input topic.
     Process("scheduler", "processors.scheduler", None, (), (PUSH,), 9305,
-            "streams.settings:FanoutSettings", "any (advisory locks split the users)"),
+            "processors.scheduler.settings:SchedulerSettings", "any (advisory locks split the users)"),
     # It dead-letters events it cannot fan out (processors/reconciler/app.py:event_dead_letter).
     Process("reconciler", "processors.reconciler", None, (), (PUSH, ACTIVITY_DLQ), 9306,
-            "streams.settings:FanoutSettings", "any (`SKIP LOCKED` splits the events)", in_demo=False),
+            "processors.reconciler.settings:ReconcilerSettings", "any (`SKIP LOCKED` splits the events)", in_demo=False),
     Process("lag-exporter", "processors.lag_exporter", None, (), (), 9308,
             "processors.lag_exporter.settings:LagExporterSettings", "1", in_demo=False),
     # The API serves /metrics, /healthz and /readyz on its own HTTP port.
