@@ -57,6 +57,13 @@ def test_the_domains_consumers_do_not_import_one_another(folder):
     assert not offending
 
 
+def test_the_shared_edges_import_none_of_the_processes_that_use_them():
+    offending = {f"{path.relative_to(ROOT)}: {module}"
+                 for path in sources("processors/notifications_io") for module in imports_of(path)
+                 if any(within(module, package) for package in CONSUMERS.values())}
+    assert not offending
+
+
 def test_the_check_sees_a_forbidden_import(tmp_path):
     source = tmp_path / "m.py"
     source.write_text("from processors.fanout.app import Fanout\nimport sinks.postgres.held\n")
