@@ -22,7 +22,12 @@ member fenced by another with its ``group.instance.id``, only there). When a reb
 partitions (inside ``consume``), ``_on_revoke`` first waits for the checkpoint in flight and then
 commits the offsets the checkpoint holds (plain commits are held up to ``HERALD_COMMIT_INTERVAL_MS``,
 see streams/checkpoint.py), so no finished work is left uncommitted on partitions this member gives
-up; an idle poll and shutdown commit them too.
+up; an idle poll and shutdown commit them too. The wait has a deadline, SIGTERM's
+(``shutdown_timeout_s``): a database or broker that hangs must not hold the rebalance callback until
+``max.poll.interval.ms`` throws the member out and the whole group waits for it. Past the deadline the
+revocation completes without the batch in flight: it finishes later on the loop, and its offsets are
+committed only for partitions still assigned then, so the next owner of a revoked partition redoes it
+(idempotently, as after a crash). docs/decisions/0160-revoke-deadline.md
 """
 from __future__ import annotations
 
@@ -30,7 +35,7 @@ import logging
 import signal
 import time
 from collections import Counter
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
@@ -234,15 +239,19 @@ class Runtime:
         self._inflight = _InFlight(self._writer.submit(self._checkpoint.prepare, outcome), messages, decoded,
                                    outcome, started)
 
-    def _settle(self) -> bool:
+    def _settle(self, timeout_s: float | None = None) -> bool | None:
         """Finishes the batch in flight (pipelined mode): waits for its writes, then commits its
-        offsets here, on the consumer's thread. False when it failed (and was rewound)."""
+        offsets here, on the consumer's thread, for the partitions still assigned. False when it failed
+        (and was rewound). With ``timeout_s``, a write not done by then is left in flight (None)."""
         if self._inflight is None:
             return True
+        if timeout_s is not None and not wait([self._inflight.future], timeout_s).done:
+            return None
         inflight, self._inflight = self._inflight, None
         try:
             inflight.future.result()
-            self._checkpoint.finish(offsets_after(inflight.messages))
+            self._checkpoint.finish([tp for tp in offsets_after(inflight.messages)
+                                     if (tp.topic, tp.partition) in self._assigned])
         except Exception as exc:
             return self._failed(inflight.messages, inflight.decoded, exc)
         self._done(inflight.messages, inflight.outcome, inflight.started)
@@ -417,9 +426,9 @@ class Runtime:
             self._checkpoint.forget(leaving)
 
     def _on_revoke(self, consumer, partitions: list[TopicPartition]) -> None:
-        """Commits the checkpoint in flight, if any (see module doc), and the offsets held, then forgets
-        the partitions."""
-        self._settle()
+        """Commits the checkpoint in flight, if any, unless it outlasts the deadline (see module doc), and
+        the offsets held, then forgets the partitions."""
+        self._settle_before_leaving(partitions)
         self._commit_held(partitions)
         for tp in partitions:
             self._assigned.discard((tp.topic, tp.partition))
@@ -431,9 +440,17 @@ class Runtime:
     def _on_lost(self, consumer, partitions: list[TopicPartition]) -> None:
         """Like a revocation, but the partitions already belong to another member: nothing is committed
         for them (a commit for them would be refused anyway)."""
-        self._settle()
+        self._assigned -= {(tp.topic, tp.partition) for tp in partitions}  # the batch in flight commits none
         self._checkpoint.forget(partitions)
         self._on_revoke(consumer, partitions)
+
+    def _settle_before_leaving(self, partitions: list[TopicPartition]) -> None:
+        """``_settle`` within the deadline; past it, one line, and the revocation goes on without the batch."""
+        timeout_s = self._config.shutdown_timeout_s
+        if self._settle(timeout_s) is None:
+            log.warning("revoking %s: the batch in flight (%d records) is not written after %.0fs; its offsets "
+                        "on these partitions are not committed, their next owner redoes it", _names(partitions),
+                        len(self._inflight.messages), timeout_s)
 
 
 @dataclass(slots=True)
