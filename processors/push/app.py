@@ -7,8 +7,10 @@ and returns an Outcome: ``writes`` (deliveries, bell status, retired tokens, sch
 
 Delivery guarantee: at least once per (notification, token), exactly once in the normal case. A
 push is recorded ``sent`` in the batch's transaction *after* FCM accepted it, so a crash between the
-send and that commit re-sends that batch's pushes once on restart: the duplicate window is one batch
-(HERALD_BATCH_MAX_RECORDS requests). The device collapses such a duplicate (collapse key = notification id).
+send and that commit re-sends those pushes once on restart. The runtime is pipelined for this processor
+(batch N+1 is sent while N's transaction runs), so the duplicate window is two batches
+(docs/decisions/0161-push-sender-stays-pipelined.md). The device collapses such a duplicate (collapse
+key = notification id).
 """
 from __future__ import annotations
 
