@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Callable, Iterable, Protocol, TypeVar
 
 from confluent_kafka import KafkaException, TopicPartition
 
@@ -48,11 +48,18 @@ from streams.records import DeadLetter, Outcome, Output
 log = logging.getLogger("herald.checkpoint")
 
 
-class Sink(Protocol):
-    def write(self, batch: Any) -> Iterable[DeadLetter] | None:
-        """Makes ``batch`` durable in one transaction; raising aborts the checkpoint. A sink that refuses
-        some records while writing the rest (the persister's conflicting duplicates) returns them as
-        dead letters, produced with the batch's others."""
+W_contra = TypeVar("W_contra", contravariant=True)
+
+
+class Sink(Protocol[W_contra]):
+    """Where a processor's ``Outcome[W].writes`` go: ``Sink[W]`` (e.g. the directory's ``Sink[DirectoryBatch]``)."""
+
+    def write(self, batch: W_contra) -> Iterable[DeadLetter] | None:
+        """Makes ``batch`` durable in one transaction, called once per batch on the checkpoint's thread (the
+        writer thread when pipelined); raising aborts the checkpoint: nothing of the batch is produced or
+        committed and the runtime redoes it, so a write must be idempotent. A sink that refuses some
+        records while writing the rest (the persister's conflicting duplicates) returns them as dead
+        letters, produced with the batch's others; None or an empty iterable when it refused none."""
 
 
 TXN_TIMEOUT_S = 10.0  # each transaction call's deadline: a broker that is gone never blocks the loop for longer
@@ -71,7 +78,8 @@ class Checkpoint:
     fan-out's bell rows are idempotent and its push requests are produced again.
     """
 
-    def __init__(self, *, consumer, producer, sink: Sink | None, dlq_topic_of, transactional: bool = False,
+    def __init__(self, *, consumer: Any, producer: Any, sink: Sink[Any] | None,
+                 dlq_topic_of: Callable[[str], str], transactional: bool = False,
                  flush_timeout_s: float = 30.0, commit_interval_s: float = 0.0,
                  clock: Callable[[], float] = time.monotonic, producer_factory: Callable[[], Any] | None = None,
                  txn_timeout_s: float = TXN_TIMEOUT_S, group: str = "") -> None:
@@ -91,12 +99,12 @@ class Checkpoint:
         self._held: dict[tuple[str, int], TopicPartition] = {}  # plain offsets not committed yet, per partition
         self._committed_at = clock()
 
-    def commit(self, outcome: Outcome, offsets: list[TopicPartition]) -> None:
+    def commit(self, outcome: Outcome[Any], offsets: list[TopicPartition]) -> None:
         """Runs steps 1–4; raises (and commits nothing) when any step fails."""
         self.prepare(outcome)
         self.finish(offsets)
 
-    def prepare(self, outcome: Outcome) -> None:
+    def prepare(self, outcome: Outcome[Any]) -> None:
         """Step 1, then 2–3 (or, transactional and with outputs, begins the transaction and produces into it)."""
         self._in_transaction = False
         producer = self._live_producer()
@@ -146,7 +154,7 @@ class Checkpoint:
         for tp in partitions:
             self._held.pop((tp.topic, tp.partition), None)
 
-    def _live_producer(self):
+    def _live_producer(self) -> Any:
         """The producer, built anew when a fatal error retired the last one (raises while it cannot be)."""
         if self._producer is None:
             if self._producer_factory is None:
@@ -161,7 +169,7 @@ class Checkpoint:
     def _flush(self) -> None:
         wait_for_acks(self._producer, self._errors, self._flush_timeout_s)
 
-    def _guarded(self, call: Callable, *args) -> None:
+    def _guarded(self, call: Callable[..., object], *args: Any) -> None:
         """Runs a producer call outside a transaction; a fatal Kafka error retires the producer."""
         try:
             call(*args)
@@ -208,11 +216,11 @@ class Checkpoint:
                           recoverable=self._producer_factory is not None) from exc
 
 
-def produce_all(producer, outputs: list[Output]) -> list[str]:
+def produce_all(producer: Any, outputs: list[Output]) -> list[str]:
     """Enqueues every output; returns the list that delivery failures are appended to as they are reported."""
     errors: list[str] = []
 
-    def on_delivery(err, msg) -> None:
+    def on_delivery(err: Any, msg: Any) -> None:
         if err is not None:
             errors.append(f"{msg.topic()}: {err}")
 
@@ -226,7 +234,7 @@ def produce_all(producer, outputs: list[Output]) -> list[str]:
     return errors
 
 
-def wait_for_acks(producer, errors: list[str], timeout_s: float) -> None:
+def wait_for_acks(producer: Any, errors: list[str], timeout_s: float) -> None:
     """Flushes; raises ProduceFailed unless every record was acknowledged."""
     remaining = producer.flush(timeout_s)
     if remaining:
@@ -235,7 +243,7 @@ def wait_for_acks(producer, errors: list[str], timeout_s: float) -> None:
         raise ProduceFailed(f"{len(errors)} records failed; first: {errors[0]}")
 
 
-def deliver(producer, outputs: list[Output], timeout_s: float = 30.0) -> None:
+def deliver(producer: Any, outputs: list[Output], timeout_s: float = 30.0) -> None:
     """Produces ``outputs`` and waits until the broker acknowledged all of them (jobs outside the loop:
     the scheduler and the reconciler produce, wait, and only then commit their database transaction)."""
     wait_for_acks(producer, produce_all(producer, outputs), timeout_s)

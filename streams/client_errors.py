@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from typing import Callable
+from typing import Any, Callable
 
 from confluent_kafka import KafkaError
 from prometheus_client import Counter as PromCounter
@@ -89,7 +89,7 @@ class ClientErrors:
 
     # -- what librdkafka calls ---------------------------------------------------------------------
 
-    def error_cb(self, err) -> None:
+    def error_cb(self, err: KafkaError) -> None:
         """confluent-kafka's ``error_cb``: a ``KafkaError``."""
         self.error(err.name(), err.str(), fatal=is_fatal(err))
 
@@ -104,7 +104,7 @@ class ClientErrors:
         if any(b.get("state") == "UP" for b in brokers.values()):
             self.reachable()
 
-    def log(self, level: int, msg: str, *args) -> None:
+    def log(self, level: int, msg: str, *args: Any) -> None:
         """confluent-kafka's ``logger``: called as ``log(level, "%s [%s] %s", facility, client name, text)``."""
         facility = args[0] if len(args) == 3 else None
         if facility == "FATAL":  # librdkafka raised a fatal error: said once, by ``error`` or the owner
@@ -116,18 +116,18 @@ class ClientErrors:
         self._log.log(level, msg, *args)
 
 
-def is_fatal(err) -> bool:
+def is_fatal(err: KafkaError) -> bool:
     """Whether a ``KafkaError`` is fatal: flagged so, or the generic ``_FATAL`` code with which librdkafka
     hands a fatal error to the consumer's poll (that copy of the error is not flagged ``fatal()``)."""
     return bool(err.fatal()) or err.code() == KafkaError._FATAL
 
 
-def client_hooks(client: str) -> dict:
+def client_hooks(client: str) -> dict[str, Any]:
     """The config entries that route a client's errors and log lines through a ``ClientErrors``."""
     return hooks_of(ClientErrors(client))
 
 
-def hooks_of(errors: ClientErrors) -> dict:
+def hooks_of(errors: ClientErrors) -> dict[str, Any]:
     """The config entries that route a client's errors and log lines through ``errors``."""
     return {"logger": errors, "error_cb": errors.error_cb, "stats_cb": errors.stats_cb,
             "statistics.interval.ms": STATS_INTERVAL_MS}

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
+
+W = TypeVar("W")  # what a processor's batch writes to its sink (a rows value of the sink's own)
 
 
 class Message(Protocol):
@@ -47,14 +49,14 @@ class Output:
 
 
 @dataclass(slots=True)
-class Outcome:
+class Outcome(Generic[W]):
     """What a processor decided for one batch; the runtime carries it out.
 
-    ``writes`` goes to the processor's sink in one transaction; ``outputs`` and ``dead_letters``
-    are produced; then offsets are committed.
+    ``writes`` goes to the processor's sink (``streams.checkpoint.Sink[W]``) in one transaction (None:
+    nothing to write); ``outputs`` and ``dead_letters`` are produced; then offsets are committed.
     """
 
-    writes: Any = None
+    writes: W | None = None
     outputs: list[Output] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
 

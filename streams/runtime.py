@@ -37,7 +37,9 @@ import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from collections.abc import Set as AbstractSet
+from types import FrameType
+from typing import Any, Callable, Protocol, Sequence
 
 from confluent_kafka import TopicPartition
 
@@ -47,17 +49,19 @@ from streams.errors import ClientFatal, SinkBackpressure, reason_line
 from streams.failures import Failure, classify
 from streams.narrowing import narrow
 from streams.metrics import RuntimeHooks
-from streams.records import DeadLetter, Message, Outcome, Record
+from streams.records import DeadLetter, Message, Outcome, Record, W
 from streams.retry import RetryPolicy, compute_backoff
 from streams.shutdown import arm_deadline
 
 log = logging.getLogger("herald.runtime")
 
 
-class Processor(Protocol):
+class Processor(Protocol[W]):
+    """A processor whose batches write ``W`` values; the runtime pairs it with a ``Sink[W]``."""
+
     name: str
 
-    def handle(self, batch: list[Record]) -> Outcome:
+    def handle(self, batch: list[Record]) -> Outcome[W]:
         """Decides what a batch of decoded records leads to; pure of I/O where it can be."""
 
 
@@ -90,8 +94,8 @@ EXIT_FATAL = 70  # a Kafka client failed fatally and could not be replaced: the 
 class Runtime:
     """Runs one processor over its subscribed topics until stopped."""
 
-    def __init__(self, *, consumer, topics: list[str], decode: Callable[[Message], Record | DeadLetter],
-                 processor: Processor, checkpoint: Checkpoint, hooks: RuntimeHooks, config: LoopConfig = LoopConfig(),
+    def __init__(self, *, consumer: Any, topics: list[str], decode: Callable[[Message], Record | DeadLetter],
+                 processor: Processor[Any], checkpoint: Checkpoint, hooks: RuntimeHooks, config: LoopConfig = LoopConfig(),
                  clock: Callable[[], float] = time.monotonic, client_errors: ClientErrors | None = None) -> None:
         self._consumer = consumer
         self._client_errors = client_errors  # the consumer's error callback (streams/client_errors.py)
@@ -109,7 +113,7 @@ class Runtime:
         self._writer = ThreadPoolExecutor(1, thread_name_prefix=f"{processor.name}-checkpoint") \
             if config.pipelined else None
         self._inflight: _InFlight | None = None
-        self._failed_at: tuple | None = None  # where the last failed batch started, to see a failure repeat
+        self._failed_at: tuple[tuple[str, int, int], ...] | None = None  # where the last failed batch started, to see a failure repeat
         self._repeats = 0
         self._stalls_checked_at = clock()
 
@@ -155,7 +159,7 @@ class Runtime:
         would look alive to its liveness probe while its partitions stall."""
         fatal = self._client_errors.fatal if self._client_errors is not None else None
         if fatal is not None:
-            raise ClientFatal(f"Kafka {self._client_errors.client} failed fatally: {fatal}", recoverable=False)
+            raise ClientFatal(f"Kafka consumer failed fatally: {fatal}", recoverable=False)
 
     def _check_stalls(self) -> None:
         """Keeps ``herald_partition_stalled`` current, once a second (the alert rule reads it). The lag of
@@ -182,7 +186,7 @@ class Runtime:
         if self._config.eager:
             queued = self._consumer.consume(size, 0)
             if queued:
-                return queued
+                return list(queued)
         inflight = self._inflight
         if inflight is not None and inflight.outcome.outputs and len(inflight.messages) < size:
             started = self._clock()
@@ -190,8 +194,8 @@ class Runtime:
             timeout = max(timeout - (self._clock() - started), 0.0)
         if self._config.eager:
             first = self._consumer.consume(1, timeout)
-            return first + self._consumer.consume(size - 1, 0) if first and size > 1 else first
-        return self._consumer.consume(size, timeout)
+            return list(first + self._consumer.consume(size - 1, 0) if first and size > 1 else first)
+        return list(self._consumer.consume(size, timeout))
 
     @property
     def hooks(self) -> RuntimeHooks:
@@ -203,7 +207,7 @@ class Runtime:
         signal.signal(signal.SIGTERM, self._on_sigterm)
         signal.signal(signal.SIGINT, self._on_sigterm)
 
-    def _on_sigterm(self, signum, frame) -> None:
+    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
         log.info("signal %s: finishing the batch in hand, then closing (deadline %.0fs)", signum,
                  self._config.shutdown_timeout_s)
         if not self._stopping:
@@ -298,7 +302,7 @@ class Runtime:
         produced: list[DeadLetter] = []  # the processor's own dead letters, produced with their parts
         try:
             self._bisect(records, rejected, produced)
-            outcome = Outcome(dead_letters=[d for d in decoded if isinstance(d, DeadLetter)] + rejected)
+            outcome: Outcome[Any] = Outcome(dead_letters=[d for d in decoded if isinstance(d, DeadLetter)] + rejected)
             self._checkpoint.commit(outcome, offsets_after(messages))
         except Exception as again:
             if isinstance(again, ClientFatal) and not again.recoverable:
@@ -311,8 +315,8 @@ class Runtime:
 
     def _bisect(self, records: list[Record], rejected: list[DeadLetter], produced: list[DeadLetter]) -> None:
         """Writes ``records`` part by part (streams/narrowing.py); those that fail alone join ``rejected``."""
-        def write(part: list[Record]) -> None:
-            outcome = self._processor.handle(part)
+        def write(part: Sequence[Record]) -> None:
+            outcome = self._processor.handle(list(part))
             self._checkpoint.commit(outcome, [])
             produced.extend(outcome.dead_letters)
 
@@ -320,7 +324,7 @@ class Runtime:
             error_type = "DataError" if classify(exc) is Failure.DATA else "RepeatedFailure"
             rejected.append(DeadLetter(reason_line(exc), error_type, record.message))
 
-    def _done(self, messages: list[Message], outcome: Outcome, started: float) -> None:
+    def _done(self, messages: list[Message], outcome: Outcome[Any], started: float) -> None:
         self._failures = 0
         self._report(messages, outcome.dead_letters, started)  # decode's and the processor's dead letters
 
@@ -380,7 +384,7 @@ class Runtime:
             self._hooks.on_lag(topic, partition, behind, age)
             self._hooks.on_progress(topic, partition)
 
-    def _record_idle_lag(self, busy: set[tuple[str, int]] = frozenset()) -> None:
+    def _record_idle_lag(self, busy: AbstractSet[tuple[str, int]] = frozenset()) -> None:
         """After an empty poll, each unpaused partition's lag from its position and its end offset as last
         fetched: 0 when caught up, never 0 for one that is behind (a partition just resumed after a rewind
         polls empty before its first fetch returns). ``busy``: partitions of the batch in flight, whose
@@ -407,14 +411,14 @@ class Runtime:
         age = max(time.time() - oldest_ms / 1000, 0.0) if behind and oldest_ms else None
         self._hooks.on_lag(tp.topic, tp.partition, behind, 0.0 if not behind else age)
 
-    def _on_assign(self, consumer, partitions: list[TopicPartition]) -> None:
+    def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         self._assigned |= {(tp.topic, tp.partition) for tp in partitions}
         for tp in partitions:
             self._hooks.on_assign_partition(tp.topic, tp.partition)
         self._hooks.on_rebalance("assign", len(self._assigned))
         log.info("assigned %s", _names(partitions))
 
-    def _commit_held(self, leaving: list[TopicPartition] = ()) -> None:
+    def _commit_held(self, leaving: Sequence[TopicPartition] = ()) -> None:
         """Commits the offsets the checkpoint holds (``Checkpoint.commit_held``). A failure is logged, not
         raised: the batches are done and durable, the offsets stay held for the next commit; those of
         partitions ``leaving`` are dropped (their next owner redoes those batches, idempotently)."""
@@ -425,7 +429,7 @@ class Runtime:
         finally:
             self._checkpoint.forget(leaving)
 
-    def _on_revoke(self, consumer, partitions: list[TopicPartition]) -> None:
+    def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         """Commits the checkpoint in flight, if any, unless it outlasts the deadline (see module doc), and
         the offsets held, then forgets the partitions."""
         self._settle_before_leaving(partitions)
@@ -437,7 +441,7 @@ class Runtime:
         self._hooks.on_rebalance("revoke", len(self._assigned))
         log.info("revoked %s", _names(partitions))
 
-    def _on_lost(self, consumer, partitions: list[TopicPartition]) -> None:
+    def _on_lost(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         """Like a revocation, but the partitions already belong to another member: nothing is committed
         for them (a commit for them would be refused anyway)."""
         self._assigned -= {(tp.topic, tp.partition) for tp in partitions}  # the batch in flight commits none
@@ -447,7 +451,7 @@ class Runtime:
     def _settle_before_leaving(self, partitions: list[TopicPartition]) -> None:
         """``_settle`` within the deadline; past it, one line, and the revocation goes on without the batch."""
         timeout_s = self._config.shutdown_timeout_s
-        if self._settle(timeout_s) is None:
+        if self._settle(timeout_s) is None and self._inflight is not None:
             log.warning("revoking %s: the batch in flight (%d records) is not written after %.0fs; its offsets "
                         "on these partitions are not committed, their next owner redoes it", _names(partitions),
                         len(self._inflight.messages), timeout_s)
@@ -457,10 +461,10 @@ class Runtime:
 class _InFlight:
     """The batch whose checkpoint runs on the writer thread (pipelined mode)."""
 
-    future: Future
+    future: Future[None]
     messages: list[Message]
     decoded: list[Record | DeadLetter]
-    outcome: Outcome
+    outcome: Outcome[Any]
     started: float
 
 

@@ -75,14 +75,14 @@ def _apply(out: DirectoryBatch, key: tuple[str, ...], change: DirectoryChange | 
     elif change.entity == "user":
         out.users.append(UserRow(change.user_id, change.organization_id, change.roles, change.active,
                                  change.timezone, change.supervisor_user_id, change.changed_at))
-    else:
-        out.members.append(MemberRow(change.patient_id, change.user_id, change.organization_id, change.active,
+    else:  # a care-team member: key_problem made sure its patient_id is the key's
+        out.members.append(MemberRow(key[1], change.user_id, change.organization_id, change.active,
                                      change.changed_at))
 
 
 class DirectoryProcessor:
     name = "directory"
 
-    def handle(self, batch: list[Record]) -> Outcome:
+    def handle(self, batch: list[Record]) -> Outcome[DirectoryBatch]:
         writes, dead = reduce_batch(batch)
         return Outcome(writes=writes, dead_letters=dead)

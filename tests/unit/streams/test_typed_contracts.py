@@ -1,0 +1,39 @@
+"""The runtime's contracts are typed: ``Outcome[W]``, ``Sink[W]``, ``Processor[W]`` and the loop around
+them pass mypy --strict, and a processor whose batches do not fit its sink is a type error."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+STRICT = ["streams/records.py", "streams/checkpoint.py", "streams/runtime.py", "streams/client_errors.py",
+          "processors/directory/app.py"]
+
+
+def mypy(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent", "--no-incremental",
+                           *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_the_runtime_and_its_contracts_pass_mypy_strict():
+    result = mypy(*STRICT)
+
+    assert result.returncode == 0, result.stdout
+
+
+def test_a_sink_that_takes_another_batch_type_is_refused(tmp_path):
+    wrong = tmp_path / "wrong_sink.py"
+    wrong.write_text(
+        "from processors.directory.app import DirectoryProcessor\n"
+        "from streams.checkpoint import Sink\n"
+        "from streams.records import Outcome\n"
+        "from sinks.postgres.directory import DirectoryBatch\n"
+        "class Rows:\n"
+        "    def write(self, batch: list[int]) -> None: ...\n"
+        "def pair(outcome: Outcome[DirectoryBatch], sink: Sink[DirectoryBatch]) -> None: ...\n"
+        "pair(DirectoryProcessor().handle([]), Rows())\n")
+
+    result = mypy(str(wrong))
+
+    assert result.returncode == 1 and 'incompatible type "Rows"' in result.stdout, result.stdout
