@@ -102,3 +102,15 @@ def test_librdkafkas_fatal_log_line_is_a_fatal_report_said_once(caplog):
 
     assert errors.fatal == "_FATAL: Fatal error: fenced"
     assert [r.levelno for r in caplog.records] == [logging.CRITICAL]
+
+
+def test_every_client_config_herald_builds_routes_errors_through_client_errors():
+    from streams.clients import consumer_config, producer_config
+    from streams.settings import KafkaSettings
+
+    settings = KafkaSettings()
+    configs = [consumer_config(settings, "g"), producer_config(settings),
+               producer_config(settings, transactional_id="t")]
+
+    for config in configs:
+        assert isinstance(config["error_cb"].__self__, ClientErrors) and config["logger"] is config["error_cb"].__self__
