@@ -254,12 +254,16 @@ class Runtime:
         inflight, self._inflight = self._inflight, None
         try:
             inflight.future.result()
-            self._checkpoint.finish([tp for tp in offsets_after(inflight.messages)
-                                     if (tp.topic, tp.partition) in self._assigned])
+            self._checkpoint.finish(self._owned(offsets_after(inflight.messages)))
         except Exception as exc:
             return self._failed(inflight.messages, inflight.decoded, exc)
         self._done(inflight.messages, inflight.outcome, inflight.started)
         return True
+
+    def _owned(self, offsets: list[TopicPartition]) -> list[TopicPartition]:
+        """Those of ``offsets`` on partitions still assigned: a batch that outlived its partitions' revocation
+        (``_settle_before_leaving``) commits nothing for them; their next owner redoes it."""
+        return [tp for tp in offsets if (tp.topic, tp.partition) in self._assigned]
 
     def _failed(self, messages: list[Message], decoded: list[Record | DeadLetter], exc: Exception) -> bool:
         """Decides what a failed batch's failure calls for (streams/failures.py): a data error, or an error
@@ -303,7 +307,7 @@ class Runtime:
         try:
             self._bisect(records, rejected, produced)
             outcome: Outcome[Any] = Outcome(dead_letters=[d for d in decoded if isinstance(d, DeadLetter)] + rejected)
-            self._checkpoint.commit(outcome, offsets_after(messages))
+            self._checkpoint.commit(outcome, self._owned(offsets_after(messages)))
         except Exception as again:
             if isinstance(again, ClientFatal) and not again.recoverable:
                 raise
