@@ -17,7 +17,7 @@ from streams.records import DeadLetter, Record
 CONFLICTING_DUPLICATE = "ConflictingDuplicate"
 
 
-def conflict_reason(event_id) -> str:
+def conflict_reason(event_id: object) -> str:
     """Ids only: the content that differs may be PHI."""
     return f"conflicting duplicate: event {event_id} is already stored with other content; the first version is kept"
 
@@ -26,8 +26,9 @@ def first_versions(records: list[Record], stored: Mapping[Hashable, object], key
                    content: Callable[[Record], object]) -> tuple[list[Record], list[DeadLetter]]:
     """``records`` without the conflicting duplicates, and those as dead letters. ``stored`` is the content
     of the stored version by key, for the keys that have one."""
-    first: dict = {}
-    kept, dead = [], []
+    first: dict[Hashable, object] = {}
+    kept: list[Record] = []
+    dead: list[DeadLetter] = []
     for record in records:
         k, mine = key(record), content(record)
         reference = stored[k] if k in stored else first.setdefault(k, mine)

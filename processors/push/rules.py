@@ -88,7 +88,12 @@ def select_tokens(tokens: Iterable[DeviceToken], *, now: datetime, max_age: time
     fresh = sorted((t for t in tokens if t.last_seen_at >= now - max_age),
                    key=lambda t: (t.last_seen_at, t.created_at), reverse=True)
     seen: set[str] = set()
-    return [t for t in fresh if not (t.token in seen or seen.add(t.token))]
+    chosen = []
+    for t in fresh:
+        if t.token not in seen:
+            seen.add(t.token)
+            chosen.append(t)
+    return chosen
 
 
 def classify(result: SendResult) -> Verdict:
