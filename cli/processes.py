@@ -2,12 +2,17 @@
 supervise theirs: cli/supervisor.py), waiting on a condition, and the ports a set of processes needs."""
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
+
+from pydantic_settings import BaseSettings
+
+from processors.registry import Process
 
 
 def start_processor(module: str, env: dict[str, str] | None = None, log_path: str | None = None) -> subprocess.Popen:
@@ -52,6 +57,16 @@ def ports_of(names: list[str], env: dict[str, str] | None = None) -> dict[int, s
         if port:
             ports[port] = process.port_setting
     return ports
+
+
+def settings_class(process: Process) -> type[BaseSettings]:
+    """The settings class a registered process is configured by (imported here: the API's is above
+    the registry's layer)."""
+    module, _, name = process.settings.partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    if not (isinstance(cls, type) and issubclass(cls, BaseSettings)):
+        raise TypeError(f"{process.name}: {process.settings} is not a settings class")
+    return cls
 
 
 def ports_taken(names: list[str], env: dict[str, str] | None = None) -> list[str]:

@@ -5,12 +5,13 @@ import logging
 import signal
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from streams.app import configure_logging, tune_gc
 from streams.errors import reason_line
-from streams.shutdown import arm_deadline
 from streams.health import Check, Probe, database_answers, heartbeat_within, serve_process
+from streams.settings import ProcessorSettings
+from streams.shutdown import arm_deadline
 
 log = logging.getLogger("herald.periodic")
 
@@ -61,8 +62,10 @@ def tick_until_stopped(tick: Callable[[], bool], interval_s: float, stop: thread
         stop.wait(interval_s)
 
 
-def run_periodic(process: str, settings, tick: Callable[[], bool], interval_s: float, engine=None) -> None:
-    """Runs ``tick`` periodically until SIGTERM/SIGINT (the current tick finishes first).
+def run_periodic(process: str, settings: ProcessorSettings, tick: Callable[[], bool], interval_s: float, engine=None,
+                 *, default_port: int) -> None:
+    """Runs ``tick`` periodically until SIGTERM/SIGINT (the current tick finishes first), serving
+    /metrics on ``settings.metrics_port`` or else ``default_port`` (the process's, processors/registry.py).
     Live while ticks keep coming (within max(liveness timeout, 3 intervals)); ready while the database answers."""
     configure_logging()
     beat = Beat()
@@ -70,7 +73,7 @@ def run_periodic(process: str, settings, tick: Callable[[], bool], interval_s: f
     ready = {"ticks": ticks_succeed(beat, settings.ready_max_failed_batches)}
     if engine is not None:
         ready["database"] = database_answers(engine)
-    serve_process(process, settings.metrics_port, live={"loop": heartbeat_within(lambda: beat.last, silence)},
+    serve_process(process, settings.metrics_port, default_port=default_port, live={"loop": heartbeat_within(lambda: beat.last, silence)},
                   ready=ready)
     stop = threading.Event()
 

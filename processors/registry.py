@@ -8,15 +8,12 @@ process here is what makes it runnable, scraped and documented.
 
 It sits in ``processors/`` rather than ``cli/`` because each processor's ``__main__`` reads its own
 entry (its default port, its dead-letter topics) and processors do not import the CLI. The API's
-settings class lives in ``api/``, above this layer, so settings classes are named by import path and
-loaded on demand (``Process.settings_class``).
+settings class lives in ``api/``, above this layer, so settings classes are named by import path here
+and loaded by the CLI (``cli.processes.settings_class``).
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-
-from pydantic_settings import BaseSettings
 
 from streams.topics import ACTIVITY, ACTIVITY_DLQ, DIRECTORY, DLQ_OF, PUSH
 
@@ -32,21 +29,22 @@ class Process:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]  # topics it produces to, the dead letters of its inputs not included
     port: int  # default port of /metrics, /healthz, /readyz
-    settings: str  # "module:Class"
+    settings: str  # "module:Class" of its settings class
     replicas: str  # how many may run at once, and what bounds it (docs/operations.md)
     port_setting: str = "HERALD_METRICS_PORT"  # the environment variable that moves ``port``
     in_demo: bool = True  # started by ``herald demo``
 
     @property
+    def consumer_group(self) -> str:
+        """``group`` of a process that joins one (its ``__main__`` builds a runtime); raises for others."""
+        if self.group is None:
+            raise ValueError(f"{self.name} joins no consumer group")
+        return self.group
+
+    @property
     def dead_letters(self) -> dict[str, str]:
         """Input topic → its dead-letter topic (base names), what ``streams.app.build_runtime`` routes by."""
         return {topic: DLQ_OF[topic] for topic in self.inputs}
-
-    def settings_class(self) -> type[BaseSettings]:
-        module, _, name = self.settings.partition(":")
-        cls = getattr(importlib.import_module(module), name)
-        assert isinstance(cls, type) and issubclass(cls, BaseSettings), self.settings
-        return cls
 
 
 PROCESSES: dict[str, Process] = {p.name: p for p in (

@@ -5,72 +5,82 @@ import gc
 import logging
 import os
 import socket
-from typing import Callable
+from collections.abc import Callable, Iterable, Mapping
 
 from streams.checkpoint import Checkpoint, Sink
+from streams.client_errors import ClientErrors, hooks_of
 from streams.clients import build_consumer, build_producer
 from streams.metrics import RuntimeHooks
 from streams.records import DeadLetter, Message, Record
 from streams.replays import for_group
 from streams.runtime import LoopConfig, Processor, Runtime
-from streams.settings import KafkaSettings, RuntimeSettings
-from streams.topics import DLQ_OF
+from streams.settings import KafkaSettings, ProcessorSettings, RuntimeSettings
 
 
-def dlq_router(settings: KafkaSettings) -> Callable[[str], str]:
-    """Maps a full source topic name to its full dead-letter topic name."""
-    by_full = {settings.topic(base): settings.topic(dlq) for base, dlq in DLQ_OF.items()}
-    return lambda topic: by_full.get(topic, settings.topic(DLQ_OF["activity-events.v1"]))
+class MissingDeadLetterTopic(ValueError):
+    """An input topic with no dead-letter topic: a wiring mistake, raised before the first poll."""
 
 
-def transactional_id(settings, group: str) -> str:
+def dlq_router(settings: KafkaSettings, dead_letters: Mapping[str, str], topics: Iterable[str]) -> Callable[[str], str]:
+    """Maps a full source topic name to its full dead-letter topic name, from ``dead_letters`` (base
+    names: input → its dead-letter topic). Every one of ``topics`` must have one: a record that cannot
+    be processed must land where its own stage's dead letters are read, never in another's."""
+    missing = sorted(set(topics) - set(dead_letters))
+    if missing:
+        raise MissingDeadLetterTopic(f"no dead-letter topic for input topics {missing}")
+    by_full = {settings.topic(base): settings.topic(dlq) for base, dlq in dead_letters.items()}
+    return by_full.__getitem__
+
+
+def transactional_id(settings: ProcessorSettings, group: str) -> str:
     """Stable across restarts of one replica, so a restarted replica fences (and aborts) the
     transaction its crashed predecessor left open instead of leaving it to time out while
     read-committed consumers wait. Replicas must differ: ``HERALD_INSTANCE_ID`` (the pod name)."""
-    instance = getattr(settings, "instance_id", "") or socket.gethostname()
+    instance = settings.instance_id or socket.gethostname()
     return f"{settings.group(group)}-{instance}"
 
 
-def build_runtime(settings, *, processor: Processor, group: str, topics: list[str],
-                  decode: Callable[[Message], Record | DeadLetter], sink: Sink | None,
-                  transactional: bool = False, pipelined: bool = False) -> Runtime:
+def build_runtime(settings: ProcessorSettings, *, processor: Processor, group: str, topics: list[str],
+                  dead_letters: Mapping[str, str], decode: Callable[[Message], Record | DeadLetter],
+                  sink: Sink | None, transactional: bool = False, pipelined: bool = False) -> Runtime:
     """A consumer, a producer (transactional if asked), a checkpoint and the loop around them;
-    ``pipelined`` (when ``settings.pipelined`` allows it) checkpoints each batch on a writer thread
-    while the next is handled."""
-    consumer = build_consumer(settings, group, **membership(settings), **fetching(settings))
+    ``dead_letters`` maps each of ``topics`` to its dead-letter topic (base names; one missing raises
+    ``MissingDeadLetterTopic`` here); ``pipelined`` (when ``settings.pipelined`` allows it) checkpoints
+    each batch on a writer thread while the next is handled."""
+    route_dead_letter = dlq_router(settings, dead_letters, topics)
+    consumer_errors = ClientErrors("consumer", escalated=True)  # the runtime stops on a fatal one
+    consumer = build_consumer(settings, group, **membership(settings), **fetching(settings), **hooks_of(consumer_errors))
     txn_id = transactional_id(settings, group) if transactional else None
     producer = build_producer(settings, transactional_id=txn_id)
-    checkpoint = Checkpoint(consumer=consumer, producer=producer, sink=sink, dlq_topic_of=dlq_router(settings),
+    checkpoint = Checkpoint(consumer=consumer, producer=producer, sink=sink, dlq_topic_of=route_dead_letter,
                             transactional=transactional, commit_interval_s=commit_interval_s(settings),
                             producer_factory=lambda: build_producer(settings, transactional_id=txn_id),
                             group=settings.group(group))
     runtime = Runtime(consumer=consumer, topics=[settings.topic(t) for t in topics],
                       decode=for_group(decode, settings.group(group)),
                       processor=processor, checkpoint=checkpoint, hooks=RuntimeHooks(processor.name, settings.group(group)),
-                      config=loop_config(settings, pipelined=pipelined))
+                      config=loop_config(settings, pipelined=pipelined), client_errors=consumer_errors)
     tune_gc(settings)
     return runtime
 
 
-def loop_config(settings, *, pipelined: bool = False) -> LoopConfig:
+def loop_config(settings: RuntimeSettings, *, pipelined: bool = False) -> LoopConfig:
     """The loop's batching from the settings; ``pipelined`` is the processor's ask, which
     ``HERALD_PIPELINED=false`` overrides."""
-    if not isinstance(settings, RuntimeSettings):
-        return LoopConfig()
     return LoopConfig(batch_max_records=settings.batch_max_records, batch_timeout_s=settings.batch_timeout_s,
                       pipelined=pipelined and settings.pipelined, eager=settings.eager_batches,
                       shutdown_timeout_s=settings.shutdown_timeout_s, stall_timeout_s=settings.stall_timeout_s)
 
 
-def commit_interval_s(settings) -> float:
+def commit_interval_s(settings: RuntimeSettings) -> float:
     """How long plain offset commits are held (``HERALD_COMMIT_INTERVAL_MS``; streams/checkpoint.py)."""
-    return settings.commit_interval_ms / 1000 if isinstance(settings, RuntimeSettings) else 0.0
+    return settings.commit_interval_ms / 1000
 
 
 HEARTBEAT_MS = 1_000
 
 
-def membership(settings) -> dict:
+def membership(settings: ProcessorSettings) -> dict[str, str | int]:
     """The consumer's group-membership settings: the session timeout (how long a dead member keeps its
     partitions) and, when ``HERALD_INSTANCE_ID`` is set, static membership: ``group.instance.id`` is
     the instance id, so a replica that restarts under the same id (a pod restarted, a SIGKILLed
@@ -84,27 +94,23 @@ def membership(settings) -> dict:
     leaving) takes two rounds, so each round lasts up to one interval with partitions unowned
     (docs/decisions/0022-static-membership-and-heartbeats.md). One small request a second per consumer
     is nothing to the broker."""
-    if not isinstance(settings, RuntimeSettings):
-        return {}
-    config = {"session.timeout.ms": settings.session_timeout_ms,
+    config: dict[str, str | int] = {"session.timeout.ms": settings.session_timeout_ms,
               "heartbeat.interval.ms": min(HEARTBEAT_MS, settings.session_timeout_ms // 3)}
-    if getattr(settings, "instance_id", ""):
+    if settings.instance_id:
         config["group.instance.id"] = settings.instance_id
     return config
 
 
-def fetching(settings) -> dict:
+def fetching(settings: RuntimeSettings) -> dict[str, int]:
     """When the broker answers the consumer's fetch (``RuntimeSettings.fetch_min_bytes`` and
     ``fetch_wait_max_ms``): per processor, because it depends on how the input is written."""
-    if not isinstance(settings, RuntimeSettings):
-        return {}
     return {"fetch.min.bytes": settings.fetch_min_bytes, "fetch.wait.max.ms": settings.fetch_wait_max_ms}
 
 
 GC_YOUNG_THRESHOLD = 10_000
 
 
-def tune_gc(settings) -> None:
+def tune_gc(settings: RuntimeSettings) -> None:
     """Called once a processor is built (``build_runtime``, ``processors.periodic.run_periodic``) unless
     ``settings.gc_tuning`` is false: ``gc.freeze()`` moves everything alive now (modules, schemas,
     clients) out of the collector's reach, and young collections run every ``GC_YOUNG_THRESHOLD``
@@ -113,7 +119,7 @@ def tune_gc(settings) -> None:
     defaults each batch also paid for collections that walked the whole start-up heap, a large share of
     an announcement's planning, encoding and loading (docs/decisions/0018-gc-tuning.md). Cyclic garbage
     is still collected, later."""
-    if not getattr(settings, "gc_tuning", False):
+    if not settings.gc_tuning:
         return
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])

@@ -9,7 +9,13 @@ from streams.settings import KafkaSettings
 
 
 def consumer_config(settings: KafkaSettings, group: str, **overrides) -> dict:
-    """Manual commits after durable effects; cooperative-sticky; reads committed records only."""
+    """Manual commits after durable effects; cooperative-sticky; reads committed records only.
+
+    When the broker answers a fetch and how long a dead member keeps its partitions are settings of
+    the runtime (``RuntimeSettings``: fetch_min_bytes, fetch_wait_max_ms, session_timeout_ms) that
+    ``streams.app.build_runtime`` passes as overrides (``fetching``, ``membership``): their defaults are
+    written there only. A consumer built without them (a reader that only assigns and seeks) gets
+    librdkafka's."""
     config = {
         "bootstrap.servers": settings.kafka_bootstrap,
         "group.id": settings.group(group),
@@ -17,17 +23,8 @@ def consumer_config(settings: KafkaSettings, group: str, **overrides) -> dict:
         "auto.offset.reset": "earliest",
         "partition.assignment.strategy": "cooperative-sticky",
         "isolation.level": "read_committed",
-        # The broker answers a fetch when 256 KB are there or after 20 ms, not at every produced record:
-        # with fetch.min.bytes=1 the consumers fetched at every producer request
-        # (docs/decisions/0033-fetch-at-first-byte.md). Cost: up to 20 ms per hop, and an idle consumer
-        # fetches 50 times a second. The defaults; a processor
-        # sets its own from its settings (streams/app.py:fetching; settings.FetchAtFirstByte for inputs written
-        # rarely or in transactions: the push sender's, the directory's).
-        "fetch.min.bytes": 262_144,
-        "fetch.wait.max.ms": 20,
         "queued.max.messages.kbytes": 16_384,  # 16 MB of prefetch is ~10 full batches; the 64 MB default is RSS
         "max.poll.interval.ms": 300_000,
-        "session.timeout.ms": 45_000,
         **client_hooks("consumer"),  # an outage's errors: one line when it starts, one when it ends
     }
     config.update(overrides)

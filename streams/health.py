@@ -2,8 +2,9 @@
 
 Prometheus scrapes ``/metrics``; an orchestrator restarts a process whose ``/healthz`` fails and stops
 counting on one whose ``/readyz`` fails. One tiny threaded stdlib server per process, started from its
-``__main__`` before the loop, on the process's own port: ``HERALD_METRICS_PORT`` when set, else
-``DEFAULT_PORTS[process]``; 0 turns it off (how tests that start many processes avoid clashes).
+``__main__`` before the loop, on the process's own port: ``HERALD_METRICS_PORT`` when set, else the
+default port its ``__main__`` passes (processors/registry.py lists them); 0 turns it off (how tests
+that start many processes avoid clashes).
 
 A check is a callable returning ``Check``; one that raises counts as failed. Liveness is the loop's
 heartbeat (``RuntimeHooks.on_loop``); readiness is a claim about progress: no fatal client, batches
@@ -17,22 +18,16 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 from streams.ports import in_use_message
+from streams.settings import ProcessorSettings
 
 log = logging.getLogger("herald.health")
-
-# Default port of each process (docs/observability.md). The API serves /metrics, /healthz and /readyz
-# on its own HTTP port (HERALD_API_PORT); it is listed so the scrape config has one source.
-DEFAULT_PORTS = {
-    "persister": 9301, "directory": 9302, "fanout": 9303, "push-sender": 9304,
-    "scheduler": 9305, "reconciler": 9306, "lag-exporter": 9308, "api": 8080,
-}
 
 EXIT_PORT_IN_USE = 78  # EX_CONFIG: restarting cannot help until the port is freed or moved
 
@@ -67,7 +62,7 @@ class _Handler(BaseHTTPRequestHandler):
     ready: dict[str, Probe] = {}
     registry: CollectorRegistry = REGISTRY
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         if path == "/metrics":
             self._send(200, CONTENT_TYPE_LATEST, generate_latest(self.registry))
@@ -111,12 +106,12 @@ class HealthServer:
         self._httpd.server_close()
 
 
-def serve_process(process: str, port: int | None, *, live: dict[str, Probe] | None = None,
+def serve_process(process: str, port: int | None, *, default_port: int, live: dict[str, Probe] | None = None,
                   ready: dict[str, Probe] | None = None) -> HealthServer | None:
-    """Called once from a process's ``__main__`` before its loop. ``port`` None means the process's
-    default port, 0 means no server. Failing to bind ends the process (a misconfigured port must not go
+    """Called once from a process's ``__main__`` before its loop. ``port`` (the setting) None means
+    ``default_port``, 0 means no server. Failing to bind ends the process (a misconfigured port must not go
     unseen): a port already taken with exit code ``EXIT_PORT_IN_USE`` and a line naming the pid that holds it."""
-    port = DEFAULT_PORTS.get(process, 0) if port is None else port
+    port = default_port if port is None else port
     if not port:
         return None
     try:
@@ -131,14 +126,15 @@ def serve_process(process: str, port: int | None, *, live: dict[str, Probe] | No
     return server
 
 
-def serve_consumer(process: str, settings, hooks, *, engine=None) -> HealthServer | None:
+def serve_consumer(process: str, settings: ProcessorSettings, hooks, *, default_port: int,
+                   engine=None) -> HealthServer | None:
     """The endpoint of a consumer-group processor: live while its loop turns, ready while it holds
     partitions (or got records lately) and, given an ``engine``, while the database answers."""
     ready = {"consumer": consumer_ready(hooks, stall_timeout_s=settings.stall_timeout_s,
                                         max_failed_batches=settings.ready_max_failed_batches)}
     if engine is not None:
         ready["database"] = database_answers(engine)
-    return serve_process(process, settings.metrics_port,
+    return serve_process(process, settings.metrics_port, default_port=default_port,
                          live={"loop": heartbeat_within(lambda: hooks.last_loop_at, settings.liveness_timeout_s)},
                          ready=ready)
 

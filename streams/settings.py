@@ -56,7 +56,7 @@ class PostgresSettings(BaseSettings):
 
 class MetricsSettings(BaseSettings):
     """Port of the process's /metrics, /healthz, /readyz endpoint (``streams.health``): unset means the
-    process's default port (``streams.health.DEFAULT_PORTS``), 0 turns it off. ``/healthz`` fails once
+    process's default port (processors/registry.py), 0 turns it off. ``/healthz`` fails once
     the loop has not turned for ``liveness_timeout_s``."""
 
     model_config = _CONFIG

@@ -4,6 +4,7 @@ from __future__ import annotations
 from processors.fanout.app import Fanout
 from processors.fanout.settings import FanoutSettings
 from processors.notifications_io.loader import DirectoryLoader
+from processors.registry import PROCESSES
 from sinks.postgres.engine import build_engine
 from sinks.postgres.notifications import NotificationSink
 from streams.app import build_runtime, configure_logging
@@ -22,10 +23,10 @@ def main(settings: FanoutSettings | None = None) -> None:
     push_topic = settings.topic(PUSH)
     fanout = Fanout(DirectoryLoader(engine), AvroSerde(PUSH_REQUEST, store, registry=registry, subject=f"{push_topic}-value"),
                     push_topic)
-    runtime = build_runtime(settings, processor=fanout, group="fanout", topics=[ACTIVITY],
+    runtime = build_runtime(settings, processor=fanout, group="fanout", topics=[ACTIVITY], dead_letters=PROCESSES["fanout"].dead_letters,
                             decode=Decoder(AvroSerde(ACTIVITY_EVENT, store, registry=registry), ActivityEvent.from_avro),
                             sink=NotificationSink(engine), transactional=settings.exactly_once, pipelined=True)
-    serve_consumer("fanout", settings, runtime.hooks, engine=engine)
+    serve_consumer("fanout", settings, runtime.hooks, default_port=PROCESSES["fanout"].port, engine=engine)
     runtime.install_signal_handlers()
     runtime.run()
 

@@ -8,9 +8,12 @@ from prometheus_client import REGISTRY
 
 from processors.lag_exporter.app import LagExporter
 from processors.lag_exporter.exposition import LagMetrics
+from processors.lag_exporter.settings import LagExporterSettings
+from processors.registry import PROCESSES
 from streams.app import configure_logging
 from streams.health import Check, heartbeat_within, serve_process
-from processors.lag_exporter.settings import LagExporterSettings
+
+PROCESS = PROCESSES["lag-exporter"]
 
 
 def main(settings: LagExporterSettings | None = None) -> None:
@@ -19,7 +22,7 @@ def main(settings: LagExporterSettings | None = None) -> None:
     exporter = LagExporter.from_settings(settings)
     REGISTRY.register(LagMetrics(exporter))
     silence_s = max(settings.liveness_timeout_s, 3 * settings.lag_interval_s + 2 * settings.lag_probe_timeout_s)
-    serve_process("lag-exporter", settings.metrics_port,
+    serve_process(PROCESS.name, settings.metrics_port, default_port=PROCESS.port,
                   live={"loop": heartbeat_within(lambda: exporter.last_loop_at, silence_s)},
                   ready={"broker": lambda: fresh(exporter)})
     stop = threading.Event()

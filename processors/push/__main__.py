@@ -7,6 +7,8 @@ from processors.push.app import PushSender
 from processors.push.metrics import PushHooks
 from processors.push.retries import RetryPump
 from processors.push.rules import PushPolicy
+from processors.push.settings import PushSenderSettings
+from processors.registry import PROCESSES
 from sinks.fcm.client import FcmClient
 from sinks.postgres.engine import build_engine, build_reader
 from sinks.postgres.push import PushSink
@@ -16,8 +18,9 @@ from streams.decoder import Decoder
 from streams.health import serve_consumer
 from streams.messages import PUSH_REQUEST, PushRequest
 from streams.serde import AvroSerde, SchemaStore, registry_client
-from processors.push.settings import PushSenderSettings
 from streams.topics import PUSH
+
+PROCESS = PROCESSES["push-sender"]
 
 
 def policy_of(settings: PushSenderSettings) -> PushPolicy:
@@ -36,12 +39,13 @@ def main(settings: PushSenderSettings | None = None) -> None:
     hooks, policy, fcm = PushHooks(), policy_of(settings), FcmClient(settings)
     sender = PushSender(reader=build_reader(settings.database_url), fcm=fcm, encode=lambda r: serde.encode(r.to_avro()),
                         policy=policy, hooks=hooks)
-    runtime = build_runtime(settings, processor=sender, group="push-sender", topics=[PUSH],
+    runtime = build_runtime(settings, processor=sender, group=PROCESS.consumer_group, topics=list(PROCESS.inputs),
+                            dead_letters=PROCESS.dead_letters,
                             decode=Decoder(serde, PushRequest.from_avro), sink=PushSink(engine), transactional=True,
                             pipelined=True)
     pump = RetryPump(engine=engine, producer=build_producer(settings), topic=push_topic, poll_s=settings.push_retry_poll_s,
                      token_max_age=policy.token_max_age, prune_interval_s=settings.token_prune_interval_s, hooks=hooks)
-    serve_consumer("push-sender", settings, runtime.hooks, engine=engine)
+    serve_consumer(PROCESS.name, settings, runtime.hooks, default_port=PROCESS.port, engine=engine)
     runtime.install_signal_handlers()
     pump.start()
     try:

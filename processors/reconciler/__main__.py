@@ -7,6 +7,7 @@ from processors.notifications_io.loader import DirectoryLoader
 from processors.periodic import run_periodic
 from processors.reconciler.app import Reconciler, event_dead_letter
 from processors.reconciler.settings import ReconcilerSettings
+from processors.registry import PROCESSES
 from sinks.postgres.engine import build_engine
 from streams.app import configure_logging
 from streams.clients import build_producer
@@ -36,7 +37,8 @@ def main(settings: ReconcilerSettings | None = None, once: bool | None = None) -
             total += count
         print(f"reconciled {total} events")
         return
-    run_periodic("reconciler", settings, reconciler.tick_and_log, settings.reconciler_interval_s, reconciler.engine)
+    run_periodic("reconciler", settings, reconciler.tick_and_log, settings.reconciler_interval_s, reconciler.engine,
+                 default_port=PROCESSES["reconciler"].port)
 
 
 if __name__ == "__main__":

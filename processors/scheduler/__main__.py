@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from processors.notifications_io.loader import DirectoryLoader
 from processors.periodic import run_periodic
+from processors.registry import PROCESSES
 from processors.scheduler.app import Scheduler
 from processors.scheduler.settings import SchedulerSettings
 from sinks.postgres.engine import build_engine
@@ -19,7 +20,8 @@ def main(settings: SchedulerSettings | None = None) -> None:
     serde = AvroSerde(PUSH_REQUEST, SchemaStore(), registry=registry_client(settings.schema_registry_url),
                       subject=f"{topic}-value")
     scheduler = Scheduler(engine, DirectoryLoader(engine), build_producer(settings), serde, topic)
-    run_periodic("scheduler", settings, scheduler.tick_and_log, settings.scheduler_interval_s, engine)
+    run_periodic("scheduler", settings, scheduler.tick_and_log, settings.scheduler_interval_s, engine,
+                 default_port=PROCESSES["scheduler"].port)
 
 
 if __name__ == "__main__":

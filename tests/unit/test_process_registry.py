@@ -5,13 +5,15 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import importlib.util
+import inspect
+import re
 from pathlib import Path
 
 import pytest
 from pydantic_settings import BaseSettings
 
 from cli import process_table
-from cli.processes import ports_of
+from cli.processes import ports_of, settings_class
 from processors import registry
 from processors.registry import PROCESSES
 from streams.topics import DLQ_OF, topic_specs
@@ -23,7 +25,10 @@ OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 def test_every_process_has_a_main_and_a_settings_class(process):
     assert importlib.util.find_spec(f"{process.module}.__main__") is not None
     assert callable(importlib.import_module(f"{process.module}.__main__").main)
-    assert issubclass(process.settings_class(), BaseSettings)
+    assert issubclass(settings_class(process), BaseSettings)
+    main = importlib.import_module(f"{process.module}.__main__").main
+    annotation = str(inspect.signature(main).parameters["settings"].annotation)
+    assert settings_class(process).__name__ in annotation, f"{process.name}: main(settings: {annotation})"
 
 
 def test_ports_and_groups_are_distinct_and_topics_exist():
@@ -43,7 +48,7 @@ def test_every_consumer_group_reads_topics_with_a_dead_letter_topic_and_every_ot
 
 def test_the_api_port_is_the_api_settings_default():
     api = PROCESSES["api"]
-    assert api.settings_class()().api_port == api.port
+    assert settings_class(api)().api_port == api.port
     assert api.port_setting == "HERALD_API_PORT"
 
 
@@ -80,3 +85,9 @@ def test_a_process_added_to_the_registry_shows_in_the_table(monkeypatch):
     extra = dataclasses.replace(PROCESSES["persister"], name="archiver", port=9399, group="archiver")
     monkeypatch.setitem(registry.PROCESSES, "archiver", extra)
     assert "| archiver | `herald run archiver` | archiver | `activity-events.v1` → —" in process_table.render()
+
+
+def test_the_readme_describes_exactly_the_registered_processes():
+    readme = (OPERATIONS.parents[1] / "README.md").read_text()
+    described = set(re.findall(r"^\| `herald run ([a-z-]+)", readme, re.MULTILINE)) - {"all"}
+    assert described == set(PROCESSES)

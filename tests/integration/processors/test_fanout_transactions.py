@@ -26,7 +26,7 @@ from sinks.postgres.notifications import NotificationSink
 from streams.decoder import Decoder
 from streams.messages import ACTIVITY_EVENT, PUSH_REQUEST, ActivityEvent
 from streams.serde import AvroSerde, SchemaStore
-from streams.topics import ACTIVITY, PUSH
+from streams.topics import ACTIVITY, ACTIVITY_DLQ, PUSH
 from tests.integration.helpers import decode_pushes, lag, publish_events, query, read_all
 from tests.integration.processors.test_fanout import expected_outcomes, load_directory, unique
 
@@ -71,6 +71,7 @@ def test_given_a_fatal_producer_error_between_the_two_commits_then_each_push_lan
     engine, store = build_engine(settings.database_url), SchemaStore()
     fanout = Fanout(DirectoryLoader(engine), AvroSerde(PUSH_REQUEST, store), settings.topic(PUSH))
     runtime = streams.app.build_runtime(settings, processor=fanout, group="fanout", topics=[ACTIVITY],
+                                        dead_letters={ACTIVITY: ACTIVITY_DLQ},
                                         decode=Decoder(AvroSerde(ACTIVITY_EVENT, store), ActivityEvent.from_avro),
                                         sink=NotificationSink(engine), transactional=True, pipelined=True)
     loop = threading.Thread(target=runtime.run)

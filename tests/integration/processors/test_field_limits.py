@@ -95,6 +95,7 @@ def test_given_rows_the_database_refuses_then_they_are_dead_lettered_with_its_me
     publish_events(pipeline, events[200:])
     settings = pipeline.settings.model_copy(update={"metrics_port": 0})
     runtime = build_runtime(settings, processor=Persister(), group="persister", topics=[ACTIVITY],
+                            dead_letters={ACTIVITY: ACTIVITY_DLQ},
                             decode=Decoder(SERDE, row_from_avro), sink=PersisterSink(ActivityEventSink(build_engine(settings.database_url))),
                             pipelined=True)
     loop = threading.Thread(target=runtime.run)

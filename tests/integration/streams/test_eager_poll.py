@@ -9,12 +9,12 @@ import time
 import uuid
 
 from cli.processes import wait_until
+from processors.push.settings import PushSenderSettings
 from streams.admin import create_topics, delete_topics
 from streams.app import build_runtime
 from streams.clients import build_admin, build_producer
 from streams.records import Outcome, Record
-from processors.push.settings import PushSenderSettings
-from streams.topics import PUSH, topic_specs
+from streams.topics import PUSH, PUSH_DLQ, topic_specs
 
 TIMEOUT_S = 5.0  # the batch timeout: far longer than a fetch, so waiting it out cannot pass for not waiting
 ROUNDS, PER_ROUND = 3, 20
@@ -38,7 +38,7 @@ def test_given_an_idle_eager_loop_then_a_committed_transaction_is_handled_at_onc
     admin, specs = build_admin(settings), topic_specs(partitions=1)
     create_topics(admin, settings, specs)
     processor = Timed()
-    runtime = build_runtime(settings, processor=processor, group="eager", topics=[PUSH],
+    runtime = build_runtime(settings, processor=processor, group="eager", topics=[PUSH], dead_letters={PUSH: PUSH_DLQ},
                             decode=lambda m: Record(m.value(), m), sink=None)
     producer = build_producer(settings, transactional_id=f"{prefix}-writer-0")
     loop = threading.Thread(target=runtime.run, daemon=True)

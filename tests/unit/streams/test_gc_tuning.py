@@ -9,10 +9,9 @@ import signal
 import pytest
 
 from processors.periodic import run_periodic
-
+from processors.persister.settings import PersisterSettings
 from streams.app import GC_YOUNG_THRESHOLD, build_runtime, tune_gc
 from streams.records import Outcome
-from processors.persister.settings import PersisterSettings
 
 
 @pytest.fixture
@@ -34,7 +33,8 @@ class Idle:
 
 def built(**settings) -> None:
     runtime = build_runtime(PersisterSettings(kafka_bootstrap="127.0.0.1:1", **settings), processor=Idle(),
-                            group="gc-test", topics=["activity-events.v1"], decode=lambda m: m, sink=None)
+                            group="gc-test", topics=["activity-events.v1"],
+                            dead_letters={"activity-events.v1": "activity-events.dlq.v1"}, decode=lambda m: m, sink=None)
     runtime._consumer.close()  # noqa: SLF001 (never subscribed; only its threads to stop)
 
 
@@ -68,7 +68,7 @@ def test_a_periodic_processor_has_the_tuned_collector_unless_turned_off(default_
         os.kill(os.getpid(), signal.SIGTERM)
         return False
 
-    run_periodic("gc-test", PersisterSettings(metrics_port=0, gc_tuning=tuning), tick, 0.01)
+    run_periodic("gc-test", PersisterSettings(metrics_port=0, gc_tuning=tuning), tick, 0.01, default_port=0)
 
     assert (gc.get_freeze_count() > 0) is tuning
     assert gc.get_threshold()[0] == (GC_YOUNG_THRESHOLD if tuning else 700)

@@ -101,6 +101,6 @@ def _dead(message) -> DeadLetter:
     return DeadLetter(reason="test", error_type="Test", message=message)
 
 
-def test_port_zero_serves_nothing_and_unknown_processes_have_no_default_port():
-    assert serve_process("persister", 0) is None
-    assert serve_process("not-a-process", None) is None
+def test_port_zero_serves_nothing_and_an_unset_port_means_the_default_given():
+    assert serve_process("persister", 0, default_port=9301) is None
+    assert serve_process("not-a-process", None, default_port=0) is None

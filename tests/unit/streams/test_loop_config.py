@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from streams.app import commit_interval_s, loop_config
 from processors.persister.settings import PersisterSettings
 from processors.push.settings import PushSenderSettings
-from streams.settings import FanoutSettings, KafkaSettings
+from streams.app import commit_interval_s, loop_config
+from streams.settings import FanoutSettings
 
 
 @pytest.mark.parametrize("settings, eager", [(PushSenderSettings(), True), (FanoutSettings(), False),
@@ -30,10 +30,6 @@ def test_pipelined_needs_both_the_processor_and_the_setting(monkeypatch):
     assert config.pipelined is False and config.batch_timeout_s == 0.2 and config.batch_max_records == 20_000
 
 
-def test_settings_without_a_runtime_get_the_default_loop():
-    assert loop_config(KafkaSettings()).eager is False
-
-
 def test_the_fan_out_waits_longer_for_a_batch_than_the_other_processors_by_default():
     assert loop_config(FanoutSettings()).batch_timeout_s == 2 * loop_config(PersisterSettings()).batch_timeout_s
     assert loop_config(PushSenderSettings()).batch_timeout_s == loop_config(PersisterSettings()).batch_timeout_s
@@ -48,4 +44,3 @@ def test_plain_offset_commits_are_held_a_second_by_default_and_the_setting_chang
     assert commit_interval_s(PersisterSettings()) == 1.0
     monkeypatch.setenv("HERALD_COMMIT_INTERVAL_MS", "0")
     assert commit_interval_s(PushSenderSettings()) == 0.0
-    assert commit_interval_s(KafkaSettings()) == 0.0  # no runtime settings: every batch

@@ -2,12 +2,12 @@
 with an instance id) and fetching (streams.app.fetching)."""
 from __future__ import annotations
 
-from streams.app import fetching, membership
-from streams.clients import consumer_config
 from processors.directory.settings import DirectorySettings
 from processors.persister.settings import PersisterSettings
 from processors.push.settings import PushSenderSettings
-from streams.settings import FanoutSettings, KafkaSettings
+from streams.app import fetching, membership
+from streams.clients import consumer_config
+from streams.settings import FanoutSettings
 
 
 def test_given_an_instance_id_then_the_consumer_is_a_static_member_under_it():
@@ -27,10 +27,6 @@ def test_given_no_instance_id_then_membership_is_dynamic():
     assert config["session.timeout.ms"] == PersisterSettings().session_timeout_ms
 
 
-def test_settings_without_a_runtime_change_nothing():
-    assert membership(KafkaSettings()) == {}
-
-
 def test_the_push_sender_and_the_directory_fetch_at_the_first_byte_the_others_every_20_ms_or_256_kb():
     push, directory, fanout = fetching(PushSenderSettings()), fetching(DirectorySettings()), fetching(FanoutSettings())
     assert (push["fetch.min.bytes"], push["fetch.wait.max.ms"]) == (1, 500)
@@ -43,4 +39,3 @@ def test_given_fetch_settings_in_the_environment_then_they_apply(monkeypatch):
     monkeypatch.setenv("HERALD_FETCH_MIN_BYTES", "65536")
     monkeypatch.setenv("HERALD_FETCH_WAIT_MAX_MS", "50")
     assert fetching(PushSenderSettings()) == {"fetch.min.bytes": 65_536, "fetch.wait.max.ms": 50}
-    assert fetching(KafkaSettings()) == {}

@@ -67,7 +67,7 @@ def test_given_its_port_is_taken_then_serve_process_exits_naming_the_holder(list
     proc, port = listener
 
     with pytest.raises(SystemExit) as exited:
-        serve_process("persister", port)
+        serve_process("persister", None, default_port=port)
 
     assert exited.value.code == EXIT_PORT_IN_USE
     assert f"in use by pid {proc.pid}" in caplog.text

@@ -60,7 +60,7 @@ def tick():  # a broker that is gone and a flush that waits for it
     print("ticking", flush=True)
     threading.Event().wait()
 
-run_periodic("stuck", FanoutSettings(metrics_port=0, shutdown_timeout_s=1.0), tick, 5.0)
+run_periodic("stuck", FanoutSettings(metrics_port=0, shutdown_timeout_s=1.0), tick, 5.0, default_port=0)
 """
 
 
