@@ -55,6 +55,7 @@ class TokenVerifier:
         elif settings.api_jwt_jwks_file:
             jwks = jwt.PyJWKSet.from_json(settings.api_jwt_jwks_file.read_text())
         else:
+            assert settings.api_jwt_public_key_file is not None  # ApiSettings refuses an asymmetric key without a file
             key = settings.api_jwt_public_key_file.read_text()
         return cls(alg, key, jwks, settings.api_jwt_audience, settings.api_jwt_issuer, settings.api_jwt_leeway_s)
 

@@ -5,6 +5,8 @@ route template only, so no PHI reaches the logs.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import logging
 import traceback
 
@@ -119,11 +121,11 @@ class UnexpectedErrors:
 
 def install(app: FastAPI) -> None:
     """Called once by ``api.main.create_app``, before any other middleware is added."""
-    app.add_exception_handler(StarletteHTTPException, on_http_error)
-    app.add_exception_handler(RequestValidationError, on_validation_error)
-    app.add_exception_handler(FieldInvalid, on_field_invalid)
-    app.add_exception_handler(OperationalError, on_database_unavailable)
-    app.add_exception_handler(Saturated, on_saturated)
-    app.add_exception_handler(PoolTimeout, on_pool_timeout)
-    app.add_exception_handler(DataError, on_data_error)
+    # Starlette types every handler as taking any Exception; each of these is registered for one class only.
+    handlers: list[tuple[type[Exception], Any]] = [
+        (StarletteHTTPException, on_http_error), (RequestValidationError, on_validation_error),
+        (FieldInvalid, on_field_invalid), (OperationalError, on_database_unavailable), (Saturated, on_saturated),
+        (PoolTimeout, on_pool_timeout), (DataError, on_data_error)]
+    for exception, handler in handlers:
+        app.add_exception_handler(exception, handler)
     app.add_middleware(UnexpectedErrors)

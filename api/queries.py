@@ -17,7 +17,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Row, text
+from typing import Any
+
+from sqlalchemy import CursorResult, Row, text
 from sqlalchemy.orm import Session
 
 from api.cursor import Position
@@ -106,9 +108,9 @@ def select_feed(*, session: Session, viewer: Viewer, facts: ViewerFacts, flt: Fe
     if patient_id is not None:
         where += "\n    AND e.patient_id = :patient_id"
         params["patient_id"] = patient_id
-    return session.execute(_sql(
+    return list(session.execute(_sql(
         f"SELECT {_EVENT_COLUMNS} FROM activity_events e WHERE {where}\n"
-        "ORDER BY e.occurred_at DESC, e.event_id DESC LIMIT :limit OFFSET :skip"), params).all()
+        "ORDER BY e.occurred_at DESC, e.event_id DESC LIMIT :limit OFFSET :skip"), params).all())
 
 
 def patient_known(*, session: Session, viewer: Viewer, patient_id: str) -> bool:
@@ -193,7 +195,8 @@ def mark_all_read(*, session: Session, viewer: Viewer, up_to: uuid.UUID | None) 
             return None
         where += " AND (n.created_at, n.notification_id) <= (:bound_at, :bound_id)"
         params.update(bound_at=bound.created_at, bound_id=bound.notification_id)
-    return session.execute(_sql(f"UPDATE user_notifications n SET read_at = now() WHERE {where}"), params).rowcount
+    result: CursorResult[Any] = session.execute(_sql(f"UPDATE user_notifications n SET read_at = now() WHERE {where}"), params)  # type: ignore[assignment]  # an UPDATE's result is a CursorResult
+    return result.rowcount
 
 
 # --- preferences -------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from datetime import datetime, time
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, ValidationInfo, field_validator
 
 from api.cursor import CURSOR_PATTERN, encode_cursor
 from api.queries import UNREAD_CAP
@@ -47,7 +47,8 @@ ERROR_RESPONSES: dict[int | str, dict] = {
     404: {"model": Problem, "description": "Not found, or not visible to the caller."},
     422: {"model": Problem, "description": "A parameter or body field is invalid."},
 }
-BODY_RESPONSES: dict[int | str, dict] = {400: {"model": Problem, "description": "The body is not valid JSON."}}
+_EVENT_TYPES: list[JsonValue] = [*sorted(CATALOGUE)]  # the catalogue's types, as the JSON schema lists them
+BODY_RESPONSES: dict[int | str, dict[str, Any]] = {400: {"model": Problem, "description": "The body is not valid JSON."}}
 
 
 # --- feed and timeline -------------------------------------------------------------------------------
@@ -192,7 +193,7 @@ class PreferencesBody(_PreferencesFields):
     model_config = ConfigDict(extra="forbid", json_schema_extra=_quiet_hours_rules())
 
     enabled_types: list[str] = Field(max_length=4 * len(CATALOGUE),
-                                     json_schema_extra={"items": {"type": "string", "enum": sorted(CATALOGUE)}})
+                                     json_schema_extra={"items": {"type": "string", "enum": _EVENT_TYPES}})
 
     timezone: str | None = Field(default=None, description="IANA zone, e.g. `Europe/Berlin`; null = UTC.",
                                  json_schema_extra={"enum": [*ZONE_NAMES, None]})

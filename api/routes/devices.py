@@ -7,7 +7,7 @@ and the move is recorded (docs/decisions/0141-device-ownership.md).
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Response
 
@@ -23,7 +23,7 @@ log = logging.getLogger("herald.api.devices")
 HELD = "this device token is registered to another user; sign them out on the device, or register with the " \
        "installation_id the app sent when it first registered this token"
 MOVED = "this device was registered by another user of your organization since; it no longer gets your pushes"
-CONFLICT = {409: {"model": Problem, "description": "The token is another user's (POST), or was moved to "
+CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": Problem, "description": "The token is another user's (POST), or was moved to "
                                                    "another user since (DELETE)."}}
 
 

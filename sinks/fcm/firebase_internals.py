@@ -56,9 +56,9 @@ class MessagingService:
         self._service._async_client = http_client  # noqa: SLF001
         self._service._message_data = self._message_data  # noqa: SLF001
 
-    def _message_data(self, message: messaging.Message, dry_run: bool) -> dict:
+    def _message_data(self, message: messaging.Message, dry_run: bool) -> dict[str, object]:
         """What ``_MessagingService._message_data`` returns, with our encoder."""
-        data = {"message": self.encoder(message)}
+        data: dict[str, object] = {"message": self.encoder(message)}
         if dry_run:
             data["validate_only"] = True
         return data

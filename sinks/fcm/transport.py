@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -103,7 +104,7 @@ class Http1Pool:
     @staticmethod
     async def _body(reader: asyncio.StreamReader, headers: dict[str, str]) -> bytes:
         if "chunked" in headers.get("transfer-encoding", "").lower():
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
                 if size == 0:
@@ -135,11 +136,15 @@ class Http1Pool:
 
     def _release(self, conn: _Connection) -> None:
         self._idle.append(conn)
-        self._slots.release()
+        self._held_slots().release()
 
     def _discard(self, conn: _Connection) -> None:
         conn.close()
-        self._slots.release()
+        self._held_slots().release()
+
+    def _held_slots(self) -> asyncio.Semaphore:
+        assert self._slots is not None, "a connection is released only after _acquire made the semaphore"
+        return self._slots
 
     def _drop_idle(self) -> None:
         """Closes every idle connection after one broke: when the server went away they all did, and
@@ -165,7 +170,7 @@ class SdkHttpClient:
     def __init__(self, credential, origin: str, *, size: int, timeout_s: float) -> None:
         self._credential = credential
         self._pool = Http1Pool(origin, size=size, timeout_s=timeout_s)
-        self._auth_request = None
+        self._auth_request: Any = None  # google.auth's Request, made on first use
         self._request_for_errors = httpx.Request("POST", origin)
         self._paths: dict[str, str] = {}  # the SDK sends every message to the same URL
 

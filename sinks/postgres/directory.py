@@ -110,7 +110,7 @@ def load_users(conn: Connection, *, user_ids: Iterable[str] = (),
         cur.execute(_USERS_WITH_PREFERENCES, (list(set(user_ids)), list(set(organizations))))
         rows = cur.fetchall()
     return [UserWithPreferences(r[0], r[1], r[2], r[3], r[4], r[5],
-                                None if r[6] is None else PreferencesRow(r[6], *r[7:9], tuple(r[9]), *r[10:]))
+                                None if r[6] is None else PreferencesRow(r[6], r[7], r[8], tuple(r[9]), r[10], r[11], r[12], r[13]))
             for r in rows]
 
 

@@ -35,9 +35,9 @@ def lock_due_users(conn: Connection, now: datetime, limit: int = 500) -> list[st
         "LIMIT :limit"), {"now": now, "limit": limit}).scalars().all()
     if not users:
         return []
-    return conn.execute(text(
+    return list(conn.execute(text(
         "SELECT u FROM unnest(CAST(:users AS text[])) AS u WHERE pg_try_advisory_xact_lock(:space, hashtext(u))"),
-        {"users": list(users), "space": _LOCK_SPACE}).scalars().all()
+        {"users": list(users), "space": _LOCK_SPACE}).scalars().all())
 
 
 def due_rows(conn: Connection, user_ids: list[str], now: datetime) -> list[HeldRecord]:
