@@ -16,14 +16,18 @@ from pydantic_settings import BaseSettings
 
 from api import settings as api_settings
 from processors.directory import settings as directory_settings
+from processors.fanout import settings as fanout_settings
 from processors.lag_exporter import settings as lag_exporter_settings
 from processors.persister import settings as persister_settings
 from processors.push import settings as push_settings
+from processors.reconciler import settings as reconciler_settings
+from processors.scheduler import settings as scheduler_settings
 from sinks.fcm import settings as fcm_settings
 from streams import settings as stream_settings
 
-SETTINGS_MODULES: tuple[ModuleType, ...] = (stream_settings, persister_settings, directory_settings, push_settings,
-                                            fcm_settings, lag_exporter_settings, api_settings)
+SETTINGS_MODULES: tuple[ModuleType, ...] = (stream_settings, persister_settings, directory_settings, fanout_settings,
+                                            scheduler_settings, reconciler_settings, push_settings, fcm_settings,
+                                            lag_exporter_settings, api_settings)
 
 # (class, section title, which processes read it), in the order a reader meets them.
 SECTIONS: tuple[tuple[type[BaseSettings], str, str], ...] = (
@@ -34,8 +38,9 @@ SECTIONS: tuple[tuple[type[BaseSettings], str, str], ...] = (
     (stream_settings.ProcessorSettings, "Every consumer-group processor", "the processors above"),
     (stream_settings.FetchAtFirstByte, "Fetch at the first byte", "push sender and directory (overrides the runtime's fetch)"),
     (persister_settings.PersisterSettings, "Persister", "`herald run persister`"),
-    (stream_settings.FanoutSettings, "Fan-out, scheduler, reconciler",
-     "`herald run fanout`, `scheduler`, `reconciler` (the batch timeout is the fan-out's)"),
+    (fanout_settings.FanoutSettings, "Fan-out", "`herald run fanout`"),
+    (scheduler_settings.SchedulerSettings, "Scheduler", "`herald run scheduler`"),
+    (reconciler_settings.ReconcilerSettings, "Reconciler", "`herald run reconciler`"),
     (push_settings.PushSenderSettings, "Push sender", "`herald run push-sender`"),
     (fcm_settings.FcmSettings, "FCM", "push sender"),
     (stream_settings.ProducerSettings, "Producer SDK", "`emit_activity_event`, `ActivityPublisher`, `herald produce`"),

@@ -14,13 +14,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Every settings class of every process is built with this config (processors and sinks too).
 HERALD_CONFIG = SettingsConfigDict(env_prefix="HERALD_", frozen=True, extra="ignore")
-_CONFIG = HERALD_CONFIG
 
 
 class KafkaSettings(BaseSettings):
     """Where the broker is and how topic and group names are prefixed."""
 
-    model_config = _CONFIG
+    model_config = HERALD_CONFIG
 
     kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap servers (host:port, comma-separated)")
     schema_registry_url: str | None = Field(
@@ -48,7 +47,7 @@ class KafkaSettings(BaseSettings):
 class PostgresSettings(BaseSettings):
     """The database every sink writes to."""
 
-    model_config = _CONFIG
+    model_config = HERALD_CONFIG
 
     database_url: str = Field(default="postgresql+psycopg://herald@127.0.0.1:5432/herald",
                               description="SQLAlchemy URL of the Postgres database (psycopg 3 driver)")
@@ -59,7 +58,7 @@ class MetricsSettings(BaseSettings):
     process's default port (processors/registry.py), 0 turns it off. ``/healthz`` fails once
     the loop has not turned for ``liveness_timeout_s``."""
 
-    model_config = _CONFIG
+    model_config = HERALD_CONFIG
 
     metrics_port: int | None = Field(default=None, ge=0, le=65535, description="Port of /metrics, /healthz and "
                                      "/readyz; unset: the process's own default (9301-9308), 0: off")
@@ -72,7 +71,7 @@ class MetricsSettings(BaseSettings):
 class RuntimeSettings(BaseSettings):
     """Batching knobs of the consumer runtime."""
 
-    model_config = _CONFIG
+    model_config = HERALD_CONFIG
 
     batch_max_records: int = Field(default=5000, ge=1, description="Most records in one batch")
     # consume() returns when the batch is full or this time has passed (so a backlog smaller than a full
@@ -109,7 +108,7 @@ class RuntimeSettings(BaseSettings):
 class ProcessorSettings(KafkaSettings, PostgresSettings, MetricsSettings, RuntimeSettings):
     """Settings every consumer-group processor shares."""
 
-    model_config = _CONFIG
+    model_config = HERALD_CONFIG
 
     instance_id: str = Field(default="", description="Stable per replica (pod name): names the transactional id "
                              "and, when set, makes the replica a static group member (streams.app.membership)")
@@ -125,7 +124,7 @@ class FetchAtFirstByte(BaseSettings):
     instead of up to 20 ms later. The directory topic changes rarely: idle, a consumer fetching every
     20 ms keeps the broker busy for nothing (docs/decisions/0033-fetch-at-first-byte.md)."""
 
-    model_config = _CONFIG
+    model_config = HERALD_CONFIG
 
     fetch_min_bytes: int = Field(default=1, ge=1, description="A fetch is answered at the first byte")
     fetch_wait_max_ms: int = Field(default=500, ge=1, description="Longest an idle fetch waits, in ms")
@@ -136,7 +135,7 @@ class FetchAtFirstByte(BaseSettings):
 class ProducerSettings(KafkaSettings):
     """Settings of the producer SDK and ``herald produce``."""
 
-    model_config = _CONFIG
+    model_config = HERALD_CONFIG
 
     # 20 ms, not librdkafka's 5: librdkafka sends one partition per request, and at a few hundred events/s
     # over 12 partitions 5 ms sent about one request per event (docs/decisions/0025-producer-sdk-buffering.md).
@@ -147,23 +146,3 @@ class ProducerSettings(KafkaSettings):
                                               "is slow or down; beyond it publish() reports a failure")
     producer_delivery_timeout_ms: int = Field(default=300_000, description="How long a queued record is retried "
                                               "before it is reported as failed, in ms")
-
-
-class FanoutSettings(ProcessorSettings):
-    """Settings of ``herald run fanout``, ``scheduler`` and ``reconciler``."""
-
-    model_config = _CONFIG
-
-    exactly_once: bool = Field(default=True, description="Fan-out: push requests and input offsets in one Kafka "
-                               "transaction; false: at-least-once")
-    # Twice the others' wait: each fan-out batch is a Postgres transaction and a Kafka transaction (markers
-    # on every push partition), so half as many batches leave CPU to the push sender
-    # (docs/decisions/0032-short-batch-waits.md).
-    batch_timeout_s: float = Field(default=0.1, gt=0, description="Fan-out's longest wait for a batch to fill, "
-                                   "in seconds")
-    scheduler_interval_s: float = Field(default=5.0, gt=0, description="How often the scheduler releases due held "
-                                        "notifications (one digest per user), in seconds")
-    reconciler_interval_s: float = Field(default=60.0, gt=0, description="How often the reconciler looks for "
-                                         "notifying events never fanned out, in seconds")
-    reconciler_grace_s: float = Field(default=300.0, ge=0, description="Age an event must reach before the "
-                                      "reconciler fans it out again, in seconds")

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
+from processors.fanout.settings import FanoutSettings
 from processors.persister.settings import PersisterSettings
 from processors.push.settings import PushSenderSettings
 from streams.app import commit_interval_s, loop_config
-from streams.settings import FanoutSettings
 
 
 @pytest.mark.parametrize("settings, eager", [(PushSenderSettings(), True), (FanoutSettings(), False),

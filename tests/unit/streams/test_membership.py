@@ -3,11 +3,11 @@ with an instance id) and fetching (streams.app.fetching)."""
 from __future__ import annotations
 
 from processors.directory.settings import DirectorySettings
+from processors.fanout.settings import FanoutSettings
 from processors.persister.settings import PersisterSettings
 from processors.push.settings import PushSenderSettings
 from streams.app import fetching, membership
 from streams.clients import consumer_config
-from streams.settings import FanoutSettings
 
 
 def test_given_an_instance_id_then_the_consumer_is_a_static_member_under_it():

@@ -54,7 +54,7 @@ def test_given_a_write_that_never_returns_then_sigterm_still_ends_the_process_at
 STUCK_JOB = """
 import threading
 from processors.periodic import run_periodic
-from streams.settings import FanoutSettings
+from processors.fanout.settings import FanoutSettings
 
 def tick():  # a broker that is gone and a flush that waits for it
     print("ticking", flush=True)
