@@ -34,15 +34,6 @@ HELD = Gauge("herald_held_notifications", "Notifications held for quiet hours, a
 HELD_OVERDUE = Gauge("herald_held_overdue_notifications", "Held notifications past their release time", ["processor"])
 
 
-def serve(port: int | None) -> None:
-    """Starts /metrics (and always-ok /healthz, /readyz) on ``port`` unless it is 0 or None; called once
-    from ``__main__``. Prefer ``streams.health.serve_consumer``, which adds real liveness and readiness."""
-    if port:
-        from streams.health import HealthServer
-
-        HealthServer(port, live={}, ready={}).start()
-
-
 class RuntimeHooks:
     """What the consumer runtime reports; one instance per processor."""
 
