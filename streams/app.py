@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Iterable, Mapping
+from typing import TypeVar
 
 from streams.checkpoint import Checkpoint, Sink
 from streams.client_errors import ClientErrors, hooks_of
@@ -15,6 +16,8 @@ from streams.records import DeadLetter, Message, Record
 from streams.replays import for_group
 from streams.runtime import LoopConfig, Processor, Runtime
 from streams.settings import KafkaSettings, ProcessorSettings, RuntimeSettings
+
+W = TypeVar("W")  # what the processor's batches write, and the sink takes
 
 
 class MissingDeadLetterTopic(ValueError):
@@ -40,9 +43,9 @@ def transactional_id(settings: ProcessorSettings, group: str) -> str:
     return f"{settings.group(group)}-{instance}"
 
 
-def build_runtime(settings: ProcessorSettings, *, processor: Processor, group: str, topics: list[str],
+def build_runtime(settings: ProcessorSettings, *, processor: Processor[W], group: str, topics: list[str],
                   dead_letters: Mapping[str, str], decode: Callable[[Message], Record | DeadLetter],
-                  sink: Sink | None, transactional: bool = False, pipelined: bool = False) -> Runtime:
+                  sink: Sink[W] | None, transactional: bool = False, pipelined: bool = False) -> Runtime:
     """A consumer, a producer (transactional if asked), a checkpoint and the loop around them;
     ``dead_letters`` maps each of ``topics`` to its dead-letter topic (base names; one missing raises
     ``MissingDeadLetterTopic`` here); ``pipelined`` (when ``settings.pipelined`` allows it) checkpoints

@@ -1,6 +1,8 @@
 """confluent-kafka client configs; clients are built at start-up and passed in, never reached globally."""
 from __future__ import annotations
 
+from typing import Any
+
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
@@ -8,7 +10,7 @@ from streams.client_errors import client_hooks
 from streams.settings import KafkaSettings
 
 
-def consumer_config(settings: KafkaSettings, group: str, **overrides) -> dict:
+def consumer_config(settings: KafkaSettings, group: str, **overrides: Any) -> dict[str, Any]:
     """Manual commits after durable effects; cooperative-sticky; reads committed records only.
 
     When the broker answers a fetch and how long a dead member keeps its partitions are settings of
@@ -16,7 +18,7 @@ def consumer_config(settings: KafkaSettings, group: str, **overrides) -> dict:
     ``streams.app.build_runtime`` passes as overrides (``fetching``, ``membership``): their defaults are
     written there only. A consumer built without them (a reader that only assigns and seeks) gets
     librdkafka's."""
-    config = {
+    config: dict[str, Any] = {
         "bootstrap.servers": settings.kafka_bootstrap,
         "group.id": settings.group(group),
         "enable.auto.commit": False,
@@ -31,10 +33,11 @@ def consumer_config(settings: KafkaSettings, group: str, **overrides) -> dict:
     return config
 
 
-def producer_config(settings: KafkaSettings, *, transactional_id: str | None = None, **overrides) -> dict:
+def producer_config(settings: KafkaSettings, *, transactional_id: str | None = None,
+                    **overrides: Any) -> dict[str, Any]:
     """Idempotent, acks=all, a short linger, compression as set (``HERALD_KAFKA_COMPRESSION``, none by
     default: see KafkaSettings); Java's murmur2 partitioner so keys land where Java producers would put them."""
-    config = {
+    config: dict[str, Any] = {
         "bootstrap.servers": settings.kafka_bootstrap,
         "enable.idempotence": True,
         "acks": "all",
@@ -50,11 +53,11 @@ def producer_config(settings: KafkaSettings, *, transactional_id: str | None = N
     return config
 
 
-def build_consumer(settings: KafkaSettings, group: str, **overrides) -> Consumer:
+def build_consumer(settings: KafkaSettings, group: str, **overrides: Any) -> Consumer:
     return Consumer(consumer_config(settings, group, **overrides))
 
 
-def build_producer(settings: KafkaSettings, *, transactional_id: str | None = None, **overrides) -> Producer:
+def build_producer(settings: KafkaSettings, *, transactional_id: str | None = None, **overrides: Any) -> Producer:
     producer = Producer(producer_config(settings, transactional_id=transactional_id, **overrides))
     if transactional_id:
         producer.init_transactions(30)

@@ -20,12 +20,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
+from streams.metrics import RuntimeHooks
 from streams.ports import in_use_message
 from streams.settings import ProcessorSettings
+
+if TYPE_CHECKING:  # the database probe is optional: a process without one never imports SQLAlchemy here
+    from sqlalchemy.engine import Engine
 
 log = logging.getLogger("herald.health")
 
@@ -80,7 +85,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format, *args) -> None:  # scrapes every few seconds: not worth a log line
+    def log_message(self, format: str, *args: Any) -> None:  # scrapes every few seconds: not worth a log line
         pass
 
 
@@ -126,8 +131,8 @@ def serve_process(process: str, port: int | None, *, default_port: int, live: di
     return server
 
 
-def serve_consumer(process: str, settings: ProcessorSettings, hooks, *, default_port: int,
-                   engine=None) -> HealthServer | None:
+def serve_consumer(process: str, settings: ProcessorSettings, hooks: RuntimeHooks, *, default_port: int,
+                   engine: Engine | None = None) -> HealthServer | None:
     """The endpoint of a consumer-group processor: live while its loop turns, ready while it holds
     partitions (or got records lately) and, given an ``engine``, while the database answers."""
     ready = {"consumer": consumer_ready(hooks, stall_timeout_s=settings.stall_timeout_s,
@@ -153,7 +158,7 @@ def heartbeat_within(last_beat: Callable[[], float | None], max_silence_s: float
     return probe
 
 
-def consumer_ready(hooks, recent_s: float = 30.0, clock: Callable[[], float] = time.monotonic, *,
+def consumer_ready(hooks: RuntimeHooks, recent_s: float = 30.0, clock: Callable[[], float] = time.monotonic, *,
                    stall_timeout_s: float = 60.0, max_failed_batches: int = 3) -> Probe:
     """Ready while the consumer makes progress (RuntimeHooks state): not when a Kafka client failed
     fatally, when ``max_failed_batches`` batches failed in a row (its partitions are paused between
@@ -176,7 +181,7 @@ def consumer_ready(hooks, recent_s: float = 30.0, clock: Callable[[], float] = t
     return probe
 
 
-def database_answers(engine) -> Probe:
+def database_answers(engine: Engine) -> Probe:
     """Ready while ``SELECT 1`` answers on the pool of ``engine`` (a SQLAlchemy Engine)."""
     from sqlalchemy import text
 
