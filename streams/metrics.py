@@ -1,4 +1,5 @@
-"""Prometheus metrics of every Herald process, recorded through hooks, never sprinkled through the loop.
+"""Prometheus metrics of the consumer runtime and the producer SDK, recorded through hooks, never
+sprinkled through the loop; each processor defines its own domain metrics in its ``metrics.py``.
 
 Names are ``herald_*``; labels are low-cardinality (processor, group, topic, partition, outcome,
 reason class): never a user, patient or event id.
@@ -24,14 +25,8 @@ ASSIGNED = Gauge("herald_assigned_partitions", "Partitions assigned to this proc
 FAILING_BATCHES = Gauge("herald_consecutive_failed_batches", "Batches failed in a row since the last one that succeeded", ["processor"])
 STALLED = Gauge("herald_partition_stalled", "1 while a partition is behind and has made no progress for HERALD_STALL_TIMEOUT_S", ["group", "topic", "partition"])
 CLIENT_FATAL = Gauge("herald_client_fatal", "1 once a Kafka client of this process failed fatally and could not be replaced", ["processor"])
-UNKNOWN_EVENT_TYPES = Counter("herald_unknown_event_types_total", "Events of a type the catalogue does not know (stored, notify no one)", ["processor"])
-FANOUT_RECIPIENTS = Counter("herald_fanout_notifications_total", "Notifications decided by the fan-out, by push action", ["processor", "push"])
-DIGESTS = Counter("herald_digests_released_total", "Quiet-hours digests released, and held rows dropped at release", ["outcome"])
 PUBLISHED = Counter("herald_published_total", "Records the producer SDK got acknowledged", ["topic"])
 PUBLISH_FAILED = Counter("herald_publish_failures_total", "Records the producer SDK could not deliver", ["topic", "reason"])
-# Quiet hours (names fixed for deploy/prometheus and deploy/grafana).
-HELD = Gauge("herald_held_notifications", "Notifications held for quiet hours, as last counted", ["processor"])
-HELD_OVERDUE = Gauge("herald_held_overdue_notifications", "Held notifications past their release time", ["processor"])
 
 
 class RuntimeHooks:
@@ -133,19 +128,3 @@ class RuntimeHooks:
         self.assigned = assigned_count
         REBALANCES.labels(self.processor, kind).inc()
         ASSIGNED.labels(self.processor).set(assigned_count)
-
-
-def on_fanout_planned(processor: str, *, pushed: int, held: int, bell_only: int, unknown_types: int) -> None:
-    """Called by the fan-out and the reconciler after planning a batch."""
-    FANOUT_RECIPIENTS.labels(processor, "now").inc(pushed)
-    FANOUT_RECIPIENTS.labels(processor, "held").inc(held)
-    FANOUT_RECIPIENTS.labels(processor, "none").inc(bell_only)
-    if unknown_types:
-        UNKNOWN_EVENT_TYPES.labels(processor).inc(unknown_types)
-
-
-def on_held_counted(processor: str, *, held: int, overdue: int) -> None:
-    """Called each time the held notifications are counted (the scheduler's tick): all held, and
-    those whose release time has passed (a healthy scheduler keeps the latter at 0)."""
-    HELD.labels(processor).set(held)
-    HELD_OVERDUE.labels(processor).set(overdue)

@@ -18,10 +18,10 @@ from sqlalchemy import Engine
 from processors.notifications.digests import Held, Release, due, release
 from processors.notifications_io.loader import DirectoryLoader
 from processors.notifications_io.pushes import push_outputs
+from processors.scheduler.metrics import DIGESTS, on_held_counted
 from sinks.postgres.held import HeldRecord, close_rows, count_held, due_rows, lock_due_users
 from streams.checkpoint import deliver
 from streams.messages import Priority
-from streams.metrics import DIGESTS, on_held_counted
 from streams.serde import AvroSerde
 
 log = logging.getLogger("herald.scheduler")
