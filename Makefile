@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup upgrade-deps stack prometheus demo test test-unit test-faults bench bench-quick bench-persist bench-fanout bench-api bench-push bench-compression bench-fcm-send bench-validation bench-scale-out down
+.PHONY: setup upgrade-deps lint stack prometheus demo test test-unit test-faults bench bench-quick bench-persist bench-fanout bench-api bench-push bench-compression bench-fcm-send bench-validation bench-scale-out down
 
 # Exactly the versions CI tested: requirements.lock pins every package with its hashes; Herald itself is
 # installed on top without resolving anything again. `make upgrade-deps` refreshes the lock.
@@ -19,7 +19,14 @@ setup: $(STAMP)
 upgrade-deps: setup
 	$(BIN)/pip install -q pip-tools
 	$(BIN)/pip-compile -q --upgrade --generate-hashes --allow-unsafe --no-emit-find-links --strip-extras \
-		--extra test --extra bench -o requirements.lock pyproject.toml
+		--extra test --extra bench --extra dev -o requirements.lock pyproject.toml
+
+# ruff (lint and format check) and mypy (configured in pyproject.toml: strict on streams/ and the rules);
+# CI runs it before the tests, the pre-commit hooks (.pre-commit-config.yaml) run the same commands.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 stack: setup
 	$(BIN)/herald dev up

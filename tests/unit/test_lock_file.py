@@ -15,7 +15,7 @@ def _name(requirement: str) -> str:
 def test_every_dependency_is_pinned_with_hashes():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = {_name(r) for r in project["dependencies"]}
-    for extra in ("test", "bench"):
+    for extra in ("test", "bench", "dev"):
         wanted |= {_name(r) for r in project["optional-dependencies"][extra]}
     lock = (ROOT / "requirements.lock").read_text()
     pinned = {m.group(1).lower().replace("_", "-") for m in re.finditer(r"^([A-Za-z0-9_.-]+)==\S+ \\$", lock, re.M)}
@@ -30,7 +30,7 @@ def test_every_locked_version_is_in_the_range_pyproject_allows():
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     requirements = [Requirement(r) for r in project["dependencies"]]
-    for extra in ("test", "bench"):
+    for extra in ("test", "bench", "dev"):
         requirements += [Requirement(r) for r in project["optional-dependencies"][extra]]
     lock = (ROOT / "requirements.lock").read_text()
     locked = {m.group(1).lower().replace("_", "-"): m.group(2)
