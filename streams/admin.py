@@ -104,7 +104,7 @@ class PartitionLag:
         return max(self.end - max(self.committed, 0), 0)
 
 
-def group_offset_reader(settings: KafkaSettings, group: str, **overrides) -> Consumer:
+def group_offset_reader(settings: KafkaSettings, group: str, **overrides: str | int | bool) -> Consumer:
     """A consumer with ``group.id = group`` that only reads the group's committed offsets: it never
     subscribes (so it never joins, rebalances or commits) and has a consumer group of its own in
     librdkafka, which handles a coordinator that moves or is still loading. read_uncommitted: the
@@ -144,7 +144,8 @@ def group_lag(settings: KafkaSettings, group: str, topic: str, timeout_s: float 
         committed = read_committed(reader, parts, timeout_s)
     finally:
         reader.close()
-    ends = admin.list_offsets({tp: OffsetSpec.latest() for tp in parts}, isolation_level=IsolationLevel.READ_COMMITTED,
+    latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]  # confluent_kafka leaves OffsetSpec unannotated
+    ends = admin.list_offsets({tp: latest for tp in parts}, isolation_level=IsolationLevel.READ_COMMITTED,
                               request_timeout=timeout_s)
     end_by_p = {tp.partition: f.result(2 * timeout_s).offset for tp, f in ends.items()}
     return [PartitionLag(group, topic, tp.partition, committed[(topic, tp.partition)], end_by_p[tp.partition])

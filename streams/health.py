@@ -159,11 +159,12 @@ def heartbeat_within(last_beat: Callable[[], float | None], max_silence_s: float
 
 
 def consumer_ready(hooks: RuntimeHooks, recent_s: float = 30.0, clock: Callable[[], float] = time.monotonic, *,
-                   stall_timeout_s: float = 60.0, max_failed_batches: int = 3) -> Probe:
+                   stall_timeout_s: float, max_failed_batches: int) -> Probe:
     """Ready while the consumer makes progress (RuntimeHooks state): not when a Kafka client failed
     fatally, when ``max_failed_batches`` batches failed in a row (its partitions are paused between
     retries), or when a partition is behind and has had no batch done for ``stall_timeout_s``; else
-    while it holds partitions or got records within ``recent_s``."""
+    while it holds partitions or got records within ``recent_s``. The two limits are settings
+    (``RuntimeSettings.stall_timeout_s``, ``MetricsSettings.ready_max_failed_batches``): no default here."""
     def probe() -> Check:
         if hooks.fatal:
             return Check(False, f"Kafka client failed fatally: {hooks.fatal}")

@@ -49,7 +49,8 @@ from streams.errors import ClientFatal, SinkBackpressure, reason_line
 from streams.failures import Failure, classify
 from streams.narrowing import narrow
 from streams.metrics import RuntimeHooks
-from streams.records import DeadLetter, Message, Outcome, Record, W
+from streams.records import DeadLetter, Message, Outcome, Record, Skipped, W
+from streams.replays import Decode
 from streams.retry import RetryPolicy, compute_backoff
 from streams.shutdown import arm_deadline
 
@@ -65,26 +66,29 @@ class Processor(Protocol[W]):
         """Decides what a batch of decoded records leads to; pure of I/O where it can be."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LoopConfig:
-    batch_max_records: int = 5000
-    batch_timeout_s: float = 0.05
-    retry: RetryPolicy = RetryPolicy(base=0.5, cap=30.0)
-    pipelined: bool = False
+    """The loop's knobs. Those that are settings have no default here: ``streams.app.loop_config`` builds
+    this from ``RuntimeSettings``, where each default is written once (and documented)."""
+
+    batch_max_records: int
+    batch_timeout_s: float
+    pipelined: bool
     # True: a batch is whatever is already queued when the loop asks (``consume(max, 0)``); when nothing
     # is, the loop waits at most the batch timeout for the first record (``consume(1, timeout)``) and
     # takes it with whatever arrived along with it. False: ``consume(max, timeout)`` waits the whole
     # timeout unless ``max`` records are queued, even with a backlog (fuller batches, fewer commits).
-    eager: bool = False
-    # A batch that fails with an error of unknown kind this many times in a row at the same offsets is
-    # narrowed down to its offending records, as a data error is at once (``Runtime._isolate``).
-    isolate_after: int = 3
+    eager: bool
     # After SIGTERM the loop has this long to finish its batch, commit and close; past it the process
     # exits non-zero at once (a broker that is gone must not keep a process from stopping). Nothing
     # is lost: offsets are committed only after their batch's effects are durable.
-    shutdown_timeout_s: float = 30.0
+    shutdown_timeout_s: float
     # A partition behind its end with no batch done for this long counts as stalled (herald_partition_stalled).
-    stall_timeout_s: float = 60.0
+    stall_timeout_s: float
+    retry: RetryPolicy = RetryPolicy(base=0.5, cap=30.0)
+    # A batch that fails with an error of unknown kind this many times in a row at the same offsets is
+    # narrowed down to its offending records, as a data error is at once (``Runtime._isolate``).
+    isolate_after: int = 3
 
 
 STALL_CHECK_INTERVAL_S = 1.0
@@ -94,8 +98,8 @@ EXIT_FATAL = 70  # a Kafka client failed fatally and could not be replaced: the 
 class Runtime:
     """Runs one processor over its subscribed topics until stopped."""
 
-    def __init__(self, *, consumer: Any, topics: list[str], decode: Callable[[Message], Record | DeadLetter],
-                 processor: Processor[Any], checkpoint: Checkpoint, hooks: RuntimeHooks, config: LoopConfig = LoopConfig(),
+    def __init__(self, *, consumer: Any, topics: list[str], decode: Decode,
+                 processor: Processor[Any], checkpoint: Checkpoint, hooks: RuntimeHooks, config: LoopConfig,
                  clock: Callable[[], float] = time.monotonic, client_errors: ClientErrors | None = None) -> None:
         self._consumer = consumer
         self._client_errors = client_errors  # the consumer's error callback (streams/client_errors.py)
@@ -265,7 +269,7 @@ class Runtime:
         (``_settle_before_leaving``) commits nothing for them; their next owner redoes it."""
         return [tp for tp in offsets if (tp.topic, tp.partition) in self._assigned]
 
-    def _failed(self, messages: list[Message], decoded: list[Record | DeadLetter], exc: Exception) -> bool:
+    def _failed(self, messages: list[Message], decoded: list[Record | DeadLetter | Skipped], exc: Exception) -> bool:
         """Decides what a failed batch's failure calls for (streams/failures.py): a data error, or an error
         of unknown kind that keeps failing at the same offsets, narrows the batch down to its offending
         records (True when that finished the batch); anything else rewinds it for a retry (False)."""
@@ -292,7 +296,7 @@ class Runtime:
         self._failed_at = at
         return self._repeats >= self._config.isolate_after
 
-    def _isolate(self, messages: list[Message], decoded: list[Record | DeadLetter], exc: Exception,
+    def _isolate(self, messages: list[Message], decoded: list[Record | DeadLetter | Skipped], exc: Exception,
                  kind: Failure) -> bool:
         """Writes the batch in ever smaller parts (halves of halves, in order) until the records that fail
         on their own are found; those are dead-lettered with the error's first line, everything else is
@@ -467,7 +471,7 @@ class _InFlight:
 
     future: Future[None]
     messages: list[Message]
-    decoded: list[Record | DeadLetter]
+    decoded: list[Record | DeadLetter | Skipped]
     outcome: Outcome[Any]
     started: float
 

@@ -6,10 +6,13 @@ appends what it was asked to do to a shared ``journal`` so tests can assert the 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from confluent_kafka import TopicPartition
+
+if TYPE_CHECKING:
+    from streams.runtime import LoopConfig
 
 
 @dataclass
@@ -187,3 +190,13 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+def default_loop_config(**changes: Any) -> LoopConfig:
+    """The loop a process gets from the default settings (``streams.app.loop_config(RuntimeSettings())``),
+    with ``changes``: tests change the knob they are about and take every other default from the one
+    place it is written."""
+    from streams.app import loop_config
+    from streams.settings import RuntimeSettings
+
+    return replace(loop_config(RuntimeSettings()), **changes)

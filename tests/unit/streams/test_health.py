@@ -10,7 +10,7 @@ from streams.health import Check, HealthServer, consumer_ready, heartbeat_within
 from streams.metrics import RuntimeHooks
 from streams.records import DeadLetter, Outcome
 from streams.runtime import Runtime
-from streams.testing import FakeClock, FakeConsumer, FakeMessage, FakeProducer, ListSink
+from streams.testing import FakeClock, FakeConsumer, FakeMessage, FakeProducer, ListSink, default_loop_config
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def test_heartbeat_fails_after_the_loop_is_silent_too_long_with_a_start_up_grace
 
 def test_consumer_ready_when_it_holds_partitions_or_got_records_recently():
     clock, hooks = FakeClock(), RuntimeHooks("ready-test", "g")
-    probe = consumer_ready(hooks, recent_s=30, clock=clock)
+    probe = consumer_ready(hooks, recent_s=30, clock=clock, stall_timeout_s=60, max_failed_batches=3)
     assert not probe().ok
     hooks.last_records_at = clock()
     assert probe().ok
@@ -88,7 +88,7 @@ def test_the_runtime_beats_every_iteration_and_reports_its_assignment():
     runtime = Runtime(consumer=consumer, topics=[topic], decode=_dead, processor=Nothing(),
                       checkpoint=Checkpoint(consumer=consumer, producer=FakeProducer(), sink=ListSink(),
                                             dlq_topic_of=lambda t: "dlq"),
-                      hooks=hooks, clock=FakeClock())
+                      hooks=hooks, config=default_loop_config(), clock=FakeClock())
     beats = []
     consumer.on_empty = lambda: (beats.append(hooks.last_loop_at), runtime.stop())
     runtime.run()

@@ -8,8 +8,8 @@ from streams.messages import ActivityEvent
 from streams.metrics import RuntimeHooks
 from streams.records import DeadLetter, Outcome
 from streams.replays import REPLAYS_SKIPPED, for_group
-from streams.runtime import LoopConfig, Runtime
-from streams.testing import FakeConsumer, FakeMessage, FakeProducer, ListSink
+from streams.runtime import Runtime
+from streams.testing import FakeConsumer, FakeMessage, FakeProducer, ListSink, default_loop_config
 from tests.unit.streams.test_runtime import DLQ, SERDE, TOPIC, Collect, event_bytes
 
 PERSISTER, FANOUT = "herald-persister", "herald-fanout"
@@ -23,7 +23,7 @@ def run(group: str, batch, sink=None):
     checkpoint = Checkpoint(consumer=consumer, producer=producer, sink=sink, dlq_topic_of=lambda t: DLQ, group=group)
     runtime = Runtime(consumer=consumer, topics=[TOPIC], decode=for_group(Decoder(SERDE, ActivityEvent.from_avro), group),
                       processor=Collect(), checkpoint=checkpoint, hooks=RuntimeHooks("collect", group),
-                      config=LoopConfig())
+                      config=default_loop_config())
     consumer.on_empty = runtime.stop
     runtime.run()
     return sink, producer, journal

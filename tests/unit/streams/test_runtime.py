@@ -14,9 +14,9 @@ from streams.errors import SinkBackpressure
 from streams.messages import ACTIVITY_EVENT, ActivityEvent
 from streams.metrics import RuntimeHooks
 from streams.records import Outcome, Output
-from streams.runtime import LoopConfig, Runtime, offsets_after, offsets_at_start
+from streams.runtime import Runtime, offsets_after, offsets_at_start
 from streams.serde import AvroSerde, SchemaStore
-from streams.testing import FakeClock, FakeConsumer, FakeMessage, FakeProducer, ListSink
+from streams.testing import FakeClock, FakeConsumer, FakeMessage, FakeProducer, ListSink, default_loop_config
 
 TOPIC = "t.activity-events.v1"
 DLQ = "t.activity-events.dlq.v1"
@@ -49,7 +49,7 @@ def make_runtime(batches, *, sink=None, producer=None, transactional=False, cloc
                             transactional=transactional, commit_interval_s=commit_interval_s, clock=clock)
     runtime = Runtime(consumer=consumer, topics=[TOPIC], decode=Decoder(SERDE, ActivityEvent.from_avro),
                       processor=processor or Collect(), checkpoint=checkpoint, hooks=RuntimeHooks("collect", "g"),
-                      config=LoopConfig(pipelined=pipelined), clock=clock)
+                      config=default_loop_config(pipelined=pipelined), clock=clock)
     consumer.on_empty = runtime.stop
     return runtime, consumer, producer, sink, journal
 
@@ -241,7 +241,7 @@ def run_timed(batches, processor) -> list:
                             dlq_topic_of=lambda t: DLQ)
     runtime = Runtime(consumer=consumer, topics=[TOPIC], decode=Decoder(SERDE, ActivityEvent.from_avro),
                       processor=processor, checkpoint=checkpoint, hooks=RuntimeHooks("collect", "g"),
-                      config=LoopConfig(pipelined=True, batch_timeout_s=0.1, batch_max_records=3), clock=clock)
+                      config=default_loop_config(pipelined=True, batch_timeout_s=0.1, batch_max_records=3), clock=clock)
     consumer.on_empty = runtime.stop
     runtime.run()
     return [step for step in journal if step[0] in ("consume", "commit")]
@@ -451,7 +451,7 @@ def test_given_eager_batches_then_queued_records_are_taken_without_waiting_the_t
     checkpoint = Checkpoint(consumer=consumer, producer=FakeProducer(journal=journal), sink=sink, dlq_topic_of=lambda t: DLQ)
     runtime = Runtime(consumer=consumer, topics=[TOPIC], decode=Decoder(SERDE, ActivityEvent.from_avro),
                       processor=Collect(), checkpoint=checkpoint, hooks=RuntimeHooks("collect", "g"),
-                      config=LoopConfig(eager=eager), clock=FakeClock())
+                      config=default_loop_config(eager=eager), clock=FakeClock())
     consumer.on_empty = runtime.stop
 
     runtime.run()

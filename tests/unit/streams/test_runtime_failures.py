@@ -13,8 +13,8 @@ from streams.failures import Failure, classify
 from streams.messages import ActivityEvent
 from streams.metrics import RuntimeHooks
 from streams.records import Outcome, Output
-from streams.runtime import EXIT_FATAL, LoopConfig, Runtime
-from streams.testing import FakeClock, FakeConsumer, FakeProducer, ListSink
+from streams.runtime import EXIT_FATAL, Runtime
+from streams.testing import FakeClock, FakeConsumer, FakeProducer, ListSink, default_loop_config
 from tests.unit.streams.test_runtime import DLQ, SERDE, TOPIC, make_runtime, msgs
 
 BAD = {3, 7}  # offsets whose rows the "database" refuses
@@ -148,7 +148,7 @@ def txn_runtime(batches, producer, *, factory=None):
                             dlq_topic_of=lambda t: DLQ, transactional=True, clock=clock, producer_factory=factory)
     runtime = Runtime(consumer=consumer, topics=[TOPIC], decode=Decoder(SERDE, ActivityEvent.from_avro),
                       processor=Fanout(), checkpoint=checkpoint, hooks=RuntimeHooks("fanout", "g"),
-                      config=LoopConfig(), clock=clock)
+                      config=default_loop_config(), clock=clock)
     consumer.on_empty = runtime.stop
     return runtime, consumer, journal
 

@@ -13,8 +13,8 @@ import threading, sys
 from streams.checkpoint import Checkpoint
 from streams.metrics import RuntimeHooks
 from streams.records import Outcome, Record
-from streams.runtime import LoopConfig, Runtime
-from streams.testing import FakeConsumer, FakeMessage, FakeProducer
+from streams.runtime import Runtime
+from streams.testing import FakeConsumer, FakeMessage, FakeProducer, default_loop_config
 
 class Stuck:
     name = "stuck"
@@ -30,7 +30,7 @@ consumer = FakeConsumer([[FakeMessage("t", 0, 0, b"x")]])
 runtime = Runtime(consumer=consumer, topics=["t"], decode=lambda m: Record(m.value(), m), processor=Stuck(),
                   checkpoint=Checkpoint(consumer=consumer, producer=FakeProducer(), sink=NeverReturns(),
                                         dlq_topic_of=lambda t: t),
-                  hooks=RuntimeHooks("stuck", "g"), config=LoopConfig(shutdown_timeout_s=1.0))
+                  hooks=RuntimeHooks("stuck", "g"), config=default_loop_config(shutdown_timeout_s=1.0))
 runtime.install_signal_handlers()
 runtime.run()
 """
