@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 DOMAIN_FORBIDDEN = ("sinks", "api", "cli", "streams.runtime", "streams.checkpoint", "streams.app",
                     "processors.notifications_io")
 # Each consumer of the domain, and the packages of the others it must not import.

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 STRICT = ["streams/records.py", "streams/checkpoint.py", "streams/runtime.py", "streams/client_errors.py",
           "processors/directory/app.py"]
 

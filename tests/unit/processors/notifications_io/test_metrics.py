@@ -1,4 +1,4 @@
-"""The fan-out's and the scheduler's metrics: names fixed for deploy/, counted from the plan."""
+"""The fan-out's metrics: names fixed for deploy/, counted from the plan."""
 from __future__ import annotations
 
 import uuid
@@ -9,7 +9,6 @@ from prometheus_client import REGISTRY
 from processors.notifications.directory import Directory, DirectoryUser
 from processors.notifications.plan import plan_batch
 from processors.notifications_io.metrics import on_fanout_planned
-from processors.scheduler.metrics import on_held_counted
 from streams.messages import ActivityEvent
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
@@ -33,9 +32,3 @@ def test_a_plan_is_counted_by_push_action_and_unknown_type_under_the_processor()
     assert {push: sample("herald_fanout_notifications_total", processor="metrics-test", push=push) - before[push]
             for push in before} == {"now": 3, "held": 0, "none": 0}
     assert sample("herald_unknown_event_types_total", processor="metrics-test") - unknown == 1
-
-
-def test_the_held_backlog_is_set_under_the_processor():
-    on_held_counted("metrics-test", held=7, overdue=2)
-    assert sample("herald_held_notifications", processor="metrics-test") == 7
-    assert sample("herald_held_overdue_notifications", processor="metrics-test") == 2
