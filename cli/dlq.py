@@ -99,7 +99,11 @@ def coordinates(topic: str, entry: DlqEntry) -> str:
 
 def _replay_in_transaction(producer, settings: KafkaSettings, topic: str, chosen: list[DlqEntry]) -> None:
     errors: list[str] = []
-    on_delivery = lambda err, _msg: err and errors.append(str(err))  # noqa: E731
+
+    def on_delivery(err: object, _msg: object) -> None:
+        if err:
+            errors.append(str(err))
+
     marker_topic = settings.topic(DLQ_REPLAYS)
     now = datetime.now(timezone.utc).isoformat()
     producer.begin_transaction()
@@ -151,7 +155,8 @@ def _read_topic(settings: KafkaSettings, topic: str, limit: int | None) -> list:
                 if msg.error():
                     continue
                 out.append(msg)
-                if msg.offset() + 1 >= ends[msg.partition()][1]:
+                offset = msg.offset()  # None only for a message that carries an error, skipped above
+                if offset is not None and offset + 1 >= ends[msg.partition()][1]:
                     todo.discard(msg.partition())
             if not batch:
                 todo = {p for p in todo if _position(consumer, topic, p) < ends[p][1]}  # a trailing commit marker

@@ -10,11 +10,13 @@ event (a redelivery, a replay) and goes on as before: bell rows are idempotent b
 """
 from __future__ import annotations
 
-from typing import Callable, Hashable, Mapping
+from typing import Callable, Hashable, Mapping, TypeVar
 
 from streams.records import DeadLetter, Record
 
 CONFLICTING_DUPLICATE = "ConflictingDuplicate"
+
+K = TypeVar("K", bound=Hashable)  # an event's key (the fan-out's: its event id)
 
 
 def conflict_reason(event_id: object) -> str:
@@ -22,11 +24,11 @@ def conflict_reason(event_id: object) -> str:
     return f"conflicting duplicate: event {event_id} is already stored with other content; the first version is kept"
 
 
-def first_versions(records: list[Record], stored: Mapping[Hashable, object], key: Callable[[Record], Hashable],
+def first_versions(records: list[Record], stored: Mapping[K, object], key: Callable[[Record], K],
                    content: Callable[[Record], object]) -> tuple[list[Record], list[DeadLetter]]:
     """``records`` without the conflicting duplicates, and those as dead letters. ``stored`` is the content
     of the stored version by key, for the keys that have one."""
-    first: dict[Hashable, object] = {}
+    first: dict[K, object] = {}
     kept: list[Record] = []
     dead: list[DeadLetter] = []
     for record in records:

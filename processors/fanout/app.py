@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Callable
+from uuid import UUID
 
 from processors.duplicates import first_versions
 from processors.notifications.plan import plan_batch
@@ -19,6 +20,7 @@ from processors.notifications_io.pushes import push_outputs
 from processors.notifications_io.writes import writes_of
 from processors.persister.app import event_row
 from sinks.postgres.activity import row_content
+from sinks.postgres.notifications import FanoutWrites
 from streams.messages import ActivityEvent
 from streams.records import Outcome, Record
 from streams.serde import AvroSerde
@@ -34,7 +36,7 @@ class Fanout:
         self._push_topic = push_topic
         self._clock = clock
 
-    def handle(self, batch: list[Record]) -> Outcome:
+    def handle(self, batch: list[Record]) -> Outcome[FanoutWrites]:
         notify = [r for r in batch if r.value.notify]
         if not notify:
             return Outcome()
@@ -50,9 +52,10 @@ class Fanout:
                        dead_letters=conflicting)
 
 
-def _event_id(record: Record):
-    return record.value.event_id
+def _event_id(record: Record) -> UUID:
+    event_id: UUID = record.value.event_id
+    return event_id
 
 
-def _content(record: Record) -> tuple:
+def _content(record: Record) -> tuple[object, ...]:
     return row_content(event_row(record.value))

@@ -3,6 +3,7 @@ in a few queries (never per event)."""
 from __future__ import annotations
 
 from typing import Iterable
+from uuid import UUID
 
 from sqlalchemy import Engine, text
 
@@ -50,7 +51,7 @@ class DirectoryLoader:
             users = load_users(conn, user_ids=ids, organizations=organizations) if ids or organizations else []
         return assemble(users, team)
 
-    def stored_contents(self, event_ids: list) -> dict:
+    def stored_contents(self, event_ids: list[UUID]) -> dict[UUID, tuple[object, ...]]:
         """``row_content`` of the stored activity_events rows of ``event_ids``, by event id (stored ones only)."""
         if not event_ids:
             return {}

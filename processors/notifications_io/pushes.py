@@ -13,9 +13,9 @@ def push_outputs(pushes: list[PushRequest], serde: AvroSerde, topic: str) -> lis
 
     The pushes of one event differ only in their head (notification_id, user_id), so each run of
     pushes with the same tail is encoded once and spliced per recipient (``encode_with_heads``)."""
-    outputs = []
-    for _, run in groupby(pushes, key=PushRequest.tail):
-        run = list(run)
+    outputs: list[Output] = []
+    for _, same_tail in groupby(pushes, key=PushRequest.tail):
+        run = list(same_tail)
         values = serde.encode_with_heads(run[0].to_avro(), [p.head() for p in run])
         outputs += [Output(topic, p.key, value) for p, value in zip(run, values)]
     return outputs

@@ -62,7 +62,7 @@ class Persister:
 
     name = "persister"
 
-    def handle(self, batch: list[Record]) -> Outcome:
+    def handle(self, batch: list[Record]) -> Outcome[PersistBatch]:
         return Outcome(writes=PersistBatch([record.value for record in batch], [record.message for record in batch]))
 
 

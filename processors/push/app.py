@@ -18,14 +18,14 @@ import logging
 import random
 import time
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Callable
 
 from processors.push.metrics import PushHooks
 from processors.push.outage import FcmOutage, batch_class
 from processors.push.rules import (
-    Decision, PushPayload, PushPolicy, Send, Verdict, decide, payload_for, select_tokens,
+    Decision, GiveUp, PushPayload, PushPolicy, Retry, Send, Verdict, decide, payload_for, select_tokens,
 )
 from sinks.fcm.results import SendResult
 from sinks.fcm.messages import to_messages
@@ -54,6 +54,15 @@ class Item:
     to_send: list[DeviceToken]
 
 
+@dataclass
+class _Tallies:
+    """One batch's decisions counted for the metrics (``PushHooks.on_decided``)."""
+
+    retired: Counter[str] = field(default_factory=Counter)  # tokens retired, by FCM code
+    retries: Counter[str] = field(default_factory=Counter)  # retries scheduled, by last error
+    dead: Counter[tuple[str, str]] = field(default_factory=Counter)  # dead letters, by (code, kind)
+
+
 class PushSender:
     """``handle(batch)`` for the Runtime; the FCM client, reader engine and encoder are built in ``__main__``."""
 
@@ -71,7 +80,7 @@ class PushSender:
         self._rng = rng
         self._outage = outage or FcmOutage()
 
-    def handle(self, batch: list[Record]) -> Outcome:
+    def handle(self, batch: list[Record]) -> Outcome[PushWrites]:
         """Sends the batch's pushes; raises SinkBackpressure while FCM is down (``processors.push.outage``:
         the runtime rewinds the batch and tries it again after the wait), any other raise also redoes the batch."""
         now = self._clock()
@@ -101,12 +110,13 @@ class PushSender:
             self._hooks.on_outage(None)
             return probe + self._timed_send(messages[1:])
         results = self._timed_send(messages)
-        wait = self._outage.observe(results)
-        if wait is not None:
+        down_for = self._outage.observe(results)
+        if down_for is not None:
             log.error("FCM down (%s: %s for all %d sends of the batch); holding pushes back and probing with "
-                      "one message, next in %.1fs", self._outage.cls, results[0].code, len(results), wait)
+                      "one message, next in %.1fs", self._outage.cls, results[0].code, len(results), down_for)
             self._hooks.on_outage(self._outage.cls)
-            raise SinkBackpressure(wait, f"FCM down ({self._outage.cls}: {results[0].code}); next probe in {wait:.1f}s")
+            raise SinkBackpressure(down_for, f"FCM down ({self._outage.cls}: {results[0].code}); "
+                                             f"next probe in {down_for:.1f}s")
         return results
 
     def _timed_send(self, messages: list) -> list[SendResult]:
@@ -131,19 +141,19 @@ class PushSender:
                               payload_for(request, now=now, ttl_s=self._policy.ttl_s), bool(devices), to_send))
         return items, skipped
 
-    def _outcome(self, items: list[Item], sends: dict[int, list[Send]], now: datetime) -> Outcome:
+    def _outcome(self, items: list[Item], sends: dict[int, list[Send]], now: datetime) -> Outcome[PushWrites]:
         writes, dead = PushWrites(now=now), []
-        tallies = {"retired": Counter(), "retries": Counter(), "dead": Counter()}
+        tallies = _Tallies()
         for item in items:
             decision = decide(sends.get(id(item), []), attempt=item.attempt, had_devices=item.had_devices,
                               now=now, policy=self._policy, rng=self._rng)
             self._collect(item, decision, writes, now, tallies)
             if decision.give_up is not None:
-                dead.append(self._dead_letter(item, decision, now))
-        self._hooks.on_decided(retired=tallies["retired"], retries=tallies["retries"], dead=tallies["dead"])
+                dead.append(self._dead_letter(item, decision.give_up, now))
+        self._hooks.on_decided(retired=tallies.retired, retries=tallies.retries, dead=tallies.dead)
         return Outcome(writes=writes, dead_letters=dead)
 
-    def _collect(self, item: Item, decision: Decision, writes: PushWrites, now: datetime, tallies: dict) -> None:
+    def _collect(self, item: Item, decision: Decision, writes: PushWrites, now: datetime, tallies: _Tallies) -> None:
         request = item.request
         for send in decision.sends:
             verdict, result = send.verdict, send.result
@@ -151,8 +161,9 @@ class PushSender:
             writes.deliveries.append(DeliveryRow(request.notification_id, send.token.token, request.user_id,
                                                  status.value, result.message_id, result.code, item.attempt))
             if verdict is Verdict.RETIRE:
-                writes.retire.setdefault(result.code, []).append(send.token.token)
-                tallies["retired"][result.code] += 1
+                reason = result.code or "UNKNOWN"  # a retiring verdict always comes with FCM's error code
+                writes.retire.setdefault(reason, []).append(send.token.token)
+                tallies.retired[reason] += 1
             elif verdict is Verdict.SENT:
                 if send.token.failure_count:
                     writes.recovered_tokens.append(send.token.token)
@@ -161,21 +172,20 @@ class PushSender:
         if decision.bell_status:
             writes.bell.setdefault(decision.bell_status, []).append(request.notification_id)
         if decision.retry is not None:
-            writes.retries.append(self._retry_row(item, decision, now))
-            tallies["retries"][decision.retry.last_error] += 1
+            writes.retries.append(self._retry_row(item, decision.retry, now))
+            tallies.retries[decision.retry.last_error] += 1
         if decision.give_up is not None:
             kind = "exhausted" if decision.give_up.retries_exhausted else "permanent"
-            tallies["dead"][(decision.give_up.code, kind)] += 1
+            tallies.dead[(decision.give_up.code, kind)] += 1
 
-    def _retry_row(self, item: Item, decision: Decision, now: datetime) -> RetryRow:
-        retry, request = decision.retry, item.request
+    def _retry_row(self, item: Item, retry: Retry, now: datetime) -> RetryRow:
+        request = item.request
         return RetryRow(request.notification_id, request.user_id, retry.attempt, retry.due_at,
                         _first_failed(item.record) or now, retry.last_error, item.record.message.key(),
                         self._encode(replace(request, attempt=retry.attempt)))
 
     @staticmethod
-    def _dead_letter(item: Item, decision: Decision, now: datetime) -> DeadLetter:
-        give_up = decision.give_up
+    def _dead_letter(item: Item, give_up: GiveUp, now: datetime) -> DeadLetter:
         stamp = now.isoformat().encode()
         headers = ((H_PUSH_CODE, give_up.code.encode()), (H_PUSH_ATTEMPTS, str(give_up.attempts).encode()),
                    (H_PUSH_LAST_FAILED, stamp), (H_FIRST_FAILED, stamp))  # first failure: unless the record says earlier

@@ -47,12 +47,17 @@ class RetryPump:
     def tick(self) -> int:
         """Re-publishes the due rows; returns how many. Raises (rolling back) if the broker did not ack."""
         errors: list[str] = []
+
+        def on_delivery(err: object, _msg: object) -> None:
+            if err:
+                errors.append(str(err))
+
         with self._engine.begin() as conn:
             rows = take_due_retries(conn, now=self._clock(), limit=self._limit)
             for row in rows:
                 headers = [(H_FIRST_FAILED, row.first_failed_at.isoformat().encode()), (H_LAST_ERROR, row.last_error.encode())]
                 self._producer.produce(self._topic, row.value, row.key, headers=headers,
-                                       on_delivery=lambda err, _msg: err and errors.append(str(err)))
+                                       on_delivery=on_delivery)
             if rows and (self._producer.flush(30) or errors):
                 raise ProduceFailed(f"retries not acknowledged: {errors[:1] or 'flush timed out'}")
             delete_retries(conn, rows)
