@@ -16,6 +16,7 @@ from processors.lag_exporter import broker
 from processors.lag_exporter.clients import READER_GROUP_ID, BrokerClients
 from processors.lag_exporter.freshness import FailureStreak, collection_age, is_stale
 from processors.lag_exporter.rules import GroupLag, OldestRecordCache, PartitionOffsets, partition_lag, to_read
+from processors.lag_exporter.settings import LagExporterSettings
 from streams.errors import reason_line
 
 log = logging.getLogger("herald.lag_exporter")
@@ -58,12 +59,11 @@ class LagExporter:
         self.last_loop_at: float | None = None  # monotonic; liveness
 
     @classmethod
-    def from_settings(cls, settings) -> LagExporter:
-        timeout_s = getattr(settings, "lag_probe_timeout_s", 5.0)
+    def from_settings(cls, settings: LagExporterSettings) -> LagExporter:
+        timeout_s = settings.lag_probe_timeout_s
         return cls(lambda: BrokerClients.from_settings(settings, timeout_s), group_prefix=settings.group_prefix,
                    topic_prefix=settings.topic_prefix, read_timeout_s=timeout_s,
-                   stale_after_s=getattr(settings, "lag_stale_after_s", 60.0),
-                   failure_limit=getattr(settings, "lag_client_failure_limit", 2))
+                   stale_after_s=settings.lag_stale_after_s, failure_limit=settings.lag_client_failure_limit)
 
     @property
     def clients(self) -> BrokerClients:

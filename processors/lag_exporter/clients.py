@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
+from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 
 from processors.lag_exporter.broker import GroupInfo
@@ -24,7 +25,7 @@ log = logging.getLogger("herald.lag_exporter")
 READER_GROUP_ID = "herald.lag-exporter.reader"  # never joins nor commits, so it never shows as a group
 
 
-def build_reader(settings: KafkaSettings):
+def build_reader(settings: KafkaSettings) -> Consumer:
     """The group-less consumer that reads the record at a group's position (assign + seek only)."""
     return build_consumer(settings, "lag-exporter-reader", **{
         "group.id": READER_GROUP_ID, "enable.partition.eof": True, "fetch.wait.max.ms": 50,
@@ -34,12 +35,12 @@ def build_reader(settings: KafkaSettings):
 class BrokerClients:
     """``admin``, ``reader``, ``offsets(group)`` and ``describe_groups``; ``close()`` closes them all."""
 
-    def __init__(self, admin: AdminClient, reader, offset_reader: Callable[[str], object],
+    def __init__(self, admin: AdminClient, reader: Consumer, offset_reader: Callable[[str], Consumer],
                  describer: Callable[[], GroupDescriber]) -> None:
         self.admin = admin
         self.reader = reader
         self._offset_reader = offset_reader
-        self._offset_readers: dict[str, object] = {}
+        self._offset_readers: dict[str, Consumer] = {}
         self._new_describer = describer
         self._describer: GroupDescriber | None = None
 
@@ -67,14 +68,14 @@ class BrokerClients:
             self._describer = self._new_describer()
         return self._describer.describe(groups)
 
-    def offsets(self, group: str):
+    def offsets(self, group: str) -> Consumer:
         """The offset reader of ``group``, built at first use and kept until ``close``."""
         if group not in self._offset_readers:
             self._offset_readers[group] = self._offset_reader(group)
         return self._offset_readers[group]
 
     def close(self) -> None:
-        """Closes the consumers; the AdminClient is released with its last reference (it has no close)."""
+        """Closes the consumers; the AdminClient is released with this object, its last holder (it has no close)."""
         for consumer in [self.reader, *self._offset_readers.values()]:
             try:
                 consumer.close()
@@ -84,4 +85,3 @@ class BrokerClients:
         if self._describer is not None:
             self._describer.close()
             self._describer = None
-        self.admin = None

@@ -30,7 +30,8 @@ def _serve(conn, bootstrap: str, timeout_s: float) -> None:
     quiet = logging.getLogger("herald.lag_exporter.describer")
     quiet.addHandler(logging.NullHandler())
     quiet.propagate = False  # the parent reports failures; librdkafka's lines here would be duplicates
-    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": quiet, "reconnect.backoff.max.ms": 1000})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "reconnect.backoff.max.ms": 1000,
+                         "logger": quiet})  # type: ignore[dict-item]  # confluent_kafka's config type omits its documented "logger"
     while True:
         try:
             groups = conn.recv()
