@@ -61,8 +61,8 @@ def run_demo(console: Console, *, events: int, rate: float) -> int:
         console.print("  interrupted")
         return 130
     finally:
-        for name, code in supervisor.stop().items():
-            console.print(f"  {name} stopped" + ("" if code is None else f" with exit code {code}"))
+        for name, exit_code in supervisor.stop().items():
+            console.print(f"  {name} stopped" + ("" if exit_code is None else f" with exit code {exit_code}"))
 
 
 def _interrupt(signum, frame) -> None:

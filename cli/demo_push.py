@@ -65,8 +65,9 @@ def last_offsets(settings, topic: str) -> dict[int, int]:
         last: dict[int, int] = {}
         while batch := consumer.consume(1000, 1.0):
             for msg in batch:
-                if not msg.error():
-                    last[msg.partition()] = max(last.get(msg.partition(), -1), msg.offset())
+                partition, offset = msg.partition(), msg.offset()  # None only on a message that carries an error
+                if not msg.error() and partition is not None and offset is not None:
+                    last[partition] = max(last.get(partition, -1), offset)
         return last
     finally:
         consumer.close()

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from pydantic_settings import BaseSettings
 
@@ -42,17 +42,17 @@ def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 
         time.sleep(interval)
 
 
-def ports_of(names: list[str], env: dict[str, str] | None = None) -> dict[int, str]:
+def ports_of(names: list[str], env: Mapping[str, str] | None = None) -> dict[int, str]:
     """The ports the processes ``names`` will listen on (port → the setting that moves it): each
     process's registered port unless its setting is set (``HERALD_METRICS_PORT``, 0: none; the API's
     ``HERALD_API_PORT``)."""
     from processors.registry import PROCESSES
 
-    env = os.environ if env is None else env
+    environ: Mapping[str, str] = os.environ if env is None else env
     ports: dict[int, str] = {}
     for name in names:
         process = PROCESSES[name]
-        value = env.get(process.port_setting)
+        value = environ.get(process.port_setting)
         port = process.port if value is None or value == "" else int(value)
         if port:
             ports[port] = process.port_setting

@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, TextIO
+from typing import IO, Callable, TextIO
 
 from streams.retry import RetryPolicy, compute_backoff
 
@@ -180,7 +180,9 @@ class Supervisor:
                 child.restarts += 1
                 self._start_or_retry(child)
             return
-        code = child.proc.poll() if child.proc is not None else None
+        if child.proc is None:
+            return
+        code = child.proc.poll()
         if code is None:
             return
         ran = now - child.started_at
@@ -199,6 +201,7 @@ class Supervisor:
     def _spawn(self, child: _Child) -> None:
         spec = child.spec
         env = {**os.environ, **spec.env}
+        out: IO[bytes] | int
         if spec.log_path:
             out = open(spec.log_path, "ab")
         else:
@@ -209,8 +212,8 @@ class Supervisor:
                                     stderr=subprocess.STDOUT, process_group=0,
                                     preexec_fn=die_with_parent(os.getpid()))
         finally:
-            if spec.log_path:
-                out.close()  # the child has its own descriptor
+            if not isinstance(out, int):
+                out.close()  # the log file: the child has its own descriptor
         child.proc, child.started_at, child.due_at = proc, time.monotonic(), None
         if proc.stdout is not None:
             reader = threading.Thread(target=self._relay, args=(spec.name, proc.stdout), daemon=True,

@@ -116,12 +116,12 @@ def demo_events(world: DemoWorld, rng: random.Random, count: int, start: datetim
 
 def _event(rng, org: Organization, event_type, resource_type, actor_role, template, at) -> ActivityEvent:
     patient_id = None if resource_type is None else rng.choice(list(org.patients))
-    care_team = org.care_team.get(patient_id, [])
+    care_team = org.care_team.get(patient_id, []) if patient_id is not None else []
     physicians = [u for u in care_team if u in org.physicians]
     practitioner = rng.choice(physicians or care_team or [org.users[0].user_id])
     return ActivityEvent(
         event_id=_uuid(rng), event_type=event_type, occurred_at=at, organization_id=org.organization_id,
-        title=template.format(patient=org.patients.get(patient_id, "")), actor_user_id=rng.choice(org.by_role(actor_role)).user_id,
+        title=template.format(patient=org.patients.get(patient_id, "") if patient_id is not None else ""), actor_user_id=rng.choice(org.by_role(actor_role)).user_id,
         patient_id=patient_id, resource_type=resource_type,
         resource_id=f"{resource_type.lower()}-{rng.getrandbits(40):x}" if resource_type else None,
         practitioner_user_id=practitioner if patient_id else None,

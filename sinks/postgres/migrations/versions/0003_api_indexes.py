@@ -10,6 +10,8 @@ persister's or the fan-out's writes.
 Revision ID: 0003
 Revises: 0002
 """
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -18,21 +20,24 @@ down_revision = "0002"
 branch_labels = None
 depends_on = None
 
-_NEW = (
+# name, table, columns (names or expressions), partial-index predicate, included columns
+Index = tuple[str, str, list[Any], Any, list[str]]
+
+_NEW: tuple[Index, ...] = (
     ("ix_activity_events_patient_time_id", "activity_events",
      ["patient_id", sa.text("occurred_at DESC"), sa.text("event_id DESC")], None, []),
     ("ix_user_notifications_unread_id", "user_notifications",
      ["user_id", sa.text("created_at DESC"), sa.text("notification_id DESC")], sa.text("read_at IS NULL"),
      ["organization_id"]),
 )
-_OLD = (
+_OLD: tuple[Index, ...] = (
     ("ix_activity_events_patient_time", "activity_events", ["patient_id", sa.text("occurred_at DESC")], None, []),
     ("ix_user_notifications_unread", "user_notifications", ["user_id", sa.text("created_at DESC")],
      sa.text("read_at IS NULL"), []),
 )
 
 
-def _swap(create, drop) -> None:
+def _swap(create: tuple[Index, ...], drop: tuple[Index, ...]) -> None:
     with op.get_context().autocommit_block():
         for name, table, columns, where, include in create:
             op.create_index(name, table, columns, postgresql_where=where, postgresql_include=include,
