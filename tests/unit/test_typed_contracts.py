@@ -37,3 +37,39 @@ def test_a_sink_that_takes_another_batch_type_is_refused(tmp_path):
     result = mypy(str(wrong))
 
     assert result.returncode == 1 and 'incompatible type "Rows"' in result.stdout, result.stdout
+
+
+WIRING = """\
+from typing import Callable
+
+from sqlalchemy import Engine
+
+from processors.fanout.app import Fanout
+from processors.persister.app import Persister, PersisterSink
+from processors.push.app import PushSender
+from sinks.postgres.notifications import NotificationSink
+from sinks.postgres.push import PushSink
+from streams.app import build_runtime
+from streams.records import DeadLetter, Message, Record
+from streams.settings import ProcessorSettings
+
+
+def wire(settings: ProcessorSettings, engine: Engine, decode: Callable[[Message], Record | DeadLetter],
+         persisted: PersisterSink, fanout: Fanout, sender: PushSender) -> None:
+    build_runtime(settings, processor=Persister(), group="g", topics=[], dead_letters={}, decode=decode, sink=persisted)
+    build_runtime(settings, processor=fanout, group="g", topics=[], dead_letters={}, decode=decode,
+                  sink=NotificationSink(engine))
+    build_runtime(settings, processor=sender, group="g", topics=[], dead_letters={}, decode=decode, sink=PushSink(engine))
+    build_runtime(settings, processor=fanout, group="g", topics=[], dead_letters={}, decode=decode, sink=PushSink(engine))
+"""
+
+
+def test_build_runtime_takes_each_processor_with_its_own_sink_and_refuses_another(tmp_path):
+    wiring = tmp_path / "wiring.py"
+    wiring.write_text(WIRING)
+    last_line = len(WIRING.splitlines())
+
+    result = mypy(str(wiring))
+
+    errors = [line for line in result.stdout.splitlines() if ": error:" in line]
+    assert len(errors) == 1 and f"wiring.py:{last_line}:" in errors[0], result.stdout

@@ -12,8 +12,8 @@ from streams.client_errors import ClientErrors
 from streams.decoder import Decoder
 from streams.messages import ActivityEvent
 from streams.metrics import RuntimeHooks
-from streams.runtime import EXIT_FATAL, LoopConfig, Runtime
-from streams.testing import FakeClock, FakeConsumer, FakeMessage, FakeProducer, ListSink
+from streams.runtime import EXIT_FATAL, Runtime
+from streams.testing import FakeClock, FakeConsumer, FakeMessage, FakeProducer, ListSink, default_loop_config
 from tests.unit.streams.test_runtime import DLQ, SERDE, TOPIC, Collect, msgs
 
 FENCED = KafkaError(KafkaError.FENCED_INSTANCE_ID, "Fatal consumer error: fenced by a newer instance", fatal=True)
@@ -36,7 +36,7 @@ def runtime_over(consumer, errors: ClientErrors | None = None, *, pipelined: boo
     checkpoint = Checkpoint(consumer=consumer, producer=FakeProducer(), sink=sink, dlq_topic_of=lambda t: DLQ)
     runtime = Runtime(consumer=consumer, topics=[TOPIC], decode=Decoder(SERDE, ActivityEvent.from_avro),
                       processor=Collect(), checkpoint=checkpoint, hooks=RuntimeHooks("collect", "g"),
-                      config=LoopConfig(pipelined=pipelined), clock=FakeClock(), client_errors=errors)
+                      config=default_loop_config(pipelined=pipelined), clock=FakeClock(), client_errors=errors)
     consumer.on_empty = runtime.stop
     return runtime, sink
 

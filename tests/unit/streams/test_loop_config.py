@@ -44,3 +44,13 @@ def test_plain_offset_commits_are_held_a_second_by_default_and_the_setting_chang
     assert commit_interval_s(PersisterSettings()) == 1.0
     monkeypatch.setenv("HERALD_COMMIT_INTERVAL_MS", "0")
     assert commit_interval_s(PushSenderSettings()) == 0.0
+
+
+def test_the_loop_has_no_default_of_its_own_for_a_setting():
+    from streams.runtime import LoopConfig
+    from streams.settings import RuntimeSettings
+
+    with pytest.raises(TypeError):
+        LoopConfig()  # type: ignore[call-arg]
+    config = loop_config(RuntimeSettings(batch_max_records=7, stall_timeout_s=5.0, shutdown_timeout_s=2.0))
+    assert (config.batch_max_records, config.stall_timeout_s, config.shutdown_timeout_s) == (7, 5.0, 2.0)

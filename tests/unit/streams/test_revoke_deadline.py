@@ -12,8 +12,8 @@ from streams.checkpoint import Checkpoint
 from streams.decoder import Decoder
 from streams.messages import ActivityEvent
 from streams.metrics import RuntimeHooks
-from streams.runtime import LoopConfig, Runtime
-from streams.testing import FakeClock, FakeConsumer, FakeProducer
+from streams.runtime import Runtime
+from streams.testing import FakeClock, FakeConsumer, FakeProducer, default_loop_config
 from tests.unit.streams.test_runtime import DLQ, SERDE, TOPIC, Collect, GatedSink, msgs
 
 DEADLINE_S = 0.2
@@ -26,7 +26,7 @@ def pipelined_runtime(batches, sink):
                             dlq_topic_of=lambda t: DLQ)
     runtime = Runtime(consumer=consumer, topics=[TOPIC], decode=Decoder(SERDE, ActivityEvent.from_avro),
                       processor=Collect(), checkpoint=checkpoint, hooks=RuntimeHooks("collect", "g"),
-                      config=LoopConfig(pipelined=True, shutdown_timeout_s=DEADLINE_S), clock=FakeClock())
+                      config=default_loop_config(pipelined=True, shutdown_timeout_s=DEADLINE_S), clock=FakeClock())
     runtime._consumer.subscribe([TOPIC], on_assign=runtime._on_assign)
     return runtime, consumer, journal
 
