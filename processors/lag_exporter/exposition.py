@@ -8,10 +8,13 @@ last success is (docs/decisions/0102-lag-exporter-recovery-and-staleness.md).
 """
 from __future__ import annotations
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from collections.abc import Iterable, Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from processors.lag_exporter.app import LagExporter
+from processors.lag_exporter.app import LagExporter, Snapshot
+from processors.lag_exporter.rules import GroupLag
 
 PARTITION_LABELS = ["group", "topic", "partition"]
 
@@ -22,14 +25,14 @@ class LagMetrics(Collector):
     def __init__(self, exporter: LagExporter) -> None:
         self._exporter = exporter
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         snapshot = self._exporter.snapshot
         groups = snapshot.groups if snapshot and not self._exporter.stale() else ()
         yield from _partition_families(groups)
         yield from _group_families(groups)
         yield from self._own_families(snapshot)
 
-    def _own_families(self, snapshot):
+    def _own_families(self, snapshot: Snapshot | None) -> tuple[Metric, ...]:
         errors = CounterMetricFamily("herald_lag_exporter_errors", "Collections that failed (the last snapshot stays)")
         errors.add_metric([], self._exporter.failures)
         last = GaugeMetricFamily("herald_lag_exporter_last_success_timestamp_seconds",
@@ -42,11 +45,11 @@ class LagMetrics(Collector):
         age.add_metric([], self._exporter.collection_age_s())
         replaced = CounterMetricFamily("herald_lag_exporter_client_replacements", "Times the broker clients were "
                                        "closed and built again after failed collections in a row")
-        replaced.add_metric([], getattr(self._exporter, "replacements", 0))
+        replaced.add_metric([], self._exporter.replacements)
         return errors, last, duration, age, replaced
 
 
-def _partition_families(groups):
+def _partition_families(groups: Iterable[GroupLag]) -> tuple[GaugeMetricFamily, ...]:
     lag = GaugeMetricFamily("herald_group_lag_messages", "Records between the group's committed offset and the "
                             "partition end (last stable offset), from the broker", labels=PARTITION_LABELS)
     seconds = GaugeMetricFamily("herald_group_lag_seconds", "Age of the oldest record the group has not consumed "
@@ -69,7 +72,7 @@ def _partition_families(groups):
     return lag, seconds, committed, end
 
 
-def _group_families(groups):
+def _group_families(groups: Iterable[GroupLag]) -> tuple[GaugeMetricFamily, ...]:
     members = GaugeMetricFamily("herald_group_members", "Members of the consumer group", labels=["group"])
     state = GaugeMetricFamily("herald_group_state", "1 for the group's current state (stable, empty, dead, ...)",
                               labels=["group", "state"])

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from typing import Sequence
+from uuid import UUID
 
+from psycopg.types.json import Jsonb
 from sqlalchemy import Engine
 
 from sinks.postgres.bulk import (copy_insert, copy_new_rows_checked, executemany_insert, in_key_order,
@@ -32,7 +34,12 @@ _CONFLICT = "(event_id) DO NOTHING"
 
 # One activity_events row as the persister decided it: a plain tuple in COLUMNS order, ``attributes``
 # a psycopg Jsonb. COPY takes it as it is; building one per event is the persister's hot path.
-ActivityRow = tuple
+ActivityRow = tuple[
+    UUID, str, str, datetime, str,  # event_id, event_type, priority, occurred_at, organization_id
+    str | None, str | None, str | None, str | None, str | None,  # actor, patient, encounter, resource type and id
+    str | None, str, str | None, bool, str,  # practitioner_user_id, title, description, notify, visibility
+    Jsonb, str,  # attributes, source
+]
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
