@@ -2,7 +2,7 @@
 ``python -m cli.scrape_config > deploy/prometheus/prometheus.yml``.
 
 One job per process of ``processors.registry.PROCESSES`` (``herald-NAME`` on its default port), so a
-process added to the registry is scraped without a second edit; tests/unit/deploy/test_scrape_config.py
+process added to the registry is scraped without a second edit; tests/unit/cli/test_scrape_config.py
 fails when the committed file differs from what this prints. The global settings and the rule files
 are written here too: edit them here, then regenerate.
 """

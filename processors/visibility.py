@@ -1,7 +1,7 @@
 """Who may see an event in the feed and on a patient's timeline.
 
 ``can_see`` is the rule; the API's feed query mirrors it in SQL and must use the role sets exported here
-(``tests/unit/test_visibility.py`` is the table both must agree with)::
+(``tests/unit/processors/test_visibility.py`` is the table both must agree with)::
 
     e.organization_id = :viewer_org
     AND (   e.visibility = 'all_members'

@@ -14,7 +14,7 @@ things the push sender needs:
 
 Each of these is set on one service instance only (never on the class), so two clients in one process
 (tests, benchmarks) can point at two servers. ``MessagingService`` is the only way the rest of
-``sinks/fcm`` reaches them; the contract test (tests/unit/sinks/fcm/test_firebase_contract.py) checks
+``sinks/fcm`` reaches them; the contract test (tests/unit/sinks/fcm/test_firebase_internals_contract.py) checks
 every assumption listed here against the installed firebase-admin, and pyproject.toml pins the version
 range that test covers. When an upgrade breaks it, this module is the one to change.
 
