@@ -80,3 +80,33 @@ def test_history_words_are_caught(line):
 ])
 def test_database_and_kafka_sessions_are_allowed(line):
     assert not offences(line)
+
+
+# A path into the repository as docs, comments and docstrings name one (tests/unit/..., docs/decisions/...).
+NAMED_PATH = re.compile(r"(?<![\w./-])((?:streams|processors|sinks|api|cli|deploy|tests|bench|docs|schemas)/"
+                        r"[\w/.-]+?\.(?:py|md|yml|yaml|avsc|json))")
+
+
+def missing_paths(text: str, folder: Path) -> list[str]:
+    """Paths ``text`` names that exist neither from the repository root nor from ``folder``."""
+    return [m.group(1) for m in NAMED_PATH.finditer(text)
+            if not (ROOT / m.group(1)).exists() and not (folder / m.group(1)).exists()]
+
+
+def test_every_repository_path_a_file_names_exists():
+    """A module moved or renamed leaves no comment, doc or decision record pointing at its old place."""
+    found = []
+    for path in tracked_text_files():
+        if path.suffix not in (".py", ".md", ".toml", ".yml", ".yaml") or "bench/results" in path.as_posix():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError):
+            continue
+        found += [f"{path.relative_to(ROOT)}: {name}" for name in missing_paths(text, path.parent)]
+    assert not found, "these files name paths that do not exist:\n" + "\n".join(found)
+
+
+def test_a_path_that_does_not_exist_is_reported():
+    assert missing_paths("see processors/fanout/rules_gone.py and streams/runtime.py", ROOT) == [
+        "processors/fanout/rules_gone.py"]
