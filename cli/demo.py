@@ -5,6 +5,7 @@ import signal
 import tempfile
 import time
 
+from confluent_kafka.admin import AdminClient
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import text
@@ -20,7 +21,7 @@ from sinks.postgres.migrate import upgrade
 from streams.admin import create_topics, group_lag, wait_for_kafka
 from streams.clients import build_admin
 from processors.persister.settings import PersisterSettings
-from streams.settings import ProducerSettings
+from streams.settings import KafkaSettings, ProducerSettings
 from streams.topics import ACTIVITY, DIRECTORY, PUSH, topic_specs
 
 # Every registered process the demo needs, the API last (it is started with its own env).
@@ -69,11 +70,11 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _caught_up(admin, settings, group: str, topic_base: str) -> bool:
+def _caught_up(admin: AdminClient, settings: KafkaSettings, group: str, topic_base: str) -> bool:
     return sum(p.messages for p in group_lag(settings, settings.group(group), settings.topic(topic_base))) == 0
 
 
-def _traffic_and_summary(console: Console, settings: PersisterSettings, admin, events: int, rate: float) -> int:
+def _traffic_and_summary(console: Console, settings: PersisterSettings, admin: AdminClient, events: int, rate: float) -> int:
     console.rule("4. demo traffic")
     producer_settings = ProducerSettings()
     directory = produce_demo(producer_settings, events=0, rate=0)
@@ -122,7 +123,7 @@ GROUP BY e.event_type ORDER BY 2 DESC
 """
 
 
-def _topic_size(settings, base: str) -> int:
+def _topic_size(settings: KafkaSettings, base: str) -> int:
     from confluent_kafka import Consumer, TopicPartition
 
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "herald-demo-probe"})

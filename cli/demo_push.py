@@ -14,6 +14,7 @@ from cli.dlq import read_dlq
 from cli.produce import register_demo_devices
 from sinks.postgres.engine import build_engine
 from streams.admin import group_lag
+from streams.settings import KafkaSettings, ProcessorSettings
 from streams.topics import ACTIVITY_DLQ, PUSH, PUSH_DLQ
 
 # The demo's push sender: the emulator unless FCM is configured, and short retry waits so the
@@ -53,7 +54,7 @@ def _foreign_devices(database_url: str) -> list[str]:
     return list(tokens)
 
 
-def last_offsets(settings, topic: str) -> dict[int, int]:
+def last_offsets(settings: KafkaSettings, topic: str) -> dict[int, int]:
     """The offset of the last record of each partition (a transaction's commit marker is not a record)."""
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"{settings.group_prefix}tail-probe",
                          "enable.auto.commit": False, "isolation.level": "read_committed"})
@@ -73,14 +74,14 @@ def last_offsets(settings, topic: str) -> dict[int, int]:
         consumer.close()
 
 
-def caught_up(settings, group: str, topic_base: str) -> bool:
+def caught_up(settings: KafkaSettings, group: str, topic_base: str) -> bool:
     """``group`` committed past the last record of every partition of the topic."""
     topic = settings.topic(topic_base)
     committed = {r.partition: r.committed for r in group_lag(settings, settings.group(group), topic)}
     return all(committed.get(p, -1) > offset for p, offset in last_offsets(settings, topic).items())
 
 
-def pushes_settled(settings) -> bool:
+def pushes_settled(settings: ProcessorSettings) -> bool:
     """The sender consumed every push request and no retry is waiting."""
     if not caught_up(settings, "push-sender", PUSH):
         return False
@@ -91,7 +92,7 @@ def pushes_settled(settings) -> bool:
     return pending == 0
 
 
-def print_push_summary(console: Console, settings) -> None:
+def print_push_summary(console: Console, settings: ProcessorSettings) -> None:
     """Pushes delivered to the emulator, deliveries by outcome, tokens retired, retries, DLQ counts."""
     engine = build_engine(settings.database_url)
     with engine.connect() as conn:

@@ -29,9 +29,10 @@ import firebase_admin
 import google.auth.credentials
 from firebase_admin import credentials, messaging
 
-from sinks.fcm.firebase_internals import MessagingService, sdk_http_client
+from sinks.fcm.firebase_internals import HttpClient, MessagingService, sdk_http_client
 from sinks.fcm.messages import WireEncoder
 from sinks.fcm.results import SendResult, from_exception, from_sdk
+from sinks.fcm.settings import FcmSettings
 
 FCM_ORIGIN = "https://fcm.googleapis.com"
 SEND_MAX = 500  # messages per send_each_async call, the SDK's limit
@@ -57,7 +58,7 @@ class _LocalCredential(credentials.Base):
         return self._credential
 
 
-def _credential(settings) -> credentials.Base:
+def _credential(settings: FcmSettings) -> credentials.Base:
     path = settings.fcm_credentials.get_secret_value() if settings.fcm_credentials else None
     if path:
         return credentials.Certificate(path)
@@ -76,7 +77,7 @@ class FcmClient:
     event loop (chunks of at most 500, all chunks at once, bounded by the connection pool).
     """
 
-    def __init__(self, settings) -> None:
+    def __init__(self, settings: FcmSettings) -> None:
         self._loop = _new_loop()
         self._app = firebase_admin.initialize_app(
             _credential(settings), {"projectId": settings.fcm_project_id, "httpTimeout": settings.fcm_timeout_s},
@@ -124,7 +125,7 @@ def _new_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-def _http_client(settings, credential, origin: str):
+def _http_client(settings: FcmSettings, credential: google.auth.credentials.Credentials, origin: str) -> HttpClient:
     if settings.fcm_transport == "httpx":
         return sdk_http_client(credential, timeout_s=settings.fcm_timeout_s, http2=urlsplit(origin).scheme == "https")
     from sinks.fcm.transport import SdkHttpClient
