@@ -32,26 +32,40 @@ class Snapshot:
     duration_s: float
 
 
+@dataclass(frozen=True)
+class LagLimits:
+    """The exporter's limits, from ``LagExporterSettings`` (where their defaults are written): the longest
+    broker read, how old a snapshot may get before it is stale, failed collections before new clients."""
+
+    read_timeout_s: float
+    stale_after_s: float
+    failure_limit: int
+
+    @classmethod
+    def of(cls, settings: LagExporterSettings) -> LagLimits:
+        return cls(read_timeout_s=settings.lag_probe_timeout_s, stale_after_s=settings.lag_stale_after_s,
+                   failure_limit=settings.lag_client_failure_limit)
+
+
 class LagExporter:
     """Collects lag per group/topic/partition; keeps the latest ``Snapshot`` for the metrics endpoint.
 
-    ``connect`` builds the broker clients; after ``failure_limit`` failed collections in a row they are
-    closed and built again (freshness.FailureStreak). Past ``stale_after_s`` without a success the
-    snapshot is stale: /readyz fails and the lag series are withdrawn (exposition.py)."""
+    ``connect`` builds the broker clients; after ``limits.failure_limit`` failed collections in a row they
+    are closed and built again (freshness.FailureStreak). Past ``limits.stale_after_s`` without a success
+    the snapshot is stale: /readyz fails and the lag series are withdrawn (exposition.py)."""
 
-    def __init__(self, connect: Callable[[], BrokerClients], *, group_prefix: str, topic_prefix: str = "",
-                 read_timeout_s: float = 5.0, stale_after_s: float = 60.0, failure_limit: int = 2,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, connect: Callable[[], BrokerClients], *, group_prefix: str, limits: LagLimits,
+                 topic_prefix: str = "", clock: Callable[[], float] = time.time) -> None:
         self._connect = connect
         self._clients: BrokerClients | None = None
         self._prefix = group_prefix
         self._topic_prefix = topic_prefix
-        self._read_timeout_s = read_timeout_s
+        self._read_timeout_s = limits.read_timeout_s
         self._clock = clock
         self._cache = OldestRecordCache()
         self._known: set[str] = set()  # groups seen since start: still reported after they vanish
-        self._streak = FailureStreak(failure_limit)
-        self.stale_after_s = stale_after_s
+        self._streak = FailureStreak(limits.failure_limit)
+        self.stale_after_s = limits.stale_after_s
         self.started_at = clock()
         self.snapshot: Snapshot | None = None
         self.failures = 0
@@ -62,8 +76,7 @@ class LagExporter:
     def from_settings(cls, settings: LagExporterSettings) -> LagExporter:
         timeout_s = settings.lag_probe_timeout_s
         return cls(lambda: BrokerClients.from_settings(settings, timeout_s), group_prefix=settings.group_prefix,
-                   topic_prefix=settings.topic_prefix, read_timeout_s=timeout_s,
-                   stale_after_s=settings.lag_stale_after_s, failure_limit=settings.lag_client_failure_limit)
+                   topic_prefix=settings.topic_prefix, limits=LagLimits.of(settings))
 
     @property
     def clients(self) -> BrokerClients:

@@ -9,8 +9,9 @@ import subprocess
 import yaml
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from processors.lag_exporter.app import LagExporter
+from processors.lag_exporter.app import LagExporter, LagLimits
 from processors.lag_exporter.exposition import LagMetrics
+from processors.lag_exporter.settings import LagExporterSettings
 from processors.registry import PROCESSES
 from tests.observability import (DASHBOARD, RULE_TESTS, RULES, SCRAPE_CONFIG, alert_rules, binary,
                                  dashboard_expressions, metric_names)
@@ -54,7 +55,8 @@ def exported_names() -> set[str]:
     for process in PROCESSES.values():
         importlib.import_module(f"{process.module}.__main__")
     registry = CollectorRegistry()
-    registry.register(LagMetrics(LagExporter(lambda: None, group_prefix="herald-")))  # idle: never collects
+    idle = LagExporter(lambda: None, group_prefix="herald-", limits=LagLimits.of(LagExporterSettings()))  # never collects
+    registry.register(LagMetrics(idle))
     families = list(REGISTRY.collect()) + list(registry.collect())
     suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"], "gauge": [""]}
     return {f.name + s for f in families for s in suffixes.get(f.type, [""])}

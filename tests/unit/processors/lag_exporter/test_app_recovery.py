@@ -3,12 +3,15 @@ replace the clients, figures are right again at the first collection after the b
 when the old clients stay wedged, and a snapshot turns stale (not ready) after ``stale_after_s``."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from processors.lag_exporter import __main__ as entry
 from processors.lag_exporter import app
 from processors.lag_exporter.broker import GroupInfo
 from processors.lag_exporter.freshness import FailureStreak, collection_age, is_stale
+from processors.lag_exporter.settings import LagExporterSettings
 
 TP = ("emr.t", 0)
 
@@ -70,12 +73,17 @@ class Clock:
         return self.now
 
 
+def limits(**changes) -> app.LagLimits:
+    """The default settings' limits with ``changes`` (the one a test is about)."""
+    return replace(app.LagLimits.of(LagExporterSettings()), **changes)
+
+
 def lag(exporter) -> int:
     return exporter.snapshot.groups[0].messages
 
 
 def test_given_failures_in_a_row_then_the_clients_are_replaced_from_the_limit_on(broker):
-    exporter = app.LagExporter(broker.connect, group_prefix="herald-", failure_limit=2)
+    exporter = app.LagExporter(broker.connect, group_prefix="herald-", limits=limits(failure_limit=2))
     assert exporter.collect_once() and lag(exporter) == 5
     broker.up = False
 
@@ -88,7 +96,7 @@ def test_given_failures_in_a_row_then_the_clients_are_replaced_from_the_limit_on
 
 
 def test_given_clients_wedged_through_an_outage_then_figures_are_right_at_the_first_collection_after_it(broker):
-    exporter = app.LagExporter(broker.connect, group_prefix="herald-", failure_limit=2)
+    exporter = app.LagExporter(broker.connect, group_prefix="herald-", limits=limits(failure_limit=2))
     exporter.collect_once()
     broker.up = False
     for _ in range(4):
@@ -102,7 +110,7 @@ def test_given_clients_wedged_through_an_outage_then_figures_are_right_at_the_fi
 
 
 def test_given_a_client_wedged_after_a_single_failure_then_one_more_failure_replaces_it(broker):
-    exporter = app.LagExporter(broker.connect, group_prefix="herald-", failure_limit=2)
+    exporter = app.LagExporter(broker.connect, group_prefix="herald-", limits=limits(failure_limit=2))
     exporter.collect_once()
     broker.built[0].wedged = True  # the broker blinked; this client never recovers
     assert not exporter.collect_once() and not exporter.collect_once()
@@ -111,7 +119,7 @@ def test_given_a_client_wedged_after_a_single_failure_then_one_more_failure_repl
 
 def test_given_no_success_for_longer_than_the_limit_then_stale_and_not_ready(broker):
     clock = Clock(1000.0)
-    exporter = app.LagExporter(broker.connect, group_prefix="herald-", stale_after_s=60, clock=clock)
+    exporter = app.LagExporter(broker.connect, group_prefix="herald-", limits=limits(stale_after_s=60), clock=clock)
     assert not entry.fresh(exporter).ok  # nothing collected yet
     exporter.collect_once()
     broker.up = False

@@ -1,17 +1,21 @@
 """What the lag exporter's /metrics shows for a snapshot (no broker)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from processors.lag_exporter.app import LagExporter, Snapshot
+from processors.lag_exporter.app import LagExporter, LagLimits, Snapshot
 from processors.lag_exporter.exposition import LagMetrics
 from processors.lag_exporter.rules import GroupLag, PartitionLag
+from processors.lag_exporter.settings import LagExporterSettings
 
 
 def StubExporter(snapshot, failures=0, now=1240.0, stale_after_s=60.0):  # noqa: N802 - reads as the stub it builds
     """An exporter that never reaches a broker, holding ``snapshot``, at unix time ``now``."""
-    exporter = LagExporter(_no_broker, group_prefix="herald-", stale_after_s=stale_after_s, clock=lambda: now)
+    limits = replace(LagLimits.of(LagExporterSettings()), stale_after_s=stale_after_s)
+    exporter = LagExporter(_no_broker, group_prefix="herald-", limits=limits, clock=lambda: now)
     exporter.snapshot, exporter.failures = snapshot, failures
     return exporter
 
