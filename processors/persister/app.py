@@ -3,7 +3,7 @@ second version of a stored event (same id, other content) is dead-lettered as a 
 from __future__ import annotations
 
 import uuid
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from psycopg.types.json import Jsonb
 
@@ -30,7 +30,7 @@ def event_row(event: ActivityEvent) -> ActivityRow:
     )
 
 
-def row_from_avro(d: dict) -> ActivityRow:
+def row_from_avro(d: dict[str, Any]) -> ActivityRow:
     """``event_row(ActivityEvent.from_avro(d))`` without the dataclass in between: the persister's
     decoder. Same rules (``activity_problem``), same InvalidEvent reasons, same row, at about half the
     cost: the frozen dataclass's constructor is most of the difference (docs/decisions/0036-hot-path-shortcuts.md)."""

@@ -20,7 +20,9 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Protocol
+
+from sqlalchemy import Engine
 
 from processors.push.metrics import PushHooks
 from processors.push.outage import FcmOutage, batch_class
@@ -28,7 +30,7 @@ from processors.push.rules import (
     Decision, GiveUp, PushPayload, PushPolicy, Retry, Send, Verdict, decide, payload_for, select_tokens,
 )
 from sinks.fcm.results import SendResult
-from sinks.fcm.messages import to_messages
+from sinks.fcm.messages import FcmMessage, to_messages
 from sinks.postgres.push import DeliveryRow, PushWrites, RetryRow, sent_pairs
 from sinks.postgres.tokens import DeviceToken, active_tokens
 from streams.deadletter import H_FIRST_FAILED, H_REPLAY_OF
@@ -63,12 +65,19 @@ class _Tallies:
     dead: Counter[tuple[str, str]] = field(default_factory=Counter)  # dead letters, by (code, kind)
 
 
+class FcmSender(Protocol):
+    """What the push sender needs of FCM (``sinks.fcm.client.FcmClient``): one result per message, in
+    order, a failed send being a result, never a raise."""
+
+    def send(self, messages: list[FcmMessage]) -> list[SendResult]: ...
+
+
 class PushSender:
     """``handle(batch)`` for the Runtime; the FCM client, reader engine and encoder are built in ``__main__``."""
 
     name = "push-sender"
 
-    def __init__(self, *, reader, fcm, encode: Callable[[PushRequest], bytes], policy: PushPolicy,
+    def __init__(self, *, reader: Engine, fcm: FcmSender, encode: Callable[[PushRequest], bytes], policy: PushPolicy,
                  hooks: PushHooks | None = None, clock: Callable[[], datetime] = utcnow,
                  rng: random.Random | None = None, outage: FcmOutage | None = None) -> None:
         self._reader = reader  # sinks.postgres.engine.build_reader: autocommit, no pre-ping
@@ -96,7 +105,7 @@ class PushSender:
             sends.setdefault(id(item), []).append(Send(token, result))
         return self._outcome(items, sends, self._clock())  # Retry-After counts from the answer, not the batch start
 
-    def _send(self, messages: list) -> list[SendResult]:
+    def _send(self, messages: list[FcmMessage]) -> list[SendResult]:
         """The batch's sends, unless FCM is down: then SinkBackpressure (the runtime rewinds the batch and
         pauses its partitions for the wait). While down, the first message goes alone as a probe."""
         if self._outage.open and messages:
@@ -119,7 +128,7 @@ class PushSender:
                                              f"next probe in {down_for:.1f}s")
         return results
 
-    def _timed_send(self, messages: list) -> list[SendResult]:
+    def _timed_send(self, messages: list[FcmMessage]) -> list[SendResult]:
         started = time.monotonic()
         results = self._fcm.send(messages) if messages else []
         self._hooks.on_sent(Counter("OK" if r.ok else r.code for r in results), time.monotonic() - started, 0)

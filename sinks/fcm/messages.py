@@ -6,6 +6,7 @@ token differs, so ``WireEncoder`` has the SDK encode one of them and reuses the 
 from __future__ import annotations
 
 import warnings
+from typing import TypeAlias
 
 from firebase_admin import messaging
 
@@ -15,8 +16,10 @@ from sinks.fcm.firebase_internals import encode_message
 # still addresses a device by registration token, which is what apps register with Herald.
 warnings.filterwarnings("ignore", message="Message.token is deprecated", category=DeprecationWarning)
 
+FcmMessage: TypeAlias = messaging.Message  # what callers outside sinks/fcm name, so firebase-admin stays imported here
 
-def to_messages(payload, tokens: list[str]) -> list[messaging.Message]:
+
+def to_messages(payload, tokens: list[str]) -> list[FcmMessage]:
     """One message per token, sharing every other part. ``payload`` is a ``processors.push.rules.PushPayload``.
     Android: visibility PRIVATE (no content on the lock screen), collapse key and tag = notification id,
     TTL. APNs: apns-collapse-id = notification id, apns-expiration = the same TTL, priority 10 for
