@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from bench.common import bench_settings, env_of, peak_rss_mb, preload_events, save, scalar, scratch_database  # noqa: E402
 from cli.processes import start_processor, stop_processor, wait_until  # noqa: E402
-from processors.persister.app import event_row  # noqa: E402
+from sinks.postgres.activity_rows import event_row  # noqa: E402
 from sinks.postgres.activity import COLUMNS  # noqa: E402
 from sinks.postgres.bulk import copy_new_rows  # noqa: E402
 from sinks.postgres.engine import raw_connection  # noqa: E402

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import streams.messages  # noqa: E402
 from cli.produce import demo_event_list  # noqa: E402
-from processors.persister.app import row_from_avro  # noqa: E402
+from sinks.postgres.activity_rows import row_from_avro  # noqa: E402
 from streams.messages import ACTIVITY_EVENT  # noqa: E402
 from streams.serde import AvroSerde, SchemaStore  # noqa: E402
 

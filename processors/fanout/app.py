@@ -18,7 +18,7 @@ from processors.notifications_io.loader import DirectoryLoader
 from processors.notifications_io.metrics import on_fanout_planned
 from processors.notifications_io.pushes import push_outputs
 from processors.notifications_io.writes import writes_of
-from processors.persister.app import event_row
+from sinks.postgres.activity_rows import event_row
 from sinks.postgres.activity import row_content
 from sinks.postgres.notifications import FanoutWrites
 from streams.messages import ActivityEvent

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from processors.notifications.plan import FanoutPlan
-from processors.persister.app import event_row
+from sinks.postgres.activity_rows import event_row
 from sinks.postgres.notifications import FanoutWrites
 
 

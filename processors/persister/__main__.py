@@ -1,7 +1,8 @@
 """``herald run persister`` / ``python -m processors.persister``."""
 from __future__ import annotations
 
-from processors.persister.app import Persister, PersisterSink, row_from_avro
+from processors.persister.app import Persister, PersisterSink
+from sinks.postgres.activity_rows import row_from_avro
 from processors.persister.settings import PersisterSettings
 from processors.registry import PROCESSES
 from sinks.postgres.activity import ActivityEventSink

@@ -23,6 +23,9 @@ ALLOWED: dict[tuple[str, str], str] = {
     # The sinks map the domain's value types (processors/notifications: pure, no I/O) to rows; that
     # package imports nothing but streams' message types, so no cycle runs through it.
     ("sinks/", "processors.notifications"): "sinks map domain values to rows",
+    # The activity row stores the effective priority and visibility, which the catalogue (pure, imports
+    # only streams' message types) gives.
+    ("sinks/", "processors.catalogue"): "the activity row stores the catalogue's effective values",
 }
 
 DOMAIN_WORDS = ("fanout", "fan_out", "digest", "push", "token", "held")

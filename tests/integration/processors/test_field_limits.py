@@ -15,8 +15,9 @@ import pytest
 
 from cli.processes import wait_until
 from cli.produce import demo_event_list
-from processors.persister import app as persister_app
-from processors.persister.app import Persister, PersisterSink, row_from_avro
+from sinks.postgres import activity_rows
+from processors.persister.app import Persister, PersisterSink
+from sinks.postgres.activity_rows import row_from_avro
 from sinks.postgres.activity import ActivityEventSink
 from sinks.postgres.engine import build_engine
 from streams.app import build_runtime
@@ -86,7 +87,7 @@ def test_given_records_over_a_limit_or_with_nul_then_each_is_dead_lettered_and_t
 def test_given_rows_the_database_refuses_then_they_are_dead_lettered_with_its_message_and_the_rest_written(
         pipeline, monkeypatch):
     # A row builder that checks nothing: as if a limit were wider than its column.
-    monkeypatch.setattr(persister_app, "activity_problem", lambda d: None)
+    monkeypatch.setattr(activity_rows, "activity_problem", lambda d: None)
     events = fresh_events(400, seed=8)
     too_long = [{**e.to_avro(), "patient_id": "p" * 65} for e in events[:5]]
     nul = [{**e.to_avro(), "title": "a\x00b"} for e in events[5:8]]

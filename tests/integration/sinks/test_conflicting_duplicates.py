@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import text
 
-from processors.persister.app import event_row
+from sinks.postgres.activity_rows import event_row
 from sinks.postgres.activity import COLUMNS, ActivityEventSink, ConflictingDuplicates, row_content
 from sinks.postgres.bulk import copy_new_rows_checked
 from sinks.postgres.engine import raw_connection

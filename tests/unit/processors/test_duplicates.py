@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from cli.produce import demo_event_list
 from processors.duplicates import CONFLICTING_DUPLICATE, first_versions
-from processors.persister.app import event_row, row_from_avro
+from sinks.postgres.activity_rows import event_row, row_from_avro
 from sinks.postgres.activity import row_content
 from streams.messages import ACTIVITY_EVENT, ActivityEvent
 from streams.records import Record

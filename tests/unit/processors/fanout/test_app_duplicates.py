@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from processors.fanout.app import Fanout
 from processors.notifications.directory import Directory, DirectoryUser
-from processors.persister.app import event_row
+from sinks.postgres.activity_rows import event_row
 from sinks.postgres.activity import row_content
 from streams.messages import PUSH_REQUEST, ActivityEvent, Priority
 from streams.records import Record

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from cli.produce import demo_event_list
-from processors.persister.app import event_row, row_from_avro
+from sinks.postgres.activity_rows import event_row, row_from_avro
 from sinks.postgres.activity import COLUMNS
 from streams.errors import InvalidEvent
 from streams.messages import ACTIVITY_EVENT, ActivityEvent
