@@ -1,11 +1,11 @@
 """``herald run api`` / ``python -m api``: the read API under uvicorn until SIGTERM."""
-from __future__ import annotations
 
-from typing import Any
+from __future__ import annotations
 
 import logging
 import signal
 import sys
+from typing import Any
 
 import uvicorn
 
@@ -30,9 +30,15 @@ def main(settings: ApiSettings | None = None) -> None:
         log.warning("HERALD_ENV=dev: accepting tokens signed with the public dev secret")
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it; exit 0 like every Herald process.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    server: dict[str, Any] = dict(host=settings.api_host, port=settings.api_port, access_log=False, log_config=None,
-                  http=limited_protocol(settings.api_max_header_bytes, settings.api_max_headers),
-                  limit_concurrency=settings.api_limit_concurrency, backlog=4096)
+    server: dict[str, Any] = dict(
+        host=settings.api_host,
+        port=settings.api_port,
+        access_log=False,
+        log_config=None,
+        http=limited_protocol(settings.api_max_header_bytes, settings.api_max_headers),
+        limit_concurrency=settings.api_limit_concurrency,
+        backlog=4096,
+    )
     if settings.api_workers > 1:
         uvicorn.run("api.main:app_from_env", factory=True, workers=settings.api_workers, **server)
     else:

@@ -5,6 +5,7 @@ Starlette answers a method a path does not serve from the first route that match
 ``OPTIONS`` itself (204, no authentication: it reveals only what the OpenAPI document says) and puts
 the full list in the ``Allow`` header of every 405.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,8 +25,10 @@ class AllowedMethods:
 
     def allowed(self, scope: Scope) -> list[str]:
         if self._paths is None:
-            self._paths = [(compile_path(template)[0], frozenset(m.upper() for m in operations))
-                           for template, operations in self.document()["paths"].items()]
+            self._paths = [
+                (compile_path(template)[0], frozenset(m.upper() for m in operations))
+                for template, operations in self.document()["paths"].items()
+            ]
         methods: set[str] = set()
         for pattern, served in self._paths:
             if pattern.match(scope["path"]):
@@ -45,8 +48,9 @@ class AllowedMethods:
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] == 405:
                 allowed = ", ".join(self.allowed(scope)).encode()
-                message["headers"] = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"] + \
-                    [(b"allow", allowed)]
+                message["headers"] = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"] + [
+                    (b"allow", allowed)
+                ]
             await send(message)
 
         await self.app(scope, receive, sending)

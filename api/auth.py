@@ -8,6 +8,7 @@ Organization and roles: the JWT names the caller's organization; the directory i
 their roles, care teams and supervisees. The token's roles can only narrow the directory's
 (``api.directory.effective_roles``), so a token that claims more than the directory grants gains nothing.
 """
+
 from __future__ import annotations
 
 import re
@@ -75,9 +76,15 @@ class TokenVerifier:
 
     def _verify_signed(self, token: str) -> tuple[Viewer, float]:
         try:
-            claims = jwt.decode(token, self._key_for(token), algorithms=[self.algorithm],
-                                audience=self.audience, issuer=self.issuer, leeway=self.leeway_s,
-                                options={"require": ["exp", "sub"], "verify_aud": self.audience is not None})
+            claims = jwt.decode(
+                token,
+                self._key_for(token),
+                algorithms=[self.algorithm],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway_s,
+                options={"require": ["exp", "sub"], "verify_aud": self.audience is not None},
+            )
         except jwt.ExpiredSignatureError:
             raise AuthError("token expired") from None
         except jwt.PyJWTError as exc:
@@ -107,17 +114,34 @@ def _text(claims: dict, name: str) -> str:
 def viewer_of(claims: dict) -> Viewer:
     """The Viewer of verified claims; ``roles`` may be absent (no roles) but never malformed."""
     roles = claims.get("roles", [])
-    if not isinstance(roles, list) or len(roles) > _ROLES_MAX or \
-            not all(isinstance(r, str) and len(r) <= _ID_MAX and not _CONTROL.search(r) for r in roles):
+    if (
+        not isinstance(roles, list)
+        or len(roles) > _ROLES_MAX
+        or not all(isinstance(r, str) and len(r) <= _ID_MAX and not _CONTROL.search(r) for r in roles)
+    ):
         raise AuthError("invalid token: claim 'roles' must be a list of strings without control characters")
     return Viewer(_text(claims, "sub"), _text(claims, "org"), frozenset(roles))
 
 
-def issue_token(secret: str, *, user_id: str, organization_id: str, roles: list[str] | tuple[str, ...],
-                ttl_s: int = 3600, algorithm: str = "HS256", now: float | None = None, **extra: Any) -> str:
+def issue_token(
+    secret: str,
+    *,
+    user_id: str,
+    organization_id: str,
+    roles: list[str] | tuple[str, ...],
+    ttl_s: int = 3600,
+    algorithm: str = "HS256",
+    now: float | None = None,
+    **extra: Any,
+) -> str:
     """A signed token for ``make demo``, tests and benchmarks (HS*; or pass a PEM private key as ``secret``)."""
     issued = int(now if now is not None else time.time())
-    claims = {"sub": user_id, "org": organization_id, "roles": list(roles), "iat": issued,
-              "exp": issued + ttl_s, **extra}
+    claims = {
+        "sub": user_id,
+        "org": organization_id,
+        "roles": list(roles),
+        "iat": issued,
+        "exp": issued + ttl_s,
+        **extra,
+    }
     return jwt.encode(claims, secret, algorithm=algorithm)
-

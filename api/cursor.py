@@ -7,6 +7,7 @@ decodes, and nothing else is. A cursor is only a position: every filter and ever
 applied again on the next page, so a forged cursor can move within what the caller may see and
 nothing more, and no signature is needed.
 """
+
 from __future__ import annotations
 
 import re

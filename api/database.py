@@ -16,6 +16,7 @@ can serve in time queues (1,000 requests in flight are answered, none refused), 
 refused in microseconds instead of piling up. ``/readyz`` reports 503 while the expected wait exceeds
 half of ``wait_s`` (``saturated``), so a load balancer moves traffic before requests are refused.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -27,7 +28,7 @@ from typing import TypeVar
 import anyio.to_thread
 from anyio import CapacityLimiter
 from sqlalchemy import Engine, create_engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from api.settings import ApiSettings
 
@@ -44,9 +45,16 @@ def build_api_engine(settings: ApiSettings) -> Engine:
     connection gets a 503 and the pool is replaced. A statement may not run longer than 5 s. No
     overflow: the permits already bound the connections in use, and a checkout that still finds none
     (another user of the engine) fails after a second instead of stalling."""
-    return create_engine(settings.database_url, pool_size=settings.api_db_pool_size, max_overflow=0,
-                         pool_timeout=1, pool_recycle=1800, isolation_level="AUTOCOMMIT", hide_parameters=True,
-                         connect_args={"connect_timeout": 5, "options": "-c statement_timeout=5000"})
+    return create_engine(
+        settings.database_url,
+        pool_size=settings.api_db_pool_size,
+        max_overflow=0,
+        pool_timeout=1,
+        pool_recycle=1800,
+        isolation_level="AUTOCOMMIT",
+        hide_parameters=True,
+        connect_args={"connect_timeout": 5, "options": "-c statement_timeout=5000"},
+    )
 
 
 class Database:
@@ -64,8 +72,12 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: ApiSettings, engine: Engine | None = None) -> "Database":
-        return cls(engine or build_api_engine(settings), permits=settings.api_db_pool_size,
-                   queue_max=settings.api_db_queue_max, wait_s=settings.api_db_wait_s)
+        return cls(
+            engine or build_api_engine(settings),
+            permits=settings.api_db_pool_size,
+            queue_max=settings.api_db_queue_max,
+            wait_s=settings.api_db_wait_s,
+        )
 
     def expected_wait_s(self) -> float:
         """How long a request arriving now would wait for a permit, from the queue and recent hold times."""
@@ -96,8 +108,7 @@ class Database:
         try:
             if self._threads is None:
                 self._threads = CapacityLimiter(self.permits)
-            return await anyio.to_thread.run_sync(functools.partial(self._unit, work, kwargs),
-                                                  limiter=self._threads)
+            return await anyio.to_thread.run_sync(functools.partial(self._unit, work, kwargs), limiter=self._threads)
         finally:
             self.hold_s += (time.perf_counter() - started - self.hold_s) / 32
             self.busy -= 1

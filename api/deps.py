@@ -1,5 +1,6 @@
 """Dependencies of the routes: the database, the authenticated caller, their directory facts,
 and the paging parameters shared by the feed, the timeline and the bell."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,10 +13,10 @@ from pydantic import StringConstraints
 
 from api import queries
 from api.auth import AuthError
+from api.cursor import CURSOR_PATTERN, InvalidCursor, Position, decode_cursor
 from api.database import Database
-from api.cursor import InvalidCursor, Position, decode_cursor
 from api.errors import FieldInvalid
-from api.schemas import CURSOR_PATTERN, PRINTABLE_PATTERN
+from api.schemas import PRINTABLE_PATTERN
 from processors.visibility import Viewer, ViewerFacts
 
 _bearer = HTTPBearer(auto_error=False, description="A JWT: sub = user id, org, roles, exp.")
@@ -52,8 +53,9 @@ def unauthorized(reason: str) -> HTTPException:
     return HTTPException(401, reason, headers={"WWW-Authenticate": 'Bearer realm="herald"'})
 
 
-async def current_user(request: Request,
-                       credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Viewer:
+async def current_user(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Viewer:
     """The caller named by a valid bearer token (401 otherwise; ``api.limits.Gate`` has normally checked
     it already, before the body was read), with the roles the directory grants (``api.directory``).
     403 when the directory says the user is inactive or of another organization (a token that outlived
@@ -84,6 +86,7 @@ Facts = Annotated[ViewerFacts, Depends(viewer_facts)]
 
 # --- paging ------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class Page:
     """A decoded cursor and the page size."""
@@ -99,9 +102,12 @@ def _position(cursor: str | None) -> Position | None:
         raise FieldInvalid("cursor", str(exc)) from None
 
 
-async def page(cursor: Annotated[str | None, Query(max_length=50, pattern=CURSOR_PATTERN,
-                                                  description="`next_cursor` of the previous page.")] = None,
-         limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page:
+async def page(
+    cursor: Annotated[
+        str | None, Query(max_length=50, pattern=CURSOR_PATTERN, description="`next_cursor` of the previous page.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page:
     return Page(_position(cursor), limit)
 
 
@@ -124,15 +130,20 @@ DateTimeParam = Annotated[str, StringConstraints(max_length=64)]
 _DATE_TIME = {"format": "date-time"}
 
 
-async def feed_filter(page_: PageDep,
-                event_type: Annotated[list[EventType] | None, Query(description="Repeat to match any of several.",
-                                                                    max_length=_EVENT_TYPES_MAX)] = None,
-                since: Annotated[DateTimeParam | None, Query(description="occurred_at >= since (ISO 8601; naive = UTC)",
-                                                             json_schema_extra=_DATE_TIME)] = None,
-                until: Annotated[DateTimeParam | None, Query(description="occurred_at < until",
-                                                             json_schema_extra=_DATE_TIME)] = None,
-                skip: Annotated[int, Query(ge=0, le=10_000, description="Offset after the cursor; prefer the cursor.")] = 0,
-                ) -> queries.FeedFilter:
+async def feed_filter(
+    page_: PageDep,
+    event_type: Annotated[
+        list[EventType] | None, Query(description="Repeat to match any of several.", max_length=_EVENT_TYPES_MAX)
+    ] = None,
+    since: Annotated[
+        DateTimeParam | None,
+        Query(description="occurred_at >= since (ISO 8601; naive = UTC)", json_schema_extra=_DATE_TIME),
+    ] = None,
+    until: Annotated[
+        DateTimeParam | None, Query(description="occurred_at < until", json_schema_extra=_DATE_TIME)
+    ] = None,
+    skip: Annotated[int, Query(ge=0, le=10_000, description="Offset after the cursor; prefer the cursor.")] = 0,
+) -> queries.FeedFilter:
     """The feed's and the timeline's filters; the page size stays in ``PageDep``."""
     types = tuple(event_type or ())
     if len(types) > _EVENT_TYPES_MAX or any(len(t) > 64 for t in types):

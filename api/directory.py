@@ -12,6 +12,7 @@ not know (yet) acts with no role at all.
 
 Used only from the event loop, so it needs no lock; a miss reads the database through ``Database.run``.
 """
+
 from __future__ import annotations
 
 import dataclasses

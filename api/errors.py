@@ -3,12 +3,12 @@
 Nothing from a request (ids, parameters, bodies) is logged: an unexpected error logs its class and the
 route template only, so no PHI reaches the logs.
 """
-from __future__ import annotations
 
-from typing import Any
+from __future__ import annotations
 
 import logging
 import traceback
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -41,8 +41,11 @@ def _problem(status: int, message: str, errors: list[dict] | None = None, header
 
 
 def _field(loc: tuple) -> str:
-    parts = [str(p) for p in loc[1:]] if len(loc) > 1 and loc[0] in ("body", "query", "path", "header") else \
-        [str(p) for p in loc]
+    parts = (
+        [str(p) for p in loc[1:]]
+        if len(loc) > 1 and loc[0] in ("body", "query", "path", "header")
+        else [str(p) for p in loc]
+    )
     return ".".join(parts) or "body"
 
 
@@ -57,8 +60,9 @@ async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONRe
 async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     if any(e.get("type") == "json_invalid" for e in exc.errors()):
         return _problem(400, "the body is not valid JSON")
-    errors = [{"field": _field(tuple(e.get("loc", ()))), "reason": _reason(e.get("msg", "invalid"))}
-              for e in exc.errors()]
+    errors = [
+        {"field": _field(tuple(e.get("loc", ()))), "reason": _reason(e.get("msg", "invalid"))} for e in exc.errors()
+    ]
     return _problem(422, "invalid request", errors)
 
 
@@ -123,9 +127,14 @@ def install(app: FastAPI) -> None:
     """Called once by ``api.main.create_app``, before any other middleware is added."""
     # Starlette types every handler as taking any Exception; each of these is registered for one class only.
     handlers: list[tuple[type[Exception], Any]] = [
-        (StarletteHTTPException, on_http_error), (RequestValidationError, on_validation_error),
-        (FieldInvalid, on_field_invalid), (OperationalError, on_database_unavailable), (Saturated, on_saturated),
-        (PoolTimeout, on_pool_timeout), (DataError, on_data_error)]
+        (StarletteHTTPException, on_http_error),
+        (RequestValidationError, on_validation_error),
+        (FieldInvalid, on_field_invalid),
+        (OperationalError, on_database_unavailable),
+        (Saturated, on_saturated),
+        (PoolTimeout, on_pool_timeout),
+        (DataError, on_data_error),
+    ]
     for exception, handler in handlers:
         app.add_exception_handler(exception, handler)
     app.add_middleware(UnexpectedErrors)

@@ -12,6 +12,7 @@ Two layers, each as early as its information exists:
   the route reads the body, so an unauthenticated request of any size gets 401 at the cost of reading
   its headers. Every ``/v1`` response carries ``Cache-Control: no-store``: it is PHI, or about it.
 """
+
 from __future__ import annotations
 
 import httptools
@@ -25,8 +26,10 @@ from api.settings import ApiSettings
 
 NO_STORE = (b"cache-control", b"no-store")
 _READ_CHUNK = 262_144  # the most asyncio hands a protocol at once
-_STATUS_431 = (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n"
-               b"connection: close\r\ncontent-length: 33\r\n\r\nrequest header fields too large\r\n")
+_STATUS_431 = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"connection: close\r\ncontent-length: 33\r\n\r\nrequest header fields too large\r\n"
+)
 
 
 def limited_protocol(max_header_bytes: int, max_headers: int) -> type[HttpToolsProtocol]:
@@ -126,8 +129,11 @@ class Gate:
         guarded = scope["path"].startswith("/v1/") or scope["path"] == "/v1"
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
-            await _problem(413 if declared.isdigit() else 400, "request body too large" if declared.isdigit()
-                           else "invalid Content-Length", guarded)(scope, receive, send)
+            await _problem(
+                413 if declared.isdigit() else 400,
+                "request body too large" if declared.isdigit() else "invalid Content-Length",
+                guarded,
+            )(scope, receive, send)
             return
         if guarded:
             refusal = self._authenticate(scope, headers.get(b"authorization"))
@@ -176,5 +182,3 @@ def _problem(status: int, message: str, no_store: bool, headers: dict | None = N
     if no_store:
         response.headers["Cache-Control"] = "no-store"
     return response
-
-

@@ -1,4 +1,5 @@
 """Builds the read API: settings → token verifier, engine, routers, error handlers, metrics middleware."""
+
 from __future__ import annotations
 
 from contextlib import asynccontextmanager

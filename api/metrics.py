@@ -3,6 +3,7 @@
 Labels are the route *template* (``/v1/patients/{patient_id}/timeline``), the method and the status:
 never a path with ids in it, so neither the metrics nor the access log carry a patient or user id.
 """
+
 from __future__ import annotations
 
 import logging
@@ -13,8 +14,12 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUESTS = Counter("herald_api_requests_total", "HTTP requests answered", ["method", "route", "status"])
-LATENCY = Histogram("herald_api_request_duration_seconds", "Time to answer an HTTP request", ["method", "route"],
-                    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+LATENCY = Histogram(
+    "herald_api_request_duration_seconds",
+    "Time to answer an HTTP request",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
 log = logging.getLogger("herald.api.access")
 
 
@@ -47,8 +52,13 @@ class MetricsMiddleware:
         method = scope["method"]
         REQUESTS.labels(method, route, str(status)).inc()
         LATENCY.labels(method, route).observe(seconds)
-        log.info("%s %s %d", method, route, status,
-                 extra={"method": method, "route": route, "status": status, "ms": round(seconds * 1000, 2)})
+        log.info(
+            "%s %s %d",
+            method,
+            route,
+            status,
+            extra={"method": method, "route": route, "status": status, "ms": round(seconds * 1000, 2)},
+        )
 
 
 def metrics_endpoint() -> Response:

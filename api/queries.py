@@ -10,13 +10,13 @@ directory facts (care-team patients, supervisees) are loaded once per request an
 
 Order everywhere is newest first by (time, id), with keyset pagination on that pair (``api.cursor``).
 """
+
 from __future__ import annotations
 
 import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-
 from typing import Any
 
 from sqlalchemy import CursorResult, Row, text
@@ -24,7 +24,11 @@ from sqlalchemy.orm import Session
 
 from api.cursor import Position
 from processors.visibility import (
-    CLINICAL_STAFF_ROLES, ORG_WIDE_PATIENT_ACCESS_ROLES, SUPERVISOR_ROLES, Viewer, ViewerFacts,
+    CLINICAL_STAFF_ROLES,
+    ORG_WIDE_PATIENT_ACCESS_ROLES,
+    SUPERVISOR_ROLES,
+    Viewer,
+    ViewerFacts,
 )
 
 UNREAD_CAP = 999
@@ -56,32 +60,39 @@ class FeedFilter:
 def visibility_params(*, viewer: Viewer, facts: ViewerFacts) -> dict:
     """The bind parameters of ``VISIBLE`` for one viewer."""
     return {
-        "org": viewer.organization_id, "viewer": viewer.user_id,
-        "supervisees": sorted(facts.supervisee_user_ids), "patients": sorted(facts.care_team_patient_ids),
-        "supervisor": bool(viewer.roles & SUPERVISOR_ROLES), "clinical": bool(viewer.roles & CLINICAL_STAFF_ROLES),
+        "org": viewer.organization_id,
+        "viewer": viewer.user_id,
+        "supervisees": sorted(facts.supervisee_user_ids),
+        "patients": sorted(facts.care_team_patient_ids),
+        "supervisor": bool(viewer.roles & SUPERVISOR_ROLES),
+        "clinical": bool(viewer.roles & CLINICAL_STAFF_ROLES),
         "org_wide": bool(viewer.roles & ORG_WIDE_PATIENT_ACCESS_ROLES),
     }
 
 
 # --- the viewer --------------------------------------------------------------------------------------
 
+
 def load_caller(*, session: Session, viewer: Viewer) -> tuple[bool | None, frozenset[str], ViewerFacts]:
     """The directory's word on the caller, in one round trip. Standing: True = an active member of the
     token's organization, False = inactive or of another organization, None = not (yet) in the
     directory. Roles: the directory's (empty when it does not know the caller). Facts: active
     care-team patients and supervisees in the token's organization."""
-    standing, roles, patients, supervisees = session.execute(_sql("""
+    standing, roles, patients, supervisees = session.execute(
+        _sql("""
         SELECT (SELECT active AND organization_id = :org FROM directory_users WHERE user_id = :viewer),
                (SELECT roles FROM directory_users WHERE user_id = :viewer AND organization_id = :org),
                ARRAY(SELECT patient_id FROM care_team_members
                      WHERE user_id = :viewer AND organization_id = :org AND active),
                ARRAY(SELECT user_id FROM directory_users
                      WHERE supervisor_user_id = :viewer AND organization_id = :org)"""),
-        {"viewer": viewer.user_id, "org": viewer.organization_id}).one()
+        {"viewer": viewer.user_id, "org": viewer.organization_id},
+    ).one()
     return standing, frozenset(roles or ()), ViewerFacts(frozenset(patients), frozenset(supervisees))
 
 
 # --- feed and timeline -------------------------------------------------------------------------------
+
 
 def _filter_sql(flt: FeedFilter, params: dict) -> str:
     clauses = []
@@ -100,29 +111,39 @@ def _filter_sql(flt: FeedFilter, params: dict) -> str:
     return "".join(f"\n    AND {c}" for c in clauses)
 
 
-def select_feed(*, session: Session, viewer: Viewer, facts: ViewerFacts, flt: FeedFilter, limit: int,
-                patient_id: str | None = None) -> list[Row]:
+def select_feed(
+    *, session: Session, viewer: Viewer, facts: ViewerFacts, flt: FeedFilter, limit: int, patient_id: str | None = None
+) -> list[Row]:
     """Up to ``limit`` visible events, newest first; one patient's only when ``patient_id`` is given."""
     params = visibility_params(viewer=viewer, facts=facts) | {"limit": limit, "skip": flt.skip}
     where = VISIBLE + _filter_sql(flt, params)
     if patient_id is not None:
         where += "\n    AND e.patient_id = :patient_id"
         params["patient_id"] = patient_id
-    return list(session.execute(_sql(
-        f"SELECT {_EVENT_COLUMNS} FROM activity_events e WHERE {where}\n"
-        "ORDER BY e.occurred_at DESC, e.event_id DESC LIMIT :limit OFFSET :skip"), params).all())
+    return list(
+        session.execute(
+            _sql(
+                f"SELECT {_EVENT_COLUMNS} FROM activity_events e WHERE {where}\n"
+                "ORDER BY e.occurred_at DESC, e.event_id DESC LIMIT :limit OFFSET :skip"
+            ),
+            params,
+        ).all()
+    )
 
 
 def patient_known(*, session: Session, viewer: Viewer, patient_id: str) -> bool:
     """Whether the caller's organization has this patient: a care team or an event about them."""
-    return session.execute(_sql("""
+    return session.execute(
+        _sql("""
         SELECT EXISTS (SELECT 1 FROM care_team_members WHERE patient_id = :p AND organization_id = :org)
             OR EXISTS (SELECT 1 FROM activity_events WHERE patient_id = :p AND organization_id = :org)"""),
-        {"p": patient_id, "org": viewer.organization_id}).scalar_one()
+        {"p": patient_id, "org": viewer.organization_id},
+    ).scalar_one()
 
 
-def select_timeline(*, session: Session, viewer: Viewer, facts: ViewerFacts, flt: FeedFilter, limit: int,
-                    patient_id: str) -> list[Row] | None:
+def select_timeline(
+    *, session: Session, viewer: Viewer, facts: ViewerFacts, flt: FeedFilter, limit: int, patient_id: str
+) -> list[Row] | None:
     """One patient's page of ``select_feed``; None when the organization does not know the patient."""
     if not patient_known(session=session, viewer=viewer, patient_id=patient_id):
         return None
@@ -134,12 +155,14 @@ def select_timeline(*, session: Session, viewer: Viewer, facts: ViewerFacts, flt
 _MINE = "n.user_id = :viewer AND n.organization_id = :org"
 # ORDER BY makes the partial unread index (which carries organization_id) the only sensible plan: an
 # index-only scan of at most :cap entries, even for the one user who owns a third of the table.
-UNREAD_SQL = (f"SELECT 1 FROM user_notifications n WHERE {_MINE} AND n.read_at IS NULL "
-           "ORDER BY n.created_at DESC LIMIT :cap")
+UNREAD_SQL = (
+    f"SELECT 1 FROM user_notifications n WHERE {_MINE} AND n.read_at IS NULL ORDER BY n.created_at DESC LIMIT :cap"
+)
 
 
-def select_notifications(*, session: Session, viewer: Viewer, facts: ViewerFacts, unread_only: bool,
-                         after: Position | None, limit: int) -> tuple[list[Row], int]:
+def select_notifications(
+    *, session: Session, viewer: Viewer, facts: ViewerFacts, unread_only: bool, after: Position | None, limit: int
+) -> tuple[list[Row], int]:
     """A page of the caller's bell, and the unread count (capped at UNREAD_CAP + 1) of the same
     snapshot: one statement, so a notification committed meanwhile is in both or in neither."""
     params = visibility_params(viewer=viewer, facts=facts) | {"limit": limit, "cap": UNREAD_CAP + 1}
@@ -147,7 +170,8 @@ def select_notifications(*, session: Session, viewer: Viewer, facts: ViewerFacts
     if after is not None:
         where += " AND (n.created_at, n.notification_id) < (:after_at, :after_id)"
         params.update(after_at=after.at, after_id=after.row_id)
-    rows = session.execute(_sql(f"""
+    rows = session.execute(
+        _sql(f"""
         WITH page AS (
             SELECT n.* FROM user_notifications n WHERE {where}
             ORDER BY n.created_at DESC, n.notification_id DESC LIMIT :limit),
@@ -158,27 +182,35 @@ def select_notifications(*, session: Session, viewer: Viewer, facts: ViewerFacts
                e.title AS event_title
         FROM unread
         LEFT JOIN (page p LEFT JOIN activity_events e ON e.event_id = p.event_id AND {VISIBLE}) ON true
-        ORDER BY p.created_at DESC, p.notification_id DESC"""), params).all()
+        ORDER BY p.created_at DESC, p.notification_id DESC"""),
+        params,
+    ).all()
     unread = rows[0].unread
     return [r for r in rows if r.notification_id is not None], unread
 
 
 def count_unread(*, session: Session, viewer: Viewer) -> int:
     """The caller's unread notifications, counted up to UNREAD_CAP + 1 (bounded work at any backlog)."""
-    return session.execute(_sql(f"SELECT count(*) FROM ({UNREAD_SQL}) capped"),
-        {"viewer": viewer.user_id, "org": viewer.organization_id, "cap": UNREAD_CAP + 1}).scalar_one()
+    return session.execute(
+        _sql(f"SELECT count(*) FROM ({UNREAD_SQL}) capped"),
+        {"viewer": viewer.user_id, "org": viewer.organization_id, "cap": UNREAD_CAP + 1},
+    ).scalar_one()
 
 
 def mark_read(*, session: Session, viewer: Viewer, notification_id: uuid.UUID) -> datetime | None:
     """Sets read_at once (a second call keeps the first time); None when the id is not the caller's."""
     params = {"viewer": viewer.user_id, "org": viewer.organization_id, "id": notification_id}
-    read_at = session.execute(_sql(
-        f"UPDATE user_notifications n SET read_at = now() WHERE n.notification_id = :id AND {_MINE} "
-        "AND n.read_at IS NULL RETURNING n.read_at"), params).scalar_one_or_none()
+    read_at = session.execute(
+        _sql(
+            f"UPDATE user_notifications n SET read_at = now() WHERE n.notification_id = :id AND {_MINE} "
+            "AND n.read_at IS NULL RETURNING n.read_at"
+        ),
+        params,
+    ).scalar_one_or_none()
     if read_at is None:  # already read, or not ours: the committed row tells which
-        read_at = session.execute(_sql(
-            f"SELECT n.read_at FROM user_notifications n WHERE n.notification_id = :id AND {_MINE}"),
-            params).scalar_one_or_none()
+        read_at = session.execute(
+            _sql(f"SELECT n.read_at FROM user_notifications n WHERE n.notification_id = :id AND {_MINE}"), params
+        ).scalar_one_or_none()
     return read_at
 
 
@@ -188,35 +220,50 @@ def mark_all_read(*, session: Session, viewer: Viewer, up_to: uuid.UUID | None) 
     params = {"viewer": viewer.user_id, "org": viewer.organization_id}
     where = f"{_MINE} AND n.read_at IS NULL"
     if up_to is not None:
-        bound = session.execute(_sql(
-            f"SELECT n.created_at, n.notification_id FROM user_notifications n WHERE n.notification_id = :id "
-            f"AND {_MINE}"), params | {"id": up_to}).one_or_none()
+        bound = session.execute(
+            _sql(
+                f"SELECT n.created_at, n.notification_id FROM user_notifications n WHERE n.notification_id = :id "
+                f"AND {_MINE}"
+            ),
+            params | {"id": up_to},
+        ).one_or_none()
         if bound is None:
             return None
         where += " AND (n.created_at, n.notification_id) <= (:bound_at, :bound_id)"
         params.update(bound_at=bound.created_at, bound_id=bound.notification_id)
-    result: CursorResult[Any] = session.execute(_sql(f"UPDATE user_notifications n SET read_at = now() WHERE {where}"), params)  # type: ignore[assignment]  # an UPDATE's result is a CursorResult
+    result: CursorResult[Any] = session.execute(
+        _sql(f"UPDATE user_notifications n SET read_at = now() WHERE {where}"), params
+    )  # type: ignore[assignment]  # an UPDATE's result is a CursorResult
     return result.rowcount
 
 
 # --- preferences -------------------------------------------------------------------------------------
 
-_PREF_COLUMNS = ("push_enabled", "email_enabled", "enabled_types", "min_push_priority", "quiet_hours_start",
-                 "quiet_hours_end", "timezone")
+_PREF_COLUMNS = (
+    "push_enabled",
+    "email_enabled",
+    "enabled_types",
+    "min_push_priority",
+    "quiet_hours_start",
+    "quiet_hours_end",
+    "timezone",
+)
 
 
 def select_preferences(*, session: Session, viewer: Viewer) -> Row | None:
     """The caller's stored preferences, or None when they never saved any."""
-    return session.execute(_sql(
-        f"SELECT {', '.join(_PREF_COLUMNS)} FROM notification_preferences WHERE user_id = :viewer"),
-        {"viewer": viewer.user_id}).one_or_none()
+    return session.execute(
+        _sql(f"SELECT {', '.join(_PREF_COLUMNS)} FROM notification_preferences WHERE user_id = :viewer"),
+        {"viewer": viewer.user_id},
+    ).one_or_none()
 
 
 def directory_timezone(*, session: Session, viewer: Viewer) -> str | None:
     """The caller's zone in the directory: the default preferences are in it."""
-    return session.execute(_sql(
-        "SELECT timezone FROM directory_users WHERE user_id = :viewer AND organization_id = :org"),
-        {"viewer": viewer.user_id, "org": viewer.organization_id}).scalar_one_or_none()
+    return session.execute(
+        _sql("SELECT timezone FROM directory_users WHERE user_id = :viewer AND organization_id = :org"),
+        {"viewer": viewer.user_id, "org": viewer.organization_id},
+    ).scalar_one_or_none()
 
 
 def preferences_or_zone(*, session: Session, viewer: Viewer) -> tuple[Row | None, str | None]:
@@ -228,14 +275,18 @@ def preferences_or_zone(*, session: Session, viewer: Viewer) -> tuple[Row | None
 def upsert_preferences(*, session: Session, viewer: Viewer, values: dict) -> None:
     """Stores the caller's preferences whole; the fan-out reads them on its next batch."""
     assignments = ", ".join(f"{c} = EXCLUDED.{c}" for c in _PREF_COLUMNS)
-    session.execute(_sql(
-        f"INSERT INTO notification_preferences (user_id, {', '.join(_PREF_COLUMNS)}) "
-        f"VALUES (:viewer, {', '.join(':' + c for c in _PREF_COLUMNS)}) "
-        f"ON CONFLICT (user_id) DO UPDATE SET {assignments}, updated_at = now()"),
-        {"viewer": viewer.user_id, **{c: values[c] for c in _PREF_COLUMNS}})
+    session.execute(
+        _sql(
+            f"INSERT INTO notification_preferences (user_id, {', '.join(_PREF_COLUMNS)}) "
+            f"VALUES (:viewer, {', '.join(':' + c for c in _PREF_COLUMNS)}) "
+            f"ON CONFLICT (user_id) DO UPDATE SET {assignments}, updated_at = now()"
+        ),
+        {"viewer": viewer.user_id, **{c: values[c] for c in _PREF_COLUMNS}},
+    )
 
 
 # --- health ------------------------------------------------------------------------------------------
+
 
 def ping(*, session: Session) -> None:
     """Raises when the database does not answer within a second."""

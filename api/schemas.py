@@ -1,4 +1,5 @@
 """Request and response bodies of the read API (pydantic), and the documented error shape."""
+
 from __future__ import annotations
 
 import re
@@ -9,7 +10,7 @@ from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, ValidationInfo, field_validator
 
-from api.cursor import CURSOR_PATTERN, encode_cursor
+from api.cursor import encode_cursor
 from api.queries import UNREAD_CAP
 from processors.catalogue import CATALOGUE, lookup
 
@@ -23,8 +24,9 @@ INSTALLATION_ID_PATTERN = r"^[A-Za-z0-9_-]+$"
 TOKEN_PATTERN = r"^[A-Za-z0-9_:.-]+$"
 # IANA zones only: "localtime" and "Factory" are files of the tz database, not zones a user lives in.
 _PSEUDO_ZONES = frozenset({"localtime", "Factory", "posixrules"})
-ZONE_NAMES = tuple(sorted(z for z in available_timezones()
-                          if z not in _PSEUDO_ZONES and not z.startswith(("posix/", "right/"))))
+ZONE_NAMES = tuple(
+    sorted(z for z in available_timezones() if z not in _PSEUDO_ZONES and not z.startswith(("posix/", "right/")))
+)
 _ZONES = frozenset(ZONE_NAMES)
 PriorityName = Literal["LOW", "NORMAL", "HIGH", "URGENT"]
 
@@ -48,10 +50,13 @@ ERROR_RESPONSES: dict[int | str, dict] = {
     422: {"model": Problem, "description": "A parameter or body field is invalid."},
 }
 _EVENT_TYPES: list[JsonValue] = [*sorted(CATALOGUE)]  # the catalogue's types, as the JSON schema lists them
-BODY_RESPONSES: dict[int | str, dict[str, Any]] = {400: {"model": Problem, "description": "The body is not valid JSON."}}
+BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "The body is not valid JSON."}
+}
 
 
 # --- feed and timeline -------------------------------------------------------------------------------
+
 
 class ActivityItem(BaseModel):
     """One activity event as the feed shows it."""
@@ -84,6 +89,7 @@ class FeedPage(BaseModel):
 
 
 # --- the bell ----------------------------------------------------------------------------------------
+
 
 class NotificationItem(BaseModel):
     """A bell entry: a generic, PHI-free ``title`` from the catalogue, and the event's own title
@@ -130,8 +136,11 @@ class NotificationPage(BaseModel):
     def of(cls, rows: list, limit: int, unread: int) -> "NotificationPage":
         items = [NotificationItem.of(r) for r in rows[:limit]]
         last = items[-1] if len(rows) > limit else None
-        return cls(items=items, next_cursor=encode_cursor(last.created_at, last.notification_id) if last else None,
-                   unread=UnreadCount.of(unread))
+        return cls(
+            items=items,
+            next_cursor=encode_cursor(last.created_at, last.notification_id) if last else None,
+            unread=UnreadCount.of(unread),
+        )
 
 
 class ReadReceipt(BaseModel):
@@ -143,7 +152,8 @@ class ReadAllRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     up_to: uuid.UUID | None = Field(
-        default=None, description="Mark this notification and every older one; default: all unread.")
+        default=None, description="Mark this notification and every older one; default: all unread."
+    )
 
 
 class ReadAllResult(BaseModel):
@@ -153,8 +163,14 @@ class ReadAllResult(BaseModel):
 # --- preferences -------------------------------------------------------------------------------------
 
 # The pattern is stated in the document and enforced by ``_hh_mm`` (with a message that shows the format).
-HhMm = Annotated[str, Field(description="24-hour wall time `HH:MM` in `timezone`.", examples=["22:00"],
-                            json_schema_extra={"pattern": HH_MM_PATTERN})]
+HhMm = Annotated[
+    str,
+    Field(
+        description="24-hour wall time `HH:MM` in `timezone`.",
+        examples=["22:00"],
+        json_schema_extra={"pattern": HH_MM_PATTERN},
+    ),
+]
 
 
 class _PreferencesFields(BaseModel):
@@ -173,17 +189,37 @@ def _quiet_hours_rules() -> dict:
     pattern pair per hour and per minute (84 small schemas instead of 1,440 pairs)."""
     start, end = "quiet_hours_start", "quiet_hours_end"
 
-    hours = [{"required": [start, end], "properties": {
-        start: {"type": "string", "pattern": f"^{h:02d}:"}, end: {"type": "string", "pattern": f"^{h:02d}:"}}}
-        for h in range(24)]
-    minutes = [{"required": [start, end], "properties": {
-        start: {"type": "string", "pattern": f":{m:02d}$"}, end: {"type": "string", "pattern": f":{m:02d}$"}}}
-        for m in range(60)]
-    return {"allOf": [
-        {"anyOf": [{"properties": {start: {"type": "null"}, end: {"type": "null"}}},
-                   {"required": [start, end], "properties": {start: {"type": "string"}, end: {"type": "string"}}}]},
-        {"anyOf": [{"not": {"anyOf": hours}}, {"not": {"anyOf": minutes}}]},
-    ]}
+    hours = [
+        {
+            "required": [start, end],
+            "properties": {
+                start: {"type": "string", "pattern": f"^{h:02d}:"},
+                end: {"type": "string", "pattern": f"^{h:02d}:"},
+            },
+        }
+        for h in range(24)
+    ]
+    minutes = [
+        {
+            "required": [start, end],
+            "properties": {
+                start: {"type": "string", "pattern": f":{m:02d}$"},
+                end: {"type": "string", "pattern": f":{m:02d}$"},
+            },
+        }
+        for m in range(60)
+    ]
+    return {
+        "allOf": [
+            {
+                "anyOf": [
+                    {"properties": {start: {"type": "null"}, end: {"type": "null"}}},
+                    {"required": [start, end], "properties": {start: {"type": "string"}, end: {"type": "string"}}},
+                ]
+            },
+            {"anyOf": [{"not": {"anyOf": hours}}, {"not": {"anyOf": minutes}}]},
+        ]
+    }
 
 
 class PreferencesBody(_PreferencesFields):
@@ -192,11 +228,15 @@ class PreferencesBody(_PreferencesFields):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_quiet_hours_rules())
 
-    enabled_types: list[str] = Field(max_length=4 * len(CATALOGUE),
-                                     json_schema_extra={"items": {"type": "string", "enum": _EVENT_TYPES}})
+    enabled_types: list[str] = Field(
+        max_length=4 * len(CATALOGUE), json_schema_extra={"items": {"type": "string", "enum": _EVENT_TYPES}}
+    )
 
-    timezone: str | None = Field(default=None, description="IANA zone, e.g. `Europe/Berlin`; null = UTC.",
-                                 json_schema_extra={"enum": [*ZONE_NAMES, None]})
+    timezone: str | None = Field(
+        default=None,
+        description="IANA zone, e.g. `Europe/Berlin`; null = UTC.",
+        json_schema_extra={"enum": [*ZONE_NAMES, None]},
+    )
 
     @field_validator("enabled_types")
     @classmethod
@@ -252,21 +292,26 @@ def hh_mm(value: time | None) -> str | None:
 
 # --- devices -----------------------------------------------------------------------------------------
 
+
 class DeviceRegistration(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    token: str = Field(min_length=1, max_length=4096, pattern=TOKEN_PATTERN,
-                       description="The FCM registration token of this device.")
+    token: str = Field(
+        min_length=1, max_length=4096, pattern=TOKEN_PATTERN, description="The FCM registration token of this device."
+    )
     platform: Literal["android", "ios", "web"]
     installation_id: str | None = Field(
-        default=None, min_length=16, max_length=128, pattern=INSTALLATION_ID_PATTERN,
+        default=None,
+        min_length=16,
+        max_length=128,
+        pattern=INSTALLATION_ID_PATTERN,
         description="A random id the app generates once per installation and keeps (e.g. 32 hex digits). Sent "
-                    "with every registration; a token another user of the organization registered moves to the "
-                    "caller only when this matches the id sent with it then. Only a hash is stored.")
+        "with every registration; a token another user of the organization registered moves to the "
+        "caller only when this matches the id sent with it then. Only a hash is stored.",
+    )
 
 
 class Device(BaseModel):
     token: str
     platform: str
     last_seen_at: datetime
-

@@ -1,4 +1,5 @@
 """Shared set-up of the benchmarks: a scratch database, a topic prefix, pre-loaded events."""
+
 from __future__ import annotations
 
 import atexit
@@ -63,17 +64,27 @@ def scratch_topics(settings, partitions: int) -> None:
 
 
 def env_of(settings: PersisterSettings, **extra) -> dict[str, str]:
-    return {"HERALD_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "HERALD_DATABASE_URL": settings.database_url,
-            "HERALD_TOPIC_PREFIX": settings.topic_prefix, "HERALD_GROUP_PREFIX": settings.group_prefix,
-            "HERALD_METRICS_PORT": "0", "HERALD_LOG_LEVEL": "WARNING", **extra}
+    return {
+        "HERALD_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "HERALD_DATABASE_URL": settings.database_url,
+        "HERALD_TOPIC_PREFIX": settings.topic_prefix,
+        "HERALD_GROUP_PREFIX": settings.group_prefix,
+        "HERALD_METRICS_PORT": "0",
+        "HERALD_LOG_LEVEL": "WARNING",
+        **extra,
+    }
 
 
 def preload_events(settings: PersisterSettings, count: int, seed: int = 11) -> list:
     """Publishes ``count`` demo events and waits for the broker's acknowledgements."""
     events = demo_event_list(count, seed=seed)
-    activity = ActivityPublisher.from_settings(ProducerSettings(kafka_bootstrap=settings.kafka_bootstrap,
-                                                                topic_prefix=settings.topic_prefix,
-                                                                producer_buffer_max_messages=1_000_000))
+    activity = ActivityPublisher.from_settings(
+        ProducerSettings(
+            kafka_bootstrap=settings.kafka_bootstrap,
+            topic_prefix=settings.topic_prefix,
+            producer_buffer_max_messages=1_000_000,
+        )
+    )
     for event in events:
         activity.publish(event)
     assert activity.close(120) == 0
@@ -99,9 +110,15 @@ def machine() -> dict:
     import fastavro
     import psycopg
 
-    return {"python": platform.python_version(), "cpus": os.cpu_count(), "librdkafka": confluent_kafka.libversion()[0],
-            "confluent_kafka": confluent_kafka.__version__, "fastavro": fastavro.__version__,
-            "psycopg": psycopg.__version__, "kafka": "4.1.1"}
+    return {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "librdkafka": confluent_kafka.libversion()[0],
+        "confluent_kafka": confluent_kafka.__version__,
+        "fastavro": fastavro.__version__,
+        "psycopg": psycopg.__version__,
+        "kafka": "4.1.1",
+    }
 
 
 def save(name: str, figures: dict) -> Path:

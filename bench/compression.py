@@ -8,11 +8,11 @@ codecs interleaved ``--reps`` times (this machine is noisy: compare within one r
 
 Usage: python bench/compression.py [--rate 500] [--seconds 20] [--reps 2] [--codecs none,lz4]
 """
+
 from __future__ import annotations
 
 import argparse
 import os
-import random
 import sys
 import time
 import uuid
@@ -63,8 +63,12 @@ def one(settings: KafkaSettings, codec: str, rate: float, seconds: float, broker
             time.sleep(ahead)  # pacing
     assert producer.flush(60) == 0, "the broker did not acknowledge every record"
     elapsed = time.monotonic() - started
-    return {"codec": codec, "records_per_s": sent / elapsed, "broker_cpu_pct": 100 * (cpu_s(broker) - broker0) / elapsed,
-            "producer_cpu_pct": 100 * (cpu_s(os.getpid()) - self0) / elapsed}
+    return {
+        "codec": codec,
+        "records_per_s": sent / elapsed,
+        "broker_cpu_pct": 100 * (cpu_s(broker) - broker0) / elapsed,
+        "producer_cpu_pct": 100 * (cpu_s(os.getpid()) - self0) / elapsed,
+    }
 
 
 def main() -> None:
@@ -78,12 +82,16 @@ def main() -> None:
     scratch_topics(settings, 12)
     broker, codecs = broker_pid(), args.codecs.split(",")
     runs = [one(settings, codec, args.rate, args.seconds, broker) for _ in range(args.reps) for codec in codecs]
-    print(f"{args.rate:,.0f} records/s of ~420 B, one per batch mostly, {args.seconds:.0f} s per run, "
-          f"{args.reps} runs per codec interleaved (median, min-max):\n")
+    print(
+        f"{args.rate:,.0f} records/s of ~420 B, one per batch mostly, {args.seconds:.0f} s per run, "
+        f"{args.reps} runs per codec interleaved (median, min-max):\n"
+    )
     print("| codec | broker CPU (% of a core) | producer CPU (% of a core) |\n|---|---|---|")
     for codec in codecs:
         mine = [r for r in runs if r["codec"] == codec]
-        print(f"| {codec} | {cell([r['broker_cpu_pct'] for r in mine], '.1f')} | {cell([r['producer_cpu_pct'] for r in mine], '.1f')} |")
+        print(
+            f"| {codec} | {cell([r['broker_cpu_pct'] for r in mine], '.1f')} | {cell([r['producer_cpu_pct'] for r in mine], '.1f')} |"
+        )
 
 
 if __name__ == "__main__":

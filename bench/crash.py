@@ -19,6 +19,7 @@ flows while the fan-out runs).
 
 Usage: python bench/crash.py [--rate 100] [--spacing 10] [--reps 1]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,7 +36,6 @@ from bench.pipeline import INPUT, PROCESSORS, Load, Pipeline, build_pipeline  # 
 from bench.stats import cell  # noqa: E402
 from cli.processes import wait_until  # noqa: E402
 from streams.topics import PUSH  # noqa: E402
-
 
 # The push sender's input only flows while the fan-out runs, so it is killed beside the persister
 # (whose input is independent) and the fan-out after both have recovered.
@@ -87,21 +87,46 @@ def audit(pipeline: Pipeline, load: Load) -> dict:
     ids = list(load.published)
     engine = create_engine(pipeline.settings.database_url)
     with engine.connect() as conn:
-        stored = set(conn.execute(text("SELECT event_id FROM activity_events WHERE event_id = ANY(:ids)"), {"ids": ids}).scalars())
-        unmarked = conn.execute(text("SELECT count(*) FROM activity_events WHERE event_id = ANY(:ids) AND notify "
-                                     "AND notification_sent_at IS NULL"), {"ids": list(load.notify)}).scalar_one()
-        duplicate_rows = conn.execute(text(
-            "SELECT (SELECT count(*) - count(DISTINCT event_id) FROM activity_events) + "
-            "(SELECT count(*) - count(DISTINCT notification_id) FROM user_notifications)")).scalar_one()
-        expected = {(str(n), t) for n, t in conn.execute(text(
-            "SELECT u.notification_id, d.token FROM user_notifications u JOIN device_tokens d USING (user_id) "
-            "WHERE u.event_id = ANY(:ids) AND u.push_status <> 'none' AND d.retired_at IS NULL"), {"ids": ids})}
+        stored = set(
+            conn.execute(
+                text("SELECT event_id FROM activity_events WHERE event_id = ANY(:ids)"), {"ids": ids}
+            ).scalars()
+        )
+        unmarked = conn.execute(
+            text(
+                "SELECT count(*) FROM activity_events WHERE event_id = ANY(:ids) AND notify "
+                "AND notification_sent_at IS NULL"
+            ),
+            {"ids": list(load.notify)},
+        ).scalar_one()
+        duplicate_rows = conn.execute(
+            text(
+                "SELECT (SELECT count(*) - count(DISTINCT event_id) FROM activity_events) + "
+                "(SELECT count(*) - count(DISTINCT notification_id) FROM user_notifications)"
+            )
+        ).scalar_one()
+        expected = {
+            (str(n), t)
+            for n, t in conn.execute(
+                text(
+                    "SELECT u.notification_id, d.token FROM user_notifications u JOIN device_tokens d USING (user_id) "
+                    "WHERE u.event_id = ANY(:ids) AND u.push_status <> 'none' AND d.retired_at IS NULL"
+                ),
+                {"ids": ids},
+            )
+        }
     engine.dispose()
     pushed = Counter((m["message"]["data"]["notification_id"], m["token"]) for m in pipeline.pushes())
-    return {"events": len(ids), "events_lost": len(set(ids) - stored), "fanout_lost": unmarked,
-            "duplicate_rows": duplicate_rows, "pushes_expected": len(expected), "pushes_lost": len(expected - set(pushed)),
-            "duplicate_pushes": sum(c - 1 for c in pushed.values() if c > 1),
-            "pairs_pushed_more_than_once": sum(1 for c in pushed.values() if c > 1)}
+    return {
+        "events": len(ids),
+        "events_lost": len(set(ids) - stored),
+        "fanout_lost": unmarked,
+        "duplicate_rows": duplicate_rows,
+        "pushes_expected": len(expected),
+        "pushes_lost": len(expected - set(pushed)),
+        "duplicate_pushes": sum(c - 1 for c in pushed.values() if c > 1),
+        "pairs_pushed_more_than_once": sum(1 for c in pushed.values() if c > 1),
+    }
 
 
 def run(rate: float, spacing: float, reps: int) -> dict:
@@ -114,9 +139,13 @@ def run(rate: float, spacing: float, reps: int) -> dict:
             recovered, load = kill_and_recover(pipeline, rate, spacing)
             runs.append({"recovery_s": recovered, **audit(pipeline, load)})
             r = runs[-1]
-            print(f"[crash] rep {rep + 1}/{reps}: recovery " + ", ".join(f"{n} {s:.1f}s" for n, s in recovered.items())
-                  + f"; lost {r['events_lost']} events, {r['fanout_lost']} fan-outs, {r['pushes_lost']} pushes; "
-                  f"duplicate rows {r['duplicate_rows']}, duplicate pushes {r['duplicate_pushes']}", flush=True)
+            print(
+                f"[crash] rep {rep + 1}/{reps}: recovery "
+                + ", ".join(f"{n} {s:.1f}s" for n, s in recovered.items())
+                + f"; lost {r['events_lost']} events, {r['fanout_lost']} fan-outs, {r['pushes_lost']} pushes; "
+                f"duplicate rows {r['duplicate_rows']}, duplicate pushes {r['duplicate_pushes']}",
+                flush=True,
+            )
         return {"rate": rate, "spacing": spacing, "runs": runs, "logs": str(pipeline.logs)}
     finally:
         pipeline.stop()
@@ -125,15 +154,19 @@ def run(rate: float, spacing: float, reps: int) -> dict:
 def table(part: dict) -> list[str]:
     runs = part["runs"]
     col = lambda key: [r[key] for r in runs]  # noqa: E731
-    lines = [f"Offered load {part['rate']:,.0f} events/s; persister and push sender SIGKILLed together, then the fan-out "
-             f"{part['spacing']:.0f} s after they recovered, each restarted at once; {cell(col('events'))} events and "
-             f"{cell(col('pushes_expected'))} pushes per run.", "",
-             "| | per run: median (min–max) | target |", "|---|---|---|",
-             f"| events lost (no activity_events row) | {cell(col('events_lost'))} | 0 |",
-             f"| notifying events never fanned out | {cell(col('fanout_lost'))} | 0 |",
-             f"| pushes lost (notification, token) | {cell(col('pushes_lost'))} | 0 |",
-             f"| duplicate rows (activity_events, user_notifications) | {cell(col('duplicate_rows'))} | 0 |",
-             f"| duplicate pushes per (notification, token) | {cell(col('duplicate_pushes'))} | |"]
+    lines = [
+        f"Offered load {part['rate']:,.0f} events/s; persister and push sender SIGKILLed together, then the fan-out "
+        f"{part['spacing']:.0f} s after they recovered, each restarted at once; {cell(col('events'))} events and "
+        f"{cell(col('pushes_expected'))} pushes per run.",
+        "",
+        "| | per run: median (min–max) | target |",
+        "|---|---|---|",
+        f"| events lost (no activity_events row) | {cell(col('events_lost'))} | 0 |",
+        f"| notifying events never fanned out | {cell(col('fanout_lost'))} | 0 |",
+        f"| pushes lost (notification, token) | {cell(col('pushes_lost'))} | 0 |",
+        f"| duplicate rows (activity_events, user_notifications) | {cell(col('duplicate_rows'))} | 0 |",
+        f"| duplicate pushes per (notification, token) | {cell(col('duplicate_pushes'))} | |",
+    ]
     for name in PROCESSORS:
         lines.append(f"| recovery time, {name} (s) | {cell([r['recovery_s'].get(name) for r in runs], ',.1f')} | |")
     return lines

@@ -6,6 +6,7 @@
     push requests are committed on the push topic (read-committed count).
 Usage: python bench/fanout.py [--events 50000] [--announcements 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,11 @@ CARE_TEAM_TYPES = {"LAB_RESULT_RECEIVED", "LAB_RESULT_CRITICAL", "MEDICATION_PRE
 
 
 def producer_settings(settings) -> ProducerSettings:
-    return ProducerSettings(kafka_bootstrap=settings.kafka_bootstrap, topic_prefix=settings.topic_prefix,
-                            producer_buffer_max_messages=1_000_000)
+    return ProducerSettings(
+        kafka_bootstrap=settings.kafka_bootstrap,
+        topic_prefix=settings.topic_prefix,
+        producer_buffer_max_messages=1_000_000,
+    )
 
 
 def load_directory(settings, changes: list[DirectoryChange]) -> None:
@@ -69,8 +73,10 @@ def care_team_rate(settings, count: int, exactly_once: bool) -> float:
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE activity_events, user_notifications, held_notifications"))
     marked = lambda: scalar(engine, "SELECT count(*) FROM activity_events WHERE notification_sent_at IS NOT NULL")  # noqa: E731
-    proc = start_processor("processors.fanout", env=env_of(settings, HERALD_GROUP_PREFIX=prefix,
-                                                           HERALD_EXACTLY_ONCE=str(exactly_once).lower()))
+    proc = start_processor(
+        "processors.fanout",
+        env=env_of(settings, HERALD_GROUP_PREFIX=prefix, HERALD_EXACTLY_ONCE=str(exactly_once).lower()),
+    )
     wait_until(lambda: marked() > 0, 120, interval=0.01, what="the first fanned-out events")
     first, started = marked(), time.perf_counter()
     wait_until(lambda: lag(settings, "fanout", prefix=prefix) == 0, 600, interval=0.05, what="the fan-out")
@@ -84,8 +90,10 @@ def committed_pushes(consumer, topic: str) -> int:
     """Offsets below the last stable offset over the topic's partitions (a read-committed consumer's
     watermark query answers with the LSO, so an open transaction's records are not counted)."""
     parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    return sum(high - low for low, high in
-               (consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in parts))
+    return sum(
+        high - low
+        for low, high in (consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in parts)
+    )
 
 
 def announcement_seconds(settings) -> tuple[float, int]:
@@ -94,13 +102,17 @@ def announcement_seconds(settings) -> tuple[float, int]:
     joined its group, holds its partitions and has sent a transaction (a fresh process spends ~1 s
     joining the group, which would otherwise be timed as if it were fan-out work)."""
     org, small = f"big-{uuid.uuid4().hex[:6]}", f"small-{uuid.uuid4().hex[:6]}"
-    load_directory(settings, [DirectoryChange("user", org, f"{org}-u{i:05d}", NOW, roles=("nurse",)) for i in range(10_000)]
-                   + [DirectoryChange("user", small, f"{small}-u{i}", NOW, roles=("nurse",)) for i in range(2)])
+    load_directory(
+        settings,
+        [DirectoryChange("user", org, f"{org}-u{i:05d}", NOW, roles=("nurse",)) for i in range(10_000)]
+        + [DirectoryChange("user", small, f"{small}-u{i}", NOW, roles=("nurse",)) for i in range(2)],
+    )
     prefix = f"{settings.group_prefix}announce-"
     proc = start_processor("processors.fanout", env=env_of(settings, HERALD_GROUP_PREFIX=prefix))
     wait_until(lambda: lag(settings, "fanout", prefix=prefix) == 0, 300, what="the fan-out to be idle")
-    probe = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "bench-probe",
-                      "isolation.level": "read_committed"})
+    probe = Consumer(
+        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": "bench-probe", "isolation.level": "read_committed"}
+    )
     topic = settings.topic(PUSH)
     warm = committed_pushes(probe, topic)
     activity = ActivityPublisher.from_settings(producer_settings(settings))  # connected before the clock starts
@@ -120,8 +132,15 @@ def announcement_seconds(settings) -> tuple[float, int]:
 
 
 def announcement(organization_id: str, actor_user_id: str) -> ActivityEvent:
-    return ActivityEvent(event_id=uuid.uuid4(), event_type="ANNOUNCEMENT_URGENT", occurred_at=NOW,
-                         organization_id=organization_id, title="Evacuate wing C", notify=True, actor_user_id=actor_user_id)
+    return ActivityEvent(
+        event_id=uuid.uuid4(),
+        event_type="ANNOUNCEMENT_URGENT",
+        occurred_at=NOW,
+        organization_id=organization_id,
+        title="Evacuate wing C",
+        notify=True,
+        actor_user_id=actor_user_id,
+    )
 
 
 def main() -> None:
@@ -133,7 +152,7 @@ def main() -> None:
     world = build_world(random.Random(3), NOW, organizations=3, users_per_org=200, patients_per_org=2000)
     load_directory(settings, world.directory(NOW))
     events = [e for e in demo_events(world, random.Random(4), args.events * 3, NOW) if e.event_type in CARE_TEAM_TYPES]
-    events = events[:args.events]
+    events = events[: args.events]
     print(f"pre-loading {len(events):,} care-team events …", flush=True)
     publish(settings, events)
     eos_on = care_team_rate(settings, len(events), True)
@@ -141,11 +160,17 @@ def main() -> None:
     runs = [announcement_seconds(settings) for _ in range(args.announcements)]
     seconds, pushes = sorted(runs)[len(runs) // 2]
     print(f"care-team fan-out, exactly-once on   {eos_on:>8,.0f} events/s")
-    print(f"care-team fan-out, exactly-once off  {eos_off:>8,.0f} events/s  (transactions cost {1 - eos_on / eos_off:.0%})")
-    print(f"urgent announcement to 10,000 users: committed in {seconds:.2f} s (median; runs: "
-          f"{', '.join(f'{r:.2f}' for r, _ in runs)} s) "
-          f"({pushes:,} push-topic offsets: 9,999 requests + 1 commit marker per partition)")
-    print(f"saved {save('fanout', {'events': len(events), 'care_team_eos_on_per_s': eos_on, 'care_team_eos_off_per_s': eos_off, 'announcement_10k_seconds': seconds, 'announcement_10k_runs': [r for r, _ in runs], 'announcement_pushes': pushes})}")
+    print(
+        f"care-team fan-out, exactly-once off  {eos_off:>8,.0f} events/s  (transactions cost {1 - eos_on / eos_off:.0%})"
+    )
+    print(
+        f"urgent announcement to 10,000 users: committed in {seconds:.2f} s (median; runs: "
+        f"{', '.join(f'{r:.2f}' for r, _ in runs)} s) "
+        f"({pushes:,} push-topic offsets: 9,999 requests + 1 commit marker per partition)"
+    )
+    print(
+        f"saved {save('fanout', {'events': len(events), 'care_team_eos_on_per_s': eos_on, 'care_team_eos_off_per_s': eos_off, 'announcement_10k_seconds': seconds, 'announcement_10k_runs': [r for r, _ in runs], 'announcement_pushes': pushes})}"
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ Reports CPU of the calling thread per push (the client's event loop runs on it) 
 
 Needs nothing but this repository (the emulator runs in a subprocess on a free port).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,7 +74,9 @@ def main() -> None:
         client.close()
         emulator.stop()
     med = {name: percentile(values, 50) for name, values in cpu.items()}
-    print(f"{args.batches} sends of {args.pushes} pushes x {args.devices} devices each way; CPU of the sending thread per push (median of sends):")
+    print(
+        f"{args.batches} sends of {args.pushes} pushes x {args.devices} devices each way; CPU of the sending thread per push (median of sends):"
+    )
     print(f"  shared parts, encoded once per push (the sender): {med['shared']:.3f} ms")
     print(f"  a message per device, each encoded by the SDK:    {med['alone']:.3f} ms")
     print(f"  shared / alone: {med['shared'] / med['alone']:.2f}")

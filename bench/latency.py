@@ -16,6 +16,7 @@ at the first committed byte; exactly-once fan-out).
 
 Usage: python bench/latency.py [--burst 5000] [--seconds 30] [--reps 1] [--rate R] [--batch-timeout S] [--push-senders N]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,17 +59,30 @@ def offered(pipeline: Pipeline, rate: float, seconds: float) -> dict:
     time.sleep(1.0)  # let the listener thread take the last notifications
     rows, row_missing = row_latencies(pipeline, load.published)
     pushes, fanout, push_events = push_latencies(pipeline, load.published)
-    return {"offered_per_s": rate, "achieved_per_s": achieved, "events": len(load.published),
-            "notifying_events": len(load.notify), "events_pushed": push_events, "pushes": len(pushes),
-            "rows_without_commit_time": row_missing, "row_ms": summary(rows), "fanout_write_ms": summary(fanout),
-            "push_ms": summary(pushes)}
+    return {
+        "offered_per_s": rate,
+        "achieved_per_s": achieved,
+        "events": len(load.published),
+        "notifying_events": len(load.notify),
+        "events_pushed": push_events,
+        "pushes": len(pushes),
+        "rows_without_commit_time": row_missing,
+        "row_ms": summary(rows),
+        "fanout_write_ms": summary(fanout),
+        "push_ms": summary(pushes),
+    }
 
 
 def row_latencies(pipeline: Pipeline, published: dict) -> tuple[list[float], int]:
     engine = create_engine(pipeline.settings.database_url)
     with engine.connect() as conn:
-        found = conn.execute(text("SELECT event_id, (extract(epoch FROM received_at) * 1000000)::bigint "
-                                  "FROM activity_events WHERE event_id = ANY(:ids)"), {"ids": list(published)}).all()
+        found = conn.execute(
+            text(
+                "SELECT event_id, (extract(epoch FROM received_at) * 1000000)::bigint "
+                "FROM activity_events WHERE event_id = ANY(:ids)"
+            ),
+            {"ids": list(published)},
+        ).all()
     engine.dispose()
     visible = pipeline.listener.visible
     out = [(visible[us] - published[eid]) * 1000 for eid, us in found if us in visible]
@@ -82,8 +96,13 @@ def push_latencies(pipeline: Pipeline, published: dict) -> tuple[list[float], li
     ids = list({m["message"]["data"]["notification_id"] for m in messages})
     engine = create_engine(pipeline.settings.database_url)
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT notification_id::text, event_id, extract(epoch FROM created_at) FROM "
-                                 "user_notifications WHERE notification_id = ANY(CAST(:ids AS uuid[]))"), {"ids": ids}).all()
+        rows = conn.execute(
+            text(
+                "SELECT notification_id::text, event_id, extract(epoch FROM created_at) FROM "
+                "user_notifications WHERE notification_id = ANY(CAST(:ids AS uuid[]))"
+            ),
+            {"ids": ids},
+        ).all()
     engine.dispose()
     event_of = {n: e for n, e, _ in rows}
     fanout = [(float(at) - published[e]) * 1000 for _, e, at in rows if e in published]
@@ -100,8 +119,14 @@ def summary(ms: list[float]) -> dict:
     return {"n": len(ms), **{f"p{q}": percentile(ms, q) for q in (50, 95, 99)}, "max": max(ms, default=float("nan"))}
 
 
-def run(burst: int, seconds: float, reps: int, batch_timeout_s: float | None = None, rate: float | None = None,
-        push_senders: int = 1) -> dict:
+def run(
+    burst: int,
+    seconds: float,
+    reps: int,
+    batch_timeout_s: float | None = None,
+    rate: float | None = None,
+    push_senders: int = 1,
+) -> dict:
     """``batch_timeout_s`` overrides HERALD_BATCH_TIMEOUT_S of every processor (a diagnostic; defaults 0.05 s, fan-out 0.1 s);
     ``rate`` fixes the offered load (default: half the median of the repetitions' measured maxima, the
     maxima measured first: one burst's drain rate moved 887–1,166 and 1,053–1,295 events/s within a
@@ -122,34 +147,56 @@ def run(burst: int, seconds: float, reps: int, batch_timeout_s: float | None = N
         for rep in range(reps):
             runs.append({"max_per_s": tops[rep], **offered(pipeline, load, seconds)})
             r = runs[-1]
-            print(f"[latency] rep {rep + 1}/{reps}: at {r['offered_per_s']:,.0f}/s: row p99 "
-                  f"{r['row_ms']['p99']:,.0f} ms, push p99 {r['push_ms']['p99']:,.0f} ms ({r['pushes']:,} pushes)", flush=True)
-        return {"burst": burst, "seconds": seconds, "batch_timeout_s": batch_timeout_s, "fixed_rate": rate,
-                "push_senders": push_senders, "runs": runs,
-                "logs": str(pipeline.logs)}
+            print(
+                f"[latency] rep {rep + 1}/{reps}: at {r['offered_per_s']:,.0f}/s: row p99 "
+                f"{r['row_ms']['p99']:,.0f} ms, push p99 {r['push_ms']['p99']:,.0f} ms ({r['pushes']:,} pushes)",
+                flush=True,
+            )
+        return {
+            "burst": burst,
+            "seconds": seconds,
+            "batch_timeout_s": batch_timeout_s,
+            "fixed_rate": rate,
+            "push_senders": push_senders,
+            "runs": runs,
+            "logs": str(pipeline.logs),
+        }
     finally:
         pipeline.stop()
 
 
 def table(part: dict) -> list[str]:
     runs = part["runs"]
-    setting = f"HERALD_BATCH_TIMEOUT_S={part['batch_timeout_s']}" if part.get("batch_timeout_s") else \
-        (f"default settings (batch timeout {RuntimeSettings.model_fields['batch_timeout_s'].default * 1000:.0f} ms, "
-         f"fan-out {FanoutSettings.model_fields['batch_timeout_s'].default * 1000:.0f} ms; the push sender takes queued records at once, or the first to arrive)")
-    lines = [f"Processors with {setting}. Maximum (burst of {part['burst']:,} events through persister + fan-out + push sender): "
-             f"{cell([r['max_per_s'] for r in runs])} events/s; offered load = "
-             f"{'fixed (in make bench: the main latency run' + chr(39) + 's)' if part.get('fixed_rate') else 'half the median maximum, the same for every run'}: "
-             f"{cell([r['offered_per_s'] for r in runs])} events/s for {part['seconds']:.0f} s "
-             f"({cell([r['pushes'] / part['seconds'] for r in runs])} pushes/s).", "",
-             "| publish → | p50 (ms) | p95 (ms) | p99 (ms) | max (ms) | samples per run | target |", "|---|---|---|---|---|---|---|"]
-    for name, key, target in (("row visible in activity_events", "row_ms", "p99 < 500 ms"),
-                              ("fan-out writes the bell row (stage of the push path)", "fanout_write_ms", ""),
-                              ("push at the FCM emulator", "push_ms", "p99 < 500 ms")):
+    setting = (
+        f"HERALD_BATCH_TIMEOUT_S={part['batch_timeout_s']}"
+        if part.get("batch_timeout_s")
+        else (
+            f"default settings (batch timeout {RuntimeSettings.model_fields['batch_timeout_s'].default * 1000:.0f} ms, "
+            f"fan-out {FanoutSettings.model_fields['batch_timeout_s'].default * 1000:.0f} ms; the push sender takes queued records at once, or the first to arrive)"
+        )
+    )
+    lines = [
+        f"Processors with {setting}. Maximum (burst of {part['burst']:,} events through persister + fan-out + push sender): "
+        f"{cell([r['max_per_s'] for r in runs])} events/s; offered load = "
+        f"{'fixed (in make bench: the main latency run' + chr(39) + 's)' if part.get('fixed_rate') else 'half the median maximum, the same for every run'}: "
+        f"{cell([r['offered_per_s'] for r in runs])} events/s for {part['seconds']:.0f} s "
+        f"({cell([r['pushes'] / part['seconds'] for r in runs])} pushes/s).",
+        "",
+        "| publish → | p50 (ms) | p95 (ms) | p99 (ms) | max (ms) | samples per run | target |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, key, target in (
+        ("row visible in activity_events", "row_ms", "p99 < 500 ms"),
+        ("fan-out writes the bell row (stage of the push path)", "fanout_write_ms", ""),
+        ("push at the FCM emulator", "push_ms", "p99 < 500 ms"),
+    ):
         if any(key not in r for r in runs):
             continue
         vals = lambda q, key=key: [r[key][q] for r in runs]  # noqa: E731
-        lines.append(f"| {name} | {cell(vals('p50'))} | {cell(vals('p95'))} | {cell(vals('p99'))} | {cell(vals('max'))} | "
-                     f"{cell(vals('n'))} | {target} |")
+        lines.append(
+            f"| {name} | {cell(vals('p50'))} | {cell(vals('p95'))} | {cell(vals('p99'))} | {cell(vals('max'))} | "
+            f"{cell(vals('n'))} | {target} |"
+        )
     return lines
 
 

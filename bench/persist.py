@@ -7,6 +7,7 @@
     strategy (copy, staging, executemany), from its first durable row until its lag is 0, plus its peak RSS.
 Usage: python bench/persist.py [--events 200000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,8 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from bench.common import bench_settings, env_of, peak_rss_mb, preload_events, save, scalar, scratch_database  # noqa: E402
 from cli.processes import start_processor, stop_processor, wait_until  # noqa: E402
-from sinks.postgres.activity_rows import event_row  # noqa: E402
 from sinks.postgres.activity import COLUMNS  # noqa: E402
+from sinks.postgres.activity_rows import event_row  # noqa: E402
 from sinks.postgres.bulk import copy_new_rows  # noqa: E402
 from sinks.postgres.engine import raw_connection  # noqa: E402
 from streams.admin import group_lag  # noqa: E402
@@ -34,8 +35,14 @@ from streams.topics import ACTIVITY  # noqa: E402
 def bare_consume_decode(settings, count: int) -> float:
     """Events/s of consume + decode with Herald's serde (cavro for the reader's own schema), nothing else."""
     serde = AvroSerde(ACTIVITY_EVENT, SchemaStore())
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"{settings.group_prefix}bare",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": f"{settings.group_prefix}bare",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe([settings.topic(ACTIVITY)])
     seen, started = 0, None
     while seen < count:
@@ -56,8 +63,9 @@ def bare_copy(database_url: str, events: list, batch: int = 5000) -> float:
     started = time.perf_counter()
     for i in range(0, len(rows), batch):
         with engine.begin() as conn, raw_connection(conn).cursor() as cur:
-            copy_new_rows(cur, "activity_events", COLUMNS, rows[i:i + batch], key="event_id",
-                          conflict="(event_id) DO NOTHING")
+            copy_new_rows(
+                cur, "activity_events", COLUMNS, rows[i : i + batch], key="event_id", conflict="(event_id) DO NOTHING"
+            )
     elapsed = time.perf_counter() - started
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE activity_events"))
@@ -74,9 +82,18 @@ def persister_run(settings, count: int, strategy: str) -> tuple[float, float]:
     proc = start_processor("processors.persister", env=env)
     wait_until(lambda: rows() > 0, 120, interval=0.01, what="the first rows")
     first, started = rows(), time.perf_counter()
-    wait_until(lambda: sum(p.messages for p in group_lag(settings, f"{settings.group_prefix}{group}-persister",
-                                                         settings.topic(ACTIVITY))) == 0, 600, interval=0.05,
-               what="the persister to catch up")
+    wait_until(
+        lambda: (
+            sum(
+                p.messages
+                for p in group_lag(settings, f"{settings.group_prefix}{group}-persister", settings.topic(ACTIVITY))
+            )
+            == 0
+        ),
+        600,
+        interval=0.05,
+        what="the persister to catch up",
+    )
     elapsed = time.perf_counter() - started
     rss = peak_rss_mb(proc.pid)
     stop_processor(proc)
@@ -99,16 +116,22 @@ def main() -> None:
     copy = bare_copy(database_url, events)
     ceiling = 1 / (1 / consume + 1 / copy)
     runs = {s: persister_run(settings, args.events, s) for s in ("copy", "staging", "executemany")}
-    figures = {"events": args.events, "bare_consume_decode_per_s": consume, "bare_copy_per_s": copy,
-               "serial_ceiling_per_s": ceiling,
-               **{f"persister_{s}_per_s": r[0] for s, r in runs.items()},
-               **{f"persister_{s}_peak_rss_mb": r[1] for s, r in runs.items()}}
+    figures = {
+        "events": args.events,
+        "bare_consume_decode_per_s": consume,
+        "bare_copy_per_s": copy,
+        "serial_ceiling_per_s": ceiling,
+        **{f"persister_{s}_per_s": r[0] for s, r in runs.items()},
+        **{f"persister_{s}_peak_rss_mb": r[1] for s, r in runs.items()},
+    }
     print(f"bare consume+decode   {consume:>10,.0f} events/s")
     print(f"bare COPY             {copy:>10,.0f} events/s")
     print(f"serial ceiling        {ceiling:>10,.0f} events/s")
     for strategy, (rate, rss) in runs.items():
-        print(f"persister ({strategy:<11}) {rate:>10,.0f} events/s  = {rate / ceiling:.2f} of the ceiling "
-              f"({rate / min(consume, copy):.2f} of the slower stage); peak RSS {rss:.0f} MB")
+        print(
+            f"persister ({strategy:<11}) {rate:>10,.0f} events/s  = {rate / ceiling:.2f} of the ceiling "
+            f"({rate / min(consume, copy):.2f} of the slower stage); peak RSS {rss:.0f} MB"
+        )
     print(f"saved {save('persist', figures)}")
 
 

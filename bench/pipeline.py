@@ -13,6 +13,7 @@ Row visibility is observed at commit: a statement trigger on activity_events sen
 if) the inserting transaction commits; every row of that transaction carries the same ``received_at``
 (= now()), so a listener's arrival time per received_at is the moment those rows became visible.
 """
+
 from __future__ import annotations
 
 import random
@@ -148,7 +149,9 @@ class Pipeline:
         forming (a second replica joining takes two cooperative rounds, seconds each) leaves partitions
         unowned meanwhile, which is start-up, not the steady state a benchmark measures."""
         groups = [self.settings.group(name) for name in PROCESSORS]
-        for name, future in zip(PROCESSORS, self.admin().describe_consumer_groups(groups, request_timeout=10).values()):
+        for name, future in zip(
+            PROCESSORS, self.admin().describe_consumer_groups(groups, request_timeout=10).values(), strict=True
+        ):
             group = future.result(20)
             owners = [m for m in group.members if m.assignment and m.assignment.topic_partitions]
             if group.state != ConsumerGroupState.STABLE or len(owners) != self.replicas.get(name, 1):
@@ -185,8 +188,15 @@ def build_pipeline(name: str, env: dict[str, str] | None = None, replicas: dict[
     allow_pushes(engine, world)
     engine.dispose()
     register_demo_devices(database_url, None, seed=SEED)
-    pipeline = Pipeline(settings, world, FcmEmulator.start(logs / "emulator.log"), logs, CommitListener(database_url),
-                        env=env or {}, replicas=replicas or {})
+    pipeline = Pipeline(
+        settings,
+        world,
+        FcmEmulator.start(logs / "emulator.log"),
+        logs,
+        CommitListener(database_url),
+        env=env or {},
+        replicas=replicas or {},
+    )
     for proc in PROCESSORS:
         pipeline.start(proc)
     return pipeline
@@ -196,8 +206,13 @@ def allow_pushes(engine, world: DemoWorld) -> None:
     """Every user: push on, the default types, from NORMAL up, no quiet hours."""
     rows = [{"u": u.user_id, "types": sorted(DEFAULT_ENABLED_TYPES)} for org in world.organizations for u in org.users]
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO notification_preferences (user_id, push_enabled, email_enabled, enabled_types, "
-                          "min_push_priority) VALUES (:u, true, false, :types, 'NORMAL')"), rows)
+        conn.execute(
+            text(
+                "INSERT INTO notification_preferences (user_id, push_enabled, email_enabled, enabled_types, "
+                "min_push_priority) VALUES (:u, true, false, :types, 'NORMAL')"
+            ),
+            rows,
+        )
 
 
 class Load:
@@ -218,8 +233,9 @@ class Load:
         self._pipeline = pipeline
         self._rate = rate
         self._failures: list = []
-        self._publisher = publisher or ActivityPublisher.from_settings(producer_settings(pipeline.settings),
-                                                                       on_failure=self._failures.append)
+        self._publisher = publisher or ActivityPublisher.from_settings(
+            producer_settings(pipeline.settings), on_failure=self._failures.append
+        )
         self.published: dict[uuid.UUID, float] = {}  # event id -> scheduled publish time (epoch s)
         self.notify: set[uuid.UUID] = set()
         self.started: float | None = None  # the first event's scheduled time; a burst's: when run() began (epoch s)

@@ -7,6 +7,7 @@ a raw asyncio HTTP/1.1 client) sending the same messages.
 Needs the local stack (``herald dev up``). Uses its own emulator process on a free port, its own
 database (dropped afterwards) and its own topic prefix, so it disturbs nothing else.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,12 +60,25 @@ def drop_database(url: str) -> None:
 
 
 def world(users: int, requests: int, rng: random.Random):
-    devices = {f"bench-u{i:05d}": [f"bench-u{i:05d}-{n}:APA91b{rng.getrandbits(96):024x}" for n in range(rng.randint(1, 2))]
-               for i in range(users)}
+    devices = {
+        f"bench-u{i:05d}": [f"bench-u{i:05d}-{n}:APA91b{rng.getrandbits(96):024x}" for n in range(rng.randint(1, 2))]
+        for i in range(users)
+    }
     now = utcnow()
-    pushes = [PushRequest(uuid.UUID(int=rng.getrandbits(128), version=4), rng.choice(list(devices)), "org-1",
-                          rng.choice(EVENT_TYPES), Priority.HIGH, now, now, resource_type="Observation",
-                          resource_id=f"observation-{i:x}") for i in range(requests)]
+    pushes = [
+        PushRequest(
+            uuid.UUID(int=rng.getrandbits(128), version=4),
+            rng.choice(list(devices)),
+            "org-1",
+            rng.choice(EVENT_TYPES),
+            Priority.HIGH,
+            now,
+            now,
+            resource_type="Observation",
+            resource_id=f"observation-{i:x}",
+        )
+        for i in range(requests)
+    ]
     return devices, pushes
 
 
@@ -96,9 +110,14 @@ def accepted(emulator: FcmEmulator) -> int:
 
 
 def run_sender(settings, database_url: str, emulator: FcmEmulator, expected: int, log: str) -> dict:
-    env = {"HERALD_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "HERALD_DATABASE_URL": database_url,
-           "HERALD_TOPIC_PREFIX": settings.topic_prefix, "HERALD_GROUP_PREFIX": settings.group_prefix,
-           "HERALD_METRICS_PORT": "0", "HERALD_FCM_ENDPOINT": emulator.url}
+    env = {
+        "HERALD_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "HERALD_DATABASE_URL": database_url,
+        "HERALD_TOPIC_PREFIX": settings.topic_prefix,
+        "HERALD_GROUP_PREFIX": settings.group_prefix,
+        "HERALD_METRICS_PORT": "0",
+        "HERALD_FCM_ENDPOINT": emulator.url,
+    }
     proc = start_processor("processors.push", env=env, log_path=log)
     try:
         wait_until(lambda: accepted(emulator) > 0, 60, interval=0.02, what="the first push")
@@ -115,8 +134,10 @@ def bodies(pushes: list[PushRequest], devices: dict[str, list[str]], limit: int)
     out = []
     for p in pushes:
         payload = payload_for(p, now=now, ttl_s=86_400)
-        out += [json.dumps({"message": encode(to_message(payload, t))}, separators=(",", ":")).encode()
-                for t in devices[p.user_id]]
+        out += [
+            json.dumps({"message": encode(to_message(payload, t))}, separators=(",", ":")).encode()
+            for t in devices[p.user_id]
+        ]
         if len(out) >= limit:
             return out[:limit]
     return out
@@ -127,9 +148,11 @@ async def bare_httpx(url: str, messages: list[bytes], concurrency: int) -> dict:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     queue = list(messages)
     async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
         async def worker():
             while queue:
                 (await client.post(url, content=queue.pop(), headers=headers)).raise_for_status()
+
         started = time.monotonic()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         seconds = time.monotonic() - started
@@ -145,12 +168,15 @@ async def raw_asyncio(url: str, messages: list[bytes], concurrency: int) -> dict
         reader, writer = await asyncio.open_connection(host, int(port))
         while queue:
             body = queue.pop()
-            writer.write(b"POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer bench\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: %d\r\n\r\n%s" % (path.encode(), len(body), body))
+            writer.write(
+                b"POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer bench\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (path.encode(), len(body), body)
+            )
             head = await reader.readuntil(b"\r\n\r\n")
             assert head.startswith(b"HTTP/1.1 200")
             await reader.readexactly(int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0]))
         writer.close()
+
     started = time.monotonic()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     seconds = time.monotonic() - started
@@ -162,7 +188,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=3000)
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--ceiling-messages", type=int, default=3000)
-    parser.add_argument("--concurrency", type=int, default=48, help="connections of the ceiling clients (the sender's pool size)")
+    parser.add_argument(
+        "--concurrency", type=int, default=48, help="connections of the ceiling clients (the sender's pool size)"
+    )
     args = parser.parse_args()
 
     prefix = f"bench{uuid.uuid4().hex[:6]}"
@@ -189,14 +217,22 @@ def main() -> None:
 
 
 def report(sender: dict, ceiling: dict, raw: dict) -> None:
-    print(f"push sender (Kafka → firebase-admin → emulator): {sender['pushes']} pushes in {sender['seconds']:.1f}s "
-          f"= {sender['per_s']:,.0f} pushes/s")
-    print(f"emulator ceiling, bare httpx client:   {ceiling['pushes']} in {ceiling['seconds']:.1f}s = {ceiling['per_s']:,.0f}/s")
+    print(
+        f"push sender (Kafka → firebase-admin → emulator): {sender['pushes']} pushes in {sender['seconds']:.1f}s "
+        f"= {sender['per_s']:,.0f} pushes/s"
+    )
+    print(
+        f"emulator ceiling, bare httpx client:   {ceiling['pushes']} in {ceiling['seconds']:.1f}s = {ceiling['per_s']:,.0f}/s"
+    )
     print(f"emulator ceiling, raw asyncio client:  {raw['pushes']} in {raw['seconds']:.1f}s = {raw['per_s']:,.0f}/s")
-    print(f"ratio sender / bare-httpx ceiling: {sender['per_s'] / ceiling['per_s']:.2f}; "
-          f"sender / raw-asyncio ceiling: {sender['per_s'] / raw['per_s']:.2f}")
-    print(f"target ≥ 2,000 pushes/s: {'met' if sender['per_s'] >= 2000 else 'NOT met'}; "
-          f"≥ 0.5 of the bare-client ceiling: {'met' if sender['per_s'] >= 0.5 * ceiling['per_s'] else 'NOT met'}")
+    print(
+        f"ratio sender / bare-httpx ceiling: {sender['per_s'] / ceiling['per_s']:.2f}; "
+        f"sender / raw-asyncio ceiling: {sender['per_s'] / raw['per_s']:.2f}"
+    )
+    print(
+        f"target ≥ 2,000 pushes/s: {'met' if sender['per_s'] >= 2000 else 'NOT met'}; "
+        f"≥ 0.5 of the bare-client ceiling: {'met' if sender['per_s'] >= 0.5 * ceiling['per_s'] else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ then their median. Writes bench/results/latest.json and bench/results/latest.md 
 
 Usage: python bench/run_all.py [--reps 3] [--quick] [--parts 2,3,4,5]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,24 +54,41 @@ def fanout_part(events: int, reps: int) -> dict:
     runs = []
     for rep in range(reps):
         fresh = settings.model_copy(update={"group_prefix": f"{settings.group_prefix}r{rep}-"})
-        rates = {eos: fanout.care_team_rate(fresh, len(loaded), eos) for eos in ((True, False) if rep % 2 == 0 else (False, True))}
+        rates = {
+            eos: fanout.care_team_rate(fresh, len(loaded), eos)
+            for eos in ((True, False) if rep % 2 == 0 else (False, True))
+        }
         runs.append({"eos_on_per_s": rates[True], "eos_off_per_s": rates[False]})
-        print(f"[fanout] rep {rep + 1}/{reps}: exactly-once on {rates[True]:,.0f}/s, off {rates[False]:,.0f}/s", flush=True)
+        print(
+            f"[fanout] rep {rep + 1}/{reps}: exactly-once on {rates[True]:,.0f}/s, off {rates[False]:,.0f}/s",
+            flush=True,
+        )
     return {"events": len(loaded), "runs": runs}
 
 
 def fanout_table(part: dict) -> list[str]:
     on, off = [r["eos_on_per_s"] for r in part["runs"]], [r["eos_off_per_s"] for r in part["runs"]]
-    return [f"{part['events']:,} pre-loaded care-team events (2–4 recipients each), one fan-out process.", "",
-            "| fan-out | events/s |", "|---|---|", f"| exactly-once on (Kafka transactions) | {cell(on)} |",
-            f"| exactly-once off | {cell(off)} |",
-            f"| on / off (per run, then median) | {cell(ratio(on, off), '.2f')} |",
-            f"| cost of transactions: 1 − on/off | {cell([None if x is None else (1 - x) * 100 for x in ratio(on, off)], '.0f', ' %')} |"]
+    return [
+        f"{part['events']:,} pre-loaded care-team events (2–4 recipients each), one fan-out process.",
+        "",
+        "| fan-out | events/s |",
+        "|---|---|",
+        f"| exactly-once on (Kafka transactions) | {cell(on)} |",
+        f"| exactly-once off | {cell(off)} |",
+        f"| on / off (per run, then median) | {cell(ratio(on, off), '.2f')} |",
+        f"| cost of transactions: 1 − on/off | {cell([None if x is None else (1 - x) * 100 for x in ratio(on, off)], '.0f', ' %')} |",
+    ]
 
 
 def environment() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     return {**machine(), "cpu_model": cpu, "kernel": platform.release(), "load_average_at_start": os.getloadavg()}
 
 
@@ -89,26 +107,38 @@ def run_part(name: str, fn, *args) -> dict:
 
 def markdown(results: dict) -> str:
     env, parts = results["machine"], results["parts"]
-    lines = [f"# Herald benchmarks, {results['date']}", "",
-             f"`{results['command']}` on the local stack; {results['reps']} repetitions per part, medians with min–max "
-             "in brackets; ratios are taken within a repetition, then their median. The machine is shared: "
-             f"load average {', '.join(f'{x:.1f}' for x in env['load_average_at_start'])} at the start, "
-             f"{', '.join(f'{x:.1f}' for x in results['load_average_at_end'])} at the end; total {results['wall_s'] / 60:.0f} min.", "",
-             "| machine | versions |", "|---|---|",
-             f"| {env['cpu_model']}, {env['cpus']} cores, Linux {env['kernel']} | Python {env['python']}, Kafka {env['kafka']}, "
-             f"librdkafka {env['librdkafka']} (confluent-kafka {env['confluent_kafka']}), fastavro {env['fastavro']}, "
-             f"psycopg {env['psycopg']} |"]
+    lines = [
+        f"# Herald benchmarks, {results['date']}",
+        "",
+        f"`{results['command']}` on the local stack; {results['reps']} repetitions per part, medians with min–max "
+        "in brackets; ratios are taken within a repetition, then their median. The machine is shared: "
+        f"load average {', '.join(f'{x:.1f}' for x in env['load_average_at_start'])} at the start, "
+        f"{', '.join(f'{x:.1f}' for x in results['load_average_at_end'])} at the end; total {results['wall_s'] / 60:.0f} min.",
+        "",
+        "| machine | versions |",
+        "|---|---|",
+        f"| {env['cpu_model']}, {env['cpus']} cores, Linux {env['kernel']} | Python {env['python']}, Kafka {env['kafka']}, "
+        f"librdkafka {env['librdkafka']} (confluent-kafka {env['confluent_kafka']}), fastavro {env['fastavro']}, "
+        f"psycopg {env['psycopg']} |",
+    ]
     quix = parts.get("persist", {}).get("quix")
     if quix:
-        lines.append(f"| Quix Streams peer (bench/.venv-quix) | quixstreams {quix['quixstreams']}, librdkafka {quix['librdkafka']}, "
-                     f"psycopg2 {quix['psycopg2']}, fastavro {quix['fastavro']} |")
-    sections = [("persist", "2. Persist job: Herald vs Quix Streams vs the raw ceiling", persist_peer.table),
-                ("fanout", "3. Fan-out: exactly-once on vs off", fanout_table),
-                ("latency", "4. End-to-end latency at half the measured maximum", latency.table),
-                ("latency_old_batch_timeout", "4b. Diagnostic: the same load with a ten-times-longer batch timeout, "
-                 f"HERALD_BATCH_TIMEOUT_S={DIAGNOSTIC_BATCH_TIMEOUT_S}",
-                 latency.table),
-                ("crash", "5. Crash under load (SIGKILL, restart)", crash.table)]
+        lines.append(
+            f"| Quix Streams peer (bench/.venv-quix) | quixstreams {quix['quixstreams']}, librdkafka {quix['librdkafka']}, "
+            f"psycopg2 {quix['psycopg2']}, fastavro {quix['fastavro']} |"
+        )
+    sections = [
+        ("persist", "2. Persist job: Herald vs Quix Streams vs the raw ceiling", persist_peer.table),
+        ("fanout", "3. Fan-out: exactly-once on vs off", fanout_table),
+        ("latency", "4. End-to-end latency at half the measured maximum", latency.table),
+        (
+            "latency_old_batch_timeout",
+            "4b. Diagnostic: the same load with a ten-times-longer batch timeout, "
+            f"HERALD_BATCH_TIMEOUT_S={DIAGNOSTIC_BATCH_TIMEOUT_S}",
+            latency.table,
+        ),
+        ("crash", "5. Crash under load (SIGKILL, restart)", crash.table),
+    ]
     for key, title, render in sections:
         if key not in parts:
             continue
@@ -159,9 +189,17 @@ def main() -> None:
     reps = args.reps or (1 if args.quick else 3)
     wanted = set(args.parts.split(","))
     started = time.monotonic()
-    results = {"date": f"{datetime.now(timezone.utc):%Y-%m-%d}", "at": time.time(), "reps": reps, "sizes": sizes,
-               "command": "make bench" if not args.quick and wanted == {"2", "3", "4", "5"} else " ".join(["python", *sys.argv]),
-               "machine": environment(), "parts": {}}
+    results = {
+        "date": f"{datetime.now(timezone.utc):%Y-%m-%d}",
+        "at": time.time(),
+        "reps": reps,
+        "sizes": sizes,
+        "command": "make bench"
+        if not args.quick and wanted == {"2", "3", "4", "5"}
+        else " ".join(["python", *sys.argv]),
+        "machine": environment(),
+        "parts": {},
+    }
     parts = results["parts"]
     if "2" in wanted:
         parts["persist"] = run_part("persist", persist_peer.run, sizes["persist_events"], reps)
@@ -172,8 +210,15 @@ def main() -> None:
     offered = spread([r["offered_per_s"] for r in parts.get("latency", {}).get("runs", [])])["median"]
     rate = 100.0 if math.isnan(offered) else offered  # no latency figures: a modest default
     if "4" in wanted:  # the same load with a 0.5 s batch timeout: how much of the latency the wait makes
-        parts["latency_old_batch_timeout"] = run_part("latency, 0.5 s batch timeout", latency.run, sizes["burst"], sizes["seconds"],
-                                                  reps, DIAGNOSTIC_BATCH_TIMEOUT_S, rate)
+        parts["latency_old_batch_timeout"] = run_part(
+            "latency, 0.5 s batch timeout",
+            latency.run,
+            sizes["burst"],
+            sizes["seconds"],
+            reps,
+            DIAGNOSTIC_BATCH_TIMEOUT_S,
+            rate,
+        )
     if "5" in wanted:
         parts["crash"] = run_part("crash", crash.run, rate, sizes["spacing"], reps)
     results["wall_s"] = time.monotonic() - started

@@ -9,6 +9,7 @@ rebalance takes two rounds, and a member hears of each round at its next heartbe
 
     .venv/bin/python bench/scale_out.py [--rate 0] [--reps 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,10 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     args = parser.parse_args()
     times = [join_once(args.rate) for _ in range(args.reps)]
-    print(f"second push-sender replica, process start → group settled ({args.rate:g} events/s): "
-          + ", ".join(f"{t:.1f} s" for t in times))
+    print(
+        f"second push-sender replica, process start → group settled ({args.rate:g} events/s): "
+        + ", ".join(f"{t:.1f} s" for t in times)
+    )
 
 
 if __name__ == "__main__":

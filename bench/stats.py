@@ -1,5 +1,6 @@
 """Pure helpers of the benchmark report: percentiles, medians with their range, table cells, and the
 latency part's offered load."""
+
 from __future__ import annotations
 
 import math
@@ -39,7 +40,7 @@ def cell(values: Iterable[float | None], fmt: str = ",.0f", unit: str = "") -> s
 
 def ratio(numerators: Sequence[float | None], denominators: Sequence[float | None]) -> list[float | None]:
     """Per-repetition ratios (the ratio of medians would mix runs measured under different load)."""
-    return [None if n is None or not d else n / d for n, d in zip(numerators, denominators)]
+    return [None if n is None or not d else n / d for n, d in zip(numerators, denominators, strict=True)]
 
 
 def offered_load(maxima: Sequence[float], fixed: float | None = None) -> float:

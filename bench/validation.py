@@ -5,6 +5,7 @@ decoder as it is with the same decoder whose limit checks (``streams.limits.acti
 are switched off, and prints µs per event for each and their ratio.
 Usage: python bench/validation.py [--events 20000] [--repetitions 7]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,10 @@ def main() -> None:
         without.append(per_event_us(dicts))
     streams.messages.activity_limits_problem = checked
     a, b = statistics.median(with_limits), statistics.median(without)
-    print(f"row_from_avro, {args.events:,} events, median of {args.repetitions}: "
-          f"with limit checks {a:.2f} µs/event, without {b:.2f} µs/event, ratio {a / b:.2f}")
+    print(
+        f"row_from_avro, {args.events:,} events, median of {args.repetitions}: "
+        f"with limit checks {a:.2f} µs/event, without {b:.2f} µs/event, ratio {a / b:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """``herald demo`` / ``make demo``: the whole pipeline on the local stack, with a summary."""
+
 from __future__ import annotations
 
+import functools
 import signal
 import tempfile
 import time
@@ -13,14 +15,14 @@ from sqlalchemy import text
 from cli.demo_api import api_child, try_the_api
 from cli.demo_push import PUSH_ENV, prepare_devices, print_push_summary, pushes_settled
 from cli.processes import ports_taken, wait_until
-from cli.supervisor import Supervisor, herald_child
 from cli.produce import produce_demo, seed_demo_preferences
+from cli.supervisor import Supervisor, herald_child
+from processors.persister.settings import PersisterSettings
 from processors.registry import PROCESSES
 from sinks.postgres.engine import build_engine
 from sinks.postgres.migrate import upgrade
 from streams.admin import create_topics, group_lag, wait_for_kafka
 from streams.clients import build_admin
-from processors.persister.settings import PersisterSettings
 from streams.settings import KafkaSettings, ProducerSettings
 from streams.topics import ACTIVITY, DIRECTORY, PUSH, topic_specs
 
@@ -49,8 +51,9 @@ def run_demo(console: Console, *, events: int, rate: float) -> int:
     console.rule("3. processors")
     logs = tempfile.mkdtemp(prefix="herald-demo-")
     children = [herald_child(name, PUSH_ENV, f"{logs}/{name}.log") for name in DEMO_PROCESSORS]
-    supervisor = Supervisor([*children, api_child(f"{logs}/api.log")],
-                            report=lambda line: console.print(f"  [yellow]{line}[/yellow]"))
+    supervisor = Supervisor(
+        [*children, api_child(f"{logs}/api.log")], report=lambda line: console.print(f"  [yellow]{line}[/yellow]")
+    )
     signal.signal(signal.SIGTERM, _interrupt)  # the finally below stops the processes, as on Ctrl-C
     supervisor.start()
     console.print(f"  started {', '.join(c.name for c in children)}, api (logs in {logs})")
@@ -74,20 +77,26 @@ def _caught_up(admin: AdminClient, settings: KafkaSettings, group: str, topic_ba
     return sum(p.messages for p in group_lag(settings, settings.group(group), settings.topic(topic_base))) == 0
 
 
-def _traffic_and_summary(console: Console, settings: PersisterSettings, admin: AdminClient, events: int, rate: float) -> int:
+def _traffic_and_summary(
+    console: Console, settings: PersisterSettings, admin: AdminClient, events: int, rate: float
+) -> int:
     console.rule("4. demo traffic")
     producer_settings = ProducerSettings()
     directory = produce_demo(producer_settings, events=0, rate=0)
     seeded = seed_demo_preferences(settings.database_url)
     wait_until(lambda: _caught_up(admin, settings, "directory", DIRECTORY), 120, what="the directory to load")
-    console.print(f"  directory: {directory.directory_records} users and care-team memberships loaded; "
-                  f"{seeded} users push from NORMAL up, half of them in quiet hours now")
+    console.print(
+        f"  directory: {directory.directory_records} users and care-team memberships loaded; "
+        f"{seeded} users push from NORMAL up, half of them in quiet hours now"
+    )
     prepare_devices(console, settings.database_url)
     report = produce_demo(producer_settings, events=events, rate=rate, directory=False, event_seed=None)
     console.print(f"  published {report.events} events in {report.seconds:.1f}s; delivery failures: {report.failures}")
     started = time.monotonic()
     for group in ("persister", "fanout"):
-        wait_until(lambda: _caught_up(admin, settings, group, ACTIVITY), 120, what=f"the {group} to catch up")
+        wait_until(
+            functools.partial(_caught_up, admin, settings, group, ACTIVITY), 120, what=f"the {group} to catch up"
+        )
     console.print(f"  persister and fan-out caught up {time.monotonic() - started:.1f}s after the last publish")
     wait_until(lambda: pushes_settled(settings), 180, interval=0.5, what="the push sender and its retries")
     console.print(f"  push sender done, retries included, {time.monotonic() - started:.1f}s after the last publish")
@@ -101,14 +110,20 @@ def _print_summary(console: Console, settings: PersisterSettings) -> None:
     engine = build_engine(settings.database_url)
     with engine.connect() as conn:
         rows = conn.execute(text(SUMMARY_SQL)).all()
-        held = conn.execute(text("SELECT count(*) FILTER (WHERE released_at IS NULL), "
-                                 "count(*) FILTER (WHERE outcome = 'digest') FROM held_notifications")).one()
+        held = conn.execute(
+            text(
+                "SELECT count(*) FILTER (WHERE released_at IS NULL), "
+                "count(*) FILTER (WHERE outcome = 'digest') FROM held_notifications"
+            )
+        ).one()
     table = Table("event type", "events", "notify", "bell rows", "push now", "held", "bell only")
     for row in rows:
         table.add_row(*[str(v) for v in row])
     console.print(table)
-    console.print(f"  held for quiet hours: {held[0]} waiting, {held[1]} released in digests; "
-                  f"push requests on {settings.topic(PUSH)}: {_topic_size(settings, PUSH)}")
+    console.print(
+        f"  held for quiet hours: {held[0]} waiting, {held[1]} released in digests; "
+        f"push requests on {settings.topic(PUSH)}: {_topic_size(settings, PUSH)}"
+    )
     console.print("  (totals over every demo run: all writes are idempotent)")
     engine.dispose()
 
@@ -130,6 +145,8 @@ def _topic_size(settings: KafkaSettings, base: str) -> int:
     try:
         topic = settings.topic(base)
         parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        return sum(h - lo for lo, h in (consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in parts))
+        return sum(
+            h - lo for lo, h in (consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in parts)
+        )
     finally:
         consumer.close()

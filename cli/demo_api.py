@@ -1,4 +1,5 @@
 """The read API in ``herald demo``: started next to the processors, then shown with a token to try."""
+
 from __future__ import annotations
 
 import sys
@@ -28,11 +29,14 @@ def try_the_api(console: Console, supervisor: Supervisor) -> None:
     if not _ready(base, lambda: supervisor.running("api")):
         console.print(f"  [red]the API did not come up on {base}; see its log[/red]")
         return
-    token = issue_token(settings.hmac_secret(), user_id=DEMO_USER, organization_id=DEMO_ORG, roles=DEMO_ROLES,
-                        ttl_s=12 * 3600)
+    token = issue_token(
+        settings.hmac_secret(), user_id=DEMO_USER, organization_id=DEMO_ORG, roles=DEMO_ROLES, ttl_s=12 * 3600
+    )
     console.rule("6. the read API")
-    console.print(f"  {base}/docs (OpenAPI: {base}/openapi.json); a token for {DEMO_USER} "
-                  f"({', '.join(DEMO_ROLES)} of {DEMO_ORG}), valid 12 h:\n")
+    console.print(
+        f"  {base}/docs (OpenAPI: {base}/openapi.json); a token for {DEMO_USER} "
+        f"({', '.join(DEMO_ROLES)} of {DEMO_ORG}), valid 12 h:\n"
+    )
     console.print(f"export HERALD_TOKEN={token}", soft_wrap=True)
     console.print(f'curl -s -H "Authorization: Bearer $HERALD_TOKEN" "{base}/v1/feed?limit=3"\n', soft_wrap=True)
     feed = httpx.get(f"{base}/v1/feed?limit=3", headers={"Authorization": f"Bearer {token}"}, timeout=10).json()

@@ -1,4 +1,5 @@
 """The push part of ``herald demo``: devices, scripted FCM trouble, waiting for the sender, a summary."""
+
 from __future__ import annotations
 
 import os
@@ -40,24 +41,42 @@ def prepare_devices(console: Console, database_url: str) -> None:
             for fault in _FAULTS + [{"token": t, "code": "SENDER_ID_MISMATCH"} for t in mismatched]:
                 httpx.post(f"{endpoint}/emulator/faults", json=fault, timeout=5).raise_for_status()
         except httpx.HTTPError as exc:
-            console.print(f"  [yellow]FCM emulator at {endpoint} not scriptable ({exc}); pushes go out unscripted[/yellow]")
-    console.print(f"  devices: {report.tokens} tokens for {report.users} users; {report.scripted_unregistered} scripted "
-                  f"UNREGISTERED, {len(mismatched)} SENDER_ID_MISMATCH, and 10% UNAVAILABLE / 3% QUOTA_EXCEEDED for all")
+            console.print(
+                f"  [yellow]FCM emulator at {endpoint} not scriptable ({exc}); pushes go out unscripted[/yellow]"
+            )
+    console.print(
+        f"  devices: {report.tokens} tokens for {report.users} users; {report.scripted_unregistered} scripted "
+        f"UNREGISTERED, {len(mismatched)} SENDER_ID_MISMATCH, and 10% UNAVAILABLE / 3% QUOTA_EXCEEDED for all"
+    )
 
 
 def _foreign_devices(database_url: str) -> list[str]:
     engine = build_engine(database_url)
     with engine.connect() as conn:
-        tokens = conn.execute(text("SELECT token FROM device_tokens WHERE token LIKE 'demo-%' AND retired_at IS NULL "
-                                   "AND md5(token) < '0d' ORDER BY token")).scalars().all()  # about 1 in 20
+        tokens = (
+            conn.execute(
+                text(
+                    "SELECT token FROM device_tokens WHERE token LIKE 'demo-%' AND retired_at IS NULL "
+                    "AND md5(token) < '0d' ORDER BY token"
+                )
+            )
+            .scalars()
+            .all()
+        )  # about 1 in 20
     engine.dispose()
     return list(tokens)
 
 
 def last_offsets(settings: KafkaSettings, topic: str) -> dict[int, int]:
     """The offset of the last record of each partition (a transaction's commit marker is not a record)."""
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"{settings.group_prefix}tail-probe",
-                         "enable.auto.commit": False, "isolation.level": "read_committed"})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": f"{settings.group_prefix}tail-probe",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+        }
+    )
     try:
         parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in parts}
@@ -96,10 +115,18 @@ def print_push_summary(console: Console, settings: ProcessorSettings) -> None:
     """Pushes delivered to the emulator, deliveries by outcome, tokens retired, retries, DLQ counts."""
     engine = build_engine(settings.database_url)
     with engine.connect() as conn:
-        deliveries = conn.execute(text("SELECT status, count(*), count(*) FILTER (WHERE attempts > 1) "
-                                       "FROM push_deliveries GROUP BY status ORDER BY 2 DESC")).all()
-        retired = conn.execute(text("SELECT retired_reason, count(*) FROM device_tokens WHERE retired_at IS NOT NULL "
-                                    "GROUP BY 1 ORDER BY 2 DESC")).all()
+        deliveries = conn.execute(
+            text(
+                "SELECT status, count(*), count(*) FILTER (WHERE attempts > 1) "
+                "FROM push_deliveries GROUP BY status ORDER BY 2 DESC"
+            )
+        ).all()
+        retired = conn.execute(
+            text(
+                "SELECT retired_reason, count(*) FROM device_tokens WHERE retired_at IS NOT NULL "
+                "GROUP BY 1 ORDER BY 2 DESC"
+            )
+        ).all()
     engine.dispose()
     table = Table("push deliveries (Postgres)", "count", "after a retry")
     for status, count, retried in deliveries:
@@ -107,9 +134,11 @@ def print_push_summary(console: Console, settings: ProcessorSettings) -> None:
     console.print(table)
     console.print(f"  tokens retired: {', '.join(f'{r}: {n}' for r, n in retired) or 'none'}")
     console.print(f"  {_emulator_line()}")
-    console.print(f"  dead letters: push DLQ {len(read_dlq(settings, settings.topic(PUSH_DLQ), 100_000))}, "
-                  f"activity DLQ {len(read_dlq(settings, settings.topic(ACTIVITY_DLQ), 100_000))} "
-                  "(`herald dlq list --topic notifications.push.dlq.v1`, then `herald dlq replay`)")
+    console.print(
+        f"  dead letters: push DLQ {len(read_dlq(settings, settings.topic(PUSH_DLQ), 100_000))}, "
+        f"activity DLQ {len(read_dlq(settings, settings.topic(ACTIVITY_DLQ), 100_000))} "
+        "(`herald dlq list --topic notifications.push.dlq.v1`, then `herald dlq replay`)"
+    )
 
 
 def _emulator_line() -> str:

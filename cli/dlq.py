@@ -22,6 +22,7 @@ Markers (not a committed replay-group offset) because replay is selective: ``--o
 ``--code`` may replay record 7 but not 3; an offset can only say "everything before here".
 The processors downstream are idempotent anyway; the markers make the replay itself exactly-once.
 """
+
 from __future__ import annotations
 
 import json
@@ -68,13 +69,16 @@ def replayed_coordinates(settings: KafkaSettings) -> set[str]:
     return {m.key().decode() for m in _read_topic(settings, settings.topic(DLQ_REPLAYS), None) if m.key()}
 
 
-def replay_dlq(settings: KafkaSettings, topic: str, select: Callable[[DlqEntry], bool] = lambda e: True,
-               *, dry_run: bool = False) -> ReplayReport:
+def replay_dlq(
+    settings: KafkaSettings, topic: str, select: Callable[[DlqEntry], bool] = lambda e: True, *, dry_run: bool = False
+) -> ReplayReport:
     """Replays the selected, not yet replayed records of the DLQ ``topic`` (full name); see module doc.
     Raises KafkaException if the transaction fails; then nothing of this run was replayed."""
     if not dry_run:
         _ensure_marker_topic(settings)
-    producer = None if dry_run else build_producer(settings, transactional_id=f"{settings.group_prefix}dlq-replay-{topic}")
+    producer = (
+        None if dry_run else build_producer(settings, transactional_id=f"{settings.group_prefix}dlq-replay-{topic}")
+    )
     done = replayed_coordinates(settings)  # after init_transactions: no other replay is in flight
     entries = [e for e in read_dlq(settings, topic, limit=10_000_000) if select(e)]
     fresh = [e for e in entries if coordinates(topic, e) not in done]
@@ -110,10 +114,19 @@ def _replay_in_transaction(producer, settings: KafkaSettings, topic: str, chosen
     try:
         for entry in chosen:
             where = coordinates(topic, entry)
-            producer.produce(entry.headers[H_TOPIC], entry.value, entry.key, headers=replay_headers(entry, where),
-                             on_delivery=on_delivery)
-            producer.produce(marker_topic, json.dumps({"replayed_at": now, "to": entry.headers[H_TOPIC]}).encode(),
-                             where.encode(), on_delivery=on_delivery)
+            producer.produce(
+                entry.headers[H_TOPIC],
+                entry.value,
+                entry.key,
+                headers=replay_headers(entry, where),
+                on_delivery=on_delivery,
+            )
+            producer.produce(
+                marker_topic,
+                json.dumps({"replayed_at": now, "to": entry.headers[H_TOPIC]}).encode(),
+                where.encode(),
+                on_delivery=on_delivery,
+            )
             producer.poll(0)
         producer.flush(60)
         if errors:
@@ -136,13 +149,21 @@ def replay_headers(entry: DlqEntry, where: str) -> list[tuple[str, bytes]]:
 
 def _entry(msg) -> DlqEntry:
     raw = list(msg.headers() or [])
-    return DlqEntry(msg.partition(), msg.offset(), msg.key(), len(msg.value() or b""), headers_dict(raw), msg.value(), raw)
+    return DlqEntry(
+        msg.partition(), msg.offset(), msg.key(), len(msg.value() or b""), headers_dict(raw), msg.value(), raw
+    )
 
 
 def _read_topic(settings: KafkaSettings, topic: str, limit: int | None) -> list:
     """The committed records of ``topic`` from its start to its current end, without joining a group."""
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"{settings.group_prefix}dlq-reader",
-                         "enable.auto.commit": False, "isolation.level": "read_committed"})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": f"{settings.group_prefix}dlq-reader",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+        }
+    )
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in partitions}
@@ -170,10 +191,12 @@ def _position(consumer, topic: str, partition: int) -> int:
     return tp.offset if tp.offset >= 0 else 0
 
 
-def selector(*, offsets: list[int] | None = None, partition: int | None = None,
-             code: str | None = None, group: str | None = None) -> Callable[[DlqEntry], bool]:
+def selector(
+    *, offsets: list[int] | None = None, partition: int | None = None, code: str | None = None, group: str | None = None
+) -> Callable[[DlqEntry], bool]:
     """The ``herald dlq replay`` filters: offsets, partition, FCM error code or error type, and the
     consumer group that dead-lettered the record (its full name)."""
+
     def select(entry: DlqEntry) -> bool:
         if offsets and entry.offset not in offsets:
             return False
@@ -183,6 +206,7 @@ def selector(*, offsets: list[int] | None = None, partition: int | None = None,
             return False
         kinds = {entry.headers.get("herald.push.error-code"), entry.headers.get("herald.error.type")}
         return code is None or code in kinds
+
     return select
 
 
@@ -190,12 +214,32 @@ def dlq_table(topic: str, entries: list[DlqEntry], replayed: set[str], title: st
     """A rich table of DLQ records: coordinates, error, FCM code and attempts, reason, source, replayed."""
     from rich.table import Table
 
-    table = Table("partition", "offset", "group", "error", "code", "attempts", "reason", "source", "first failed",
-                  "replayed", title=title or topic)
+    table = Table(
+        "partition",
+        "offset",
+        "group",
+        "error",
+        "code",
+        "attempts",
+        "reason",
+        "source",
+        "first failed",
+        "replayed",
+        title=title or topic,
+    )
     for e in entries:
         h = e.headers
         source = f"{h.get('herald.source.topic', '')}[{h.get('herald.source.partition', '')}]@{h.get('herald.source.offset', '')}"
-        table.add_row(str(e.partition), str(e.offset), h.get(H_GROUP, ""), h.get("herald.error.type", ""), h.get("herald.push.error-code", ""),
-                      h.get("herald.push.attempts", ""), h.get("herald.error.reason", ""), source,
-                      h.get("herald.first-failed-at", ""), "yes" if coordinates(topic, e) in replayed else "")
+        table.add_row(
+            str(e.partition),
+            str(e.offset),
+            h.get(H_GROUP, ""),
+            h.get("herald.error.type", ""),
+            h.get("herald.push.error-code", ""),
+            h.get("herald.push.attempts", ""),
+            h.get("herald.error.reason", ""),
+            source,
+            h.get("herald.first-failed-at", ""),
+            "yes" if coordinates(topic, e) in replayed else "",
+        )
     return table

@@ -1,4 +1,5 @@
 """``herald lag``: the lag exporter's snapshot as two rich tables (groups, then partitions)."""
+
 from __future__ import annotations
 
 from rich.table import Table
@@ -9,8 +10,9 @@ from processors.lag_exporter.app import Snapshot
 def lag_tables(snapshot: Snapshot) -> list[Table]:
     """One row per group (state, members, total lag), then one per partition of every group."""
     groups = Table("group", "state", "members", "lag (messages)", "lag (seconds)", title="consumer groups")
-    parts = Table("group", "topic", "partition", "committed", "end", "lag (messages)", "lag (seconds)",
-                  title="partitions")
+    parts = Table(
+        "group", "topic", "partition", "committed", "end", "lag (messages)", "lag (seconds)", title="partitions"
+    )
     for g in snapshot.groups:
         style = "red" if g.members == 0 else None
         groups.add_row(g.group, g.state, str(g.members), str(g.messages), f"{g.seconds:.1f}", style=style)

@@ -1,9 +1,10 @@
 """The ``herald`` console script: local stack, topics, database, processors, demo traffic, lag, DLQ."""
+
 from __future__ import annotations
 
 import importlib
-import sys
 import os
+import sys
 from typing import Optional
 
 import typer
@@ -13,8 +14,9 @@ from processors.registry import PROCESSES
 from streams.settings import KafkaSettings, PostgresSettings, ProducerSettings
 from streams.topics import PUSH_PARTITIONS
 
-app = typer.Typer(help="Herald: EMR activity and notification pipeline.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Herald: EMR activity and notification pipeline.", no_args_is_help=True, pretty_exceptions_enable=False
+)
 dev = typer.Typer(help="The local stack: real Kafka (KRaft) and PostgreSQL, no Docker.", no_args_is_help=True)
 topics = typer.Typer(help="Kafka topics.", no_args_is_help=True)
 db = typer.Typer(help="The Postgres schema (Alembic).", no_args_is_help=True)
@@ -34,7 +36,7 @@ def dev_up() -> None:
         devstack.print_status(devstack.up())
     except devstack.DevstackError as exc:
         console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
 
 
 @dev.command("down")
@@ -54,9 +56,12 @@ def dev_status() -> None:
 
 
 @topics.command("create")
-def topics_create(partitions: int = typer.Option(12, help="Partitions of the activity topic."),
-                  push_partitions: int = typer.Option(PUSH_PARTITIONS, help="Partitions of the push topic (at most this many "
-                                                             "push-sender replicas share the work).")) -> None:
+def topics_create(
+    partitions: int = typer.Option(12, help="Partitions of the activity topic."),
+    push_partitions: int = typer.Option(
+        PUSH_PARTITIONS, help="Partitions of the push topic (at most this many push-sender replicas share the work)."
+    ),
+) -> None:
     """Create every Herald topic that is missing (idempotent)."""
     from streams.admin import create_topics, wait_for_kafka
     from streams.clients import build_admin
@@ -79,8 +84,10 @@ def db_upgrade(revision: str = "head") -> None:
 
 
 @app.command("run")
-def run(processor: str = typer.Argument(..., help="|".join(PROCESSES) + "|all"),
-        once: bool = typer.Option(False, "--once", help="reconciler: one pass over what is pending, then exit")) -> None:
+def run(
+    processor: str = typer.Argument(..., help="|".join(PROCESSES) + "|all"),
+    once: bool = typer.Option(False, "--once", help="reconciler: one pass over what is pending, then exit"),
+) -> None:
     """Run one processor until SIGTERM; `all`: every processor and the API, supervised, in one terminal."""
     if processor == "all":
         from cli.supervisor import run_all
@@ -105,28 +112,42 @@ def run(processor: str = typer.Argument(..., help="|".join(PROCESSES) + "|all"),
 
 
 @produce.command("demo")
-def produce_demo(events: int = typer.Option(1000, "--events", "-n"), rate: float = typer.Option(0.0, help="events/s; 0 = as fast as possible"),
-                 seed: int = 7, directory: bool = typer.Option(True, help="Publish the demo directory first."),
-                 devices: bool = typer.Option(True, help="Register 1-2 device tokens per demo user (some scripted "
-                                              "UNREGISTERED in the FCM emulator).")) -> None:
+def produce_demo(
+    events: int = typer.Option(1000, "--events", "-n"),
+    rate: float = typer.Option(0.0, help="events/s; 0 = as fast as possible"),
+    seed: int = 7,
+    directory: bool = typer.Option(True, help="Publish the demo directory first."),
+    devices: bool = typer.Option(
+        True, help="Register 1-2 device tokens per demo user (some scripted UNREGISTERED in the FCM emulator)."
+    ),
+) -> None:
     """Publish synthetic organizations, users, care teams and a realistic mix of activity events."""
     from cli.devstack import default_fcm_env
-    from cli.produce import produce_demo as run_produce, register_demo_devices
+    from cli.produce import produce_demo as run_produce
+    from cli.produce import register_demo_devices
 
     report = run_produce(ProducerSettings(), events=events, rate=rate, seed=seed, directory=directory)
-    console.print(f"published {report.directory_records} directory records and {report.events} events "
-                  f"in {report.seconds:.1f}s ({report.events / max(report.seconds, 1e-9):,.0f}/s); failures: {report.failures}")
+    console.print(
+        f"published {report.directory_records} directory records and {report.events} events "
+        f"in {report.seconds:.1f}s ({report.events / max(report.seconds, 1e-9):,.0f}/s); failures: {report.failures}"
+    )
     if devices:
         fcm = os.environ.get("HERALD_FCM_ENDPOINT") or default_fcm_env(os.environ).get("HERALD_FCM_ENDPOINT")
         d = register_demo_devices(PostgresSettings().database_url, fcm, seed=seed)
-        console.print(f"registered {d.tokens} device tokens for {d.users} users; {d.scripted_unregistered} scripted "
-                      f"UNREGISTERED in the FCM emulator")
+        console.print(
+            f"registered {d.tokens} device tokens for {d.users} users; {d.scripted_unregistered} scripted "
+            f"UNREGISTERED in the FCM emulator"
+        )
     if report.failures:
         raise typer.Exit(1)
 
 
 @app.command("lag")
-def lag(group: Optional[list[str]] = typer.Option(None, help="Group base names; default: every group named HERALD_GROUP_PREFIX*.")) -> None:
+def lag(
+    group: Optional[list[str]] = typer.Option(
+        None, help="Group base names; default: every group named HERALD_GROUP_PREFIX*."
+    ),
+) -> None:
     """Lag per group and partition in messages and seconds, with group state and members, from the
     broker alone (what `herald run lag-exporter` exports)."""
     from cli.lag import lag_tables
@@ -144,9 +165,13 @@ def lag(group: Optional[list[str]] = typer.Option(None, help="Group base names; 
 
 
 @dlq.command("list")
-def dlq_list(topic: str = typer.Option("activity-events.dlq.v1", help="Base name of the dead-letter topic "
-                                       "(activity-events.dlq.v1 | notifications.push.dlq.v1)."),
-             limit: int = 50) -> None:
+def dlq_list(
+    topic: str = typer.Option(
+        "activity-events.dlq.v1",
+        help="Base name of the dead-letter topic (activity-events.dlq.v1 | notifications.push.dlq.v1).",
+    ),
+    limit: int = 50,
+) -> None:
     """Dead-lettered records with the consumer group that rejected them, their reasons, FCM code and attempts
     (push DLQ), and whether replayed."""
     from cli.dlq import dlq_table, read_dlq, replayed_coordinates
@@ -157,20 +182,27 @@ def dlq_list(topic: str = typer.Option("activity-events.dlq.v1", help="Base name
 
 
 @dlq.command("replay")
-def dlq_replay(topic: str = typer.Option("activity-events.dlq.v1", help="Base name of the dead-letter topic."),
-               offset: Optional[list[int]] = typer.Option(None, help="Only these offsets (repeatable)."),
-               partition: Optional[int] = typer.Option(None, help="Only this partition."),
-               code: Optional[str] = typer.Option(None, help="Only records with this FCM error code or error type."),
-               group: Optional[str] = typer.Option(None, help="Only records this consumer group dead-lettered "
-                                                   "(base name, e.g. persister or fanout)."),
-               dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be replayed; replay nothing.")) -> None:
+def dlq_replay(
+    topic: str = typer.Option("activity-events.dlq.v1", help="Base name of the dead-letter topic."),
+    offset: Optional[list[int]] = typer.Option(None, help="Only these offsets (repeatable)."),
+    partition: Optional[int] = typer.Option(None, help="Only this partition."),
+    code: Optional[str] = typer.Option(None, help="Only records with this FCM error code or error type."),
+    group: Optional[str] = typer.Option(
+        None, help="Only records this consumer group dead-lettered (base name, e.g. persister or fanout)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be replayed; replay nothing."),
+) -> None:
     """Put dead-lettered records back on their source topic, each exactly once (see docs/push.md)."""
     from cli.dlq import dlq_table, replay_dlq, selector
 
     settings = KafkaSettings()
     full = settings.topic(topic)
-    report = replay_dlq(settings, full, selector(offsets=offset, partition=partition, code=code,
-                                                     group=settings.group(group) if group else None), dry_run=dry_run)
+    report = replay_dlq(
+        settings,
+        full,
+        selector(offsets=offset, partition=partition, code=code, group=settings.group(group) if group else None),
+        dry_run=dry_run,
+    )
     if report.replayed:
         console.print(dlq_table(full, report.replayed, set(), title="would replay" if dry_run else "replayed"))
     for entry, why in report.skipped:

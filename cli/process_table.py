@@ -3,6 +3,7 @@
 markers); without ``--write`` it prints the table. tests/unit/test_process_registry.py fails when the
 page's table differs from the registry.
 """
+
 from __future__ import annotations
 
 import sys
@@ -27,7 +28,11 @@ def row(p: Process) -> str:
 
 
 def render() -> str:
-    lines = [BEGIN, "| process | command | consumer group | reads → writes | port | replicas |", "|---|---|---|---|---|---|"]
+    lines = [
+        BEGIN,
+        "| process | command | consumer group | reads → writes | port | replicas |",
+        "|---|---|---|---|---|---|",
+    ]
     lines += [row(p) for p in PROCESSES.values()]
     return "\n".join([*lines, END]) + "\n"
 

@@ -1,5 +1,6 @@
 """Starting and stopping processor subprocesses in tests and benchmarks (the demo and `herald run all`
 supervise theirs: cli/supervisor.py), waiting on a condition, and the ports a set of processes needs."""
+
 from __future__ import annotations
 
 import importlib
@@ -18,8 +19,12 @@ from processors.registry import Process
 def start_processor(module: str, env: dict[str, str] | None = None, log_path: str | None = None) -> subprocess.Popen:
     """``python -m <module>`` with the current env plus ``env``; output to ``log_path`` (or inherited)."""
     out = open(log_path, "ab") if log_path else None
-    return subprocess.Popen([sys.executable, "-m", module], env={**os.environ, **(env or {})},
-                            stdout=out, stderr=subprocess.STDOUT if out else None)
+    return subprocess.Popen(
+        [sys.executable, "-m", module],
+        env={**os.environ, **(env or {})},
+        stdout=out,
+        stderr=subprocess.STDOUT if out else None,
+    )
 
 
 def stop_processor(proc: subprocess.Popen, timeout: float = 15.0) -> int:

@@ -1,4 +1,5 @@
 """``herald produce demo``: the demo world's directory, then its activity events at a given rate."""
+
 from __future__ import annotations
 
 import random
@@ -25,8 +26,12 @@ class ProduceReport:
 def publish_directory(publisher: Publisher, settings: ProducerSettings, world: DemoWorld) -> int:
     """Publishes every user and care-team membership of the world; returns how many."""
     topic = settings.topic(DIRECTORY)
-    serde = AvroSerde(DIRECTORY_CHANGE, SchemaStore(), registry=registry_client(settings.schema_registry_url),
-                      subject=f"{topic}-value")
+    serde = AvroSerde(
+        DIRECTORY_CHANGE,
+        SchemaStore(),
+        registry=registry_client(settings.schema_registry_url),
+        subject=f"{topic}-value",
+    )
     changes = world.directory(utcnow())
     for change in changes:
         publisher.publish(topic, change.key, serde.encode(change.to_avro()))
@@ -46,8 +51,15 @@ def publish_events(activity: ActivityPublisher, events, rate: float) -> int:
     return count
 
 
-def produce_demo(settings: ProducerSettings, *, events: int, rate: float, seed: int = 7,
-                 directory: bool = True, event_seed: int | None = -1) -> ProduceReport:
+def produce_demo(
+    settings: ProducerSettings,
+    *,
+    events: int,
+    rate: float,
+    seed: int = 7,
+    directory: bool = True,
+    event_seed: int | None = -1,
+) -> ProduceReport:
     """The demo world (``seed``) and ``events`` events; blocks until the broker acknowledged them.
 
     The events come from ``event_seed`` (default ``seed + 1``: the same events each run, which the
@@ -83,16 +95,26 @@ def seed_demo_preferences(database_url: str, seed: int = 7, share: float = 0.25)
     world = build_world(random.Random(seed), utcnow())
     users = [u for org in world.organizations for u in org.users]
     chosen = random.Random(seed).sample(users, int(len(users) * share))
-    rows = [{"u": u.user_id, "types": sorted(DEFAULT_ENABLED_TYPES), "tz": u.timezone,
-             **(_window_around_now(u.timezone) if i % 2 == 0 else {"start": None, "end": None})}
-            for i, u in enumerate(chosen)]
+    rows = [
+        {
+            "u": u.user_id,
+            "types": sorted(DEFAULT_ENABLED_TYPES),
+            "tz": u.timezone,
+            **(_window_around_now(u.timezone) if i % 2 == 0 else {"start": None, "end": None}),
+        }
+        for i, u in enumerate(chosen)
+    ]
     engine = create_engine(database_url)
     with engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO notification_preferences (user_id, push_enabled, email_enabled, enabled_types, "
-            "min_push_priority, quiet_hours_start, quiet_hours_end, timezone) VALUES "
-            "(:u, true, false, :types, 'NORMAL', :start, :end, :tz) ON CONFLICT (user_id) DO UPDATE SET "
-            "quiet_hours_start = EXCLUDED.quiet_hours_start, quiet_hours_end = EXCLUDED.quiet_hours_end"), rows)
+        conn.execute(
+            text(
+                "INSERT INTO notification_preferences (user_id, push_enabled, email_enabled, enabled_types, "
+                "min_push_priority, quiet_hours_start, quiet_hours_end, timezone) VALUES "
+                "(:u, true, false, :types, 'NORMAL', :start, :end, :tz) ON CONFLICT (user_id) DO UPDATE SET "
+                "quiet_hours_start = EXCLUDED.quiet_hours_start, quiet_hours_end = EXCLUDED.quiet_hours_end"
+            ),
+            rows,
+        )
     engine.dispose()
     return len(rows)
 
@@ -101,8 +123,10 @@ def _window_around_now(zone: str | None) -> dict:
     from zoneinfo import ZoneInfo
 
     local = utcnow().astimezone(ZoneInfo(zone or "UTC"))
-    return {"start": (local - timedelta(hours=1)).time().replace(second=0, microsecond=0),
-            "end": (local + timedelta(minutes=2)).time().replace(second=0, microsecond=0)}
+    return {
+        "start": (local - timedelta(hours=1)).time().replace(second=0, microsecond=0),
+        "end": (local + timedelta(minutes=2)).time().replace(second=0, microsecond=0),
+    }
 
 
 @dataclass(frozen=True)
@@ -112,8 +136,9 @@ class DeviceReport:
     scripted_unregistered: int
 
 
-def register_demo_devices(database_url: str, fcm_endpoint: str | None, seed: int = 7,
-                          unregistered_share: float = 0.1) -> DeviceReport:
+def register_demo_devices(
+    database_url: str, fcm_endpoint: str | None, seed: int = 7, unregistered_share: float = 0.1
+) -> DeviceReport:
     """Registers 1–2 device tokens per demo user (``sinks.postgres.tokens.register_token``; the same
     tokens each run, refreshed) and scripts a share of them in the FCM emulator at ``fcm_endpoint`` as
     UNREGISTERED, so the demo shows tokens being retired. Without an emulator nothing is scripted."""
@@ -124,8 +149,12 @@ def register_demo_devices(database_url: str, fcm_endpoint: str | None, seed: int
     rng = random.Random(seed + 2)
     now = utcnow()
     world = build_world(random.Random(seed), now)
-    devices = [(u.user_id, f"demo-{u.user_id}-{n}:APA91b{rng.getrandbits(96):024x}", rng.choice(["android", "ios"]))
-               for org in world.organizations for u in org.users for n in range(rng.randint(1, 2))]
+    devices = [
+        (u.user_id, f"demo-{u.user_id}-{n}:APA91b{rng.getrandbits(96):024x}", rng.choice(["android", "ios"]))
+        for org in world.organizations
+        for u in org.users
+        for n in range(rng.randint(1, 2))
+    ]
     engine = create_engine(database_url)
     with engine.begin() as conn:
         for age, (user_id, token, platform) in enumerate(devices):
@@ -143,8 +172,9 @@ def _script_unregistered(endpoint: str, tokens: list[str]) -> int:
     try:
         for token in tokens:
             httpx.delete(f"{endpoint}/emulator/faults", params={"token": token}, timeout=5).raise_for_status()
-        httpx.post(f"{endpoint}/emulator/faults", json=[{"token": t, "code": "UNREGISTERED"} for t in tokens],
-                   timeout=5).raise_for_status()
+        httpx.post(
+            f"{endpoint}/emulator/faults", json=[{"token": t, "code": "UNREGISTERED"} for t in tokens], timeout=5
+        ).raise_for_status()
     except httpx.HTTPError:
         return 0
     return len(tokens)

@@ -6,6 +6,7 @@ process added to the registry is scraped without a second edit; tests/unit/cli/t
 fails when the committed file differs from what this prints. The global settings and the rule files
 are written here too: edit them here, then regenerate.
 """
+
 from __future__ import annotations
 
 import sys
@@ -31,8 +32,10 @@ scrape_configs:
 
 
 def render(host: str = "127.0.0.1") -> str:
-    jobs = "".join(f"  - job_name: herald-{p.name}\n"
-                   f"    static_configs: [{{targets: [\"{host}:{p.port}\"]}}]\n" for p in PROCESSES.values())
+    jobs = "".join(
+        f'  - job_name: herald-{p.name}\n    static_configs: [{{targets: ["{host}:{p.port}"]}}]\n'
+        for p in PROCESSES.values()
+    )
     return HEADER + jobs
 
 

@@ -18,6 +18,7 @@ The parent-death signal fires when the *thread* that forked the child ends, not 
 children are only started from the supervisor's watcher thread, which outlives them (``stop`` ends the
 children before it lets that thread go).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -34,17 +35,20 @@ from streams.retry import RetryPolicy, compute_backoff
 
 PR_SET_PDEATHSIG = 1
 FINAL_CODES = {2: "refused its settings", 78: "its port is taken"}  # api/__main__.py, streams/health.py
+RESTART_BACKOFF = RetryPolicy(base=1.0, cap=30.0)  # a crash loop slows to one start per 30 s
 _libc = ctypes.CDLL(None, use_errno=True)  # loaded before any fork: the child must not load libraries
 
 
 def die_with_parent(parent: int, sig: int = signal.SIGTERM) -> Callable[[], None]:
     """A ``preexec_fn``: ``sig`` to the child when its parent ends. If the parent ended between the fork
     and the ``prctl`` (the child was already re-parented), the signal would never come: exit now."""
+
     def preexec() -> None:
         if _libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0:
             os._exit(71)
         if os.getppid() != parent:
             os._exit(0)
+
     return preexec
 
 
@@ -72,9 +76,17 @@ class _Child:
 class Supervisor:
     """``start()`` the children and watch them; ``stop()`` ends them; ``run()`` does both until a signal."""
 
-    def __init__(self, specs: list[ChildSpec], *, report: Callable[[str], None] | None = None,
-                 out: TextIO | None = None, backoff: RetryPolicy = RetryPolicy(base=1.0, cap=30.0),
-                 stable_after_s: float = 60.0, stop_timeout_s: float = 20.0, poll_s: float = 0.1) -> None:
+    def __init__(
+        self,
+        specs: list[ChildSpec],
+        *,
+        report: Callable[[str], None] | None = None,
+        out: TextIO | None = None,
+        backoff: RetryPolicy = RESTART_BACKOFF,
+        stable_after_s: float = 60.0,
+        stop_timeout_s: float = 20.0,
+        poll_s: float = 0.1,
+    ) -> None:
         self._children = {spec.name: _Child(spec) for spec in specs}
         self._out = out or sys.stdout
         self._report = report or (lambda line: self._write("supervisor", line + "\n"))
@@ -141,8 +153,7 @@ class Supervisor:
         self.start()
         while not self._stopping.wait(0.5):  # a timed wait: signal handlers run between the waits
             pass
-        self._report("stopping every process (SIGTERM, then SIGKILL after "
-                     f"{self._stop_timeout_s:.0f} s)")
+        self._report(f"stopping every process (SIGTERM, then SIGKILL after {self._stop_timeout_s:.0f} s)")
         for name, code in self.stop().items():
             self._report(f"{name} stopped" + (f" with exit code {code}" if code is not None else ""))
         return 0
@@ -167,8 +178,9 @@ class Supervisor:
             self._spawn(child)
         except OSError as exc:  # no fork, no exec: try again after the backoff
             child.failures += 1
-            wait = compute_backoff(child.failures, base=self._backoff.base, cap=self._backoff.cap,
-                                   jitter=self._backoff.jitter)
+            wait = compute_backoff(
+                child.failures, base=self._backoff.base, cap=self._backoff.cap, jitter=self._backoff.jitter
+            )
             child.due_at = time.monotonic() + wait
             self._report(f"could not start {child.spec.name} ({exc}); trying again in {wait:.1f} s")
 
@@ -188,15 +200,20 @@ class Supervisor:
         ran = now - child.started_at
         if code in FINAL_CODES:
             child.final = True
-            self._report(f"{child.spec.name} exited with code {code} ({FINAL_CODES[code]}); not restarting it: "
-                         f"see its {'log ' + child.spec.log_path if child.spec.log_path else 'lines above'}")
+            self._report(
+                f"{child.spec.name} exited with code {code} ({FINAL_CODES[code]}); not restarting it: "
+                f"see its {'log ' + child.spec.log_path if child.spec.log_path else 'lines above'}"
+            )
             return
         child.failures = 1 if ran >= self._stable_after_s else child.failures + 1
-        wait = compute_backoff(child.failures, base=self._backoff.base, cap=self._backoff.cap,
-                               jitter=self._backoff.jitter)
+        wait = compute_backoff(
+            child.failures, base=self._backoff.base, cap=self._backoff.cap, jitter=self._backoff.jitter
+        )
         child.due_at = now + wait
-        self._report(f"{child.spec.name} (pid {child.proc.pid}) died with {_exit_text(code)} after {ran:.1f} s; "
-                     f"restarting it in {wait:.1f} s")
+        self._report(
+            f"{child.spec.name} (pid {child.proc.pid}) died with {_exit_text(code)} after {ran:.1f} s; "
+            f"restarting it in {wait:.1f} s"
+        )
 
     def _spawn(self, child: _Child) -> None:
         spec = child.spec
@@ -208,16 +225,23 @@ class Supervisor:
             out = subprocess.PIPE
             env.setdefault("PYTHONUNBUFFERED", "1")  # lines as they come, not in pipe-sized blocks
         try:
-            proc = subprocess.Popen(spec.argv, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=subprocess.STDOUT, process_group=0,
-                                    preexec_fn=die_with_parent(os.getpid()))
+            proc = subprocess.Popen(
+                spec.argv,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                process_group=0,
+                preexec_fn=die_with_parent(os.getpid()),
+            )
         finally:
             if not isinstance(out, int):
                 out.close()  # the log file: the child has its own descriptor
         child.proc, child.started_at, child.due_at = proc, time.monotonic(), None
         if proc.stdout is not None:
-            reader = threading.Thread(target=self._relay, args=(spec.name, proc.stdout), daemon=True,
-                                      name=f"relay-{spec.name}")
+            reader = threading.Thread(
+                target=self._relay, args=(spec.name, proc.stdout), daemon=True, name=f"relay-{spec.name}"
+            )
             reader.start()
             self._readers.append(reader)
         if child.restarts:

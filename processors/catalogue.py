@@ -22,6 +22,7 @@ Roles. The feed rule (``processors.visibility``) and its SQL mirror use these se
   event (access audits, role changes), not only those of the users who report to them. Today the same
   members as ``ADMIN_ROLES``; kept apart so the two can diverge.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,10 +48,17 @@ class RecipientRule(StrEnum):
     NONE = "none"
 
 
-CLINICAL_ROLES = frozenset({
-    "physician", "nurse", "nurse_practitioner", "physician_assistant",
-    "pharmacist", "lab_technician", "care_coordinator",
-})
+CLINICAL_ROLES = frozenset(
+    {
+        "physician",
+        "nurse",
+        "nurse_practitioner",
+        "physician_assistant",
+        "pharmacist",
+        "lab_technician",
+        "care_coordinator",
+    }
+)
 ADMIN_ROLES = frozenset({"admin", "medical_director"})
 ORG_WIDE_PATIENT_ACCESS_ROLES = ADMIN_ROLES | {"front_desk"}
 SUPERVISOR_ROLES = frozenset({"admin", "medical_director"})
@@ -73,10 +81,23 @@ class CatalogueEntry:
     known: bool = True
 
 
-def _entry(event_type: str, priority: Priority, visibility: Visibility, recipients: RecipientRule,
-           title: str, *, enabled_by_default: bool = True) -> tuple[str, CatalogueEntry]:
-    entry = CatalogueEntry(event_type, priority, visibility, recipients, title,
-                           enabled_by_default=enabled_by_default and recipients != RecipientRule.NONE)
+def _entry(
+    event_type: str,
+    priority: Priority,
+    visibility: Visibility,
+    recipients: RecipientRule,
+    title: str,
+    *,
+    enabled_by_default: bool = True,
+) -> tuple[str, CatalogueEntry]:
+    entry = CatalogueEntry(
+        event_type,
+        priority,
+        visibility,
+        recipients,
+        title,
+        enabled_by_default=enabled_by_default and recipients != RecipientRule.NONE,
+    )
     return event_type, entry
 
 
@@ -84,26 +105,27 @@ _P, _V, _R = Priority, Visibility, RecipientRule
 
 # DOCUMENT_UPLOADED is off by default: scanned faxes and attachments arrive in bulk and would drown
 # the bell; a user can turn it on. Types with rule "none" notify no one, so they are never "enabled".
-CATALOGUE: dict[str, CatalogueEntry] = dict([
-    _entry("PATIENT_REGISTERED", _P.LOW, _V.ALL_MEMBERS, _R.NONE, "New patient registered"),
-    _entry("PATIENT_UPDATED", _P.LOW, _V.ALL_MEMBERS, _R.NONE, "Patient record updated"),
-    _entry("APPOINTMENT_SCHEDULED", _P.NORMAL, _V.ALL_MEMBERS, _R.PRACTITIONER, "New appointment"),
-    _entry("APPOINTMENT_CANCELLED", _P.NORMAL, _V.ALL_MEMBERS, _R.PRACTITIONER, "Appointment cancelled"),
-    _entry("APPOINTMENT_RESCHEDULED", _P.NORMAL, _V.ALL_MEMBERS, _R.PRACTITIONER, "Appointment rescheduled"),
-    _entry("APPOINTMENT_CHECKED_IN", _P.NORMAL, _V.ALL_MEMBERS, _R.PRACTITIONER, "Patient checked in"),
-    _entry("LAB_RESULT_RECEIVED", _P.NORMAL, _V.CLINICAL_STAFF, _R.CARE_TEAM, "New lab result"),
-    _entry("LAB_RESULT_CRITICAL", _P.URGENT, _V.CLINICAL_STAFF, _R.CARE_TEAM, "Critical lab result"),
-    _entry("MEDICATION_PRESCRIBED", _P.NORMAL, _V.CLINICAL_STAFF, _R.CARE_TEAM, "New prescription"),
-    _entry("ENCOUNTER_SIGNED", _P.NORMAL, _V.CLINICAL_STAFF, _R.CARE_TEAM, "Encounter signed"),
-    _entry("DOCUMENT_UPLOADED", _P.LOW, _V.CLINICAL_STAFF, _R.CARE_TEAM, "New document",
-           enabled_by_default=False),
-    _entry("TASK_ASSIGNED", _P.NORMAL, _V.ALL_MEMBERS, _R.PRACTITIONER, "New task assigned to you"),
-    _entry("REFERRAL_RECEIVED", _P.NORMAL, _V.CLINICAL_STAFF, _R.PRACTITIONER, "New referral"),
-    _entry("ANNOUNCEMENT", _P.NORMAL, _V.ALL_MEMBERS, _R.ORGANIZATION, "New announcement"),
-    _entry(ANNOUNCEMENT_URGENT, _P.URGENT, _V.ALL_MEMBERS, _R.ORGANIZATION, "Urgent announcement"),
-    _entry("AUDIT_ACCESS", _P.LOW, _V.ACTOR_AND_SUPERVISORS, _R.NONE, "Record access logged"),
-    _entry("USER_ROLE_CHANGED", _P.NORMAL, _V.ACTOR_AND_SUPERVISORS, _R.NONE, "User role changed"),
-])
+CATALOGUE: dict[str, CatalogueEntry] = dict(
+    [
+        _entry("PATIENT_REGISTERED", _P.LOW, _V.ALL_MEMBERS, _R.NONE, "New patient registered"),
+        _entry("PATIENT_UPDATED", _P.LOW, _V.ALL_MEMBERS, _R.NONE, "Patient record updated"),
+        _entry("APPOINTMENT_SCHEDULED", _P.NORMAL, _V.ALL_MEMBERS, _R.PRACTITIONER, "New appointment"),
+        _entry("APPOINTMENT_CANCELLED", _P.NORMAL, _V.ALL_MEMBERS, _R.PRACTITIONER, "Appointment cancelled"),
+        _entry("APPOINTMENT_RESCHEDULED", _P.NORMAL, _V.ALL_MEMBERS, _R.PRACTITIONER, "Appointment rescheduled"),
+        _entry("APPOINTMENT_CHECKED_IN", _P.NORMAL, _V.ALL_MEMBERS, _R.PRACTITIONER, "Patient checked in"),
+        _entry("LAB_RESULT_RECEIVED", _P.NORMAL, _V.CLINICAL_STAFF, _R.CARE_TEAM, "New lab result"),
+        _entry("LAB_RESULT_CRITICAL", _P.URGENT, _V.CLINICAL_STAFF, _R.CARE_TEAM, "Critical lab result"),
+        _entry("MEDICATION_PRESCRIBED", _P.NORMAL, _V.CLINICAL_STAFF, _R.CARE_TEAM, "New prescription"),
+        _entry("ENCOUNTER_SIGNED", _P.NORMAL, _V.CLINICAL_STAFF, _R.CARE_TEAM, "Encounter signed"),
+        _entry("DOCUMENT_UPLOADED", _P.LOW, _V.CLINICAL_STAFF, _R.CARE_TEAM, "New document", enabled_by_default=False),
+        _entry("TASK_ASSIGNED", _P.NORMAL, _V.ALL_MEMBERS, _R.PRACTITIONER, "New task assigned to you"),
+        _entry("REFERRAL_RECEIVED", _P.NORMAL, _V.CLINICAL_STAFF, _R.PRACTITIONER, "New referral"),
+        _entry("ANNOUNCEMENT", _P.NORMAL, _V.ALL_MEMBERS, _R.ORGANIZATION, "New announcement"),
+        _entry(ANNOUNCEMENT_URGENT, _P.URGENT, _V.ALL_MEMBERS, _R.ORGANIZATION, "Urgent announcement"),
+        _entry("AUDIT_ACCESS", _P.LOW, _V.ACTOR_AND_SUPERVISORS, _R.NONE, "Record access logged"),
+        _entry("USER_ROLE_CHANGED", _P.NORMAL, _V.ACTOR_AND_SUPERVISORS, _R.NONE, "User role changed"),
+    ]
+)
 
 DEFAULT_ENABLED_TYPES = frozenset(t for t, e in CATALOGUE.items() if e.enabled_by_default)
 
@@ -113,8 +135,15 @@ def lookup(event_type: str) -> CatalogueEntry:
     entry = CATALOGUE.get(event_type)
     if entry is not None:
         return entry
-    return CatalogueEntry(event_type, Priority.NORMAL, Visibility.CLINICAL_STAFF, RecipientRule.NONE,
-                          "New activity", enabled_by_default=False, known=False)
+    return CatalogueEntry(
+        event_type,
+        Priority.NORMAL,
+        Visibility.CLINICAL_STAFF,
+        RecipientRule.NONE,
+        "New activity",
+        enabled_by_default=False,
+        known=False,
+    )
 
 
 def effective_priority(event: ActivityEvent) -> Priority:

@@ -8,6 +8,7 @@ text, and mark version 1 as fanned out. So the first version's effects stay, and
 dead-lettered (docs/decisions/0121-conflicting-duplicates.md). A copy with the same content is the same
 event (a redelivery, a replay) and goes on as before: bell rows are idempotent by key.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Hashable, Mapping, TypeVar
@@ -24,8 +25,9 @@ def conflict_reason(event_id: object) -> str:
     return f"conflicting duplicate: event {event_id} is already stored with other content; the first version is kept"
 
 
-def first_versions(records: list[Record], stored: Mapping[K, object], key: Callable[[Record], K],
-                   content: Callable[[Record], object]) -> tuple[list[Record], list[DeadLetter]]:
+def first_versions(
+    records: list[Record], stored: Mapping[K, object], key: Callable[[Record], K], content: Callable[[Record], object]
+) -> tuple[list[Record], list[DeadLetter]]:
     """``records`` without the conflicting duplicates, and those as dead letters. ``stored`` is the content
     of the stored version by key, for the keys that have one."""
     first: dict[K, object] = {}

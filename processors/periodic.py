@@ -1,4 +1,5 @@
 """Running a periodic job (scheduler, reconciler) until SIGTERM, with metrics and health served."""
+
 from __future__ import annotations
 
 import logging
@@ -37,15 +38,18 @@ class Beat:
 
 def ticks_succeed(beat: Beat, max_failed: int) -> Probe:
     """Ready unless the last ``max_failed`` ticks all failed (the job is doing nothing but retrying)."""
+
     def probe() -> Check:
         if beat.failing >= max_failed:
             return Check(False, f"{beat.failing} ticks failed in a row; last: {beat.last_failure}"[:300])
         return Check(True)
+
     return probe
 
 
-def tick_until_stopped(tick: Callable[[], bool], interval_s: float, stop: threading.Event, beat: Beat,
-                       name: str) -> None:
+def tick_until_stopped(
+    tick: Callable[[], bool], interval_s: float, stop: threading.Event, beat: Beat, name: str
+) -> None:
     """Calls ``tick()`` every ``interval_s`` until ``stop``; a tick returning True (more work waiting) runs
     again at once; a tick that raises is logged and tried again next time."""
     while not stop.is_set():
@@ -57,13 +61,21 @@ def tick_until_stopped(tick: Callable[[], bool], interval_s: float, stop: thread
                 continue
         except Exception as exc:  # only the first line: a driver's later lines can quote rows
             beat.failed(exc)
-            log.error("%s tick failed (%s: %s); retrying in %.1fs", name, type(exc).__name__, reason_line(exc),
-                      interval_s)
+            log.error(
+                "%s tick failed (%s: %s); retrying in %.1fs", name, type(exc).__name__, reason_line(exc), interval_s
+            )
         stop.wait(interval_s)
 
 
-def run_periodic(process: str, settings: ProcessorSettings, tick: Callable[[], bool], interval_s: float, engine=None,
-                 *, default_port: int) -> None:
+def run_periodic(
+    process: str,
+    settings: ProcessorSettings,
+    tick: Callable[[], bool],
+    interval_s: float,
+    engine=None,
+    *,
+    default_port: int,
+) -> None:
     """Runs ``tick`` periodically until SIGTERM/SIGINT (the current tick finishes first), serving
     /metrics on ``settings.metrics_port`` or else ``default_port`` (the process's, processors/registry.py).
     Live while ticks keep coming (within max(liveness timeout, 3 intervals)); ready while the database answers."""
@@ -73,8 +85,13 @@ def run_periodic(process: str, settings: ProcessorSettings, tick: Callable[[], b
     ready = {"ticks": ticks_succeed(beat, settings.ready_max_failed_batches)}
     if engine is not None:
         ready["database"] = database_answers(engine)
-    serve_process(process, settings.metrics_port, default_port=default_port, live={"loop": heartbeat_within(lambda: beat.last, silence)},
-                  ready=ready)
+    serve_process(
+        process,
+        settings.metrics_port,
+        default_port=default_port,
+        live={"loop": heartbeat_within(lambda: beat.last, silence)},
+        ready=ready,
+    )
     stop = threading.Event()
 
     def on_sigterm(*_) -> None:  # the tick in hand finishes, within the deadline (streams/shutdown.py)

@@ -11,6 +11,7 @@ entry (its default port, its dead-letter topics) and processors do not import th
 settings class lives in ``api/``, above this layer, so settings classes are named by import path here
 and loaded by the CLI (``cli.processes.settings_class``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,24 +48,85 @@ class Process:
         return {topic: DLQ_OF[topic] for topic in self.inputs}
 
 
-PROCESSES: dict[str, Process] = {p.name: p for p in (
-    Process("persister", "processors.persister", "persister", (ACTIVITY,), (), 9301,
-            "processors.persister.settings:PersisterSettings", "up to 12 (activity partitions)"),
-    Process("directory", "processors.directory", "directory", (DIRECTORY,), (), 9302,
-            "processors.directory.settings:DirectorySettings", "1–3 (directory partitions)"),
-    Process("fanout", "processors.fanout", "fanout", (ACTIVITY,), (PUSH,), 9303,
-            "processors.fanout.settings:FanoutSettings", "up to 12 (activity partitions)"),
-    # Its retries go back on the push topic (processors/push/retries.py).
-    Process("push-sender", "processors.push", "push-sender", (PUSH,), (PUSH,), 9304,
-            "processors.push.settings:PushSenderSettings", "up to 6 (push partitions)"),
-    # Periodic jobs over the database: no consumer group, no input topic.
-    Process("scheduler", "processors.scheduler", None, (), (PUSH,), 9305,
-            "processors.scheduler.settings:SchedulerSettings", "any (advisory locks split the users)"),
-    # It dead-letters events it cannot fan out (processors/reconciler/app.py:event_dead_letter).
-    Process("reconciler", "processors.reconciler", None, (), (PUSH, ACTIVITY_DLQ), 9306,
-            "processors.reconciler.settings:ReconcilerSettings", "any (`SKIP LOCKED` splits the events)", in_demo=False),
-    Process("lag-exporter", "processors.lag_exporter", None, (), (), 9308,
-            "processors.lag_exporter.settings:LagExporterSettings", "1", in_demo=False),
-    # The API serves /metrics, /healthz and /readyz on its own HTTP port.
-    Process("api", "api", None, (), (), 8080, "api.settings:ApiSettings", "any", port_setting="HERALD_API_PORT"),
-)}
+PROCESSES: dict[str, Process] = {
+    p.name: p
+    for p in (
+        Process(
+            "persister",
+            "processors.persister",
+            "persister",
+            (ACTIVITY,),
+            (),
+            9301,
+            "processors.persister.settings:PersisterSettings",
+            "up to 12 (activity partitions)",
+        ),
+        Process(
+            "directory",
+            "processors.directory",
+            "directory",
+            (DIRECTORY,),
+            (),
+            9302,
+            "processors.directory.settings:DirectorySettings",
+            "1–3 (directory partitions)",
+        ),
+        Process(
+            "fanout",
+            "processors.fanout",
+            "fanout",
+            (ACTIVITY,),
+            (PUSH,),
+            9303,
+            "processors.fanout.settings:FanoutSettings",
+            "up to 12 (activity partitions)",
+        ),
+        # Its retries go back on the push topic (processors/push/retries.py).
+        Process(
+            "push-sender",
+            "processors.push",
+            "push-sender",
+            (PUSH,),
+            (PUSH,),
+            9304,
+            "processors.push.settings:PushSenderSettings",
+            "up to 6 (push partitions)",
+        ),
+        # Periodic jobs over the database: no consumer group, no input topic.
+        Process(
+            "scheduler",
+            "processors.scheduler",
+            None,
+            (),
+            (PUSH,),
+            9305,
+            "processors.scheduler.settings:SchedulerSettings",
+            "any (advisory locks split the users)",
+        ),
+        # It dead-letters events it cannot fan out (processors/reconciler/app.py:event_dead_letter).
+        Process(
+            "reconciler",
+            "processors.reconciler",
+            None,
+            (),
+            (PUSH, ACTIVITY_DLQ),
+            9306,
+            "processors.reconciler.settings:ReconcilerSettings",
+            "any (`SKIP LOCKED` splits the events)",
+            in_demo=False,
+        ),
+        Process(
+            "lag-exporter",
+            "processors.lag_exporter",
+            None,
+            (),
+            (),
+            9308,
+            "processors.lag_exporter.settings:LagExporterSettings",
+            "1",
+            in_demo=False,
+        ),
+        # The API serves /metrics, /healthz and /readyz on its own HTTP port.
+        Process("api", "api", None, (), (), 8080, "api.settings:ApiSettings", "any", port_setting="HERALD_API_PORT"),
+    )
+}

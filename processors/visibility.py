@@ -13,12 +13,17 @@
 A stored visibility Herald does not know is treated as ``clinical_staff`` (fail closed), as unknown
 event types are. The patient gate applies to every visibility, the actor's own events included.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from processors.catalogue import (
-    ADMIN_ROLES, CLINICAL_ROLES, ORG_WIDE_PATIENT_ACCESS_ROLES, SUPERVISOR_ROLES, Visibility,
+    ADMIN_ROLES,
+    CLINICAL_ROLES,
+    ORG_WIDE_PATIENT_ACCESS_ROLES,
+    SUPERVISOR_ROLES,
+    Visibility,
     effective_visibility,
 )
 from streams.messages import ActivityEvent
@@ -26,8 +31,14 @@ from streams.messages import ActivityEvent
 CLINICAL_STAFF_ROLES = CLINICAL_ROLES | ADMIN_ROLES
 
 __all__ = [
-    "CLINICAL_STAFF_ROLES", "ORG_WIDE_PATIENT_ACCESS_ROLES", "SUPERVISOR_ROLES", "FeedEvent", "Viewer",
-    "ViewerFacts", "can_access_patient", "can_see",
+    "CLINICAL_STAFF_ROLES",
+    "ORG_WIDE_PATIENT_ACCESS_ROLES",
+    "SUPERVISOR_ROLES",
+    "FeedEvent",
+    "Viewer",
+    "ViewerFacts",
+    "can_access_patient",
+    "can_see",
 ]
 
 
@@ -43,8 +54,7 @@ class FeedEvent:
     @classmethod
     def of(cls, event: ActivityEvent) -> "FeedEvent":
         """The row the persister stores for ``event`` (visibility resolved through the catalogue)."""
-        return cls(event.organization_id, effective_visibility(event).value, event.actor_user_id,
-                   event.patient_id)
+        return cls(event.organization_id, effective_visibility(event).value, event.actor_user_id, event.patient_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +86,9 @@ def _visibility_allows(event: FeedEvent, viewer: Viewer, facts: ViewerFacts) -> 
         return True
     if event.visibility == Visibility.ACTOR_AND_SUPERVISORS:
         actor = event.actor_user_id
-        return (actor is not None and (actor == viewer.user_id or actor in facts.supervisee_user_ids)) \
-            or bool(viewer.roles & SUPERVISOR_ROLES)
+        return (actor is not None and (actor == viewer.user_id or actor in facts.supervisee_user_ids)) or bool(
+            viewer.roles & SUPERVISOR_ROLES
+        )
     return bool(viewer.roles & CLINICAL_STAFF_ROLES)  # clinical_staff, and any value Herald does not know
 
 

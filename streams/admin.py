@@ -7,6 +7,7 @@ a broker restarting) that call crashes the process in confluent-kafka 2.11-2.16,
 hands the retry to the client's consumer group, which an AdminClient does not have
 (docs/decisions/0101-committed-offsets-without-admin.md).
 """
+
 from __future__ import annotations
 
 import time
@@ -23,9 +24,16 @@ from streams.topics import TopicSpec
 
 ADMIN_TIMEOUT_S = 10.0
 # A coordinator loading or moving answers with these; the reader asks again until its deadline.
-COORDINATOR_ERRORS = frozenset({KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
-                                KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError._WAIT_COORD,
-                                KafkaError._TRANSPORT, KafkaError._TIMED_OUT})
+COORDINATOR_ERRORS = frozenset(
+    {
+        KafkaError.NOT_COORDINATOR,
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+        KafkaError._WAIT_COORD,
+        KafkaError._TRANSPORT,
+        KafkaError._TIMED_OUT,
+    }
+)
 RETRY_PAUSE_S = 0.2
 
 
@@ -48,8 +56,11 @@ def create_topics(admin: AdminClient, settings: KafkaSettings, specs: list[Topic
     result = {settings.topic(s.base): "exists" for s in specs if settings.topic(s.base) in existing}
     if not todo:
         return result
-    futures = admin.create_topics([NewTopic(settings.topic(s.base), s.partitions, 1, config=s.config) for s in todo],
-                                  operation_timeout=ADMIN_TIMEOUT_S, request_timeout=ADMIN_TIMEOUT_S)
+    futures = admin.create_topics(
+        [NewTopic(settings.topic(s.base), s.partitions, 1, config=s.config) for s in todo],
+        operation_timeout=ADMIN_TIMEOUT_S,
+        request_timeout=ADMIN_TIMEOUT_S,
+    )
     for name, future in futures.items():
         try:
             future.result(2 * ADMIN_TIMEOUT_S)
@@ -62,7 +73,9 @@ def create_topics(admin: AdminClient, settings: KafkaSettings, specs: list[Topic
     return result
 
 
-def delete_topics(admin: AdminClient, settings: KafkaSettings, specs: list[TopicSpec], timeout_s: float = 30.0) -> list[str]:
+def delete_topics(
+    admin: AdminClient, settings: KafkaSettings, specs: list[TopicSpec], timeout_s: float = 30.0
+) -> list[str]:
     """Deletes these topics of ``settings``' prefix and waits for the broker to accept each deletion
     (a missing topic counts as deleted); returns the names deleted. Benchmarks and test fixtures call
     it for their scratch prefixes, which otherwise pile up on a long-lived local broker."""
@@ -83,8 +96,10 @@ def _wait_for_leaders(admin: AdminClient, names: list[str], timeout_s: float = 3
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         topics = admin.list_topics(timeout=5).topics
-        if all(n in topics and topics[n].partitions and all(p.leader >= 0 for p in topics[n].partitions.values())
-               for n in names):
+        if all(
+            n in topics and topics[n].partitions and all(p.leader >= 0 for p in topics[n].partitions.values())
+            for n in names
+        ):
             return
         time.sleep(0.1)
 
@@ -110,8 +125,16 @@ def group_offset_reader(settings: KafkaSettings, group: str, **overrides: str | 
     librdkafka, which handles a coordinator that moves or is still loading. read_uncommitted: the
     broker then answers with the last committed offsets even while a transaction holds newer ones
     (what the admin API answered), instead of making the reader wait for that transaction."""
-    return Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group, "enable.auto.commit": False,
-                     "isolation.level": "read_uncommitted", **client_hooks("offset-reader"), **overrides})
+    return Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": group,
+            "enable.auto.commit": False,
+            "isolation.level": "read_uncommitted",
+            **client_hooks("offset-reader"),
+            **overrides,
+        }
+    )
 
 
 def read_committed(reader: Consumer, partitions: list[TopicPartition], timeout_s: float) -> dict[tuple[str, int], int]:
@@ -130,7 +153,9 @@ def read_committed(reader: Consumer, partitions: list[TopicPartition], timeout_s
             time.sleep(RETRY_PAUSE_S)
 
 
-def group_lag(settings: KafkaSettings, group: str, topic: str, timeout_s: float = ADMIN_TIMEOUT_S) -> list[PartitionLag]:
+def group_lag(
+    settings: KafkaSettings, group: str, topic: str, timeout_s: float = ADMIN_TIMEOUT_S
+) -> list[PartitionLag]:
     """Committed offsets of ``group`` on every partition of ``topic`` against the end offsets (last
     stable offsets). Raises KafkaException when the broker does not answer within about ``timeout_s``
     per call; never crashes the process (see the module docstring)."""
@@ -145,8 +170,11 @@ def group_lag(settings: KafkaSettings, group: str, topic: str, timeout_s: float 
     finally:
         reader.close()
     latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]  # confluent_kafka leaves OffsetSpec unannotated
-    ends = admin.list_offsets({tp: latest for tp in parts}, isolation_level=IsolationLevel.READ_COMMITTED,
-                              request_timeout=timeout_s)
+    ends = admin.list_offsets(
+        {tp: latest for tp in parts}, isolation_level=IsolationLevel.READ_COMMITTED, request_timeout=timeout_s
+    )
     end_by_p = {tp.partition: f.result(2 * timeout_s).offset for tp, f in ends.items()}
-    return [PartitionLag(group, topic, tp.partition, committed[(topic, tp.partition)], end_by_p[tp.partition])
-            for tp in parts]
+    return [
+        PartitionLag(group, topic, tp.partition, committed[(topic, tp.partition)], end_by_p[tp.partition])
+        for tp in parts
+    ]

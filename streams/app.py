@@ -1,4 +1,5 @@
 """Wiring one processor into a Runtime from settings; used by every ``processors/*/__main__``."""
+
 from __future__ import annotations
 
 import gc
@@ -43,26 +44,49 @@ def transactional_id(settings: ProcessorSettings, group: str) -> str:
     return f"{settings.group(group)}-{instance}"
 
 
-def build_runtime(settings: ProcessorSettings, *, processor: Processor[W], group: str, topics: list[str],
-                  dead_letters: Mapping[str, str], decode: Callable[[Message], Record | DeadLetter],
-                  sink: Sink[W] | None, transactional: bool = False, pipelined: bool = False) -> Runtime:
+def build_runtime(
+    settings: ProcessorSettings,
+    *,
+    processor: Processor[W],
+    group: str,
+    topics: list[str],
+    dead_letters: Mapping[str, str],
+    decode: Callable[[Message], Record | DeadLetter],
+    sink: Sink[W] | None,
+    transactional: bool = False,
+    pipelined: bool = False,
+) -> Runtime:
     """A consumer, a producer (transactional if asked), a checkpoint and the loop around them;
     ``dead_letters`` maps each of ``topics`` to its dead-letter topic (base names; one missing raises
     ``MissingDeadLetterTopic`` here); ``pipelined`` (when ``settings.pipelined`` allows it) checkpoints
     each batch on a writer thread while the next is handled."""
     route_dead_letter = dlq_router(settings, dead_letters, topics)
     consumer_errors = ClientErrors("consumer", escalated=True)  # the runtime stops on a fatal one
-    consumer = build_consumer(settings, group, **membership(settings), **fetching(settings), **hooks_of(consumer_errors))
+    consumer = build_consumer(
+        settings, group, **membership(settings), **fetching(settings), **hooks_of(consumer_errors)
+    )
     txn_id = transactional_id(settings, group) if transactional else None
     producer = build_producer(settings, transactional_id=txn_id)
-    checkpoint = Checkpoint(consumer=consumer, producer=producer, sink=sink, dlq_topic_of=route_dead_letter,
-                            transactional=transactional, commit_interval_s=commit_interval_s(settings),
-                            producer_factory=lambda: build_producer(settings, transactional_id=txn_id),
-                            group=settings.group(group))
-    runtime = Runtime(consumer=consumer, topics=[settings.topic(t) for t in topics],
-                      decode=for_group(decode, settings.group(group)),
-                      processor=processor, checkpoint=checkpoint, hooks=RuntimeHooks(processor.name, settings.group(group)),
-                      config=loop_config(settings, pipelined=pipelined), client_errors=consumer_errors)
+    checkpoint = Checkpoint(
+        consumer=consumer,
+        producer=producer,
+        sink=sink,
+        dlq_topic_of=route_dead_letter,
+        transactional=transactional,
+        commit_interval_s=commit_interval_s(settings),
+        producer_factory=lambda: build_producer(settings, transactional_id=txn_id),
+        group=settings.group(group),
+    )
+    runtime = Runtime(
+        consumer=consumer,
+        topics=[settings.topic(t) for t in topics],
+        decode=for_group(decode, settings.group(group)),
+        processor=processor,
+        checkpoint=checkpoint,
+        hooks=RuntimeHooks(processor.name, settings.group(group)),
+        config=loop_config(settings, pipelined=pipelined),
+        client_errors=consumer_errors,
+    )
     tune_gc(settings)
     return runtime
 
@@ -70,9 +94,14 @@ def build_runtime(settings: ProcessorSettings, *, processor: Processor[W], group
 def loop_config(settings: RuntimeSettings, *, pipelined: bool = False) -> LoopConfig:
     """The loop's batching from the settings; ``pipelined`` is the processor's ask, which
     ``HERALD_PIPELINED=false`` overrides."""
-    return LoopConfig(batch_max_records=settings.batch_max_records, batch_timeout_s=settings.batch_timeout_s,
-                      pipelined=pipelined and settings.pipelined, eager=settings.eager_batches,
-                      shutdown_timeout_s=settings.shutdown_timeout_s, stall_timeout_s=settings.stall_timeout_s)
+    return LoopConfig(
+        batch_max_records=settings.batch_max_records,
+        batch_timeout_s=settings.batch_timeout_s,
+        pipelined=pipelined and settings.pipelined,
+        eager=settings.eager_batches,
+        shutdown_timeout_s=settings.shutdown_timeout_s,
+        stall_timeout_s=settings.stall_timeout_s,
+    )
 
 
 def commit_interval_s(settings: RuntimeSettings) -> float:
@@ -97,8 +126,10 @@ def membership(settings: ProcessorSettings) -> dict[str, str | int]:
     leaving) takes two rounds, so each round lasts up to one interval with partitions unowned
     (docs/decisions/0022-static-membership-and-heartbeats.md). One small request a second per consumer
     is nothing to the broker."""
-    config: dict[str, str | int] = {"session.timeout.ms": settings.session_timeout_ms,
-              "heartbeat.interval.ms": min(HEARTBEAT_MS, settings.session_timeout_ms // 3)}
+    config: dict[str, str | int] = {
+        "session.timeout.ms": settings.session_timeout_ms,
+        "heartbeat.interval.ms": min(HEARTBEAT_MS, settings.session_timeout_ms // 3),
+    }
     if settings.instance_id:
         config["group.instance.id"] = settings.instance_id
     return config

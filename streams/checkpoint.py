@@ -32,6 +32,7 @@ offsets and commit). ``prepare`` never touches the consumer, so the pipelined ru
 writer thread; ``finish`` runs on the thread that polls the consumer (a synchronous offset commit
 from another thread can wait forever for a rebalance callback that is waiting for it).
 """
+
 from __future__ import annotations
 
 import logging
@@ -78,11 +79,21 @@ class Checkpoint:
     fan-out's bell rows are idempotent and its push requests are produced again.
     """
 
-    def __init__(self, *, consumer: Any, producer: Any, sink: Sink[Any] | None,
-                 dlq_topic_of: Callable[[str], str], transactional: bool = False,
-                 flush_timeout_s: float = 30.0, commit_interval_s: float = 0.0,
-                 clock: Callable[[], float] = time.monotonic, producer_factory: Callable[[], Any] | None = None,
-                 txn_timeout_s: float = TXN_TIMEOUT_S, group: str = "") -> None:
+    def __init__(
+        self,
+        *,
+        consumer: Any,
+        producer: Any,
+        sink: Sink[Any] | None,
+        dlq_topic_of: Callable[[str], str],
+        transactional: bool = False,
+        flush_timeout_s: float = 30.0,
+        commit_interval_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        producer_factory: Callable[[], Any] | None = None,
+        txn_timeout_s: float = TXN_TIMEOUT_S,
+        group: str = "",
+    ) -> None:
         self._consumer = consumer
         self._group = group  # the consumer group, named on every dead letter (streams/deadletter.py)
         self._producer = producer
@@ -110,8 +121,9 @@ class Checkpoint:
         producer = self._live_producer()
         if outcome.writes is not None and self._sink is not None:
             outcome.dead_letters.extend(self._sink.write(outcome.writes) or ())  # 1
-        outputs = outcome.outputs + [to_output(d, self._dlq_topic_of(d.message.topic()), group=self._group)
-                                     for d in outcome.dead_letters]
+        outputs = outcome.outputs + [
+            to_output(d, self._dlq_topic_of(d.message.topic()), group=self._group) for d in outcome.dead_letters
+        ]
         if not (self._transactional and outputs):
             self._guarded(self._produce, outputs)  # 2
             self._guarded(self._flush)  # 3
@@ -212,8 +224,9 @@ class Checkpoint:
                 producer.purge(in_queue=True, in_flight=True)
             except Exception:  # a fatal producer may refuse even this; it is dropped anyway
                 pass
-        raise ClientFatal(f"Kafka producer failed fatally: {reason_line(exc)}",
-                          recoverable=self._producer_factory is not None) from exc
+        raise ClientFatal(
+            f"Kafka producer failed fatally: {reason_line(exc)}", recoverable=self._producer_factory is not None
+        ) from exc
 
 
 def produce_all(producer: Any, outputs: list[Output]) -> list[str]:

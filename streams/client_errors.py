@@ -17,6 +17,7 @@ its consumer, and stops the process (``streams.runtime.EXIT_FATAL``). A ``Client
 
 docs/decisions/0111-client-errors-once-per-outage.md
 """
+
 from __future__ import annotations
 
 import json
@@ -29,9 +30,12 @@ from typing import Any, Callable
 from confluent_kafka import KafkaError
 from prometheus_client import Counter as PromCounter
 
-CLIENT_ERRORS = PromCounter("herald_kafka_client_errors_total",
-                            "Errors a Kafka client reported (error callback and librdkafka log lines), by client "
-                            "kind and librdkafka error code or log facility", ["client", "code"])
+CLIENT_ERRORS = PromCounter(
+    "herald_kafka_client_errors_total",
+    "Errors a Kafka client reported (error callback and librdkafka log lines), by client "
+    "kind and librdkafka error code or log facility",
+    ["client", "code"],
+)
 STATS_INTERVAL_MS = 5000  # how soon after a broker is back the closing line comes; the stats cost is per interval
 
 # librdkafka log facilities that report a broker connection failing (rdkafka_broker.c).
@@ -42,8 +46,14 @@ _LIBRDKAFKA_LOG = logging.getLogger("herald.librdkafka")
 class ClientErrors:
     """One client's error episodes. Thread-safe: librdkafka's callbacks come on whichever thread polls."""
 
-    def __init__(self, client: str, *, log: logging.Logger = _LIBRDKAFKA_LOG,
-                 clock: Callable[[], float] = time.monotonic, escalated: bool = False) -> None:
+    def __init__(
+        self,
+        client: str,
+        *,
+        log: logging.Logger = _LIBRDKAFKA_LOG,
+        clock: Callable[[], float] = time.monotonic,
+        escalated: bool = False,
+    ) -> None:
         self.client = client
         self.fatal: str | None = None  # the first fatal error reported: "<code>: <text>"
         self._escalated = escalated
@@ -73,8 +83,9 @@ class ClientErrors:
                 self._since = self._clock()
             self._codes[code] += 1
         if opens:
-            self._log.error("%s: broker unreachable: %s (%s); further errors are counted until it is back",
-                            self.client, text, code)
+            self._log.error(
+                "%s: broker unreachable: %s (%s); further errors are counted until it is back", self.client, text, code
+            )
 
     def reachable(self) -> None:
         """A broker answers again: closes the episode with one line (nothing when there was none)."""
@@ -84,8 +95,9 @@ class ClientErrors:
             took, codes = self._clock() - self._since, self._codes
             self._since, self._codes = None, Counter()
         detail = ", ".join(f"{code} {n}" for code, n in codes.most_common())
-        self._log.warning("%s: broker reachable again after %.0f s, %d errors (%s)", self.client, took,
-                          sum(codes.values()), detail)
+        self._log.warning(
+            "%s: broker reachable again after %.0f s, %d errors (%s)", self.client, took, sum(codes.values()), detail
+        )
 
     # -- what librdkafka calls ---------------------------------------------------------------------
 
@@ -129,5 +141,9 @@ def client_hooks(client: str) -> dict[str, Any]:
 
 def hooks_of(errors: ClientErrors) -> dict[str, Any]:
     """The config entries that route a client's errors and log lines through ``errors``."""
-    return {"logger": errors, "error_cb": errors.error_cb, "stats_cb": errors.stats_cb,
-            "statistics.interval.ms": STATS_INTERVAL_MS}
+    return {
+        "logger": errors,
+        "error_cb": errors.error_cb,
+        "stats_cb": errors.stats_cb,
+        "statistics.interval.ms": STATS_INTERVAL_MS,
+    }

@@ -1,4 +1,5 @@
 """confluent-kafka client configs; clients are built at start-up and passed in, never reached globally."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -33,8 +34,9 @@ def consumer_config(settings: KafkaSettings, group: str, **overrides: Any) -> di
     return config
 
 
-def producer_config(settings: KafkaSettings, *, transactional_id: str | None = None,
-                    **overrides: Any) -> dict[str, Any]:
+def producer_config(
+    settings: KafkaSettings, *, transactional_id: str | None = None, **overrides: Any
+) -> dict[str, Any]:
     """Idempotent, acks=all, a short linger, compression as set (``HERALD_KAFKA_COMPRESSION``, none by
     default: see KafkaSettings); Java's murmur2 partitioner so keys land where Java producers would put them."""
     config: dict[str, Any] = {

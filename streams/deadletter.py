@@ -1,4 +1,5 @@
 """Turning a DeadLetter into the record that goes to a dead-letter topic."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -33,8 +34,11 @@ def to_output(dead: DeadLetter, dlq_topic: str, now: datetime | None = None, gro
     extra = [(k, v) for k, v in dead.headers if k != H_FIRST_FAILED]
     replaced = {H_FIRST_FAILED, H_GROUP, H_REPLAY_FOR, *(k for k, _ in extra)}
     original = [(k, v) for k, v in (msg.headers() or []) if not k.startswith("herald.error.") and k not in replaced]
-    first = _header(msg, H_FIRST_FAILED) or dict(dead.headers).get(H_FIRST_FAILED) \
+    first = (
+        _header(msg, H_FIRST_FAILED)
+        or dict(dead.headers).get(H_FIRST_FAILED)
         or (now or datetime.now(timezone.utc)).isoformat().encode()
+    )
     ours = [
         (H_ERROR_TYPE, dead.error_type.encode()),
         (H_REASON, dead.reason[:REASON_MAX].encode()),

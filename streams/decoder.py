@@ -1,4 +1,5 @@
 """Decoding never raises into the loop: it returns ``Record | DeadLetter``."""
+
 from __future__ import annotations
 
 from typing import Any, Callable

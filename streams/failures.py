@@ -14,6 +14,7 @@ The module knows no driver: it reads the PEP 249 class names (``DataError``, ``I
 ``OperationalError``, ``InterfaceError``), a ``sqlstate`` attribute (psycopg) and librdkafka's
 ``KafkaError`` flags, along the exception's chain (SQLAlchemy wraps the driver's error in ``orig``).
 """
+
 from __future__ import annotations
 
 from enum import Enum

@@ -11,6 +11,7 @@ heartbeat (``RuntimeHooks.on_loop``); readiness is a claim about progress: no fa
 not failing in a row, no partition behind without progress, partitions held (or records got
 recently), and the database answers.
 """
+
 from __future__ import annotations
 
 import errno
@@ -20,8 +21,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
@@ -92,8 +93,15 @@ class _Handler(BaseHTTPRequestHandler):
 class HealthServer:
     """``/metrics``, ``/healthz`` and ``/readyz`` on one port, served from a daemon thread."""
 
-    def __init__(self, port: int, *, live: dict[str, Probe], ready: dict[str, Probe],
-                 registry: CollectorRegistry = REGISTRY, host: str = "0.0.0.0") -> None:
+    def __init__(
+        self,
+        port: int,
+        *,
+        live: dict[str, Probe],
+        ready: dict[str, Probe],
+        registry: CollectorRegistry = REGISTRY,
+        host: str = "0.0.0.0",
+    ) -> None:
         handler = type("HealthHandler", (_Handler,), {"live": live, "ready": ready, "registry": registry})
         self._httpd = ThreadingHTTPServer((host, port), handler)
         self._httpd.daemon_threads = True
@@ -111,8 +119,14 @@ class HealthServer:
         self._httpd.server_close()
 
 
-def serve_process(process: str, port: int | None, *, default_port: int, live: dict[str, Probe] | None = None,
-                  ready: dict[str, Probe] | None = None) -> HealthServer | None:
+def serve_process(
+    process: str,
+    port: int | None,
+    *,
+    default_port: int,
+    live: dict[str, Probe] | None = None,
+    ready: dict[str, Probe] | None = None,
+) -> HealthServer | None:
     """Called once from a process's ``__main__`` before its loop. ``port`` (the setting) None means
     ``default_port``, 0 means no server. Failing to bind ends the process (a misconfigured port must not go
     unseen): a port already taken with exit code ``EXIT_PORT_IN_USE`` and a line naming the pid that holds it."""
@@ -131,21 +145,30 @@ def serve_process(process: str, port: int | None, *, default_port: int, live: di
     return server
 
 
-def serve_consumer(process: str, settings: ProcessorSettings, hooks: RuntimeHooks, *, default_port: int,
-                   engine: Engine | None = None) -> HealthServer | None:
+def serve_consumer(
+    process: str, settings: ProcessorSettings, hooks: RuntimeHooks, *, default_port: int, engine: Engine | None = None
+) -> HealthServer | None:
     """The endpoint of a consumer-group processor: live while its loop turns, ready while it holds
     partitions (or got records lately) and, given an ``engine``, while the database answers."""
-    ready = {"consumer": consumer_ready(hooks, stall_timeout_s=settings.stall_timeout_s,
-                                        max_failed_batches=settings.ready_max_failed_batches)}
+    ready = {
+        "consumer": consumer_ready(
+            hooks, stall_timeout_s=settings.stall_timeout_s, max_failed_batches=settings.ready_max_failed_batches
+        )
+    }
     if engine is not None:
         ready["database"] = database_answers(engine)
-    return serve_process(process, settings.metrics_port, default_port=default_port,
-                         live={"loop": heartbeat_within(lambda: hooks.last_loop_at, settings.liveness_timeout_s)},
-                         ready=ready)
+    return serve_process(
+        process,
+        settings.metrics_port,
+        default_port=default_port,
+        live={"loop": heartbeat_within(lambda: hooks.last_loop_at, settings.liveness_timeout_s)},
+        ready=ready,
+    )
 
 
-def heartbeat_within(last_beat: Callable[[], float | None], max_silence_s: float,
-                     clock: Callable[[], float] = time.monotonic) -> Probe:
+def heartbeat_within(
+    last_beat: Callable[[], float | None], max_silence_s: float, clock: Callable[[], float] = time.monotonic
+) -> Probe:
     """Live while ``last_beat()`` (a monotonic time, None before the first) is at most ``max_silence_s``
     old; before the first beat, the probe's creation counts as one (start-up grace)."""
     created = clock()
@@ -155,16 +178,24 @@ def heartbeat_within(last_beat: Callable[[], float | None], max_silence_s: float
         if silent > max_silence_s:
             return Check(False, f"loop silent for {silent:.0f}s (limit {max_silence_s:.0f}s)")
         return Check(True, f"loop turned {silent:.1f}s ago")
+
     return probe
 
 
-def consumer_ready(hooks: RuntimeHooks, recent_s: float = 30.0, clock: Callable[[], float] = time.monotonic, *,
-                   stall_timeout_s: float, max_failed_batches: int) -> Probe:
+def consumer_ready(
+    hooks: RuntimeHooks,
+    recent_s: float = 30.0,
+    clock: Callable[[], float] = time.monotonic,
+    *,
+    stall_timeout_s: float,
+    max_failed_batches: int,
+) -> Probe:
     """Ready while the consumer makes progress (RuntimeHooks state): not when a Kafka client failed
     fatally, when ``max_failed_batches`` batches failed in a row (its partitions are paused between
     retries), or when a partition is behind and has had no batch done for ``stall_timeout_s``; else
     while it holds partitions or got records within ``recent_s``. The two limits are settings
     (``RuntimeSettings.stall_timeout_s``, ``MetricsSettings.ready_max_failed_batches``): no default here."""
+
     def probe() -> Check:
         if hooks.fatal:
             return Check(False, f"Kafka client failed fatally: {hooks.fatal}")
@@ -173,12 +204,15 @@ def consumer_ready(hooks: RuntimeHooks, recent_s: float = 30.0, clock: Callable[
         stalled = hooks.stalled(stall_timeout_s, clock())
         if stalled:
             names = ", ".join(f"{t}[{p}]" for t, p in stalled[:5])
-            return Check(False, f"{len(stalled)} partitions behind with no progress for {stall_timeout_s:.0f}s: {names}")
+            return Check(
+                False, f"{len(stalled)} partitions behind with no progress for {stall_timeout_s:.0f}s: {names}"
+            )
         if hooks.assigned > 0:
             return Check(True, f"{hooks.assigned} partitions assigned")
         if hooks.last_records_at is not None and clock() - hooks.last_records_at <= recent_s:
             return Check(True, "records polled recently")
         return Check(False, "no partitions assigned and no records polled recently")
+
     return probe
 
 
@@ -190,4 +224,5 @@ def database_answers(engine: Engine) -> Probe:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         return Check(True)
+
     return probe

@@ -8,6 +8,7 @@ database): an event the SDK accepts is one the database stores.
 Characters: Postgres text cannot hold NUL (U+0000), in a column or in JSONB, so no string field may
 contain one. Everything else valid Unicode is stored as it is.
 """
+
 from __future__ import annotations
 
 from typing import Any, Mapping
@@ -73,8 +74,9 @@ def attributes_problem(attributes: Mapping[str, str]) -> str | None:
     if len(attributes) > ATTRIBUTES_MAX:
         return f"attributes has {len(attributes)} entries; at most {ATTRIBUTES_MAX}"
     for key, value in attributes.items():
-        problem = text_problem("an attribute key", key, ATTRIBUTE_KEY_MAX) or \
-            text_problem("an attribute value", value, ATTRIBUTE_VALUE_MAX)
+        problem = text_problem("an attribute key", key, ATTRIBUTE_KEY_MAX) or text_problem(
+            "an attribute value", value, ATTRIBUTE_VALUE_MAX
+        )
         if problem is not None:
             return problem
     return None

@@ -8,6 +8,7 @@ whatever its value, a guard against a careless ``extra={"title": event.title}``.
 A stdlib ``logging.Formatter`` of 40 lines rather than python-json-logger: the format is small and
 fixed, and the redaction needs to sit in the formatter anyway.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,5 +38,8 @@ class JsonFormatter(logging.Formatter):
 
 def extras(record: logging.LogRecord) -> dict[str, object]:
     """The ``extra`` fields of ``record``, with PHI-named keys redacted."""
-    return {key: "[redacted]" if key in _REDACTED else value
-            for key, value in vars(record).items() if key not in _STANDARD and not key.startswith("_")}
+    return {
+        key: "[redacted]" if key in _REDACTED else value
+        for key, value in vars(record).items()
+        if key not in _STANDARD and not key.startswith("_")
+    }

@@ -4,6 +4,7 @@ These are the contract between services, so they live in ``streams``; what an ev
 (catalogue, visibility, recipients) lives in ``processors``. ``validate`` runs on both sides of
 the wire: the producer SDK refuses an invalid event at the call, the runtime dead-letters one on read.
 """
+
 from __future__ import annotations
 
 import operator
@@ -65,8 +66,11 @@ def activity_problem(d: AvroDict) -> str | None:
         return "organization_id is required"
     event_type = d["event_type"]
     if not _EVENT_TYPE.fullmatch(event_type or ""):
-        return f"event_type {event_type!r} must be UPPER_SNAKE_CASE" if len(event_type or "") <= 64 \
+        return (
+            f"event_type {event_type!r} must be UPPER_SNAKE_CASE"
+            if len(event_type or "") <= 64
             else "event_type must be UPPER_SNAKE_CASE of at most 64 characters"
+        )
     if not d["title"]:
         return "title is required"
     visibility = d.get("visibility")
@@ -118,12 +122,22 @@ class ActivityEvent:
     def from_avro(cls, d: AvroDict) -> "ActivityEvent":
         return cls(
             event_id=d["event_id"] if isinstance(d["event_id"], uuid.UUID) else uuid.UUID(d["event_id"]),
-            event_type=d["event_type"], occurred_at=d["occurred_at"], organization_id=d["organization_id"],
-            title=d["title"], priority=parse_priority(d.get("priority")), actor_user_id=d.get("actor_user_id"),
-            patient_id=d.get("patient_id"), encounter_id=d.get("encounter_id"), resource_type=d.get("resource_type"),
-            resource_id=d.get("resource_id"), practitioner_user_id=d.get("practitioner_user_id"),
-            description=d.get("description"), notify=d.get("notify", False), visibility=d.get("visibility"),
-            attributes=d.get("attributes") or {}, source=d.get("source") or "",
+            event_type=d["event_type"],
+            occurred_at=d["occurred_at"],
+            organization_id=d["organization_id"],
+            title=d["title"],
+            priority=parse_priority(d.get("priority")),
+            actor_user_id=d.get("actor_user_id"),
+            patient_id=d.get("patient_id"),
+            encounter_id=d.get("encounter_id"),
+            resource_type=d.get("resource_type"),
+            resource_id=d.get("resource_id"),
+            practitioner_user_id=d.get("practitioner_user_id"),
+            description=d.get("description"),
+            notify=d.get("notify", False),
+            visibility=d.get("visibility"),
+            attributes=d.get("attributes") or {},
+            source=d.get("source") or "",
         ).validate()
 
     def to_avro(self) -> AvroDict:
@@ -164,9 +178,15 @@ class DirectoryChange:
     @classmethod
     def from_avro(cls, d: AvroDict) -> "DirectoryChange":
         return cls(
-            entity=d["entity"], organization_id=d["organization_id"], user_id=d["user_id"],
-            changed_at=d["changed_at"], patient_id=d.get("patient_id"), roles=tuple(d.get("roles") or ()),
-            active=d.get("active", True), timezone=d.get("timezone"), supervisor_user_id=d.get("supervisor_user_id"),
+            entity=d["entity"],
+            organization_id=d["organization_id"],
+            user_id=d["user_id"],
+            changed_at=d["changed_at"],
+            patient_id=d.get("patient_id"),
+            roles=tuple(d.get("roles") or ()),
+            active=d.get("active", True),
+            timezone=d.get("timezone"),
+            supervisor_user_id=d.get("supervisor_user_id"),
         ).validate()
 
     def to_avro(self) -> AvroDict:
@@ -209,11 +229,19 @@ class PushRequest:
     def from_avro(cls, d: AvroDict) -> "PushRequest":
         event_id = d.get("event_id")
         return cls(
-            notification_id=_as_uuid(d["notification_id"]), user_id=d["user_id"],
-            organization_id=d["organization_id"], event_type=d["event_type"], priority=Priority(d["priority"]),
-            occurred_at=d["occurred_at"], requested_at=d["requested_at"], kind=d.get("kind", "event"),
-            event_id=_as_uuid(event_id) if event_id else None, resource_type=d.get("resource_type"),
-            resource_id=d.get("resource_id"), digest_count=d.get("digest_count", 0), attempt=d.get("attempt", 0),
+            notification_id=_as_uuid(d["notification_id"]),
+            user_id=d["user_id"],
+            organization_id=d["organization_id"],
+            event_type=d["event_type"],
+            priority=Priority(d["priority"]),
+            occurred_at=d["occurred_at"],
+            requested_at=d["requested_at"],
+            kind=d.get("kind", "event"),
+            event_id=_as_uuid(event_id) if event_id else None,
+            resource_type=d.get("resource_type"),
+            resource_id=d.get("resource_id"),
+            digest_count=d.get("digest_count", 0),
+            attempt=d.get("attempt", 0),
         )
 
     def to_avro(self) -> AvroDict:
@@ -224,7 +252,9 @@ class PushRequest:
         return d
 
 
-_PUSH_TAIL = operator.attrgetter(*[name for name in PushRequest.__slots__ if name not in ("notification_id", "user_id")])
+_PUSH_TAIL = operator.attrgetter(
+    *[name for name in PushRequest.__slots__ if name not in ("notification_id", "user_id")]
+)
 
 
 def _fields(message: Any) -> AvroDict:

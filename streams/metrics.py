@@ -4,6 +4,7 @@ sprinkled through the loop; each processor defines its own domain metrics in its
 Names are ``herald_*``; labels are low-cardinality (processor, group, topic, partition, outcome,
 reason class): never a user, patient or event id.
 """
+
 from __future__ import annotations
 
 import time
@@ -13,20 +14,50 @@ from prometheus_client import Counter, Gauge, Histogram
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
 RECORDS_IN = Counter("herald_records_in_total", "Records consumed", ["processor", "topic"])
-RECORDS_OUT = Counter("herald_records_out_total", "Records whose effect is durable, by outcome", ["processor", "topic", "outcome"])
-RECORDS_FAILED = Counter("herald_records_failed_total", "Records of batches that failed and will be redone", ["processor", "topic"])
-DEAD_LETTERED = Counter("herald_records_dead_lettered_total", "Records sent to a dead-letter topic", ["processor", "topic", "reason"])
-BATCH_SECONDS = Histogram("herald_batch_duration_seconds", "Time from poll to committed offsets", ["processor"], buckets=_LATENCY_BUCKETS)
-E2E_SECONDS = Histogram("herald_end_to_end_latency_seconds", "Record timestamp to durable effect", ["processor"], buckets=_LATENCY_BUCKETS)
-LAG_MESSAGES = Gauge("herald_consumer_lag_messages", "Records behind the partition end, as this consumer sees it", ["group", "topic", "partition"])
-LAG_SECONDS = Gauge("herald_consumer_lag_seconds", "Age of the oldest record not yet consumed (0 when caught up)", ["group", "topic", "partition"])
+RECORDS_OUT = Counter(
+    "herald_records_out_total", "Records whose effect is durable, by outcome", ["processor", "topic", "outcome"]
+)
+RECORDS_FAILED = Counter(
+    "herald_records_failed_total", "Records of batches that failed and will be redone", ["processor", "topic"]
+)
+DEAD_LETTERED = Counter(
+    "herald_records_dead_lettered_total", "Records sent to a dead-letter topic", ["processor", "topic", "reason"]
+)
+BATCH_SECONDS = Histogram(
+    "herald_batch_duration_seconds", "Time from poll to committed offsets", ["processor"], buckets=_LATENCY_BUCKETS
+)
+E2E_SECONDS = Histogram(
+    "herald_end_to_end_latency_seconds", "Record timestamp to durable effect", ["processor"], buckets=_LATENCY_BUCKETS
+)
+LAG_MESSAGES = Gauge(
+    "herald_consumer_lag_messages",
+    "Records behind the partition end, as this consumer sees it",
+    ["group", "topic", "partition"],
+)
+LAG_SECONDS = Gauge(
+    "herald_consumer_lag_seconds",
+    "Age of the oldest record not yet consumed (0 when caught up)",
+    ["group", "topic", "partition"],
+)
 REBALANCES = Counter("herald_rebalances_total", "Partition assignment changes", ["processor", "kind"])
 ASSIGNED = Gauge("herald_assigned_partitions", "Partitions assigned to this process", ["processor"])
-FAILING_BATCHES = Gauge("herald_consecutive_failed_batches", "Batches failed in a row since the last one that succeeded", ["processor"])
-STALLED = Gauge("herald_partition_stalled", "1 while a partition is behind and has made no progress for HERALD_STALL_TIMEOUT_S", ["group", "topic", "partition"])
-CLIENT_FATAL = Gauge("herald_client_fatal", "1 once a Kafka client of this process failed fatally and could not be replaced", ["processor"])
+FAILING_BATCHES = Gauge(
+    "herald_consecutive_failed_batches", "Batches failed in a row since the last one that succeeded", ["processor"]
+)
+STALLED = Gauge(
+    "herald_partition_stalled",
+    "1 while a partition is behind and has made no progress for HERALD_STALL_TIMEOUT_S",
+    ["group", "topic", "partition"],
+)
+CLIENT_FATAL = Gauge(
+    "herald_client_fatal",
+    "1 once a Kafka client of this process failed fatally and could not be replaced",
+    ["processor"],
+)
 PUBLISHED = Counter("herald_published_total", "Records the producer SDK got acknowledged", ["topic"])
-PUBLISH_FAILED = Counter("herald_publish_failures_total", "Records the producer SDK could not deliver", ["topic", "reason"])
+PUBLISH_FAILED = Counter(
+    "herald_publish_failures_total", "Records the producer SDK could not deliver", ["topic", "reason"]
+)
 
 
 class RuntimeHooks:
@@ -58,7 +89,9 @@ class RuntimeHooks:
         """Called at the top of every loop iteration: the heartbeat /healthz checks."""
         self.last_loop_at = time.monotonic()
 
-    def on_batch_done(self, ok: dict[str, int], dead: dict[tuple[str, str], int], started: float, newest_ts_ms: int) -> None:
+    def on_batch_done(
+        self, ok: dict[str, int], dead: dict[tuple[str, str], int], started: float, newest_ts_ms: int
+    ) -> None:
         """Called after a batch's offsets are committed: ``ok`` per topic, ``dead`` per (topic, reason)."""
         self.last_records_at = time.monotonic()
         self.failing = 0

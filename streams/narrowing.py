@@ -7,6 +7,7 @@ write: its own transaction); a single item that fails is returned with its error
 propagates at once, leaving the parts already written as they are: callers redo the whole list, and
 their writes are idempotent. With k offending items among n it costs about ``k·2·log2(n)`` writes.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Sequence, TypeVar
@@ -14,16 +15,21 @@ from typing import Callable, Sequence, TypeVar
 T = TypeVar("T")
 
 
-def narrow(items: Sequence[T], write: Callable[[Sequence[T]], None],
-           isolates: Callable[[Exception], bool]) -> list[tuple[T, Exception]]:
+def narrow(
+    items: Sequence[T], write: Callable[[Sequence[T]], None], isolates: Callable[[Exception], bool]
+) -> list[tuple[T, Exception]]:
     """Writes ``items`` part by part around the ones that fail alone; returns those, with their errors."""
     refused: list[tuple[T, Exception]] = []
     _narrow(items, write, isolates, refused)
     return refused
 
 
-def _narrow(items: Sequence[T], write: Callable[[Sequence[T]], object], isolates: Callable[[Exception], bool],
-            refused: list[tuple[T, Exception]]) -> None:
+def _narrow(
+    items: Sequence[T],
+    write: Callable[[Sequence[T]], object],
+    isolates: Callable[[Exception], bool],
+    refused: list[tuple[T, Exception]],
+) -> None:
     if not items:
         return
     try:

@@ -5,6 +5,7 @@ Why: a processor left running by a crashed demo keeps its metrics port, and the 
 a bare "Address already in use" traceback in every log. Naming the pid and what it is turns that into
 one line the operator can act on. Linux only (/proc); elsewhere the owner is simply unknown.
 """
+
 from __future__ import annotations
 
 import errno
@@ -75,16 +76,16 @@ def _name(argv: list[str]) -> str:
         if module in ("api", "api.__main__"):
             return "herald api"
         if module in ("cli.main", "cli"):
-            return "herald " + " ".join(argv[argv.index("-m") + 2:])[:60]
+            return "herald " + " ".join(argv[argv.index("-m") + 2 :])[:60]
     names = [Path(a).name for a in argv[:2]]
     if "herald" in names:  # the console script, run directly or by its interpreter
-        return "herald " + " ".join(argv[names.index("herald") + 1:])[:60]
+        return "herald " + " ".join(argv[names.index("herald") + 1 :])[:60]
     return " ".join(" ".join(argv).split())[:80] or "a process whose command line is unreadable"
 
 
 def _stat_fields(pid: int, proc: Path) -> list[str]:
     stat = (proc / str(pid) / "stat").read_text()
-    return stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": comm may hold spaces
+    return stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": comm may hold spaces
 
 
 def _parent(pid: int, proc: Path) -> int | None:
@@ -114,12 +115,19 @@ def in_use_message(port: int, setting: str, owner: PortOwner | None = None, *, l
     """The one line to print when ``port`` cannot be bound; ``setting`` names the variable that moves it."""
     owner = owner or (port_owner(port) if look else None)
     if owner is None:
-        return (f"port {port} is in use by a process this user cannot see (another user's, or outside this "
-                f"host's /proc); free it or set {setting}")
-    when = "left running by an earlier run" if owner.orphan else (
-        f"running for {_duration(owner.age_s)}" if owner.age_s is not None else "running")
-    return (f"port {port} is in use by pid {owner.pid} ({owner.what}, {when}); "
-            f"stop it with `kill {owner.pid}` or set {setting}")
+        return (
+            f"port {port} is in use by a process this user cannot see (another user's, or outside this "
+            f"host's /proc); free it or set {setting}"
+        )
+    when = (
+        "left running by an earlier run"
+        if owner.orphan
+        else (f"running for {_duration(owner.age_s)}" if owner.age_s is not None else "running")
+    )
+    return (
+        f"port {port} is in use by pid {owner.pid} ({owner.what}, {when}); "
+        f"stop it with `kill {owner.pid}` or set {setting}"
+    )
 
 
 def _duration(seconds: float) -> str:

@@ -6,6 +6,7 @@ delivery callbacks; the broker being down means records wait in the queue and ar
 and the ``herald_publish_failures_total`` metric, never raised into the request. Only an
 *invalid* event raises, at the call, because that is the caller's bug and it must never reach Kafka.
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,21 +40,31 @@ class PublishFailure:
 class Publisher:
     """A non-blocking, idempotent Kafka producer with a background poll thread."""
 
-    def __init__(self, settings: ProducerSettings, *, on_failure: Callable[[PublishFailure], None] | None = None,
-                 **overrides: Any) -> None:
-        config = producer_config(settings, **{
-            "linger.ms": settings.producer_linger_ms,
-            "queue.buffering.max.messages": settings.producer_buffer_max_messages,
-            "delivery.timeout.ms": settings.producer_delivery_timeout_ms,
-            **overrides,
-        })
+    def __init__(
+        self,
+        settings: ProducerSettings,
+        *,
+        on_failure: Callable[[PublishFailure], None] | None = None,
+        **overrides: Any,
+    ) -> None:
+        config = producer_config(
+            settings,
+            **{
+                "linger.ms": settings.producer_linger_ms,
+                "queue.buffering.max.messages": settings.producer_buffer_max_messages,
+                "delivery.timeout.ms": settings.producer_delivery_timeout_ms,
+                **overrides,
+            },
+        )
         self._producer = Producer(config)
         self._on_failure = on_failure
         self._closed = threading.Event()
         self._poller = threading.Thread(target=self._poll_loop, name="herald-publisher-poll", daemon=True)
         self._poller.start()
 
-    def publish(self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, str | bytes | None]] | None = None) -> bool:
+    def publish(
+        self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, str | bytes | None]] | None = None
+    ) -> bool:
         """Enqueues one record; returns False (and reports) when the local buffer is full."""
         try:
             self._producer.produce(topic, value, key, headers=headers, on_delivery=self._on_delivery)
@@ -112,21 +123,46 @@ class ActivityPublisher:
         serde = AvroSerde(ACTIVITY_EVENT, SchemaStore(), registry=registry, subject=f"{topic}-value")
         return cls(Publisher(settings, **kwargs), serde, topic)
 
-    def emit_activity_event(self, *, event_type: str, organization_id: str, title: str, priority: str | None = None,
-                            patient_id: str | None = None, actor_user_id: str | None = None,
-                            description: str | None = None, resource_type: str | None = None,
-                            resource_id: str | None = None, notify: bool = False, encounter_id: str | None = None,
-                            practitioner_user_id: str | None = None, visibility: str | None = None,
-                            attributes: dict[str, str] | None = None, source: str = "",
-                            occurred_at: datetime | None = None, event_id: uuid.UUID | None = None) -> uuid.UUID:
+    def emit_activity_event(
+        self,
+        *,
+        event_type: str,
+        organization_id: str,
+        title: str,
+        priority: str | None = None,
+        patient_id: str | None = None,
+        actor_user_id: str | None = None,
+        description: str | None = None,
+        resource_type: str | None = None,
+        resource_id: str | None = None,
+        notify: bool = False,
+        encounter_id: str | None = None,
+        practitioner_user_id: str | None = None,
+        visibility: str | None = None,
+        attributes: dict[str, str] | None = None,
+        source: str = "",
+        occurred_at: datetime | None = None,
+        event_id: uuid.UUID | None = None,
+    ) -> uuid.UUID:
         """Validates, encodes and enqueues one event; returns its id. Raises InvalidEvent on a bad event."""
         event = ActivityEvent(
-            event_id=event_id or uuid.uuid4(), event_type=event_type, occurred_at=occurred_at or utcnow(),
-            organization_id=organization_id, title=title, priority=parse_priority(priority),
-            actor_user_id=actor_user_id, patient_id=patient_id, encounter_id=encounter_id,
-            resource_type=resource_type, resource_id=resource_id, practitioner_user_id=practitioner_user_id,
-            description=description, notify=notify, visibility=visibility,
-            attributes={str(k): str(v) for k, v in (attributes or {}).items()}, source=source,
+            event_id=event_id or uuid.uuid4(),
+            event_type=event_type,
+            occurred_at=occurred_at or utcnow(),
+            organization_id=organization_id,
+            title=title,
+            priority=parse_priority(priority),
+            actor_user_id=actor_user_id,
+            patient_id=patient_id,
+            encounter_id=encounter_id,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            practitioner_user_id=practitioner_user_id,
+            description=description,
+            notify=notify,
+            visibility=visibility,
+            attributes={str(k): str(v) for k, v in (attributes or {}).items()},
+            source=source,
         ).validate()
         self.publish(event)
         return event.event_id

@@ -1,4 +1,5 @@
 """The values that flow through the runtime: decoded records, outputs, dead letters, outcomes."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

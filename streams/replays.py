@@ -9,6 +9,7 @@ the batch and counted in ``herald_replays_skipped_total``. Records without the h
 and replays of dead letters older than the header) go to every group, as before.
 (docs/decisions/0120-dead-letters-per-stage.md)
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -18,8 +19,11 @@ from prometheus_client import Counter
 from streams.deadletter import H_REPLAY_FOR
 from streams.records import DeadLetter, Message, Record, Skipped
 
-REPLAYS_SKIPPED = Counter("herald_replays_skipped_total",
-                          "Replayed records addressed to another consumer group, skipped and committed", ["group", "topic"])
+REPLAYS_SKIPPED = Counter(
+    "herald_replays_skipped_total",
+    "Replayed records addressed to another consumer group, skipped and committed",
+    ["group", "topic"],
+)
 
 Decode = Callable[[Message], "Record | DeadLetter | Skipped"]
 
@@ -45,4 +49,5 @@ def for_group(decode: Callable[[Message], Record | DeadLetter], group: str) -> D
             REPLAYS_SKIPPED.labels(group, msg.topic()).inc()
             return Skipped(msg)
         return decode(msg)
+
     return decode_for_group

@@ -1,4 +1,5 @@
 """Retry policy as data plus a pure function (dramatiq ``common.compute_backoff``)."""
+
 from __future__ import annotations
 
 import random

@@ -29,15 +29,16 @@ revocation completes without the batch in flight: it finishes later on the loop,
 committed only for partitions still assigned then, so the next owner of a revoked partition redoes it
 (idempotently, as after a crash). docs/decisions/0160-revoke-deadline.md
 """
+
 from __future__ import annotations
 
 import logging
 import signal
 import time
 from collections import Counter
+from collections.abc import Set as AbstractSet
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from collections.abc import Set as AbstractSet
 from types import FrameType
 from typing import Any, Callable, Protocol, Sequence
 
@@ -47,8 +48,8 @@ from streams.checkpoint import Checkpoint
 from streams.client_errors import ClientErrors, is_fatal
 from streams.errors import ClientFatal, SinkBackpressure, reason_line
 from streams.failures import Failure, classify
-from streams.narrowing import narrow
 from streams.metrics import RuntimeHooks
+from streams.narrowing import narrow
 from streams.records import DeadLetter, Message, Outcome, Record, Skipped, W
 from streams.replays import Decode
 from streams.retry import RetryPolicy, compute_backoff
@@ -98,9 +99,19 @@ EXIT_FATAL = 70  # a Kafka client failed fatally and could not be replaced: the 
 class Runtime:
     """Runs one processor over its subscribed topics until stopped."""
 
-    def __init__(self, *, consumer: Any, topics: list[str], decode: Decode,
-                 processor: Processor[Any], checkpoint: Checkpoint, hooks: RuntimeHooks, config: LoopConfig,
-                 clock: Callable[[], float] = time.monotonic, client_errors: ClientErrors | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        consumer: Any,
+        topics: list[str],
+        decode: Decode,
+        processor: Processor[Any],
+        checkpoint: Checkpoint,
+        hooks: RuntimeHooks,
+        config: LoopConfig,
+        clock: Callable[[], float] = time.monotonic,
+        client_errors: ClientErrors | None = None,
+    ) -> None:
         self._consumer = consumer
         self._client_errors = client_errors  # the consumer's error callback (streams/client_errors.py)
         self._topics = topics
@@ -114,17 +125,22 @@ class Runtime:
         self._paused: dict[tuple[str, int], float] = {}  # partition -> resume at
         self._assigned: set[tuple[str, int]] = set()
         self._failures = 0
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix=f"{processor.name}-checkpoint") \
-            if config.pipelined else None
+        self._writer = (
+            ThreadPoolExecutor(1, thread_name_prefix=f"{processor.name}-checkpoint") if config.pipelined else None
+        )
         self._inflight: _InFlight | None = None
-        self._failed_at: tuple[tuple[str, int, int], ...] | None = None  # where the last failed batch started, to see a failure repeat
+        self._failed_at: tuple[tuple[str, int, int], ...] | None = (
+            None  # where the last failed batch started, to see a failure repeat
+        )
         self._repeats = 0
         self._stalls_checked_at = clock()
 
     def run(self) -> None:
         """Loops until ``stop()`` (or SIGTERM); finishes the batch in hand, then closes the consumer."""
         self._hooks.on_start(self._topics)
-        self._consumer.subscribe(self._topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
+        self._consumer.subscribe(
+            self._topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+        )
         try:
             while not self._stopping:
                 self.step()
@@ -212,8 +228,11 @@ class Runtime:
         signal.signal(signal.SIGINT, self._on_sigterm)
 
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
-        log.info("signal %s: finishing the batch in hand, then closing (deadline %.0fs)", signum,
-                 self._config.shutdown_timeout_s)
+        log.info(
+            "signal %s: finishing the batch in hand, then closing (deadline %.0fs)",
+            signum,
+            self._config.shutdown_timeout_s,
+        )
         if not self._stopping:
             arm_deadline(self._config.shutdown_timeout_s)
         self.stop()
@@ -244,8 +263,9 @@ class Runtime:
         if not self._settle():  # the batch before failed and was rewound: this one goes with it
             self._rewind(messages, 0.0, None)
             return
-        self._inflight = _InFlight(self._writer.submit(self._checkpoint.prepare, outcome), messages, decoded,
-                                   outcome, started)
+        self._inflight = _InFlight(
+            self._writer.submit(self._checkpoint.prepare, outcome), messages, decoded, outcome, started
+        )
 
     def _settle(self, timeout_s: float | None = None) -> bool | None:
         """Finishes the batch in flight (pipelined mode): waits for its writes, then commits its
@@ -286,8 +306,11 @@ class Runtime:
 
     def _retry_later(self, messages: list[Message], exc: Exception) -> None:
         self._failures += 1  # any failure before the commit: redo the batch
-        self._rewind(messages, compute_backoff(self._failures, base=self._config.retry.base,
-                                               cap=self._config.retry.cap, jitter=True), exc)
+        self._rewind(
+            messages,
+            compute_backoff(self._failures, base=self._config.retry.base, cap=self._config.retry.cap, jitter=True),
+            exc,
+        )
 
     def _repeated(self, messages: list[Message]) -> bool:
         """Counts this failure against the batch's start; True once it failed ``isolate_after`` times there."""
@@ -296,15 +319,20 @@ class Runtime:
         self._failed_at = at
         return self._repeats >= self._config.isolate_after
 
-    def _isolate(self, messages: list[Message], decoded: list[Record | DeadLetter | Skipped], exc: Exception,
-                 kind: Failure) -> bool:
+    def _isolate(
+        self, messages: list[Message], decoded: list[Record | DeadLetter | Skipped], exc: Exception, kind: Failure
+    ) -> bool:
         """Writes the batch in ever smaller parts (halves of halves, in order) until the records that fail
         on their own are found; those are dead-lettered with the error's first line, everything else is
         written, and the batch's offsets commit. A transient error on the way rewinds the whole batch
         (the parts written are written again, idempotently)."""
         started = self._clock()
-        log.warning("batch of %d failed (%s error: %s); narrowing it down to the records that cause it",
-                    len(messages), kind.value, reason_line(exc))
+        log.warning(
+            "batch of %d failed (%s error: %s); narrowing it down to the records that cause it",
+            len(messages),
+            kind.value,
+            reason_line(exc),
+        )
         records = [d for d in decoded if isinstance(d, Record)]
         rejected: list[DeadLetter] = []
         produced: list[DeadLetter] = []  # the processor's own dead letters, produced with their parts
@@ -323,6 +351,7 @@ class Runtime:
 
     def _bisect(self, records: list[Record], rejected: list[DeadLetter], produced: list[DeadLetter]) -> None:
         """Writes ``records`` part by part (streams/narrowing.py); those that fail alone join ``rejected``."""
+
         def write(part: Sequence[Record]) -> None:
             outcome = self._processor.handle(list(part))
             self._checkpoint.commit(outcome, [])
@@ -349,8 +378,13 @@ class Runtime:
         """Seeks every partition of the batch back to its first offset and pauses it for ``wait_s``
         (``exc`` None: a batch rewound with the failed one before it, which paused its partitions)."""
         if exc is not None:
-            log.warning("batch of %d failed (%s: %s); retrying in %.1fs", len(messages), type(exc).__name__,
-                        reason_line(exc), wait_s)
+            log.warning(
+                "batch of %d failed (%s: %s); retrying in %.1fs",
+                len(messages),
+                type(exc).__name__,
+                reason_line(exc),
+                wait_s,
+            )
             self._hooks.on_batch_failed(Counter(m.topic() for m in messages), reason_line(exc))
         resume_at = self._clock() + wait_s
         for tp in offsets_at_start(messages):
@@ -460,9 +494,13 @@ class Runtime:
         """``_settle`` within the deadline; past it, one line, and the revocation goes on without the batch."""
         timeout_s = self._config.shutdown_timeout_s
         if self._settle(timeout_s) is None and self._inflight is not None:
-            log.warning("revoking %s: the batch in flight (%d records) is not written after %.0fs; its offsets "
-                        "on these partitions are not committed, their next owner redoes it", _names(partitions),
-                        len(self._inflight.messages), timeout_s)
+            log.warning(
+                "revoking %s: the batch in flight (%d records) is not written after %.0fs; its offsets "
+                "on these partitions are not committed, their next owner redoes it",
+                _names(partitions),
+                len(self._inflight.messages),
+                timeout_s,
+            )
 
 
 @dataclass(slots=True)

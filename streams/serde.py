@@ -12,6 +12,7 @@ case) is decoded by cavro (a Cython Avro codec), about twice as fast as fastavro
 (docs/decisions/0036-hot-path-shortcuts.md), with identical results (``tests/unit/streams/test_serde.py``
 compares them). Everything else (encoding, schema resolution, fingerprints) stays with fastavro.
 """
+
 from __future__ import annotations
 
 import io
@@ -157,9 +158,9 @@ class AvroSerde:
         whole = self.encode(datum)
         framing = len(CONFLUENT_MAGIC) + 4 if self._registry is not None else len(self._header)
         own = b"".join(avro_string(str(datum[name])) for name in names)
-        if whole[framing:framing + len(own)] != own:
+        if whole[framing : framing + len(own)] != own:
             raise ValueError(f"{names} of the datum did not encode as strings")
-        header, tail = whole[:framing], whole[framing + len(own):]
+        header, tail = whole[:framing], whole[framing + len(own) :]
         return [header + b"".join([avro_string(value) for value in head]) + tail for head in heads]
 
     def _string_head(self, size: int) -> tuple[str, ...]:

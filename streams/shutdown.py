@@ -4,6 +4,7 @@ A loop that finishes its batch before it stops can be stuck in a call to a broke
 gone; an orchestrator would then SIGKILL it after its grace period, or wait forever where nobody does.
 Nothing is lost by exiting: offsets are committed only after their batch's effects are durable.
 """
+
 from __future__ import annotations
 
 import logging

@@ -4,6 +4,7 @@ Integration tests use the real Kafka and Postgres; these exist so that the commi
 rewind on failure and the processors' decisions can be tested without services. Every fake
 appends what it was asked to do to a shared ``journal`` so tests can assert the order of steps.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -28,14 +29,29 @@ class FakeMessage:
     _timestamp_ms: int = 0
     _error: Any = None
 
-    def topic(self) -> str: return self._topic
-    def partition(self) -> int: return self._partition
-    def offset(self) -> int: return self._offset
-    def key(self) -> bytes | None: return self._key
-    def value(self) -> bytes | None: return self._value
-    def headers(self) -> list[tuple[str, bytes]] | None: return self._headers
-    def timestamp(self) -> tuple[int, int]: return (1, self._timestamp_ms)
-    def error(self) -> Any: return self._error
+    def topic(self) -> str:
+        return self._topic
+
+    def partition(self) -> int:
+        return self._partition
+
+    def offset(self) -> int:
+        return self._offset
+
+    def key(self) -> bytes | None:
+        return self._key
+
+    def value(self) -> bytes | None:
+        return self._value
+
+    def headers(self) -> list[tuple[str, bytes]] | None:
+        return self._headers
+
+    def timestamp(self) -> tuple[int, int]:
+        return (1, self._timestamp_ms)
+
+    def error(self) -> Any:
+        return self._error
 
 
 @dataclass
@@ -50,8 +66,13 @@ class FakeConsumer:
     closed: bool = False
     positions: dict[tuple[str, int], int] = field(default_factory=dict)  # next offset to fetch, per partition
 
-    def subscribe(self, topics: list[str], on_assign: Callable[..., None] | None = None,
-                  on_revoke: Callable[..., None] | None = None, on_lost: Callable[..., None] | None = None) -> None:
+    def subscribe(
+        self,
+        topics: list[str],
+        on_assign: Callable[..., None] | None = None,
+        on_revoke: Callable[..., None] | None = None,
+        on_lost: Callable[..., None] | None = None,
+    ) -> None:
         partitions = sorted({(m.topic(), m.partition()) for b in self.batches for m in b})
         if on_assign:
             on_assign(self, [TopicPartition(t, p) for t, p in partitions])
@@ -76,8 +97,9 @@ class FakeConsumer:
         self.positions[(tp.topic, tp.partition)] = tp.offset
 
     def position(self, tps: list[TopicPartition]) -> list[TopicPartition]:
-        return [TopicPartition(tp.topic, tp.partition, self.positions.get((tp.topic, tp.partition), -1001))
-                for tp in tps]
+        return [
+            TopicPartition(tp.topic, tp.partition, self.positions.get((tp.topic, tp.partition), -1001)) for tp in tps
+        ]
 
     def pause(self, tps: list[TopicPartition]) -> None:
         self.journal.append(("pause", [(tp.topic, tp.partition) for tp in tps]))
@@ -85,8 +107,9 @@ class FakeConsumer:
     def resume(self, tps: list[TopicPartition]) -> None:
         self.journal.append(("resume", [(tp.topic, tp.partition) for tp in tps]))
 
-    def get_watermark_offsets(self, tp: TopicPartition, timeout: float | None = None,
-                              cached: bool = False) -> tuple[int, int]:
+    def get_watermark_offsets(
+        self, tp: TopicPartition, timeout: float | None = None, cached: bool = False
+    ) -> tuple[int, int]:
         return (0, self.high_watermarks.get((tp.topic, tp.partition), -1))
 
     def consumer_group_metadata(self) -> str:
@@ -112,8 +135,14 @@ class FakeProducer:
         if queued:
             raise queued.pop(0)
 
-    def produce(self, topic: str, value: bytes | None = None, key: bytes | None = None, headers: Any = None,
-                on_delivery: Callable[[Any, FakeMessage], None] | None = None) -> None:
+    def produce(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        headers: Any = None,
+        on_delivery: Callable[[Any, FakeMessage], None] | None = None,
+    ) -> None:
         self.journal.append(("produce", topic))
         self.produced.append((topic, key, value, headers))
         self._pending.append((on_delivery, FakeMessage(topic, 0, len(self.produced) - 1, value, key, headers)))
@@ -137,8 +166,9 @@ class FakeProducer:
         self.journal.append(("begin_transaction",))
         self._maybe_fail("begin_transaction")
 
-    def send_offsets_to_transaction(self, offsets: list[TopicPartition], metadata: Any,
-                                    timeout: float | None = None) -> None:
+    def send_offsets_to_transaction(
+        self, offsets: list[TopicPartition], metadata: Any, timeout: float | None = None
+    ) -> None:
         self.journal.append(("send_offsets", [(tp.topic, tp.partition, tp.offset) for tp in offsets]))
         self._maybe_fail("send_offsets_to_transaction")
 

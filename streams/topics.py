@@ -1,4 +1,5 @@
 """Herald's topics: names (before the prefix), partitions, configs."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

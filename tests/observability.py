@@ -1,5 +1,6 @@
 """What the tests of deploy/prometheus and deploy/grafana share: the files, the expressions in them,
 and finding Prometheus's binaries (a failure under CI=true, a skip elsewhere)."""
+
 from __future__ import annotations
 
 import json

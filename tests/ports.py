@@ -1,4 +1,5 @@
 """Local ports for the processes and services tests start beside the shared stack."""
+
 from __future__ import annotations
 
 import socket

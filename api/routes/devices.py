@@ -4,6 +4,7 @@ A token another user holds is never moved silently: only with the installation i
 it first registered the token (proof that the caller holds that device), only within one organization,
 and the move is recorded (docs/decisions/0141-device-ownership.md).
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,11 +21,17 @@ from sinks.postgres.tokens import Claim, claim_token, moved_away, unbind_token
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
 Token = Annotated[str, Path(min_length=1, max_length=4096, pattern=TOKEN_PATTERN)]
 log = logging.getLogger("herald.api.devices")
-HELD = "this device token is registered to another user; sign them out on the device, or register with the " \
-       "installation_id the app sent when it first registered this token"
+HELD = (
+    "this device token is registered to another user; sign them out on the device, or register with the "
+    "installation_id the app sent when it first registered this token"
+)
 MOVED = "this device was registered by another user of your organization since; it no longer gets your pushes"
-CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": Problem, "description": "The token is another user's (POST), or was moved to "
-                                                   "another user since (DELETE)."}}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {
+        "model": Problem,
+        "description": "The token is another user's (POST), or was moved to another user since (DELETE).",
+    }
+}
 
 
 @router.post("", response_model=Device, responses=BODY_RESPONSES | CONFLICT)
@@ -53,8 +60,14 @@ async def unbind_device(token: Token, db: DatabaseDep, viewer: CurrentUser) -> R
 
 
 def _claim(*, session, viewer: Viewer, body: DeviceRegistration):
-    return claim_token(session, token=body.token, user_id=viewer.user_id, organization_id=viewer.organization_id,
-                       platform=body.platform, installation_id=body.installation_id)
+    return claim_token(
+        session,
+        token=body.token,
+        user_id=viewer.user_id,
+        organization_id=viewer.organization_id,
+        platform=body.platform,
+        installation_id=body.installation_id,
+    )
 
 
 def _unbind(*, session, viewer: Viewer, token: str) -> str:

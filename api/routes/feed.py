@@ -1,4 +1,5 @@
 """``GET /v1/feed``: the caller's organization's activity, as far as the caller may see it."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter

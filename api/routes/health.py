@@ -1,4 +1,5 @@
 """``/healthz`` (the process answers), ``/readyz`` (and so does the database), ``/metrics``."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
@@ -29,8 +30,9 @@ async def readyz(db: DatabaseDep) -> Status:
     for a connection are waiting (a load balancer then sends less traffic here). It waits at most half
     a second for a connection."""
     if db.saturated:
-        raise HTTPException(503, "saturated: requests are waiting for database connections",
-                            headers={"Retry-After": "1"})
+        raise HTTPException(
+            503, "saturated: requests are waiting for database connections", headers={"Retry-After": "1"}
+        )
     try:
         await db.run(queries.ping, patience_s=0.5)
     except (SQLAlchemyError, Saturated):

@@ -1,4 +1,5 @@
 """The bell: ``/v1/notifications`` list, unread count, read, read-all."""
+
 from __future__ import annotations
 
 import uuid
@@ -15,11 +16,22 @@ router = APIRouter(prefix="/v1/notifications", tags=["notifications"])
 
 
 @router.get("", response_model=NotificationPage)
-async def list_notifications(db: DatabaseDep, viewer: CurrentUser, facts: Facts, page: PageDep,
-                       unread: Annotated[bool, Query(description="Only unread ones.")] = False) -> NotificationPage:
+async def list_notifications(
+    db: DatabaseDep,
+    viewer: CurrentUser,
+    facts: Facts,
+    page: PageDep,
+    unread: Annotated[bool, Query(description="Only unread ones.")] = False,
+) -> NotificationPage:
     """Newest first, with the unread count of the same snapshot."""
-    rows, counted = await db.run(queries.select_notifications, viewer=viewer, facts=facts, unread_only=unread,
-                                          after=page.after, limit=page.limit + 1)
+    rows, counted = await db.run(
+        queries.select_notifications,
+        viewer=viewer,
+        facts=facts,
+        unread_only=unread,
+        after=page.after,
+        limit=page.limit + 1,
+    )
     return NotificationPage.of(rows, page.limit, counted)
 
 
@@ -39,8 +51,9 @@ async def read_one(notification_id: uuid.UUID, db: DatabaseDep, viewer: CurrentU
 
 
 @router.post("/read-all", response_model=ReadAllResult, responses=BODY_RESPONSES)
-async def read_all(db: DatabaseDep, viewer: CurrentUser,
-             body: Annotated[ReadAllRequest | None, Body()] = None) -> ReadAllResult:
+async def read_all(
+    db: DatabaseDep, viewer: CurrentUser, body: Annotated[ReadAllRequest | None, Body()] = None
+) -> ReadAllResult:
     """Marks every unread notification, or those up to and including ``up_to`` (what the client saw)."""
     marked = await db.run(queries.mark_all_read, viewer=viewer, up_to=body.up_to if body else None)
     if marked is None:

@@ -1,4 +1,5 @@
 """``GET|PUT /v1/preferences``: the caller's notification preferences (defaults until first saved)."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter
@@ -14,10 +15,15 @@ router = APIRouter(prefix="/v1", tags=["preferences"])
 
 def _out(prefs, *, stored: bool) -> PreferencesOut:
     return PreferencesOut(
-        push_enabled=prefs.push_enabled, email_enabled=prefs.email_enabled,
-        enabled_types=sorted(prefs.enabled_types), min_push_priority=Priority(prefs.min_push_priority).value,
-        quiet_hours_start=hh_mm(prefs.quiet_hours_start), quiet_hours_end=hh_mm(prefs.quiet_hours_end),
-        timezone=prefs.timezone, stored=stored)
+        push_enabled=prefs.push_enabled,
+        email_enabled=prefs.email_enabled,
+        enabled_types=sorted(prefs.enabled_types),
+        min_push_priority=Priority(prefs.min_push_priority).value,
+        quiet_hours_start=hh_mm(prefs.quiet_hours_start),
+        quiet_hours_end=hh_mm(prefs.quiet_hours_end),
+        timezone=prefs.timezone,
+        stored=stored,
+    )
 
 
 @router.get("/preferences", response_model=PreferencesOut)

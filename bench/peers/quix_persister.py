@@ -23,6 +23,7 @@ Usage (normally started by bench/run_all.py):
     bench/.venv-quix/bin/python bench/peers/quix_persister.py --bootstrap 127.0.0.1:9092 \\
         --topic bench.activity-events.v1 --group quix-persister --dsn postgresql://herald@127.0.0.1:5432/db
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,14 +45,22 @@ MAGIC = b"\xc3\x01"
 # effective values); a copy of processors/catalogue.py's table so this venv needs nothing from Herald.
 # bench/run_all.py checks both persist jobs wrote the same rows.
 DEFAULTS = {
-    "PATIENT_REGISTERED": ("LOW", "all_members"), "PATIENT_UPDATED": ("LOW", "all_members"),
-    "APPOINTMENT_SCHEDULED": ("NORMAL", "all_members"), "APPOINTMENT_CANCELLED": ("NORMAL", "all_members"),
-    "APPOINTMENT_RESCHEDULED": ("NORMAL", "all_members"), "APPOINTMENT_CHECKED_IN": ("NORMAL", "all_members"),
-    "LAB_RESULT_RECEIVED": ("NORMAL", "clinical_staff"), "LAB_RESULT_CRITICAL": ("URGENT", "clinical_staff"),
-    "MEDICATION_PRESCRIBED": ("NORMAL", "clinical_staff"), "ENCOUNTER_SIGNED": ("NORMAL", "clinical_staff"),
-    "DOCUMENT_UPLOADED": ("LOW", "clinical_staff"), "TASK_ASSIGNED": ("NORMAL", "all_members"),
-    "REFERRAL_RECEIVED": ("NORMAL", "clinical_staff"), "ANNOUNCEMENT": ("NORMAL", "all_members"),
-    "ANNOUNCEMENT_URGENT": ("URGENT", "all_members"), "AUDIT_ACCESS": ("LOW", "actor_and_supervisors"),
+    "PATIENT_REGISTERED": ("LOW", "all_members"),
+    "PATIENT_UPDATED": ("LOW", "all_members"),
+    "APPOINTMENT_SCHEDULED": ("NORMAL", "all_members"),
+    "APPOINTMENT_CANCELLED": ("NORMAL", "all_members"),
+    "APPOINTMENT_RESCHEDULED": ("NORMAL", "all_members"),
+    "APPOINTMENT_CHECKED_IN": ("NORMAL", "all_members"),
+    "LAB_RESULT_RECEIVED": ("NORMAL", "clinical_staff"),
+    "LAB_RESULT_CRITICAL": ("URGENT", "clinical_staff"),
+    "MEDICATION_PRESCRIBED": ("NORMAL", "clinical_staff"),
+    "ENCOUNTER_SIGNED": ("NORMAL", "clinical_staff"),
+    "DOCUMENT_UPLOADED": ("LOW", "clinical_staff"),
+    "TASK_ASSIGNED": ("NORMAL", "all_members"),
+    "REFERRAL_RECEIVED": ("NORMAL", "clinical_staff"),
+    "ANNOUNCEMENT": ("NORMAL", "all_members"),
+    "ANNOUNCEMENT_URGENT": ("URGENT", "all_members"),
+    "AUDIT_ACCESS": ("LOW", "actor_and_supervisors"),
     "USER_ROLE_CHANGED": ("NORMAL", "actor_and_supervisors"),
 }
 UNKNOWN = ("NORMAL", "clinical_staff")
@@ -74,8 +83,12 @@ class SingleObjectAvro(Deserializer):
 def to_row(event: dict) -> dict:
     """The activity_events row of one decoded event (effective priority and visibility, like Herald)."""
     priority, visibility = DEFAULTS.get(event["event_type"], UNKNOWN)
-    return {**event, "event_id": str(event["event_id"]), "priority": event["priority"] or priority,
-            "visibility": event["visibility"] or visibility}
+    return {
+        **event,
+        "event_id": str(event["event_id"]),
+        "priority": event["priority"] or priority,
+        "visibility": event["visibility"] or visibility,
+    }
 
 
 class _PatchedPostgreSQLSink(PostgreSQLSink):
@@ -87,14 +100,28 @@ class _PatchedPostgreSQLSink(PostgreSQLSink):
 
 
 def build_app(args) -> Application:
-    app = Application(broker_address=args.bootstrap, consumer_group=args.group, auto_offset_reset="earliest",
-                      commit_interval=args.commit_interval, commit_every=args.commit_every,
-                      processing_guarantee="at-least-once", loglevel="WARNING", use_changelog_topics=False)
+    app = Application(
+        broker_address=args.bootstrap,
+        consumer_group=args.group,
+        auto_offset_reset="earliest",
+        commit_interval=args.commit_interval,
+        commit_every=args.commit_every,
+        processing_guarantee="at-least-once",
+        loglevel="WARNING",
+        use_changelog_topics=False,
+    )
     dsn = urlsplit(args.dsn)
-    sink = _PatchedPostgreSQLSink(host=dsn.hostname, port=dsn.port or 5432, dbname=dsn.path.lstrip("/"),
-                                  user=unquote(dsn.username or ""), password=unquote(dsn.password or ""),
-                                  table_name=args.table, schema_auto_update=False, include_metadata=False,
-                                  on_conflict_do_nothing=True)
+    sink = _PatchedPostgreSQLSink(
+        host=dsn.hostname,
+        port=dsn.port or 5432,
+        dbname=dsn.path.lstrip("/"),
+        user=unquote(dsn.username or ""),
+        password=unquote(dsn.password or ""),
+        table_name=args.table,
+        schema_auto_update=False,
+        include_metadata=False,
+        on_conflict_do_nothing=True,
+    )
     topic = app.topic(args.topic, key_deserializer="bytes", value_deserializer=SingleObjectAvro())
     app.dataframe(topic).apply(to_row).sink(sink)
     return app
@@ -107,8 +134,12 @@ def main() -> None:
     parser.add_argument("--group", required=True)
     parser.add_argument("--dsn", required=True, help="postgresql://user[:password]@host:port/dbname")
     parser.add_argument("--table", default="activity_events")
-    parser.add_argument("--commit-every", type=int, default=5000,
-                        help="checkpoint (flush the sink, commit offsets) every N records: Herald's batch size")
+    parser.add_argument(
+        "--commit-every",
+        type=int,
+        default=5000,
+        help="checkpoint (flush the sink, commit offsets) every N records: Herald's batch size",
+    )
     parser.add_argument("--commit-interval", type=float, default=5.0, help="Quix's default")
     build_app(parser.parse_args()).run()
 

@@ -64,7 +64,6 @@ from cli.devstack.postgres import (
 from cli.devstack.process import STOP_TIMEOUT_S, _start_process, _stop_process
 from cli.devstack.report import ServiceStatus
 
-
 # --------------------------------------------------------------------------
 # Public entry points
 # --------------------------------------------------------------------------

@@ -7,6 +7,7 @@ told NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS (and an AdminClient offset 
 crashes confluent-kafka 2.11-2.16), so ``herald dev up`` returns only once both coordinators answer
 (docs/decisions/0103-dev-up-waits-for-coordinators.md).
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,8 +43,9 @@ def _ensure_probe_topic(bootstrap: str, timeout_s: float) -> None:
     admin = AdminClient(_base(bootstrap))
     if PROBE_TOPIC in admin.list_topics(timeout=timeout_s).topics:
         return
-    future = admin.create_topics([NewTopic(PROBE_TOPIC, 1, 1)], operation_timeout=timeout_s,
-                                 request_timeout=timeout_s)[PROBE_TOPIC]
+    future = admin.create_topics([NewTopic(PROBE_TOPIC, 1, 1)], operation_timeout=timeout_s, request_timeout=timeout_s)[
+        PROBE_TOPIC
+    ]
     try:
         future.result(timeout_s)
     except KafkaException as exc:
@@ -60,8 +62,14 @@ def probe_group_coordinator(bootstrap: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     _ensure_probe_topic(bootstrap, timeout_s)
     answers: list = []
-    consumer = Consumer({**_base(bootstrap), "group.id": PROBE_GROUP, "enable.auto.commit": False,
-                         "on_commit": lambda err, _parts: answers.append(err)})
+    consumer = Consumer(
+        {
+            **_base(bootstrap),
+            "group.id": PROBE_GROUP,
+            "enable.auto.commit": False,
+            "on_commit": lambda err, _parts: answers.append(err),
+        }
+    )
     try:
         consumer.commit(offsets=[TopicPartition(PROBE_TOPIC, 0, 0)], asynchronous=True)
         while not answers and time.monotonic() < deadline:
@@ -70,8 +78,7 @@ def probe_group_coordinator(bootstrap: str, timeout_s: float) -> None:
             raise CoordinatorsNotReady("the offset commit got no answer")
         if answers[0] is not None:
             raise CoordinatorsNotReady(f"the offset commit failed: {answers[0]}")
-        [read] = consumer.committed([TopicPartition(PROBE_TOPIC, 0)],
-                                    timeout=max(deadline - time.monotonic(), 0.1))
+        [read] = consumer.committed([TopicPartition(PROBE_TOPIC, 0)], timeout=max(deadline - time.monotonic(), 0.1))
         if read.error is not None or read.offset != 0:
             raise CoordinatorsNotReady(f"the committed offset read back as {read.offset} ({read.error})")
     finally:
@@ -95,15 +102,18 @@ def wait_for_coordinators(bootstrap: str, timeout_s: float) -> float:
     probe; raises CoordinatorsNotReady naming the one that did not within ``timeout_s``."""
     started = time.monotonic()
     deadline = started + timeout_s
-    for name, probe in (("group coordinator", probe_group_coordinator),
-                        ("transaction coordinator", probe_transaction_coordinator)):
+    for name, probe in (
+        ("group coordinator", probe_group_coordinator),
+        ("transaction coordinator", probe_transaction_coordinator),
+    ):
         while True:
             try:
                 probe(bootstrap, min(max(deadline - time.monotonic(), 0.5), 10.0))
                 break
             except Exception as exc:  # noqa: BLE001 - any failure is "not yet"; the last one is reported
                 if time.monotonic() + RETRY_PAUSE_S >= deadline:
-                    raise CoordinatorsNotReady(f"the {name} at {bootstrap} did not answer within "
-                                               f"{timeout_s:.0f} s; last error: {exc}") from exc
+                    raise CoordinatorsNotReady(
+                        f"the {name} at {bootstrap} did not answer within {timeout_s:.0f} s; last error: {exc}"
+                    ) from exc
                 time.sleep(RETRY_PAUSE_S)
     return time.monotonic() - started

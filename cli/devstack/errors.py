@@ -26,8 +26,7 @@ def _error_lines(path: Path, scan: int = 300, keep: int = 5) -> list[str]:
     """Recent ERROR / 'Caused by' lines: a Java stack trace pushes the root
     cause out of the last 20 lines, so it is quoted separately."""
     recent = _tail(path, scan).splitlines()
-    found = [line for line in recent if " ERROR " in line or " FATAL " in line
-             or line.startswith("Caused by:")]
+    found = [line for line in recent if " ERROR " in line or " FATAL " in line or line.startswith("Caused by:")]
     return list(dict.fromkeys(found))[-keep:]  # drop repeats, keep order
 
 

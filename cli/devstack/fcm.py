@@ -64,12 +64,28 @@ def fcm_emulator_up() -> None:
         return
     _stop_process("fcm-emulator")  # clears a stale pid file
     if _port_open(FCM_EMULATOR_HOST, fcm_emulator_port()):
-        raise DevstackError(f"fcm-emulator: port {fcm_emulator_port()} is taken by something that is not "
-                            "the emulator; set HERALD_FCM_EMULATOR_PORT")
-    argv = [sys.executable, "-m", "deploy.fcm_emulator", "--host", FCM_EMULATOR_HOST, "--port", str(fcm_emulator_port())]
+        raise DevstackError(
+            f"fcm-emulator: port {fcm_emulator_port()} is taken by something that is not "
+            "the emulator; set HERALD_FCM_EMULATOR_PORT"
+        )
+    argv = [
+        sys.executable,
+        "-m",
+        "deploy.fcm_emulator",
+        "--host",
+        FCM_EMULATOR_HOST,
+        "--port",
+        str(fcm_emulator_port()),
+    ]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
-    _start_process("fcm-emulator", argv, _fcm_emulator_log(), ready=_fcm_emulator_answers,
-                   timeout=FCM_EMULATOR_READY_TIMEOUT_S, env=env)
+    _start_process(
+        "fcm-emulator",
+        argv,
+        _fcm_emulator_log(),
+        ready=_fcm_emulator_answers,
+        timeout=FCM_EMULATOR_READY_TIMEOUT_S,
+        env=env,
+    )
     _say(f"fcm-emulator: up at {fcm_emulator_url()}")
 
 
@@ -84,5 +100,10 @@ def fcm_emulator_down() -> None:
 
 def fcm_emulator_status() -> ServiceStatus:
     pid = _process_alive("fcm-emulator")
-    return ServiceStatus("fcm-emulator", _fcm_emulator_answers(), fcm_emulator_url(), str(_fcm_emulator_log()),
-                         f"pid {pid}" if pid else "")
+    return ServiceStatus(
+        "fcm-emulator",
+        _fcm_emulator_answers(),
+        fcm_emulator_url(),
+        str(_fcm_emulator_log()),
+        f"pid {pid}" if pid else "",
+    )

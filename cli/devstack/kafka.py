@@ -70,9 +70,19 @@ def _ensure_kafka_jars() -> None:
         raise DevstackError("kafka: mvn not found; install it with `apt-get install -y maven`")
     _say("kafka: fetching jars from Maven Central…")
     started = time.monotonic()
-    _run(["mvn", "-q", "-B", "-f", str(DEPLOY_DIR / "kafka" / "pom.xml"),
-          "dependency:copy-dependencies", "-DincludeScope=runtime",
-          f"-DoutputDirectory={_kafka_libs()}"], "kafka: jar fetch")
+    _run(
+        [
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(DEPLOY_DIR / "kafka" / "pom.xml"),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={_kafka_libs()}",
+        ],
+        "kafka: jar fetch",
+    )
     jars = sorted(p.name for p in _kafka_libs().glob("*.jar"))
     marker.write_text("\n".join(jars) + "\n")
     _say(f"kafka: {len(jars)} jars in {_kafka_libs()} ({time.monotonic() - started:.1f} s)")
@@ -89,10 +99,14 @@ def _kafka_java_argv(main_class: str, *args: str, logs_dir: Path | None = None) 
     """A java command line on the fetched jars with our log4j2 config; used
     for both StorageTool and the broker, which must share one jar set."""
     return [
-        _java(), *KAFKA_JVM_OPTS, "-cp", f"{_kafka_libs()}/*",
+        _java(),
+        *KAFKA_JVM_OPTS,
+        "-cp",
+        f"{_kafka_libs()}/*",
         f"-Dlog4j2.configurationFile={DEPLOY_DIR / 'kafka' / 'log4j2.yaml'}",
         f"-Dkafka.logs.dir={logs_dir or _logs_dir()}",
-        main_class, *args,
+        main_class,
+        *args,
     ]
 
 
@@ -111,13 +125,17 @@ def _write_kafka_config() -> Path:
     return render_kafka_config(_kafka_state() / "server.properties", _kafka_data_dir())
 
 
-def render_kafka_config(target: Path, data_dir: Path, bootstrap: str = KAFKA_BOOTSTRAP,
-                        controller: str = KAFKA_CONTROLLER) -> Path:
+def render_kafka_config(
+    target: Path, data_dir: Path, bootstrap: str = KAFKA_BOOTSTRAP, controller: str = KAFKA_CONTROLLER
+) -> Path:
     """deploy/kafka/server.properties with this data dir and these listeners, written to `target`;
     other addresses give a second, throwaway broker for tests with every other setting as ours."""
     template = (DEPLOY_DIR / "kafka" / "server.properties").read_text()
-    text = (template.replace("@KAFKA_DATA_DIR@", str(data_dir))
-            .replace(KAFKA_BOOTSTRAP, bootstrap).replace(KAFKA_CONTROLLER, controller))
+    text = (
+        template.replace("@KAFKA_DATA_DIR@", str(data_dir))
+        .replace(KAFKA_BOOTSTRAP, bootstrap)
+        .replace(KAFKA_CONTROLLER, controller)
+    )
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text)
     return target
@@ -145,8 +163,7 @@ def _format_kafka_storage(config: Path) -> None:
 
 def format_kafka_storage(config: Path, cluster_id: str, cwd: Path, logs_dir: Path | None = None) -> None:
     """StorageTool format of the log dir `config` names (which must not be formatted yet)."""
-    argv = _kafka_java_argv("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config),
-                            logs_dir=logs_dir)
+    argv = _kafka_java_argv("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config), logs_dir=logs_dir)
     _run(argv, "kafka: storage format", cwd=cwd)
 
 
@@ -166,12 +183,14 @@ def _silent_logger() -> logging.Logger:
 def _kafka_admin():
     from confluent_kafka.admin import AdminClient
 
-    return AdminClient({
-        "bootstrap.servers": KAFKA_BOOTSTRAP,
-        "logger": _silent_logger(),
-        # The default backoff grows to 10 s, which would add seconds to startup.
-        "reconnect.backoff.max.ms": 500,
-    })
+    return AdminClient(
+        {
+            "bootstrap.servers": KAFKA_BOOTSTRAP,
+            "logger": _silent_logger(),
+            # The default backoff grows to 10 s, which would add seconds to startup.
+            "reconnect.backoff.max.ms": 500,
+        }
+    )
 
 
 def _kafka_answers(admin=None, timeout: float = 2.0) -> bool:
@@ -221,11 +240,16 @@ def kafka_coordinators_ready(bootstrap: str, timeout_s: float = KAFKA_COORDINATO
 def _check_kafka_ports_free() -> None:
     """Fail fast, before the JVM starts, if a non-Kafka process holds our ports
     (otherwise the broker dies on bind with a long stack trace)."""
-    busy = [addr for addr in (KAFKA_BOOTSTRAP, KAFKA_CONTROLLER)
-            if _port_open(addr.rsplit(":", 1)[0], int(addr.rsplit(":", 1)[1]))]
+    busy = [
+        addr
+        for addr in (KAFKA_BOOTSTRAP, KAFKA_CONTROLLER)
+        if _port_open(addr.rsplit(":", 1)[0], int(addr.rsplit(":", 1)[1]))
+    ]
     if busy:
-        raise DevstackError(f"kafka: {', '.join(busy)} already in use by a process that is not "
-                            f"a Kafka broker answering on {KAFKA_BOOTSTRAP}; see `ss -ltnp`")
+        raise DevstackError(
+            f"kafka: {', '.join(busy)} already in use by a process that is not "
+            f"a Kafka broker answering on {KAFKA_BOOTSTRAP}; see `ss -ltnp`"
+        )
 
 
 def _start_kafka() -> None:
@@ -235,9 +259,14 @@ def _start_kafka() -> None:
     _format_kafka_storage(config)
     _say("kafka: starting…")
     admin = _kafka_admin()
-    _start_process("kafka", _kafka_java_argv("kafka.Kafka", str(config)), _kafka_stdout_log(),
-                   ready=lambda: _kafka_answers(admin, timeout=1.0),
-                   timeout=KAFKA_READY_TIMEOUT_S, extra_logs=[_kafka_server_log()])
+    _start_process(
+        "kafka",
+        _kafka_java_argv("kafka.Kafka", str(config)),
+        _kafka_stdout_log(),
+        ready=lambda: _kafka_answers(admin, timeout=1.0),
+        timeout=KAFKA_READY_TIMEOUT_S,
+        extra_logs=[_kafka_server_log()],
+    )
     _say(f"kafka: up at {KAFKA_BOOTSTRAP} ({time.monotonic() - started:.1f} s)")
 
 
@@ -258,5 +287,4 @@ def kafka_status() -> ServiceStatus:
     record = _load_state().get("kafka", {})
     pid = _process_alive("kafka")
     detail = f"pid {pid}" if pid else ("not started by us" if record.get("mode") == "external" else "")
-    return ServiceStatus("kafka", _kafka_answers(timeout=1.5), KAFKA_BOOTSTRAP,
-                         str(_kafka_server_log()), detail)
+    return ServiceStatus("kafka", _kafka_answers(timeout=1.5), KAFKA_BOOTSTRAP, str(_kafka_server_log()), detail)

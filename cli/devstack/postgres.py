@@ -91,15 +91,29 @@ def _pg_start(cluster: dict) -> None:
         except DevstackError as exc:
             raise _failure(str(exc), [_pg_log(cluster)]) from exc
         started_by_us = True
-    _update_state("postgres", {"cluster": f"{version}/{name}", "started_by_us": started_by_us,
-                               "log": str(_pg_log(cluster))})
+    _update_state(
+        "postgres", {"cluster": f"{version}/{name}", "started_by_us": started_by_us, "log": str(_pg_log(cluster))}
+    )
 
 
 def _psql(cluster: dict, sql: str) -> str:
     """Run SQL as the postgres superuser over the Unix socket (peer auth).
     cwd=/ because the postgres user may not be able to enter the repo dir."""
-    argv = ["psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1",
-            "-p", str(cluster["port"]), "-d", "postgres", "-c", sql]
+    argv = [
+        "psql",
+        "-X",
+        "-q",
+        "-t",
+        "-A",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-p",
+        str(cluster["port"]),
+        "-d",
+        "postgres",
+        "-c",
+        sql,
+    ]
     if os.geteuid() == 0:
         argv = ["runuser", "-u", "postgres", "--", *argv]
     else:
@@ -124,10 +138,14 @@ def _hba_with_trust(lines: list[str]) -> list[str]:
     rule (first match wins, so after Debian's scram lines they'd never apply).
     Existing copies of our lines are removed first, which makes it idempotent."""
     ours = {" ".join(line.split()) for line in PG_HBA_LINES}
-    kept = [line for line in lines if " ".join(line.split()) not in ours
-            and line.strip() != "# herald devstack: passwordless local access"]
-    first_host = next((i for i, line in enumerate(kept) if line.split()[:1]
-                       and line.split()[0].startswith("host")), len(kept))
+    kept = [
+        line
+        for line in lines
+        if " ".join(line.split()) not in ours and line.strip() != "# herald devstack: passwordless local access"
+    ]
+    first_host = next(
+        (i for i, line in enumerate(kept) if line.split()[:1] and line.split()[0].startswith("host")), len(kept)
+    )
     block = ["# herald devstack: passwordless local access", *PG_HBA_LINES]
     return kept[:first_host] + block + kept[first_host:]
 
@@ -162,8 +180,7 @@ def _pg_wait_ready(cluster: dict) -> None:
         if _pg_answers():
             return
         time.sleep(0.5)
-    raise _failure(f"postgres: {PG_DSN} not answering after {PG_READY_TIMEOUT_S:.0f} s",
-                   [_pg_log(cluster)])
+    raise _failure(f"postgres: {PG_DSN} not answering after {PG_READY_TIMEOUT_S:.0f} s", [_pg_log(cluster)])
 
 
 def postgres_up() -> None:

@@ -59,9 +59,7 @@ def _run(argv: Sequence[str], what: str, **kwargs) -> str:
     """Run a short setup command, returning its output; on a non-zero exit
     raise with the command's output, since that is the only diagnosis."""
     try:
-        proc = subprocess.run(
-            list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs
-        )
+        proc = subprocess.run(list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
     except FileNotFoundError as exc:
         raise DevstackError(f"{what}: {argv[0]} not found ({exc})") from exc
     if proc.returncode != 0:
@@ -141,12 +139,18 @@ def _start_process(
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True, env=env, cwd=state_dir(),
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+            cwd=state_dir(),
         )
     _pid_file(name).write_text(f"{proc.pid}\n")
-    _update_state(name, {"mode": "started", "pid": proc.pid, "argv": list(argv),
-                         "log": str(log), "started_at": time.time()})
+    _update_state(
+        name, {"mode": "started", "pid": proc.pid, "argv": list(argv), "log": str(log), "started_at": time.time()}
+    )
     _wait_ready(name, proc, ready, timeout, [log, *extra_logs])
     return proc.pid
 

@@ -1,5 +1,6 @@
 """``python -m deploy.fcm_emulator [--host H] [--port P] [--tls-cert PEM --tls-key PEM]``: run the FCM
 emulator until SIGTERM (over https:// with a certificate)."""
+
 from __future__ import annotations
 
 import argparse

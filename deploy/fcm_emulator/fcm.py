@@ -16,6 +16,7 @@ FCM's documentation of ``projects.messages.send`` and its ``google.firebase.fcm.
 Payload size: FCM limits a message's payload to 4096 bytes; the emulator measures the JSON of the
 message without its target (``token``/``topic``/``condition``), which is what the app receives.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,9 @@ import time
 from dataclasses import dataclass, field, replace
 
 PAYLOAD_MAX = 4096
-_COMPACT_UTF8 = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # built once: json.dumps with options builds one per call
+_COMPACT_UTF8 = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False
+)  # built once: json.dumps with options builds one per call
 FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
 ERRORS = {  # FcmError code -> (HTTP status, google.rpc status, message)
@@ -65,13 +68,16 @@ class Invalid(Exception):
         self.field = field
 
 
-def error_reply(code: str, message: str | None = None, *, field: str | None = None,
-                retry_after: float | None = None) -> Reply:
+def error_reply(
+    code: str, message: str | None = None, *, field: str | None = None, retry_after: float | None = None
+) -> Reply:
     """FCM's error body for an FcmError ``code`` (google.rpc.Status with FcmError details)."""
     status, rpc_status, default = ERRORS[code]
     details: list[dict] = [{"@type": FCM_ERROR_TYPE, "errorCode": code}]
     if field:
-        details.append({"@type": BAD_REQUEST_TYPE, "fieldViolations": [{"field": field, "description": message or default}]})
+        details.append(
+            {"@type": BAD_REQUEST_TYPE, "fieldViolations": [{"field": field, "description": message or default}]}
+        )
     body = {"error": {"code": status, "message": message or default, "status": rpc_status, "details": details}}
     headers = (("Retry-After", _retry_after_text(retry_after)),) if retry_after is not None else ()
     return Reply(status, body, headers)
@@ -83,8 +89,16 @@ def _retry_after_text(seconds: float) -> str:
 
 def unauthenticated() -> Reply:
     """What FCM answers a request without an OAuth bearer token."""
-    return Reply(401, {"error": {"code": 401, "status": "UNAUTHENTICATED",
-                                 "message": "Request is missing required authentication credential."}})
+    return Reply(
+        401,
+        {
+            "error": {
+                "code": 401,
+                "status": "UNAUTHENTICATED",
+                "message": "Request is missing required authentication credential.",
+            }
+        },
+    )
 
 
 def validate(body: bytes) -> tuple[dict, bool]:
@@ -160,8 +174,9 @@ def _check_android(android) -> None:
         raise Invalid("Invalid value at 'message.android.ttl' (a duration such as '3600s').", "message.android.ttl")
     visibility = (android.get("notification") or {}).get("visibility")
     if visibility is not None and str(visibility).upper() not in _VISIBILITY:
-        raise Invalid("Invalid value at 'message.android.notification.visibility'.",
-                      "message.android.notification.visibility")
+        raise Invalid(
+            "Invalid value at 'message.android.notification.visibility'.", "message.android.notification.visibility"
+        )
 
 
 def _check_apns(apns) -> None:
@@ -175,6 +190,7 @@ def _check_apns(apns) -> None:
 
 
 # --- faults -----------------------------------------------------------------------------------------
+
 
 @dataclass
 class Fault:
@@ -200,8 +216,14 @@ class Fault:
         if not 0.0 <= rate <= 1.0:
             raise ValueError("rate must be within [0, 1]")
         times = d.get("times")
-        return cls(d.get("token"), code, None if times is None else int(times), rate,
-                   float(d.get("latency_ms", 0.0)), None if d.get("retry_after") is None else float(d["retry_after"]))
+        return cls(
+            d.get("token"),
+            code,
+            None if times is None else int(times),
+            rate,
+            float(d.get("latency_ms", 0.0)),
+            None if d.get("retry_after") is None else float(d["retry_after"]),
+        )
 
 
 @dataclass
@@ -277,8 +299,9 @@ class Emulator:
             self._sequence += 1
             name = f"projects/{project}/messages/0:{time.time_ns() // 1000}%{self._sequence:012x}"
             now = time.time()
-            self.messages.append({"name": name, "project": project, "token": message.get("token"),
-                                  "body": body, "received_at": now})
+            self.messages.append(
+                {"name": name, "project": project, "token": message.get("token"), "body": body, "received_at": now}
+            )
             self.attempts.append({"token": message.get("token"), "code": "OK", "at": now})
         return Reply(200, {"name": name})
 
@@ -293,16 +316,28 @@ class Emulator:
         ``message`` as sent, received_at."""
         with self.lock:
             rows = [r for r in self.messages if token is None or r["token"] == token]
-        return [{"name": r["name"], "project": r["project"], "token": r["token"],
-                 "message": json.loads(r["body"])["message"], "received_at": r["received_at"]} for r in rows]
+        return [
+            {
+                "name": r["name"],
+                "project": r["project"],
+                "token": r["token"],
+                "message": json.loads(r["body"])["message"],
+                "received_at": r["received_at"],
+            }
+            for r in rows
+        ]
 
     def stats(self) -> dict:
         with self.lock:
             by_code: dict[str, int] = {}
             for a in self.attempts:
                 by_code[a["code"]] = by_code.get(a["code"], 0) + 1
-            return {"accepted": len(self.messages), "attempts": len(self.attempts), "by_code": by_code,
-                    "faults": len(self.faults)}
+            return {
+                "accepted": len(self.messages),
+                "attempts": len(self.attempts),
+                "by_code": by_code,
+                "faults": len(self.faults),
+            }
 
 
 def _field_of(code: str) -> dict:

@@ -1,5 +1,6 @@
 """The emulator as a child process, with its admin API: used by the integration tests and the benchmarks
 (neither imports the other's code), so it lives with the emulator."""
+
 from __future__ import annotations
 
 import socket
@@ -26,8 +27,9 @@ class FcmEmulator:
     ca_file: str | None = None
 
     @classmethod
-    def start(cls, log_path: Path, port: int | None = None, tls: tuple[str, str] | None = None,
-              ca_file: str | None = None) -> "FcmEmulator":
+    def start(
+        cls, log_path: Path, port: int | None = None, tls: tuple[str, str] | None = None, ca_file: str | None = None
+    ) -> "FcmEmulator":
         port = port or _free_port()
         command = [sys.executable, "-m", "deploy.fcm_emulator", "--port", str(port)]
         if tls:
@@ -61,13 +63,15 @@ class FcmEmulator:
 
     def messages(self, token: str | None = None) -> list[dict]:
         params = {"token": token} if token else {}
-        return httpx.get(f"{self.url}/emulator/messages", params=params, timeout=30,
-                         verify=self._verify()).json()["messages"]
+        return httpx.get(f"{self.url}/emulator/messages", params=params, timeout=30, verify=self._verify()).json()[
+            "messages"
+        ]
 
     def attempts(self, token: str | None = None) -> list[dict]:
         params = {"token": token} if token else {}
-        return httpx.get(f"{self.url}/emulator/attempts", params=params, timeout=30,
-                         verify=self._verify()).json()["attempts"]
+        return httpx.get(f"{self.url}/emulator/attempts", params=params, timeout=30, verify=self._verify()).json()[
+            "attempts"
+        ]
 
     def stop(self) -> None:
         if self.process is not None:

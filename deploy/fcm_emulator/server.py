@@ -18,6 +18,7 @@ Routes:
   GET    /emulator/attempts[?token=T]   every send attempt with its outcome code and time
   GET    /emulator/stats                counts of accepted messages and attempts by code
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -32,9 +33,19 @@ from deploy.fcm_emulator.fcm import Emulator, Fault, Reply
 log = logging.getLogger("fcm-emulator")
 _SEND_PREFIX = "/v1/projects/"
 _SEND_SUFFIX = "/messages:send"
-_REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
-            404: "Not Found", 405: "Method Not Allowed", 411: "Length Required", 429: "Too Many Requests",
-            500: "Internal Server Error", 503: "Service Unavailable"}
+_REASONS = {
+    200: "OK",
+    204: "No Content",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    411: "Length Required",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 _HEAD_MAX = 64 * 1024
 _COMPACT = json.JSONEncoder(separators=(",", ":"))  # built once (json.dumps with options builds one per call)
 
@@ -101,16 +112,19 @@ class HttpProtocol(asyncio.Protocol):
         length = int(headers.get("content-length") or 0)
         if len(self._buffer) < end + 4 + length:
             return None
-        body = bytes(self._buffer[end + 4:end + 4 + length])
-        del self._buffer[:end + 4 + length]
+        body = bytes(self._buffer[end + 4 : end + 4 + length])
+        del self._buffer[: end + 4 + length]
         return method, target, headers, body
 
     def _write(self, reply: Reply, keep_alive: bool) -> None:
         if self._transport is None:
             return
         payload = _COMPACT.encode(reply.body).encode() if reply.status != 204 else b""
-        head = [f"HTTP/1.1 {reply.status} {_REASONS.get(reply.status, 'Unknown')}",
-                "Content-Type: application/json; charset=UTF-8", f"Content-Length: {len(payload)}"]
+        head = [
+            f"HTTP/1.1 {reply.status} {_REASONS.get(reply.status, 'Unknown')}",
+            "Content-Type: application/json; charset=UTF-8",
+            f"Content-Length: {len(payload)}",
+        ]
         head += [f"{k}: {v}" for k, v in reply.headers]
         if not keep_alive:
             head.append("Connection: close")
@@ -126,7 +140,7 @@ def route(emulator: Emulator, method: str, target: str, headers: dict, body: byt
     """Dispatches one request; the FCM send route is checked first because it is the hot one."""
     path = target.split("?", 1)[0]
     if method == "POST" and path.startswith(_SEND_PREFIX) and path.endswith(_SEND_SUFFIX):
-        project = path[len(_SEND_PREFIX):-len(_SEND_SUFFIX)]
+        project = path[len(_SEND_PREFIX) : -len(_SEND_SUFFIX)]
         return emulator.send(project, body, headers.get("authorization", "").startswith("Bearer "))
     try:
         return _admin(emulator, method, path, _query(target), body)
@@ -171,8 +185,9 @@ def _select(rows: list[dict], query: dict) -> list[dict]:
     return [r for r in list(rows) if token is None or r.get("token") == token]
 
 
-async def serve(host: str, port: int, emulator: Emulator | None = None,
-                ssl_context: ssl.SSLContext | None = None) -> asyncio.base_events.Server:
+async def serve(
+    host: str, port: int, emulator: Emulator | None = None, ssl_context: ssl.SSLContext | None = None
+) -> asyncio.base_events.Server:
     """Starts listening (over TLS with ``ssl_context``); called by ``__main__`` (and by tests that run
     the emulator in-process)."""
     emulator = emulator or Emulator()

@@ -1,4 +1,5 @@
 """``herald run directory`` / ``python -m processors.directory``."""
+
 from __future__ import annotations
 
 from processors.directory.app import DirectoryProcessor
@@ -20,10 +21,15 @@ def main(settings: DirectorySettings | None = None) -> None:
     settings = settings or DirectorySettings()
     serde = AvroSerde(DIRECTORY_CHANGE, SchemaStore(), registry=registry_client(settings.schema_registry_url))
     engine = build_engine(settings.database_url)
-    runtime = build_runtime(settings, processor=DirectoryProcessor(), group=PROCESS.consumer_group,
-                            topics=list(PROCESS.inputs), dead_letters=PROCESS.dead_letters,
-                            decode=Decoder(serde, DirectoryChange.from_avro, tombstones=True),
-                            sink=DirectorySink(engine))
+    runtime = build_runtime(
+        settings,
+        processor=DirectoryProcessor(),
+        group=PROCESS.consumer_group,
+        topics=list(PROCESS.inputs),
+        dead_letters=PROCESS.dead_letters,
+        decode=Decoder(serde, DirectoryChange.from_avro, tombstones=True),
+        sink=DirectorySink(engine),
+    )
     serve_consumer(PROCESS.name, settings, runtime.hooks, default_port=PROCESS.port, engine=engine)
     runtime.install_signal_handlers()
     runtime.run()

@@ -6,11 +6,12 @@ another user, patient or kind of entity than its key. Either would otherwise van
 key is what compaction and tombstones act on, so a value filed under the wrong key could never be
 removed. Values that fail the schema's own checks are dead-lettered by the decoder before they get here.
 """
+
 from __future__ import annotations
 
+from sinks.postgres.directory import DirectoryBatch, MemberRow, UserRow
 from streams.messages import DirectoryChange
 from streams.records import DeadLetter, Outcome, Record
-from sinks.postgres.directory import DirectoryBatch, MemberRow, UserRow
 
 BAD_KEY = "DirectoryKeyInvalid"
 MISMATCH = "DirectoryKeyMismatch"
@@ -73,11 +74,19 @@ def _apply(out: DirectoryBatch, key: tuple[str, ...], change: DirectoryChange | 
         else:
             out.removed_members.append((key[1], key[2]))
     elif change.entity == "user":
-        out.users.append(UserRow(change.user_id, change.organization_id, change.roles, change.active,
-                                 change.timezone, change.supervisor_user_id, change.changed_at))
+        out.users.append(
+            UserRow(
+                change.user_id,
+                change.organization_id,
+                change.roles,
+                change.active,
+                change.timezone,
+                change.supervisor_user_id,
+                change.changed_at,
+            )
+        )
     else:  # a care-team member: key_problem made sure its patient_id is the key's
-        out.members.append(MemberRow(key[1], change.user_id, change.organization_id, change.active,
-                                     change.changed_at))
+        out.members.append(MemberRow(key[1], change.user_id, change.organization_id, change.active, change.changed_at))
 
 
 class DirectoryProcessor:

@@ -1,4 +1,5 @@
 """Settings of the directory processor (``herald run directory``)."""
+
 from __future__ import annotations
 
 from streams.settings import HERALD_CONFIG, FetchAtFirstByte, ProcessorSettings

@@ -6,6 +6,7 @@ event is dead-lettered, the first version's effects stay), load the directory sl
 writes the rows in one Postgres transaction and produces the push requests and the consumed
 offsets in one Kafka transaction (exactly-once between the two topics).
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -18,8 +19,8 @@ from processors.notifications_io.loader import DirectoryLoader
 from processors.notifications_io.metrics import on_fanout_planned
 from processors.notifications_io.pushes import push_outputs
 from processors.notifications_io.writes import writes_of
-from sinks.postgres.activity_rows import event_row
 from sinks.postgres.activity import row_content
+from sinks.postgres.activity_rows import event_row
 from sinks.postgres.notifications import FanoutWrites
 from streams.messages import ActivityEvent
 from streams.records import Outcome, Record
@@ -29,8 +30,13 @@ from streams.serde import AvroSerde
 class Fanout:
     name = "fanout"
 
-    def __init__(self, loader: DirectoryLoader, serde: AvroSerde, push_topic: str,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+    def __init__(
+        self,
+        loader: DirectoryLoader,
+        serde: AvroSerde,
+        push_topic: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ) -> None:
         self._loader = loader
         self._serde = serde
         self._push_topic = push_topic
@@ -40,16 +46,20 @@ class Fanout:
         notify = [r for r in batch if r.value.notify]
         if not notify:
             return Outcome()
-        kept, conflicting = first_versions(notify, self._loader.stored_contents([r.value.event_id for r in notify]),
-                                           key=_event_id, content=_content)
+        kept, conflicting = first_versions(
+            notify, self._loader.stored_contents([r.value.event_id for r in notify]), key=_event_id, content=_content
+        )
         events: list[ActivityEvent] = [r.value for r in kept]
         if not events:
             return Outcome(dead_letters=conflicting)
         directory, preferences = self._loader.load(events)
         plan = plan_batch(events, directory, preferences, self._clock())
         on_fanout_planned(self.name, plan)
-        return Outcome(writes=writes_of(plan), outputs=push_outputs(plan.pushes, self._serde, self._push_topic),
-                       dead_letters=conflicting)
+        return Outcome(
+            writes=writes_of(plan),
+            outputs=push_outputs(plan.pushes, self._serde, self._push_topic),
+            dead_letters=conflicting,
+        )
 
 
 def _event_id(record: Record) -> UUID:

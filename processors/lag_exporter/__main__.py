@@ -1,4 +1,5 @@
 """``herald run lag-exporter`` / ``python -m processors.lag_exporter``."""
+
 from __future__ import annotations
 
 import signal
@@ -22,9 +23,13 @@ def main(settings: LagExporterSettings | None = None) -> None:
     exporter = LagExporter.from_settings(settings)
     REGISTRY.register(LagMetrics(exporter))
     silence_s = max(settings.liveness_timeout_s, 3 * settings.lag_interval_s + 2 * settings.lag_probe_timeout_s)
-    serve_process(PROCESS.name, settings.metrics_port, default_port=PROCESS.port,
-                  live={"loop": heartbeat_within(lambda: exporter.last_loop_at, silence_s)},
-                  ready={"broker": lambda: fresh(exporter)})
+    serve_process(
+        PROCESS.name,
+        settings.metrics_port,
+        default_port=PROCESS.port,
+        live={"loop": heartbeat_within(lambda: exporter.last_loop_at, silence_s)},
+        ready={"broker": lambda: fresh(exporter)},
+    )
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -36,8 +41,11 @@ def fresh(exporter: LagExporter) -> Check:
     age = exporter.collection_age_s()
     if exporter.snapshot is None:
         return Check(False, f"no collection has succeeded yet ({age:.0f}s since start)")
-    return Check(not exporter.stale(), f"last collection {age:.0f}s ago ({len(exporter.snapshot.groups)} groups, "
-                 f"stale after {exporter.stale_after_s:.0f}s)")
+    return Check(
+        not exporter.stale(),
+        f"last collection {age:.0f}s ago ({len(exporter.snapshot.groups)} groups, "
+        f"stale after {exporter.stale_after_s:.0f}s)",
+    )
 
 
 if __name__ == "__main__":

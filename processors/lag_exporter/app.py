@@ -4,6 +4,7 @@ A processor's own lag gauges die with it; this process keeps reporting a group w
 dead or gone (state Empty, or Dead once the broker forgets it), which is when lag matters most.
 ``herald run lag-exporter`` runs ``LagExporter.run``; ``herald lag`` calls ``collect`` once.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,8 +44,11 @@ class LagLimits:
 
     @classmethod
     def of(cls, settings: LagExporterSettings) -> LagLimits:
-        return cls(read_timeout_s=settings.lag_probe_timeout_s, stale_after_s=settings.lag_stale_after_s,
-                   failure_limit=settings.lag_client_failure_limit)
+        return cls(
+            read_timeout_s=settings.lag_probe_timeout_s,
+            stale_after_s=settings.lag_stale_after_s,
+            failure_limit=settings.lag_client_failure_limit,
+        )
 
 
 class LagExporter:
@@ -54,8 +58,15 @@ class LagExporter:
     are closed and built again (freshness.FailureStreak). Past ``limits.stale_after_s`` without a success
     the snapshot is stale: /readyz fails and the lag series are withdrawn (exposition.py)."""
 
-    def __init__(self, connect: Callable[[], BrokerClients], *, group_prefix: str, limits: LagLimits,
-                 topic_prefix: str = "", clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], BrokerClients],
+        *,
+        group_prefix: str,
+        limits: LagLimits,
+        topic_prefix: str = "",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._connect = connect
         self._clients: BrokerClients | None = None
         self._prefix = group_prefix
@@ -75,8 +86,12 @@ class LagExporter:
     @classmethod
     def from_settings(cls, settings: LagExporterSettings) -> LagExporter:
         timeout_s = settings.lag_probe_timeout_s
-        return cls(lambda: BrokerClients.from_settings(settings, timeout_s), group_prefix=settings.group_prefix,
-                   topic_prefix=settings.topic_prefix, limits=LagLimits.of(settings))
+        return cls(
+            lambda: BrokerClients.from_settings(settings, timeout_s),
+            group_prefix=settings.group_prefix,
+            topic_prefix=settings.topic_prefix,
+            limits=LagLimits.of(settings),
+        )
 
     @property
     def clients(self) -> BrokerClients:
@@ -118,8 +133,14 @@ class LagExporter:
         wanted = set().union(*topics.values()) if topics else set()
         partitions = [(t, p) for t, p in candidates if t in wanted]
         marks = broker.watermarks(self.clients.admin, partitions, self._read_timeout_s)
-        return {g: [PartitionOffsets(t, p, committed[g].get((t, p), -1), *marks[(t, p)])
-                    for t, p in partitions if t in topics[g] and (t, p) in marks] for g in committed}
+        return {
+            g: [
+                PartitionOffsets(t, p, committed[g].get((t, p), -1), *marks[(t, p)])
+                for t, p in partitions
+                if t in topics[g] and (t, p) in marks
+            ]
+            for g in committed
+        }
 
     def _read_oldest(self, offsets: list[PartitionOffsets]) -> dict:
         """The oldest unconsumed record per position, from the cache or one read."""
@@ -146,8 +167,13 @@ class LagExporter:
         except Exception as exc:
             self.failures += 1
             replace = self._streak.failed()
-            log.warning("lag collection failed (%d in a row)%s: %s: %s", self._streak.count,
-                        "; replacing the broker clients" if replace else "", type(exc).__name__, reason_line(exc))
+            log.warning(
+                "lag collection failed (%d in a row)%s: %s: %s",
+                self._streak.count,
+                "; replacing the broker clients" if replace else "",
+                type(exc).__name__,
+                reason_line(exc),
+            )
             if replace:
                 self.replace_clients()
             return False

@@ -5,6 +5,7 @@ Every function raises ``KafkaException`` when the broker does not answer within 
 exporter then keeps its previous reading until it turns stale (freshness.py). Committed offsets are
 read by a consumer of the group, never by the AdminClient (see streams/admin.py).
 """
+
 from __future__ import annotations
 
 import time
@@ -44,13 +45,16 @@ def describe_groups(admin: AdminClient, groups: list[str], timeout_s: float = TI
     out = {}
     for group, future in admin.describe_consumer_groups(groups, request_timeout=timeout_s).items():
         d = future.result(2 * timeout_s)
-        topics = frozenset(tp.topic for m in d.members for tp in (m.assignment.topic_partitions if m.assignment else []))
+        topics = frozenset(
+            tp.topic for m in d.members for tp in (m.assignment.topic_partitions if m.assignment else [])
+        )
         out[group] = GroupInfo(group, d.state.name.lower(), len(d.members), topics)
     return out
 
 
-def committed_offsets(offset_reader, partitions: list[tuple[str, int]], timeout_s: float = TIMEOUT_S
-                      ) -> dict[tuple[str, int], int]:
+def committed_offsets(
+    offset_reader, partitions: list[tuple[str, int]], timeout_s: float = TIMEOUT_S
+) -> dict[tuple[str, int], int]:
     """The offsets the reader's group has committed on any of ``partitions``, by (topic, partition);
     partitions it never committed on are left out (empty for an unknown group)."""
     answered = read_committed(offset_reader, [TopicPartition(t, p) for t, p in partitions], timeout_s)
@@ -61,12 +65,17 @@ def topic_partitions(admin: AdminClient, prefix: str = "", timeout_s: float = TI
     """Every partition of every topic named ``prefix*`` (internal ``__`` topics and topics in error
     left out): where a group's committed offsets are looked for."""
     metadata = admin.list_topics(timeout=timeout_s).topics
-    return sorted((t, p) for t, m in metadata.items() if t.startswith(prefix) and not t.startswith("__")
-                  and m.error is None for p in m.partitions)
+    return sorted(
+        (t, p)
+        for t, m in metadata.items()
+        if t.startswith(prefix) and not t.startswith("__") and m.error is None
+        for p in m.partitions
+    )
 
 
-def watermarks(admin: AdminClient, partitions: list[tuple[str, int]], timeout_s: float = TIMEOUT_S
-               ) -> dict[tuple[str, int], tuple[int, int]]:
+def watermarks(
+    admin: AdminClient, partitions: list[tuple[str, int]], timeout_s: float = TIMEOUT_S
+) -> dict[tuple[str, int], tuple[int, int]]:
     """(log start offset, last stable offset) of each partition: the range a read-committed consumer sees."""
     if not partitions:
         return {}
@@ -76,10 +85,12 @@ def watermarks(admin: AdminClient, partitions: list[tuple[str, int]], timeout_s:
     return {key: (starts[key], ends[key]) for key in starts}
 
 
-def _offsets(admin: AdminClient, tps: list[TopicPartition], spec: OffsetSpec, timeout_s: float
-             ) -> dict[tuple[str, int], int]:
-    futures = admin.list_offsets({tp: spec for tp in tps}, isolation_level=IsolationLevel.READ_COMMITTED,
-                                 request_timeout=timeout_s)
+def _offsets(
+    admin: AdminClient, tps: list[TopicPartition], spec: OffsetSpec, timeout_s: float
+) -> dict[tuple[str, int], int]:
+    futures = admin.list_offsets(
+        {tp: spec for tp in tps}, isolation_level=IsolationLevel.READ_COMMITTED, request_timeout=timeout_s
+    )
     return {(tp.topic, tp.partition): f.result(2 * timeout_s).offset for tp, f in futures.items()}
 
 

@@ -7,6 +7,7 @@
   for its committed offsets;
 - the group-less reader that reads the record at a group's position (assign + seek only).
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,16 +28,29 @@ READER_GROUP_ID = "herald.lag-exporter.reader"  # never joins nor commits, so it
 
 def build_reader(settings: KafkaSettings) -> Consumer:
     """The group-less consumer that reads the record at a group's position (assign + seek only)."""
-    return build_consumer(settings, "lag-exporter-reader", **{
-        "group.id": READER_GROUP_ID, "enable.partition.eof": True, "fetch.wait.max.ms": 50,
-        "max.partition.fetch.bytes": 65536, "queued.max.messages.kbytes": 1024})
+    return build_consumer(
+        settings,
+        "lag-exporter-reader",
+        **{
+            "group.id": READER_GROUP_ID,
+            "enable.partition.eof": True,
+            "fetch.wait.max.ms": 50,
+            "max.partition.fetch.bytes": 65536,
+            "queued.max.messages.kbytes": 1024,
+        },
+    )
 
 
 class BrokerClients:
     """``admin``, ``reader``, ``offsets(group)`` and ``describe_groups``; ``close()`` closes them all."""
 
-    def __init__(self, admin: AdminClient, reader: Consumer, offset_reader: Callable[[str], Consumer],
-                 describer: Callable[[], GroupDescriber]) -> None:
+    def __init__(
+        self,
+        admin: AdminClient,
+        reader: Consumer,
+        offset_reader: Callable[[str], Consumer],
+        describer: Callable[[], GroupDescriber],
+    ) -> None:
         self.admin = admin
         self.reader = reader
         self._offset_reader = offset_reader
@@ -46,8 +60,12 @@ class BrokerClients:
 
     @classmethod
     def from_settings(cls, settings: KafkaSettings, timeout_s: float) -> BrokerClients:
-        return cls(build_admin(settings), build_reader(settings), lambda group: group_offset_reader(settings, group),
-                   lambda: GroupDescriber(settings.kafka_bootstrap, timeout_s))
+        return cls(
+            build_admin(settings),
+            build_reader(settings),
+            lambda group: group_offset_reader(settings, group),
+            lambda: GroupDescriber(settings.kafka_bootstrap, timeout_s),
+        )
 
     def serve_callbacks(self) -> None:
         """Serves the error, log and statistics callbacks of the clients that never consume: librdkafka

@@ -9,6 +9,7 @@ long-lived child owning its own AdminClient. A child that dies, errs or does not
 failed collection; the parent kills it and the next collection starts a new one
 (docs/decisions/0102-lag-exporter-recovery-and-staleness.md).
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,8 +31,7 @@ def _serve(conn, bootstrap: str, timeout_s: float) -> None:
     quiet = logging.getLogger("herald.lag_exporter.describer")
     quiet.addHandler(logging.NullHandler())
     quiet.propagate = False  # the parent reports failures; librdkafka's lines here would be duplicates
-    admin = AdminClient({"bootstrap.servers": bootstrap, "reconnect.backoff.max.ms": 1000,
-                         "logger": quiet})  # type: ignore[dict-item]  # confluent_kafka's config type omits its documented "logger"
+    admin = AdminClient({"bootstrap.servers": bootstrap, "reconnect.backoff.max.ms": 1000, "logger": quiet})  # type: ignore[dict-item]  # confluent_kafka's config type omits its documented "logger"
     while True:
         try:
             groups = conn.recv()
@@ -52,8 +52,9 @@ class GroupDescriber:
     def __init__(self, bootstrap: str, timeout_s: float) -> None:
         context = multiprocessing.get_context("spawn")
         self._conn, child_end = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child_end, bootstrap, timeout_s), daemon=True,
-                                        name="lag-exporter-describer")
+        self._process = context.Process(
+            target=_serve, args=(child_end, bootstrap, timeout_s), daemon=True, name="lag-exporter-describer"
+        )
         self._process.start()
         child_end.close()
         self._wait_s = 2 * timeout_s + 10.0  # its own timeouts, and a cold start (spawn, imports)

@@ -6,6 +6,7 @@ older than ``lag_stale_after_s``: its lag, offset, member and state series are w
 lag served as current reads as "fine"), while ``herald_lag_collection_age_seconds`` says how old the
 last success is (docs/decisions/0102-lag-exporter-recovery-and-staleness.md).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
@@ -35,29 +36,48 @@ class LagMetrics(Collector):
     def _own_families(self, snapshot: Snapshot | None) -> tuple[Metric, ...]:
         errors = CounterMetricFamily("herald_lag_exporter_errors", "Collections that failed (the last snapshot stays)")
         errors.add_metric([], self._exporter.failures)
-        last = GaugeMetricFamily("herald_lag_exporter_last_success_timestamp_seconds",
-                                 "Unix time of the last successful collection (0 before the first)")
+        last = GaugeMetricFamily(
+            "herald_lag_exporter_last_success_timestamp_seconds",
+            "Unix time of the last successful collection (0 before the first)",
+        )
         last.add_metric([], snapshot.taken_at if snapshot else 0.0)
         duration = GaugeMetricFamily("herald_lag_exporter_collect_duration_seconds", "Duration of the last collection")
         duration.add_metric([], snapshot.duration_s if snapshot else 0.0)
-        age = GaugeMetricFamily("herald_lag_collection_age_seconds", "Seconds since the last successful collection "
-                                "(since start before the first); past lag_stale_after_s the lag series are withdrawn")
+        age = GaugeMetricFamily(
+            "herald_lag_collection_age_seconds",
+            "Seconds since the last successful collection "
+            "(since start before the first); past lag_stale_after_s the lag series are withdrawn",
+        )
         age.add_metric([], self._exporter.collection_age_s())
-        replaced = CounterMetricFamily("herald_lag_exporter_client_replacements", "Times the broker clients were "
-                                       "closed and built again after failed collections in a row")
+        replaced = CounterMetricFamily(
+            "herald_lag_exporter_client_replacements",
+            "Times the broker clients were closed and built again after failed collections in a row",
+        )
         replaced.add_metric([], self._exporter.replacements)
         return errors, last, duration, age, replaced
 
 
 def _partition_families(groups: Iterable[GroupLag]) -> tuple[GaugeMetricFamily, ...]:
-    lag = GaugeMetricFamily("herald_group_lag_messages", "Records between the group's committed offset and the "
-                            "partition end (last stable offset), from the broker", labels=PARTITION_LABELS)
-    seconds = GaugeMetricFamily("herald_group_lag_seconds", "Age of the oldest record the group has not consumed "
-                                "(0 when caught up)", labels=PARTITION_LABELS)
-    committed = GaugeMetricFamily("herald_group_committed_offset", "The group's committed offset (the log start "
-                                  "when it has none)", labels=PARTITION_LABELS)
-    end = GaugeMetricFamily("herald_partition_end_offset", "Last stable offset of a partition some group reads",
-                            labels=["topic", "partition"])
+    lag = GaugeMetricFamily(
+        "herald_group_lag_messages",
+        "Records between the group's committed offset and the partition end (last stable offset), from the broker",
+        labels=PARTITION_LABELS,
+    )
+    seconds = GaugeMetricFamily(
+        "herald_group_lag_seconds",
+        "Age of the oldest record the group has not consumed (0 when caught up)",
+        labels=PARTITION_LABELS,
+    )
+    committed = GaugeMetricFamily(
+        "herald_group_committed_offset",
+        "The group's committed offset (the log start when it has none)",
+        labels=PARTITION_LABELS,
+    )
+    end = GaugeMetricFamily(
+        "herald_partition_end_offset",
+        "Last stable offset of a partition some group reads",
+        labels=["topic", "partition"],
+    )
     ends: dict[tuple[str, str], int] = {}
     for g in groups:
         for p in g.partitions:
@@ -74,8 +94,9 @@ def _partition_families(groups: Iterable[GroupLag]) -> tuple[GaugeMetricFamily, 
 
 def _group_families(groups: Iterable[GroupLag]) -> tuple[GaugeMetricFamily, ...]:
     members = GaugeMetricFamily("herald_group_members", "Members of the consumer group", labels=["group"])
-    state = GaugeMetricFamily("herald_group_state", "1 for the group's current state (stable, empty, dead, ...)",
-                              labels=["group", "state"])
+    state = GaugeMetricFamily(
+        "herald_group_state", "1 for the group's current state (stable, empty, dead, ...)", labels=["group", "state"]
+    )
     for g in groups:
         members.add_metric([g.group], g.members)
         state.add_metric([g.group, g.state], 1)

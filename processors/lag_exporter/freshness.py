@@ -5,6 +5,7 @@ Stale figures are worse than none: lag frozen at its pre-outage value reads as "
 and resolves alerts. So past ``stale_after_s`` without a successful collection the per-partition and
 per-group series are withdrawn from /metrics, /readyz fails, and the age stays exported.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

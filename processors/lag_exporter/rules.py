@@ -4,6 +4,7 @@ Lag is judged from the broker alone, as Burrow and kminion do: a group's committ
 the partition's end offset (the last stable offset, since Herald reads committed records only). Lag
 in seconds is the age of the oldest record the group has not consumed: the record at its position.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """What the fan-out does for one recipient: a bell row or not, and a push now, held, or none."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

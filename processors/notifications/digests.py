@@ -1,4 +1,5 @@
 """Held pushes and their release: when quiet hours end, the ones still wanted become one digest per user."""
+
 from __future__ import annotations
 
 import uuid
@@ -47,8 +48,11 @@ def still_wanted(held: Held, directory: Directory, prefs: Preferences) -> bool:
         return False
     if held.reason == RecipientRule.CARE_TEAM and held.user_id not in directory.care_team_of(held.patient_id):
         return False
-    return (prefs.push_enabled and held.event_type in prefs.enabled_types
-            and held.priority.rank >= prefs.min_push_priority.rank)
+    return (
+        prefs.push_enabled
+        and held.event_type in prefs.enabled_types
+        and held.priority.rank >= prefs.min_push_priority.rank
+    )
 
 
 def digest_text(count: int) -> tuple[str, str]:
@@ -68,9 +72,14 @@ class Release:
     dropped: list[uuid.UUID] = field(default_factory=list)
 
 
-def release(groups: Mapping[str, list[Held]], directory: Directory, preferences: Mapping[str, Preferences],
-            organization_of: Mapping[uuid.UUID, str], occurred_of: Mapping[uuid.UUID, datetime],
-            now: datetime) -> Release:
+def release(
+    groups: Mapping[str, list[Held]],
+    directory: Directory,
+    preferences: Mapping[str, Preferences],
+    organization_of: Mapping[uuid.UUID, str],
+    occurred_of: Mapping[uuid.UUID, datetime],
+    now: datetime,
+) -> Release:
     """For each user: the held rows still wanted become one digest; the others are dropped."""
     out = Release()
     for user_id, held in groups.items():
@@ -83,12 +92,22 @@ def release(groups: Mapping[str, list[Held]], directory: Directory, preferences:
     return out
 
 
-def _digest(user_id: str, wanted: list[Held], organization_of: Mapping[uuid.UUID, str],
-            occurred_of: Mapping[uuid.UUID, datetime], now: datetime) -> PushRequest:
+def _digest(
+    user_id: str,
+    wanted: list[Held],
+    organization_of: Mapping[uuid.UUID, str],
+    occurred_of: Mapping[uuid.UUID, datetime],
+    now: datetime,
+) -> PushRequest:
     first = wanted[0].notification_id
     return PushRequest(
-        notification_id=digest_id(user_id, wanted), user_id=user_id, organization_id=organization_of[first],
+        notification_id=digest_id(user_id, wanted),
+        user_id=user_id,
+        organization_id=organization_of[first],
         event_type=DIGEST_EVENT_TYPE,
         priority=max((h.priority for h in wanted), key=lambda p: p.rank, default=Priority.NORMAL),
-        occurred_at=min(occurred_of[h.notification_id] for h in wanted), requested_at=now, kind="digest",
-        digest_count=len(wanted))
+        occurred_at=min(occurred_of[h.notification_id] for h in wanted),
+        requested_at=now,
+        kind="digest",
+        digest_count=len(wanted),
+    )

@@ -1,4 +1,5 @@
 """The slice of the directory the notification rules read: users, and active care-team memberships."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -31,8 +32,7 @@ class Directory:
     care_teams: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, users: Iterable[DirectoryUser] = (),
-           care_team: Iterable[tuple[str, str]] = ()) -> Directory:
+    def of(cls, users: Iterable[DirectoryUser] = (), care_team: Iterable[tuple[str, str]] = ()) -> Directory:
         """Builds a directory from users and active (patient_id, user_id) memberships."""
         teams: dict[str, set[str]] = {}
         for patient_id, user_id in care_team:
@@ -46,8 +46,9 @@ class Directory:
         members: dict[tuple[str, str], bool] = {}
         for c in changes:
             if c.entity == "user":
-                users[c.user_id] = DirectoryUser(c.user_id, c.organization_id, frozenset(c.roles), c.active,
-                                                 c.timezone, c.supervisor_user_id)
+                users[c.user_id] = DirectoryUser(
+                    c.user_id, c.organization_id, frozenset(c.roles), c.active, c.timezone, c.supervisor_user_id
+                )
             elif c.patient_id is not None:  # a membership names its patient (a None one would match no event)
                 members[(c.patient_id, c.user_id)] = c.active
         return cls.of(users.values(), [key for key, active in members.items() if active])

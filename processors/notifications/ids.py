@@ -3,6 +3,7 @@
 Deterministic, so a redelivered event, a reconciler pass or a re-released digest produces the same
 ids, which the tables' primary keys and the push sender's de-duplication collapse.
 """
+
 from __future__ import annotations
 
 import hashlib

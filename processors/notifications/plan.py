@@ -4,6 +4,7 @@ Pure, and shared by the fan-out processor and the reconciler, so both decide ide
 holds domain values (which event, which user, why, what push); the Postgres sink maps them to its
 rows, so no table's column order leaks into the rules.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -61,8 +62,9 @@ class FanoutPlan:
         return len(self.bell) - len(self.pushes) - len(self.held)
 
 
-def plan_batch(events: Iterable[ActivityEvent], directory: Directory, preferences: Mapping[str, Preferences],
-               now: datetime) -> FanoutPlan:
+def plan_batch(
+    events: Iterable[ActivityEvent], directory: Directory, preferences: Mapping[str, Preferences], now: datetime
+) -> FanoutPlan:
     """Bell notifications, held pushes and push requests for every notify=true event; every such event marked."""
     plan = FanoutPlan()
     unique: dict[uuid.UUID, ActivityEvent] = {}
@@ -96,10 +98,21 @@ def _apply(plan: FanoutPlan, each: _PerEvent, recipient: Recipient, decision: De
     plan.bell.append(BellNotification._make((nid, recipient.user_id, recipient.reason, decision.push, event, priority)))
     if decision.push == PushAction.HOLD:
         assert decision.release_at is not None  # decide sets it for every HOLD
-        plan.held.append(HeldNotification._make((nid, recipient.user_id, recipient.reason, event, priority,
-                                                  decision.release_at)))
+        plan.held.append(
+            HeldNotification._make((nid, recipient.user_id, recipient.reason, event, priority, decision.release_at))
+        )
     elif decision.push == PushAction.NOW:
-        plan.pushes.append(PushRequest(
-            notification_id=nid, user_id=recipient.user_id, organization_id=event.organization_id,
-            event_type=event.event_type, priority=priority, occurred_at=event.occurred_at, requested_at=now,
-            event_id=event.event_id, resource_type=event.resource_type, resource_id=event.resource_id))
+        plan.pushes.append(
+            PushRequest(
+                notification_id=nid,
+                user_id=recipient.user_id,
+                organization_id=event.organization_id,
+                event_type=event.event_type,
+                priority=priority,
+                occurred_at=event.occurred_at,
+                requested_at=now,
+                event_id=event.event_id,
+                resource_type=event.resource_type,
+                resource_id=event.resource_id,
+            )
+        )

@@ -1,4 +1,5 @@
 """A user's notification preferences, and the defaults of a user who never saved any."""
+
 from __future__ import annotations
 
 import functools

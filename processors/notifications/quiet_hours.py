@@ -8,6 +8,7 @@ night's dates: a wall time in a spring-forward gap resolves to the first valid i
 window never lasts longer than its wall-clock span plus the DST shift, and a second pass through a
 fold does not reopen a window that already ended.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
@@ -44,8 +45,7 @@ def _instant(day: date, wall: time, zone: ZoneInfo) -> datetime:
     # In a gap, fold=0 applies the offset in force before the transition and lands after the gap;
     # fold=1 applies the later offset and lands before it. The transition lies between the two.
     before = datetime.combine(day, wall, zone).replace(fold=1).astimezone(timezone.utc)
-    return datetime.fromtimestamp(_transition(int(before.timestamp()), int(first.timestamp()), zone),
-                                  timezone.utc)
+    return datetime.fromtimestamp(_transition(int(before.timestamp()), int(first.timestamp()), zone), timezone.utc)
 
 
 def _window_containing(now: datetime, prefs: Preferences) -> tuple[datetime, datetime] | None:

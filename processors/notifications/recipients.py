@@ -1,4 +1,5 @@
 """Who is notified of an event, and what of the directory that question needs."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -37,7 +38,8 @@ def resolve_recipients(event: ActivityEvent, directory: Directory) -> list[Recip
     if not event.notify or not entry.known:
         return []
     chosen = {
-        user_id for user_id in _candidates(entry.recipients, event, directory)
+        user_id
+        for user_id in _candidates(entry.recipients, event, directory)
         if user_id != event.actor_user_id
         and (user := directory.users.get(user_id)) is not None
         and user.is_active_member_of(event.organization_id)

@@ -1,5 +1,6 @@
 """Loading what the notification rules read: the directory slice and the stored preferences of a batch,
 in a few queries (never per event)."""
+
 from __future__ import annotations
 
 from typing import Iterable
@@ -18,21 +19,35 @@ from streams.messages import ActivityEvent, Priority
 
 def to_preferences(row: PreferencesRow, directory_zone: str | None) -> Preferences:
     """A stored row as the rules' Preferences; a row without a zone uses the directory's."""
-    return Preferences(push_enabled=row.push_enabled, email_enabled=row.email_enabled,
-                       enabled_types=frozenset(row.enabled_types), min_push_priority=Priority(row.min_push_priority),
-                       quiet_hours_start=row.quiet_hours_start, quiet_hours_end=row.quiet_hours_end,
-                       timezone=row.timezone or directory_zone)
+    return Preferences(
+        push_enabled=row.push_enabled,
+        email_enabled=row.email_enabled,
+        enabled_types=frozenset(row.enabled_types),
+        min_push_priority=Priority(row.min_push_priority),
+        quiet_hours_start=row.quiet_hours_start,
+        quiet_hours_end=row.quiet_hours_end,
+        timezone=row.timezone or directory_zone,
+    )
 
 
-def assemble(users: list[UserWithPreferences],
-             team: list[tuple[str, str]]) -> tuple[Directory, dict[str, Preferences]]:
+def assemble(users: list[UserWithPreferences], team: list[tuple[str, str]]) -> tuple[Directory, dict[str, Preferences]]:
     """Rows of the two queries as the rules' Directory and the stored Preferences by user (a user
     without a row gets the defaults, in ``plan_batch``)."""
     role_sets: dict[tuple[str, ...], frozenset[str]] = {}  # most users share a handful of role lists
     directory = Directory.of(
-        [DirectoryUser(u.user_id, u.organization_id, role_sets.get(roles := tuple(u.roles))
-                       or role_sets.setdefault(roles, frozenset(roles)), u.active, u.timezone, u.supervisor_user_id)
-         for u in users], team)
+        [
+            DirectoryUser(
+                u.user_id,
+                u.organization_id,
+                role_sets.get(roles := tuple(u.roles)) or role_sets.setdefault(roles, frozenset(roles)),
+                u.active,
+                u.timezone,
+                u.supervisor_user_id,
+            )
+            for u in users
+        ],
+        team,
+    )
     return directory, {u.user_id: to_preferences(u.preferences, u.timezone) for u in users if u.preferences}
 
 
@@ -56,11 +71,14 @@ class DirectoryLoader:
         if not event_ids:
             return {}
         with self._engine.connect() as conn:
-            rows = conn.execute(text(f"SELECT {', '.join(COLUMNS)} FROM activity_events WHERE event_id = ANY(:ids)"),
-                                {"ids": event_ids}).all()
+            rows = conn.execute(
+                text(f"SELECT {', '.join(COLUMNS)} FROM activity_events WHERE event_id = ANY(:ids)"), {"ids": event_ids}
+            ).all()
         return {row[0]: row_content(tuple(row)) for row in rows}
 
-    def load_for_users(self, user_ids: Iterable[str], patient_ids: Iterable[str]) -> tuple[Directory, dict[str, Preferences]]:
+    def load_for_users(
+        self, user_ids: Iterable[str], patient_ids: Iterable[str]
+    ) -> tuple[Directory, dict[str, Preferences]]:
         """For the scheduler's re-check at release: these users, and the care teams of these patients."""
         user_ids, patient_ids = list(user_ids), list(patient_ids)
         with self._engine.connect() as conn:

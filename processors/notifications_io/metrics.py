@@ -3,16 +3,21 @@
 Defined here, not in either processor, because both count into the same series and a metric may be
 registered only once per process. Names are fixed: deploy/prometheus and deploy/grafana use them.
 """
+
 from __future__ import annotations
 
 from prometheus_client import Counter
 
 from processors.notifications.plan import FanoutPlan
 
-UNKNOWN_EVENT_TYPES = Counter("herald_unknown_event_types_total",
-                              "Events of a type the catalogue does not know (stored, notify no one)", ["processor"])
-FANOUT_RECIPIENTS = Counter("herald_fanout_notifications_total",
-                            "Notifications decided by the fan-out, by push action", ["processor", "push"])
+UNKNOWN_EVENT_TYPES = Counter(
+    "herald_unknown_event_types_total",
+    "Events of a type the catalogue does not know (stored, notify no one)",
+    ["processor"],
+)
+FANOUT_RECIPIENTS = Counter(
+    "herald_fanout_notifications_total", "Notifications decided by the fan-out, by push action", ["processor", "push"]
+)
 
 
 def on_fanout_planned(processor: str, plan: FanoutPlan) -> None:

@@ -1,4 +1,5 @@
 """Push requests as Kafka records, for every processor that notifies (fan-out, scheduler, reconciler)."""
+
 from __future__ import annotations
 
 from itertools import groupby
@@ -17,5 +18,5 @@ def push_outputs(pushes: list[PushRequest], serde: AvroSerde, topic: str) -> lis
     for _, same_tail in groupby(pushes, key=PushRequest.tail):
         run = list(same_tail)
         values = serde.encode_with_heads(run[0].to_avro(), [p.head() for p in run])
-        outputs += [Output(topic, p.key, value) for p, value in zip(run, values)]
+        outputs += [Output(topic, p.key, value) for p, value in zip(run, values, strict=True)]
     return outputs

@@ -1,4 +1,5 @@
 """A fan-out plan as the Postgres sink's writes (the fan-out's batch outcome, the reconciler's pass)."""
+
 from __future__ import annotations
 
 from processors.notifications.plan import FanoutPlan

@@ -1,5 +1,6 @@
 """The persister: every activity event becomes one activity_events row (idempotent on event_id); a
 second version of a stored event (same id, other content) is dead-lettered as a conflicting duplicate."""
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -33,5 +34,7 @@ class PersisterSink:
         self._rows = rows
 
     def write(self, batch: PersistBatch) -> list[DeadLetter]:
-        return [DeadLetter(conflict_reason(batch.rows[i][0]), CONFLICTING_DUPLICATE, batch.messages[i])
-                for i in self._rows.write(batch.rows)]
+        return [
+            DeadLetter(conflict_reason(batch.rows[i][0]), CONFLICTING_DUPLICATE, batch.messages[i])
+            for i in self._rows.write(batch.rows)
+        ]

@@ -1,4 +1,5 @@
 """``herald run push-sender`` / ``python -m processors.push``."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -24,9 +25,13 @@ PROCESS = PROCESSES["push-sender"]
 
 
 def policy_of(settings: PushSenderSettings) -> PushPolicy:
-    return PushPolicy(max_attempts=settings.push_max_attempts, retry_base_s=settings.push_retry_base_s,
-                      retry_cap_s=settings.push_retry_cap_s, ttl_s=settings.push_ttl_s,
-                      token_max_age=timedelta(days=settings.token_max_age_days))
+    return PushPolicy(
+        max_attempts=settings.push_max_attempts,
+        retry_base_s=settings.push_retry_base_s,
+        retry_cap_s=settings.push_retry_cap_s,
+        ttl_s=settings.push_ttl_s,
+        token_max_age=timedelta(days=settings.token_max_age_days),
+    )
 
 
 def main(settings: PushSenderSettings | None = None) -> None:
@@ -34,17 +39,40 @@ def main(settings: PushSenderSettings | None = None) -> None:
     settings = settings or PushSenderSettings()
     engine = build_engine(settings.database_url)
     push_topic = settings.topic(PUSH)
-    serde = AvroSerde(PUSH_REQUEST, SchemaStore(), registry=registry_client(settings.schema_registry_url),
-                      subject=f"{push_topic}-value")
+    serde = AvroSerde(
+        PUSH_REQUEST,
+        SchemaStore(),
+        registry=registry_client(settings.schema_registry_url),
+        subject=f"{push_topic}-value",
+    )
     hooks, policy, fcm = PushHooks(), policy_of(settings), FcmClient(settings)
-    sender = PushSender(reader=build_reader(settings.database_url), fcm=fcm, encode=lambda r: serde.encode(r.to_avro()),
-                        policy=policy, hooks=hooks)
-    runtime = build_runtime(settings, processor=sender, group=PROCESS.consumer_group, topics=list(PROCESS.inputs),
-                            dead_letters=PROCESS.dead_letters,
-                            decode=Decoder(serde, PushRequest.from_avro), sink=PushSink(engine), transactional=True,
-                            pipelined=True)
-    pump = RetryPump(engine=engine, producer=build_producer(settings), topic=push_topic, poll_s=settings.push_retry_poll_s,
-                     token_max_age=policy.token_max_age, prune_interval_s=settings.token_prune_interval_s, hooks=hooks)
+    sender = PushSender(
+        reader=build_reader(settings.database_url),
+        fcm=fcm,
+        encode=lambda r: serde.encode(r.to_avro()),
+        policy=policy,
+        hooks=hooks,
+    )
+    runtime = build_runtime(
+        settings,
+        processor=sender,
+        group=PROCESS.consumer_group,
+        topics=list(PROCESS.inputs),
+        dead_letters=PROCESS.dead_letters,
+        decode=Decoder(serde, PushRequest.from_avro),
+        sink=PushSink(engine),
+        transactional=True,
+        pipelined=True,
+    )
+    pump = RetryPump(
+        engine=engine,
+        producer=build_producer(settings),
+        topic=push_topic,
+        poll_s=settings.push_retry_poll_s,
+        token_max_age=policy.token_max_age,
+        prune_interval_s=settings.token_prune_interval_s,
+        hooks=hooks,
+    )
     serve_consumer(PROCESS.name, settings, runtime.hooks, default_port=PROCESS.port, engine=engine)
     runtime.install_signal_handlers()
     pump.start()

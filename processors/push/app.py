@@ -12,6 +12,7 @@ send and that commit re-sends those pushes once on restart. The runtime is pipel
 (docs/decisions/0161-push-sender-stays-pipelined.md). The device collapses such a duplicate (collapse
 key = notification id).
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,10 +28,19 @@ from sqlalchemy import Engine
 from processors.push.metrics import PushHooks
 from processors.push.outage import FcmOutage, batch_class
 from processors.push.rules import (
-    Decision, GiveUp, PushPayload, PushPolicy, Retry, Send, Verdict, decide, payload_for, select_tokens,
+    Decision,
+    GiveUp,
+    PushPayload,
+    PushPolicy,
+    Retry,
+    Send,
+    Verdict,
+    decide,
+    payload_for,
+    select_tokens,
 )
-from sinks.fcm.results import SendResult
 from sinks.fcm.messages import FcmMessage, to_messages
+from sinks.fcm.results import SendResult
 from sinks.postgres.push import DeliveryRow, PushWrites, RetryRow, sent_pairs
 from sinks.postgres.tokens import DeviceToken, active_tokens
 from streams.deadletter import H_FIRST_FAILED, H_REPLAY_OF
@@ -77,9 +87,18 @@ class PushSender:
 
     name = "push-sender"
 
-    def __init__(self, *, reader: Engine, fcm: FcmSender, encode: Callable[[PushRequest], bytes], policy: PushPolicy,
-                 hooks: PushHooks | None = None, clock: Callable[[], datetime] = utcnow,
-                 rng: random.Random | None = None, outage: FcmOutage | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        reader: Engine,
+        fcm: FcmSender,
+        encode: Callable[[PushRequest], bytes],
+        policy: PushPolicy,
+        hooks: PushHooks | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
+        outage: FcmOutage | None = None,
+    ) -> None:
         self._reader = reader  # sinks.postgres.engine.build_reader: autocommit, no pre-ping
         self._fcm = fcm
         self._encode = encode
@@ -95,13 +114,17 @@ class PushSender:
         now = self._clock()
         items, skipped = self._plan(batch, now)
         pairs = [(item, token) for item in items for token in item.to_send]
-        messages = [m for item in items if item.to_send
-                    for m in to_messages(item.payload, [token.token for token in item.to_send])]
+        messages = [
+            m
+            for item in items
+            if item.to_send
+            for m in to_messages(item.payload, [token.token for token in item.to_send])
+        ]
         if skipped:
             self._hooks.on_sent(Counter(), None, skipped)
         results = self._send(messages)
         sends: dict[int, list[Send]] = {}
-        for (item, token), result in zip(pairs, results):
+        for (item, token), result in zip(pairs, results, strict=True):
             sends.setdefault(id(item), []).append(Send(token, result))
         return self._outcome(items, sends, self._clock())  # Retry-After counts from the answer, not the batch start
 
@@ -113,19 +136,27 @@ class PushSender:
             if batch_class(probe) is not None:
                 wait = self._outage.probe_failed(probe)
                 self._hooks.on_outage(self._outage.cls)
-                raise SinkBackpressure(wait, f"FCM still down ({self._outage.cls}: {probe[0].code}); "
-                                             f"next probe in {wait:.1f}s")
+                raise SinkBackpressure(
+                    wait, f"FCM still down ({self._outage.cls}: {probe[0].code}); next probe in {wait:.1f}s"
+                )
             log.warning("FCM answers again after %.0f s of outage; sending", self._outage.recovered())
             self._hooks.on_outage(None)
             return probe + self._timed_send(messages[1:])
         results = self._timed_send(messages)
         down_for = self._outage.observe(results)
         if down_for is not None:
-            log.error("FCM down (%s: %s for all %d sends of the batch); holding pushes back and probing with "
-                      "one message, next in %.1fs", self._outage.cls, results[0].code, len(results), down_for)
+            log.error(
+                "FCM down (%s: %s for all %d sends of the batch); holding pushes back and probing with "
+                "one message, next in %.1fs",
+                self._outage.cls,
+                results[0].code,
+                len(results),
+                down_for,
+            )
             self._hooks.on_outage(self._outage.cls)
-            raise SinkBackpressure(down_for, f"FCM down ({self._outage.cls}: {results[0].code}); "
-                                             f"next probe in {down_for:.1f}s")
+            raise SinkBackpressure(
+                down_for, f"FCM down ({self._outage.cls}: {results[0].code}); next probe in {down_for:.1f}s"
+            )
         return results
 
     def _timed_send(self, messages: list[FcmMessage]) -> list[SendResult]:
@@ -141,21 +172,35 @@ class PushSender:
             tokens = active_tokens(conn, {r.user_id for r in requests}, now=now, max_age=self._policy.token_max_age)
             sent = sent_pairs(conn, sorted({r.notification_id for r in requests}))
         items, skipped = [], 0
-        for record, request in zip(batch, requests):
+        for record, request in zip(batch, requests, strict=True):
             devices = select_tokens(tokens.get(request.user_id, []), now=now, max_age=self._policy.token_max_age)
             to_send = [t for t in devices if (request.notification_id, t.token) not in sent]
             sent.update((request.notification_id, t.token) for t in to_send)  # a duplicate in the batch sends nothing
             skipped += len(devices) - len(to_send)
-            items.append(Item(record, request, _attempts_before(record, request) + 1,
-                              payload_for(request, now=now, ttl_s=self._policy.ttl_s), bool(devices), to_send))
+            items.append(
+                Item(
+                    record,
+                    request,
+                    _attempts_before(record, request) + 1,
+                    payload_for(request, now=now, ttl_s=self._policy.ttl_s),
+                    bool(devices),
+                    to_send,
+                )
+            )
         return items, skipped
 
     def _outcome(self, items: list[Item], sends: dict[int, list[Send]], now: datetime) -> Outcome[PushWrites]:
         writes, dead = PushWrites(now=now), []
         tallies = _Tallies()
         for item in items:
-            decision = decide(sends.get(id(item), []), attempt=item.attempt, had_devices=item.had_devices,
-                              now=now, policy=self._policy, rng=self._rng)
+            decision = decide(
+                sends.get(id(item), []),
+                attempt=item.attempt,
+                had_devices=item.had_devices,
+                now=now,
+                policy=self._policy,
+                rng=self._rng,
+            )
             self._collect(item, decision, writes, now, tallies)
             if decision.give_up is not None:
                 dead.append(self._dead_letter(item, decision.give_up, now))
@@ -167,8 +212,17 @@ class PushSender:
         for send in decision.sends:
             verdict, result = send.verdict, send.result
             status = Verdict.PERMANENT if verdict is Verdict.RETRY and decision.retry is None else verdict  # given up
-            writes.deliveries.append(DeliveryRow(request.notification_id, send.token.token, request.user_id,
-                                                 status.value, result.message_id, result.code, item.attempt))
+            writes.deliveries.append(
+                DeliveryRow(
+                    request.notification_id,
+                    send.token.token,
+                    request.user_id,
+                    status.value,
+                    result.message_id,
+                    result.code,
+                    item.attempt,
+                )
+            )
             if verdict is Verdict.RETIRE:
                 reason = result.code or "UNKNOWN"  # a retiring verdict always comes with FCM's error code
                 writes.retire.setdefault(reason, []).append(send.token.token)
@@ -189,18 +243,30 @@ class PushSender:
 
     def _retry_row(self, item: Item, retry: Retry, now: datetime) -> RetryRow:
         request = item.request
-        return RetryRow(request.notification_id, request.user_id, retry.attempt, retry.due_at,
-                        _first_failed(item.record) or now, retry.last_error, item.record.message.key(),
-                        self._encode(replace(request, attempt=retry.attempt)))
+        return RetryRow(
+            request.notification_id,
+            request.user_id,
+            retry.attempt,
+            retry.due_at,
+            _first_failed(item.record) or now,
+            retry.last_error,
+            item.record.message.key(),
+            self._encode(replace(request, attempt=retry.attempt)),
+        )
 
     @staticmethod
     def _dead_letter(item: Item, give_up: GiveUp, now: datetime) -> DeadLetter:
         stamp = now.isoformat().encode()
-        headers = ((H_PUSH_CODE, give_up.code.encode()), (H_PUSH_ATTEMPTS, str(give_up.attempts).encode()),
-                   (H_PUSH_LAST_FAILED, stamp), (H_FIRST_FAILED, stamp))  # first failure: unless the record says earlier
+        headers = (
+            (H_PUSH_CODE, give_up.code.encode()),
+            (H_PUSH_ATTEMPTS, str(give_up.attempts).encode()),
+            (H_PUSH_LAST_FAILED, stamp),
+            (H_FIRST_FAILED, stamp),
+        )  # first failure: unless the record says earlier
         kind = "PushRetriesExhausted" if give_up.retries_exhausted else "PushPermanentError"
-        log.warning("push %s dead-lettered after %d attempts: %s", item.request.notification_id, give_up.attempts,
-                    give_up.code)
+        log.warning(
+            "push %s dead-lettered after %d attempts: %s", item.request.notification_id, give_up.attempts, give_up.code
+        )
         return DeadLetter(give_up.reason, kind, item.record.message, headers)
 
 

@@ -4,6 +4,7 @@ notification id ever becomes a label: labels are FCM codes and reasons only.
 The names are fixed: the dashboards and alert rules in deploy/ are built on them (notably
 ``herald_push_results_total{code}`` and ``herald_tokens_retired_total{reason}``).
 """
+
 from __future__ import annotations
 
 from collections import Counter as Tally
@@ -12,18 +13,33 @@ from prometheus_client import Counter, Gauge, Histogram
 
 # code = FCM's error code, "OK" on success; reason = the FCM code that retired the token.
 PUSH_RESULTS = Counter("herald_push_results_total", "Push sends to FCM by result code (OK on success)", ["code"])
-TOKENS_RETIRED = Counter("herald_tokens_retired_total", "Device tokens retired, by reason (e.g. UNREGISTERED)", ["reason"])
-RETRIES_SCHEDULED = Counter("herald_push_retries_scheduled_total", "Push requests parked for a later attempt, by FCM code", ["code"])
+TOKENS_RETIRED = Counter(
+    "herald_tokens_retired_total", "Device tokens retired, by reason (e.g. UNREGISTERED)", ["reason"]
+)
+RETRIES_SCHEDULED = Counter(
+    "herald_push_retries_scheduled_total", "Push requests parked for a later attempt, by FCM code", ["code"]
+)
 RETRIES_RELEASED = Counter("herald_push_retries_released_total", "Parked push requests put back on the push topic")
 RETRIES_PENDING = Gauge("herald_push_retries_pending", "Push requests waiting in push_retries, as last counted")
-DEAD_LETTERED = Counter("herald_push_dead_lettered_total", "Push requests sent to the push DLQ, by FCM code and kind", ["code", "kind"])
-SKIPPED = Counter("herald_push_duplicates_skipped_total", "(notification, token) pairs not sent again because already sent")
+DEAD_LETTERED = Counter(
+    "herald_push_dead_lettered_total", "Push requests sent to the push DLQ, by FCM code and kind", ["code", "kind"]
+)
+SKIPPED = Counter(
+    "herald_push_duplicates_skipped_total", "(notification, token) pairs not sent again because already sent"
+)
 TOKENS_PRUNED = Counter("herald_tokens_pruned_total", "Stale or long-retired device tokens deleted")
-FCM_OUTAGE = Gauge("herald_push_fcm_outage", "1 while FCM is down with this class of error (sends held, probing)", ["class"])
-FCM_OUTAGE_WAITS = Counter("herald_push_fcm_outage_waits_total", "Batches held back because FCM was down, by class", ["class"])
+FCM_OUTAGE = Gauge(
+    "herald_push_fcm_outage", "1 while FCM is down with this class of error (sends held, probing)", ["class"]
+)
+FCM_OUTAGE_WAITS = Counter(
+    "herald_push_fcm_outage_waits_total", "Batches held back because FCM was down, by class", ["class"]
+)
 OUTAGE_CLASSES = ("unreachable", "server", "quota")  # processors.push.outage.OutageClass
-SEND_SECONDS = Histogram("herald_push_send_seconds", "Time to send one batch's pushes to FCM",
-                         buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+SEND_SECONDS = Histogram(
+    "herald_push_send_seconds",
+    "Time to send one batch's pushes to FCM",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
 
 
 class PushHooks:

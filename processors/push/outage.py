@@ -18,6 +18,7 @@ Requests keep their attempt budget during an outage: a rewound batch is not an a
 
 docs/decisions/0112-fcm-outage-probes.md
 """
+
 from __future__ import annotations
 
 import random
@@ -81,8 +82,13 @@ class FcmOutage:
     probe per batch, ``probe_failed`` or ``recovered``. Each method that finds FCM down returns the
     seconds to wait before the next probe."""
 
-    def __init__(self, policy: OutagePolicy = OutagePolicy(), *, clock: Callable[[], float] = time.monotonic,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        policy: OutagePolicy = OutagePolicy(),
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
         self._policy, self._clock, self._rng = policy, clock, rng
         self._in_a_row = 0  # sends failed for FCM's reasons since the last answered one
         self._waits: Counter[OutageClass] = Counter()  # waits so far in this outage, per class

@@ -12,6 +12,7 @@ produce them to the push topic, wait for the broker's acknowledgement, delete th
 after the produce and before the commit puts the same request on the topic twice; the sender sends
 each (notification, token) once, so that costs nothing. Failure of a tick is logged and retried next tick.
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,9 +35,19 @@ H_LAST_ERROR = "herald.push.last-error"
 class RetryPump:
     """``tick()`` moves due retries; ``start()``/``stop()`` run it every ``poll_s`` in a daemon thread."""
 
-    def __init__(self, *, engine, producer, topic: str, poll_s: float, token_max_age: timedelta,
-                 prune_interval_s: float, hooks: PushHooks | None = None, clock: Callable = utcnow,
-                 limit: int = 2000) -> None:
+    def __init__(
+        self,
+        *,
+        engine,
+        producer,
+        topic: str,
+        poll_s: float,
+        token_max_age: timedelta,
+        prune_interval_s: float,
+        hooks: PushHooks | None = None,
+        clock: Callable = utcnow,
+        limit: int = 2000,
+    ) -> None:
         self._engine, self._producer, self._topic = engine, producer, topic
         self._poll_s, self._limit, self._clock = poll_s, limit, clock
         self._token_max_age, self._prune_interval_s = token_max_age, prune_interval_s
@@ -55,9 +66,11 @@ class RetryPump:
         with self._engine.begin() as conn:
             rows = take_due_retries(conn, now=self._clock(), limit=self._limit)
             for row in rows:
-                headers = [(H_FIRST_FAILED, row.first_failed_at.isoformat().encode()), (H_LAST_ERROR, row.last_error.encode())]
-                self._producer.produce(self._topic, row.value, row.key, headers=headers,
-                                       on_delivery=on_delivery)
+                headers = [
+                    (H_FIRST_FAILED, row.first_failed_at.isoformat().encode()),
+                    (H_LAST_ERROR, row.last_error.encode()),
+                ]
+                self._producer.produce(self._topic, row.value, row.key, headers=headers, on_delivery=on_delivery)
             if rows and (self._producer.flush(30) or errors):
                 raise ProduceFailed(f"retries not acknowledged: {errors[:1] or 'flush timed out'}")
             delete_retries(conn, rows)

@@ -12,6 +12,7 @@ and ``now``. Policy (docs/push.md):
   attempt n+1 after ``compute_backoff(n)`` (never sooner than Retry-After) until ``max_attempts``, then
   dead-letter. Devices already reached keep their push either way.
 """
+
 from __future__ import annotations
 
 import random
@@ -28,8 +29,9 @@ from streams.messages import Priority, PushRequest
 from streams.retry import compute_backoff
 
 RETIRE_CODES = frozenset({"UNREGISTERED"})
-RETRY_CODES = frozenset({"UNAVAILABLE", "INTERNAL", "QUOTA_EXCEEDED", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED",
-                         "UNKNOWN"})
+RETRY_CODES = frozenset(
+    {"UNAVAILABLE", "INTERNAL", "QUOTA_EXCEEDED", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", "UNKNOWN"}
+)
 
 
 class Verdict(StrEnum):
@@ -79,14 +81,24 @@ def payload_for(request: PushRequest, *, now: datetime, ttl_s: int) -> PushPaylo
         data["resource_id"] = request.resource_id
     if request.kind == "digest":
         data["count"] = str(request.digest_count)
-    return PushPayload(title, body, data, str(request.notification_id), ttl_s,
-                       request.priority.rank >= Priority.HIGH.rank, int(now.timestamp()) + ttl_s)
+    return PushPayload(
+        title,
+        body,
+        data,
+        str(request.notification_id),
+        ttl_s,
+        request.priority.rank >= Priority.HIGH.rank,
+        int(now.timestamp()) + ttl_s,
+    )
 
 
 def select_tokens(tokens: Iterable[DeviceToken], *, now: datetime, max_age: timedelta) -> list[DeviceToken]:
     """The tokens to push to: seen within ``max_age``, newest first, each token string once."""
-    fresh = sorted((t for t in tokens if t.last_seen_at >= now - max_age),
-                   key=lambda t: (t.last_seen_at, t.created_at), reverse=True)
+    fresh = sorted(
+        (t for t in tokens if t.last_seen_at >= now - max_age),
+        key=lambda t: (t.last_seen_at, t.created_at),
+        reverse=True,
+    )
     seen: set[str] = set()
     chosen = []
     for t in fresh:
@@ -108,7 +120,9 @@ def classify(result: SendResult) -> Verdict:
     return Verdict.PERMANENT
 
 
-def retry_delay(attempt: int, retry_after_s: float | None, policy: PushPolicy, rng: random.Random | None = None) -> float:
+def retry_delay(
+    attempt: int, retry_after_s: float | None, policy: PushPolicy, rng: random.Random | None = None
+) -> float:
     """Seconds before attempt ``attempt + 1``: exponential backoff with jitter, at least Retry-After."""
     backoff = compute_backoff(attempt, base=policy.retry_base_s, cap=policy.retry_cap_s, jitter=True, rng=rng)
     return max(backoff, retry_after_s or 0.0)
@@ -154,8 +168,15 @@ class Decision:
         return [s for s in self.sends if s.verdict is Verdict.RETIRE]
 
 
-def decide(sends: list[Send], *, attempt: int, had_devices: bool, now: datetime, policy: PushPolicy,
-           rng: random.Random | None = None) -> Decision:
+def decide(
+    sends: list[Send],
+    *,
+    attempt: int,
+    had_devices: bool,
+    now: datetime,
+    policy: PushPolicy,
+    rng: random.Random | None = None,
+) -> Decision:
     """Called once per request after its sends; ``attempt`` is this attempt's number (1-based)."""
     verdicts = [s.verdict for s in sends]
     decision = Decision(sends, bell_status=_bell_status(verdicts, had_devices))
@@ -163,12 +184,20 @@ def decide(sends: list[Send], *, attempt: int, had_devices: bool, now: datetime,
     transient = [s for s in sends if s.verdict is Verdict.RETRY]
     if permanent:
         code = permanent[0].result.code or "UNKNOWN"
-        decision.give_up = GiveUp(code, attempt, f"{code} from FCM for {len(permanent)} of {len(sends)} devices; "
-                                                 "permanent, not retried", retries_exhausted=False)
+        decision.give_up = GiveUp(
+            code,
+            attempt,
+            f"{code} from FCM for {len(permanent)} of {len(sends)} devices; permanent, not retried",
+            retries_exhausted=False,
+        )
     elif transient and attempt >= policy.max_attempts:
         code = transient[-1].result.code or "UNKNOWN"
-        decision.give_up = GiveUp(code, attempt, f"{code} from FCM for {len(transient)} of {len(sends)} devices "
-                                                 f"after {attempt} attempts", retries_exhausted=True)
+        decision.give_up = GiveUp(
+            code,
+            attempt,
+            f"{code} from FCM for {len(transient)} of {len(sends)} devices after {attempt} attempts",
+            retries_exhausted=True,
+        )
     elif transient:
         retry_after = max((s.result.retry_after_s or 0.0 for s in transient), default=0.0)
         due = now + timedelta(seconds=retry_delay(attempt, retry_after, policy, rng))

@@ -1,4 +1,5 @@
 """``herald run reconciler`` / ``python -m processors.reconciler [--once]``."""
+
 from __future__ import annotations
 
 import sys
@@ -22,9 +23,15 @@ def build(settings: ReconcilerSettings) -> Reconciler:
     store, registry = SchemaStore(), registry_client(settings.schema_registry_url)
     serde = AvroSerde(PUSH_REQUEST, store, registry=registry, subject=f"{topic}-value")
     activity = AvroSerde(ACTIVITY_EVENT, store, registry=registry, subject=f"{settings.topic(ACTIVITY)}-value")
-    return Reconciler(engine, DirectoryLoader(engine), build_producer(settings), serde, topic,
-                      grace_s=settings.reconciler_grace_s,
-                      dead_letter=event_dead_letter(activity, settings.topic(ACTIVITY), settings.topic(ACTIVITY_DLQ)))
+    return Reconciler(
+        engine,
+        DirectoryLoader(engine),
+        build_producer(settings),
+        serde,
+        topic,
+        grace_s=settings.reconciler_grace_s,
+        dead_letter=event_dead_letter(activity, settings.topic(ACTIVITY), settings.topic(ACTIVITY_DLQ)),
+    )
 
 
 def main(settings: ReconcilerSettings | None = None, once: bool | None = None) -> None:
@@ -33,12 +40,18 @@ def main(settings: ReconcilerSettings | None = None, once: bool | None = None) -
     if once if once is not None else "--once" in sys.argv:
         configure_logging()
         total = 0
-        while (count := reconciler.tick()):
+        while count := reconciler.tick():
             total += count
         print(f"reconciled {total} events")
         return
-    run_periodic("reconciler", settings, reconciler.tick_and_log, settings.reconciler_interval_s, reconciler.engine,
-                 default_port=PROCESSES["reconciler"].port)
+    run_periodic(
+        "reconciler",
+        settings,
+        reconciler.tick_and_log,
+        settings.reconciler_interval_s,
+        reconciler.engine,
+        default_port=PROCESSES["reconciler"].port,
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ push requests carry the same notification ids, which the push sender de-duplicat
 (notification, token); so a reconciler pass can never double-notify. Replicas split the work with
 ``FOR UPDATE SKIP LOCKED``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -38,33 +39,61 @@ log = logging.getLogger("herald.reconciler")
 def row_to_event(row: dict) -> ActivityEvent:
     """An activity_events row back as the event it was (priority and visibility are the stored effective ones)."""
     return ActivityEvent(
-        event_id=row["event_id"], event_type=row["event_type"], occurred_at=row["occurred_at"],
-        organization_id=row["organization_id"], title=row["title"], priority=parse_priority(row["priority"]),
-        actor_user_id=row["actor_user_id"], patient_id=row["patient_id"], encounter_id=row["encounter_id"],
-        resource_type=row["resource_type"], resource_id=row["resource_id"],
-        practitioner_user_id=row["practitioner_user_id"], description=row["description"], notify=row["notify"],
-        visibility=row["visibility"], attributes=row["attributes"] or {}, source=row["source"])
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        occurred_at=row["occurred_at"],
+        organization_id=row["organization_id"],
+        title=row["title"],
+        priority=parse_priority(row["priority"]),
+        actor_user_id=row["actor_user_id"],
+        patient_id=row["patient_id"],
+        encounter_id=row["encounter_id"],
+        resource_type=row["resource_type"],
+        resource_id=row["resource_id"],
+        practitioner_user_id=row["practitioner_user_id"],
+        description=row["description"],
+        notify=row["notify"],
+        visibility=row["visibility"],
+        attributes=row["attributes"] or {},
+        source=row["source"],
+    )
 
 
 def event_dead_letter(serde: AvroSerde, source_topic: str, dlq_topic: str) -> Callable[[ActivityEvent, str], Output]:
     """Builds the dead-letter record of an event the reconciler sets aside: the event as it is stored, with
     the reason and its source topic (no partition or offset: it comes from the database), so
     ``herald dlq list`` shows it and ``herald dlq replay`` can put it back on the activity topic."""
+
     def build(event: ActivityEvent, reason: str) -> Output:
-        headers = [(H_ERROR_TYPE, b"DataError"), (H_REASON, reason[:REASON_MAX].encode()),
-                   (H_TOPIC, source_topic.encode()), (H_PARTITION, b"-1"), (H_OFFSET, b"-1"),
-                   (H_FIRST_FAILED, datetime.now(timezone.utc).isoformat().encode())]
+        headers = [
+            (H_ERROR_TYPE, b"DataError"),
+            (H_REASON, reason[:REASON_MAX].encode()),
+            (H_TOPIC, source_topic.encode()),
+            (H_PARTITION, b"-1"),
+            (H_OFFSET, b"-1"),
+            (H_FIRST_FAILED, datetime.now(timezone.utc).isoformat().encode()),
+        ]
         return Output(dlq_topic, event.key, serde.encode(event.to_avro()), headers)
+
     return build
 
 
 class Reconciler:
     name = "reconciler"
 
-    def __init__(self, engine: Engine, loader: DirectoryLoader, producer, serde: AvroSerde, push_topic: str, *,
-                 grace_s: float, batch: int = 1000,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-                 dead_letter: Callable[[ActivityEvent, str], Output] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        loader: DirectoryLoader,
+        producer,
+        serde: AvroSerde,
+        push_topic: str,
+        *,
+        grace_s: float,
+        batch: int = 1000,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        dead_letter: Callable[[ActivityEvent, str], Output] | None = None,
+    ) -> None:
         self.engine, self._loader, self._producer = engine, loader, producer
         self._serde, self._topic, self._grace = serde, push_topic, timedelta(seconds=grace_s)
         self._batch, self._clock = batch, clock
@@ -119,8 +148,11 @@ class Reconciler:
                 deliver(self._producer, [self._dead_letter(row_to_event(rows[0]), reason_line(exc))])
             mark_fanned_out(conn, [event_id], now)
         DEAD_LETTERED.labels(self.name, "activity", "DataError").inc()
-        log.error("event set aside: its fan-out fails with a data error (%s)", reason_line(exc),
-                  extra={"event_id": str(event_id)})
+        log.error(
+            "event set aside: its fan-out fails with a data error (%s)",
+            reason_line(exc),
+            extra={"event_id": str(event_id)},
+        )
 
     def _produce(self, pushes) -> None:
         deliver(self._producer, push_outputs(pushes, self._serde, self._topic))

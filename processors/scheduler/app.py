@@ -6,6 +6,7 @@ they are *now*, produce the digests and wait for the broker's acknowledgement, t
 rows. A crash after the produce re-releases the same set with the same digest id, which the push
 sender de-duplicates per (notification, token).
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,8 +41,15 @@ def to_held(r: HeldRecord) -> Held:
 
 
 class Scheduler:
-    def __init__(self, engine: Engine, loader: DirectoryLoader, producer, serde: AvroSerde, push_topic: str,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        loader: DirectoryLoader,
+        producer,
+        serde: AvroSerde,
+        push_topic: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ) -> None:
         self._engine, self._loader, self._producer = engine, loader, producer
         self._serde, self._topic, self._clock = serde, push_topic, clock
 
@@ -71,8 +79,14 @@ class Scheduler:
         groups = due(now, [to_held(r) for r in rows])
         patients = {r.patient_id for r in rows if r.patient_id}
         directory, preferences = self._loader.load_for_users(groups, patients)
-        return release(groups, directory, preferences, {r.notification_id: r.organization_id for r in rows},
-                       {r.notification_id: r.occurred_at for r in rows}, now)
+        return release(
+            groups,
+            directory,
+            preferences,
+            {r.notification_id: r.organization_id for r in rows},
+            {r.notification_id: r.occurred_at for r in rows},
+            now,
+        )
 
     def _produce(self, pushes) -> None:
         deliver(self._producer, push_outputs(pushes, self._serde, self._topic))

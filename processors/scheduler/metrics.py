@@ -2,12 +2,14 @@
 
 Names are fixed: deploy/prometheus and deploy/grafana use them.
 """
+
 from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
-DIGESTS = Counter("herald_digests_released_total", "Quiet-hours digests released, and held rows dropped at release",
-                  ["outcome"])
+DIGESTS = Counter(
+    "herald_digests_released_total", "Quiet-hours digests released, and held rows dropped at release", ["outcome"]
+)
 HELD = Gauge("herald_held_notifications", "Notifications held for quiet hours, as last counted", ["processor"])
 HELD_OVERDUE = Gauge("herald_held_overdue_notifications", "Held notifications past their release time", ["processor"])
 

@@ -1,4 +1,5 @@
 """Settings of the scheduler (``herald run scheduler``)."""
+
 from __future__ import annotations
 
 from pydantic import Field
@@ -11,5 +12,8 @@ class SchedulerSettings(ProcessorSettings):
 
     model_config = HERALD_CONFIG
 
-    scheduler_interval_s: float = Field(default=5.0, gt=0, description="How often the scheduler releases due held "
-                                        "notifications (one digest per user), in seconds")
+    scheduler_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often the scheduler releases due held notifications (one digest per user), in seconds",
+    )

@@ -19,6 +19,7 @@ Transport. ``pool`` (default): ``transport.SdkHttpClient`` (see there why); ``ht
 ``HttpxAsyncClient`` without its internal retries, because the sender owns retries. Either way the
 SDK's ``send_each_async`` does the sending.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -65,8 +66,10 @@ def _credential(settings: FcmSettings) -> credentials.Base:
     if settings.fcm_endpoint:
         return _LocalCredential()
     if settings.fcm_project_id == "herald-local":
-        raise ValueError("sending to Google's FCM needs HERALD_FCM_PROJECT_ID (your Firebase project), "
-                         "or set HERALD_FCM_ENDPOINT to use the local emulator")
+        raise ValueError(
+            "sending to Google's FCM needs HERALD_FCM_PROJECT_ID (your Firebase project), "
+            "or set HERALD_FCM_ENDPOINT to use the local emulator"
+        )
     return credentials.ApplicationDefault()
 
 
@@ -80,12 +83,17 @@ class FcmClient:
     def __init__(self, settings: FcmSettings) -> None:
         self._loop = _new_loop()
         self._app = firebase_admin.initialize_app(
-            _credential(settings), {"projectId": settings.fcm_project_id, "httpTimeout": settings.fcm_timeout_s},
-            name=f"herald-push-{next(_apps)}")
+            _credential(settings),
+            {"projectId": settings.fcm_project_id, "httpTimeout": settings.fcm_timeout_s},
+            name=f"herald-push-{next(_apps)}",
+        )
         origin = (settings.fcm_endpoint or FCM_ORIGIN).rstrip("/")
         self._service = MessagingService(
-            self._app, send_url=f"{origin}/v1/projects/{settings.fcm_project_id}/messages:send",
-            http_client=_http_client(settings, self._app.credential.get_credential(), origin), encoder=WireEncoder())
+            self._app,
+            send_url=f"{origin}/v1/projects/{settings.fcm_project_id}/messages:send",
+            http_client=_http_client(settings, self._app.credential.get_credential(), origin),
+            encoder=WireEncoder(),
+        )
 
     def send(self, messages: list[messaging.Message]) -> list[SendResult]:
         """One result per message, in order. Never raises for a failed send: failures are results."""
@@ -95,7 +103,7 @@ class FcmClient:
         return self._loop.run_until_complete(self._send_all(messages))
 
     async def _send_all(self, messages: list[messaging.Message]) -> list[SendResult]:
-        chunks = [messages[i:i + SEND_MAX] for i in range(0, len(messages), SEND_MAX)]
+        chunks = [messages[i : i + SEND_MAX] for i in range(0, len(messages), SEND_MAX)]
         answers = await asyncio.gather(*(self._send_chunk(chunk) for chunk in chunks))
         return [result for chunk in answers for result in chunk]
 

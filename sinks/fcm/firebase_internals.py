@@ -23,6 +23,7 @@ The HTTP client contract (what ``SdkHttpClient`` implements): ``request`` return
 ``httpx.Response`` (the SDK maps its body to ``UnregisteredError``, ``QuotaExceededError``…) or another
 ``httpx.HTTPError`` (connection, timeout); ``aclose()`` closes it.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Protocol
@@ -48,8 +49,9 @@ class MessagingService:
 
     The encoder can be replaced between sends (``encoder`` attribute): it is read on every message."""
 
-    def __init__(self, app: firebase_admin.App, *, send_url: str, http_client: HttpClient,
-                 encoder: Encoder | None = None) -> None:
+    def __init__(
+        self, app: firebase_admin.App, *, send_url: str, http_client: HttpClient, encoder: Encoder | None = None
+    ) -> None:
         self._service = messaging._get_messaging_service(app)  # noqa: SLF001
         self.encoder: Encoder = encoder or encode_message
         self._service._fcm_url = send_url  # noqa: SLF001
@@ -84,5 +86,6 @@ def sdk_http_client(credential, *, timeout_s: float, http2: bool) -> HttpClient:
     """The SDK's own httpx client, with its internal 500/503 retries turned off (the sender retries)."""
     from firebase_admin import _http_client, _retry
 
-    return _http_client.HttpxAsyncClient(credential=credential, retry_config=_retry.HttpxRetry(max_retries=0),
-                                         timeout=timeout_s, http2=http2)
+    return _http_client.HttpxAsyncClient(
+        credential=credential, retry_config=_retry.HttpxRetry(max_retries=0), timeout=timeout_s, http2=http2
+    )

@@ -3,6 +3,7 @@
 The messages of one payload share their parts (notification, data, Android and APNs configs): only the
 token differs, so ``WireEncoder`` has the SDK encode one of them and reuses the result for the others.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -26,13 +27,22 @@ def to_messages(payload, tokens: list[str]) -> list[FcmMessage]:
     HIGH/URGENT, else 5."""
     notification = messaging.Notification(title=payload.title, body=payload.body)
     android = messaging.AndroidConfig(
-        collapse_key=payload.collapse_key, priority="high" if payload.high_priority else "normal",
-        ttl=payload.ttl_s, notification=messaging.AndroidNotification(visibility="private", tag=payload.collapse_key))
-    apns = messaging.APNSConfig(headers={
-        "apns-collapse-id": payload.collapse_key, "apns-priority": "10" if payload.high_priority else "5",
-        "apns-expiration": str(payload.expires_at)})
-    return [messaging.Message(token=token, notification=notification, data=payload.data, android=android, apns=apns)
-            for token in tokens]
+        collapse_key=payload.collapse_key,
+        priority="high" if payload.high_priority else "normal",
+        ttl=payload.ttl_s,
+        notification=messaging.AndroidNotification(visibility="private", tag=payload.collapse_key),
+    )
+    apns = messaging.APNSConfig(
+        headers={
+            "apns-collapse-id": payload.collapse_key,
+            "apns-priority": "10" if payload.high_priority else "5",
+            "apns-expiration": str(payload.expires_at),
+        }
+    )
+    return [
+        messaging.Message(token=token, notification=notification, data=payload.data, android=android, apns=apns)
+        for token in tokens
+    ]
 
 
 def to_message(payload, token: str) -> messaging.Message:
@@ -55,8 +65,14 @@ class WireEncoder:
         token = message.token
         if not (isinstance(token, str) and token) or message.topic or message.condition or message.fid:
             return encode(message)
-        key = (id(message.notification), id(message.data), id(message.android), id(message.apns),
-               id(message.webpush), id(message.fcm_options))
+        key = (
+            id(message.notification),
+            id(message.data),
+            id(message.android),
+            id(message.apns),
+            id(message.webpush),
+            id(message.fcm_options),
+        )
         template = self._encoded.get(key)
         if template is None:
             template = self._encoded[key] = encode(message)

@@ -4,6 +4,7 @@ The push rules classify a ``SendResult`` (retire, retry, dead-letter); nothing p
 sees an SDK exception. Codes are FCM's ``FcmError`` codes (UNREGISTERED, QUOTA_EXCEEDED …) when the
 error body names one, else the google.rpc status (UNAVAILABLE, INTERNAL, DEADLINE_EXCEEDED …).
 """
+
 from __future__ import annotations
 
 import email.utils
@@ -13,8 +14,16 @@ from dataclasses import dataclass
 
 FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
-_STATUS_CODES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-                 429: "QUOTA_EXCEEDED", 500: "INTERNAL", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+_STATUS_CODES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "QUOTA_EXCEEDED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +55,18 @@ def from_exception(exc) -> SendResult:
     if http is None:
         return SendResult(code=str(getattr(exc, "code", None) or "UNKNOWN"))
     error = _error_body(http.content)
-    code = _fcm_code(error) or error.get("status") or _STATUS_CODES.get(http.status_code) \
+    code = (
+        _fcm_code(error)
+        or error.get("status")
+        or _STATUS_CODES.get(http.status_code)
         or str(getattr(exc, "code", "UNKNOWN"))
-    return SendResult(code=code, http_status=http.status_code, retry_after_s=parse_retry_after(http.headers.get("retry-after")),
-                      names_token=_names_token(error))
+    )
+    return SendResult(
+        code=code,
+        http_status=http.status_code,
+        retry_after_s=parse_retry_after(http.headers.get("retry-after")),
+        names_token=_names_token(error),
+    )
 
 
 def _error_body(content: bytes) -> dict:

@@ -13,6 +13,7 @@ SDK's messaging service calls, ``request(method, url, headers=, json=)``, and fa
 It speaks HTTP/1.1 only (FCM accepts it), over TLS for https:// origins, with Content-Length or
 chunked responses. No retries: the push sender owns retry policy (Retry-After included).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -88,8 +89,11 @@ class Http1Pool:
         return status, response_headers, content
 
     async def _round_trip(self, conn: _Connection, method, path, headers, body) -> tuple[int, dict, bytes]:
-        head = [f"{method} {path} HTTP/1.1".encode(), b"Host: " + self._host_header,
-                b"Content-Length: " + str(len(body)).encode()]
+        head = [
+            f"{method} {path} HTTP/1.1".encode(),
+            b"Host: " + self._host_header,
+            b"Content-Length: " + str(len(body)).encode(),
+        ]
         head += [f"{k}: {v}".encode("latin-1") for k, v in headers.items()]
         conn.writer.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
         raw = await conn.reader.readuntil(b"\r\n\r\n")
@@ -129,7 +133,8 @@ class Http1Pool:
     async def _connect(self) -> _Connection:
         try:
             reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(self._host, self._port, ssl=self._ssl, limit=_MAX_HEAD), self._timeout_s)
+                asyncio.open_connection(self._host, self._port, ssl=self._ssl, limit=_MAX_HEAD), self._timeout_s
+            )
         except (OSError, asyncio.TimeoutError) as exc:
             raise httpx.ConnectError(f"cannot connect to {self._host}:{self._port}: {exc!r}") from exc
         return _Connection(reader, writer)
@@ -183,8 +188,9 @@ class SdkHttpClient:
         if status == 401 and b"FcmError" not in content:  # our token (THIRD_PARTY_AUTH_ERROR is APNs' or web push's)
             status, response_headers, content = await self._send(method.upper(), path, headers, body, refresh=True)
         if status >= 400:
-            response = httpx.Response(status, headers=response_headers, content=content,
-                                      request=self._request_for_errors)
+            response = httpx.Response(
+                status, headers=response_headers, content=content, request=self._request_for_errors
+            )
             raise httpx.HTTPStatusError(f"HTTP {status}", request=self._request_for_errors, response=response)
         return _Response(status, response_headers, content)
 

@@ -11,6 +11,7 @@ Three write strategies, measured by ``bench/persist.py`` (figures in the README)
 * ``staging``: COPY into a per-connection temp staging table, then INSERT … SELECT … ON CONFLICT DO NOTHING;
 * ``executemany``: psycopg 3's pipelined executemany of INSERT … ON CONFLICT DO NOTHING.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -20,14 +21,34 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 from sqlalchemy import Engine
 
-from sinks.postgres.bulk import (copy_insert, copy_new_rows_checked, executemany_insert, in_key_order,
-                                 staged_differing, stored_differing)
+from sinks.postgres.bulk import (
+    copy_insert,
+    copy_new_rows_checked,
+    executemany_insert,
+    in_key_order,
+    staged_differing,
+    stored_differing,
+)
 from sinks.postgres.engine import raw_connection
 
 COLUMNS = (
-    "event_id", "event_type", "priority", "occurred_at", "organization_id", "actor_user_id", "patient_id",
-    "encounter_id", "resource_type", "resource_id", "practitioner_user_id", "title", "description", "notify",
-    "visibility", "attributes", "source",
+    "event_id",
+    "event_type",
+    "priority",
+    "occurred_at",
+    "organization_id",
+    "actor_user_id",
+    "patient_id",
+    "encounter_id",
+    "resource_type",
+    "resource_id",
+    "practitioner_user_id",
+    "title",
+    "description",
+    "notify",
+    "visibility",
+    "attributes",
+    "source",
 )
 _CONFLICT = "(event_id) DO NOTHING"
 
@@ -35,10 +56,23 @@ _CONFLICT = "(event_id) DO NOTHING"
 # One activity_events row as the persister decided it: a plain tuple in COLUMNS order, ``attributes``
 # a psycopg Jsonb. COPY takes it as it is; building one per event is the persister's hot path.
 ActivityRow = tuple[
-    UUID, str, str, datetime, str,  # event_id, event_type, priority, occurred_at, organization_id
-    str | None, str | None, str | None, str | None, str | None,  # actor, patient, encounter, resource type and id
-    str | None, str, str | None, bool, str,  # practitioner_user_id, title, description, notify, visibility
-    Jsonb, str,  # attributes, source
+    UUID,
+    str,
+    str,
+    datetime,
+    str,  # event_id, event_type, priority, occurred_at, organization_id
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    str | None,  # actor, patient, encounter, resource type and id
+    str | None,
+    str,
+    str | None,
+    bool,
+    str,  # practitioner_user_id, title, description, notify, visibility
+    Jsonb,
+    str,  # attributes, source
 ]
 
 
@@ -52,8 +86,13 @@ def row_content(row: tuple) -> tuple:
     trip through Postgres do not matter: the time as UTC microseconds, ``attributes`` as a plain dict
     (a new row holds a psycopg Jsonb, a stored one a dict)."""
     attributes = row[15]
-    return (*row[1:3], (row[3] - _EPOCH) // _MICROSECOND, *row[4:15],
-            getattr(attributes, "obj", attributes) or {}, row[16] or "")
+    return (
+        *row[1:3],
+        (row[3] - _EPOCH) // _MICROSECOND,
+        *row[4:15],
+        getattr(attributes, "obj", attributes) or {},
+        row[16] or "",
+    )
 
 
 class ConflictingDuplicates(Exception):
@@ -95,8 +134,9 @@ class ActivityEventSink:
 
     @staticmethod
     def _copy_new(cursor, rows: Sequence[tuple]) -> list[int]:
-        return copy_new_rows_checked(cursor, "activity_events", COLUMNS, rows, key="event_id", conflict=_CONFLICT,
-                                     content=row_content)
+        return copy_new_rows_checked(
+            cursor, "activity_events", COLUMNS, rows, key="event_id", conflict=_CONFLICT, content=row_content
+        )
 
     @staticmethod
     def _staging(cursor, rows: Sequence[tuple]) -> list[int]:
@@ -115,10 +155,17 @@ def lock_unsent(conn, *, received_before: datetime, limit: int) -> list[dict]:
     for this transaction so reconciler replicas split the work."""
     from sqlalchemy import text
 
-    rows = conn.execute(text(
-        f"SELECT {', '.join(COLUMNS)} FROM activity_events WHERE notify AND notification_sent_at IS NULL "
-        "AND received_at < :before ORDER BY received_at LIMIT :limit FOR UPDATE SKIP LOCKED"),
-        {"before": received_before, "limit": limit}).mappings().all()
+    rows = (
+        conn.execute(
+            text(
+                f"SELECT {', '.join(COLUMNS)} FROM activity_events WHERE notify AND notification_sent_at IS NULL "
+                "AND received_at < :before ORDER BY received_at LIMIT :limit FOR UPDATE SKIP LOCKED"
+            ),
+            {"before": received_before, "limit": limit},
+        )
+        .mappings()
+        .all()
+    )
     return [dict(r) for r in rows]
 
 
@@ -126,10 +173,17 @@ def lock_unsent_ids(conn, event_ids: list) -> list[dict]:
     """Those of ``event_ids`` still not fanned out, locked for this transaction (SKIP LOCKED)."""
     from sqlalchemy import text
 
-    rows = conn.execute(text(
-        f"SELECT {', '.join(COLUMNS)} FROM activity_events WHERE event_id = ANY(:ids) AND notify "
-        "AND notification_sent_at IS NULL ORDER BY received_at FOR UPDATE SKIP LOCKED"),
-        {"ids": list(event_ids)}).mappings().all()
+    rows = (
+        conn.execute(
+            text(
+                f"SELECT {', '.join(COLUMNS)} FROM activity_events WHERE event_id = ANY(:ids) AND notify "
+                "AND notification_sent_at IS NULL ORDER BY received_at FOR UPDATE SKIP LOCKED"
+            ),
+            {"ids": list(event_ids)},
+        )
+        .mappings()
+        .all()
+    )
     return [dict(r) for r in rows]
 
 
@@ -137,5 +191,7 @@ def mark_fanned_out(conn, event_ids: list, at: datetime) -> None:
     """Marks events as fanned out without fanning them out (the reconciler's events set aside)."""
     from sqlalchemy import text
 
-    conn.execute(text("UPDATE activity_events SET notification_sent_at = :at WHERE event_id = ANY(:ids)"),
-                 {"at": at, "ids": list(event_ids)})
+    conn.execute(
+        text("UPDATE activity_events SET notification_sent_at = :at WHERE event_id = ANY(:ids)"),
+        {"at": at, "ids": list(event_ids)},
+    )

@@ -2,6 +2,7 @@
 the persister's decoder straight from the Avro record (``row_from_avro``) and by the fan-out, which
 marks the events it fans out, from the event (``event_row``). The sink owns the mapping of the domain's
 values to rows; the catalogue gives the effective priority and visibility stored."""
+
 from __future__ import annotations
 
 import uuid
@@ -22,10 +23,22 @@ def event_row(event: ActivityEvent) -> ActivityRow:
     dataclass turned into a tuple (docs/decisions/0036-hot-path-shortcuts.md)."""
     entry = lookup(event.event_type)
     return (
-        event.event_id, event.event_type, (event.priority or entry.priority).value, event.occurred_at,
-        event.organization_id, event.actor_user_id, event.patient_id, event.encounter_id, event.resource_type,
-        event.resource_id, event.practitioner_user_id, event.title, event.description, event.notify,
-        event.visibility or entry.visibility.value, Jsonb(event.attributes),
+        event.event_id,
+        event.event_type,
+        (event.priority or entry.priority).value,
+        event.occurred_at,
+        event.organization_id,
+        event.actor_user_id,
+        event.patient_id,
+        event.encounter_id,
+        event.resource_type,
+        event.resource_id,
+        event.practitioner_user_id,
+        event.title,
+        event.description,
+        event.notify,
+        event.visibility or entry.visibility.value,
+        Jsonb(event.attributes),
         event.source,
     )
 
@@ -35,16 +48,32 @@ def row_from_avro(d: dict[str, Any]) -> ActivityRow:
     decoder. Same rules (``activity_problem``), same InvalidEvent reasons, same row, at about half the
     cost: the frozen dataclass's constructor is most of the difference (docs/decisions/0036-hot-path-shortcuts.md)."""
     event_id, event_type, occurred_at = d["event_id"], d["event_type"], d["occurred_at"]
-    organization_id, title, description, visibility = d["organization_id"], d["title"], d.get("description"), \
-        d.get("visibility")
+    organization_id, title, description, visibility = (
+        d["organization_id"],
+        d["title"],
+        d.get("description"),
+        d.get("visibility"),
+    )
     problem = activity_problem(d)
     if problem is not None:
         raise InvalidEvent(problem)
     entry = lookup(event_type)
     return (
-        event_id if type(event_id) is uuid.UUID else uuid.UUID(event_id), event_type,
-        d.get("priority") or entry.priority.value, occurred_at, organization_id, d.get("actor_user_id"),
-        d.get("patient_id"), d.get("encounter_id"), d.get("resource_type"), d.get("resource_id"),
-        d.get("practitioner_user_id"), title, description, d.get("notify", False), visibility or entry.visibility.value,
-        Jsonb(d.get("attributes") or {}), d.get("source") or "",
+        event_id if type(event_id) is uuid.UUID else uuid.UUID(event_id),
+        event_type,
+        d.get("priority") or entry.priority.value,
+        occurred_at,
+        organization_id,
+        d.get("actor_user_id"),
+        d.get("patient_id"),
+        d.get("encounter_id"),
+        d.get("resource_type"),
+        d.get("resource_id"),
+        d.get("practitioner_user_id"),
+        title,
+        description,
+        d.get("notify", False),
+        visibility or entry.visibility.value,
+        Jsonb(d.get("attributes") or {}),
+        d.get("source") or "",
     )

@@ -12,6 +12,7 @@ Lock order. Two writers inserting overlapping keys in different orders deadlock 
 Every COPY here is binary, with the column types read from the catalogue once per process: psycopg
 formats a binary row in C, several times faster than text format (docs/decisions/0016-binary-copy.md).
 """
+
 from __future__ import annotations
 
 from operator import itemgetter
@@ -27,8 +28,11 @@ def column_types(cursor, table: str, columns: Sequence[str]) -> list[int]:
     """The type oids of ``columns`` of ``table``, as binary COPY needs them (cached per process)."""
     key = (table, tuple(columns))
     if key not in _TYPES:
-        cursor.execute("SELECT attname, atttypid::int FROM pg_attribute WHERE attrelid = %s::regclass "
-                       "AND attnum > 0 AND NOT attisdropped", (table,))
+        cursor.execute(
+            "SELECT attname, atttypid::int FROM pg_attribute WHERE attrelid = %s::regclass "
+            "AND attnum > 0 AND NOT attisdropped",
+            (table,),
+        )
         found = dict(cursor.fetchall())
         _TYPES[key] = [found[c] for c in columns]
     return _TYPES[key]
@@ -53,8 +57,9 @@ def copy_rows(cursor, target: str, columns: Sequence[str], rows: Iterable[tuple]
             copy.write_row(row)
 
 
-def copy_insert(cursor, table: str, columns: Sequence[str], rows: Iterable[tuple], *, conflict: str,
-                order_by: str) -> int:
+def copy_insert(
+    cursor, table: str, columns: Sequence[str], rows: Iterable[tuple], *, conflict: str, order_by: str
+) -> int:
     """Inserts ``rows`` into ``table``; ``conflict`` is the ON CONFLICT clause (e.g. ``(pk) DO NOTHING``),
     ``order_by`` its key columns: rows go in in that order (then in batch order, so of a key repeated
     under DO NOTHING the first row wins).
@@ -65,19 +70,21 @@ def copy_insert(cursor, table: str, columns: Sequence[str], rows: Iterable[tuple
     cols = ", ".join(columns)
     cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
     copy_rows(cursor, stage, columns, rows, like=table)
-    cursor.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} ORDER BY {order_by}, ctid "
-                   f"ON CONFLICT {conflict}")
+    cursor.execute(
+        f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} ORDER BY {order_by}, ctid ON CONFLICT {conflict}"
+    )
     return cursor.rowcount
 
 
 def executemany_insert(cursor, table: str, columns: Sequence[str], rows: Sequence[tuple], *, conflict: str) -> None:
     """The same with psycopg 3's pipelined executemany (kept for the benchmark's comparison)."""
     placeholders = ", ".join(["%s"] * len(columns))
-    cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) ON CONFLICT {conflict}", rows)
+    cursor.executemany(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) ON CONFLICT {conflict}", rows
+    )
 
 
-def copy_new_rows(cursor, table: str, columns: Sequence[str], rows: Sequence[tuple], *, key: str,
-                  conflict: str) -> int:
+def copy_new_rows(cursor, table: str, columns: Sequence[str], rows: Sequence[tuple], *, key: str, conflict: str) -> int:
     """Inserts the rows whose ``key`` (a unique column) is not in ``table`` yet; returns how many.
 
     One index lookup for the batch's keys, then COPY straight into the table: Postgres inserts while
@@ -95,8 +102,16 @@ def copy_new_rows(cursor, table: str, columns: Sequence[str], rows: Sequence[tup
     return inserted
 
 
-def copy_new_rows_checked(cursor, table: str, columns: Sequence[str], rows: Sequence[tuple], *, key: str,
-                          conflict: str, content: Callable[[tuple], object]) -> list[int]:
+def copy_new_rows_checked(
+    cursor,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[tuple],
+    *,
+    key: str,
+    conflict: str,
+    content: Callable[[tuple], object],
+) -> list[int]:
     """``copy_new_rows`` that also finds conflicting duplicates: rows whose key is already stored, or
     taken by an earlier row of the batch, with other ``content`` (a row's comparable value, of a row
     in ``columns`` order). Returns their indexes in ``rows``; they are not written, the first version
@@ -125,8 +140,9 @@ def copy_new_rows_checked(cursor, table: str, columns: Sequence[str], rows: Sequ
     return differing
 
 
-def stored_differing(cursor, table: str, columns: Sequence[str], rows: Sequence[tuple], *, key: str,
-                     content: Callable[[tuple], object]) -> list[int]:
+def stored_differing(
+    cursor, table: str, columns: Sequence[str], rows: Sequence[tuple], *, key: str, content: Callable[[tuple], object]
+) -> list[int]:
     """After an insert that kept existing rows (DO NOTHING): the indexes of ``rows`` whose stored row
     (the first version) has other ``content``."""
     at = columns.index(key)
@@ -146,8 +162,9 @@ def staged_differing(cursor, table: str, key: str, columns: Sequence[str]) -> li
     return [k for (k,) in cursor.fetchall()]
 
 
-def _copy_fresh(cursor, table: str, columns: Sequence[str], fresh: list[tuple], at: int,
-                conflict: str) -> tuple[int, bool]:
+def _copy_fresh(
+    cursor, table: str, columns: Sequence[str], fresh: list[tuple], at: int, conflict: str
+) -> tuple[int, bool]:
     """COPYs rows whose keys were not found; (rows inserted, whether a row committed meanwhile made it
     fall back to ``copy_insert``)."""
     if not fresh:

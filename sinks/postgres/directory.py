@@ -1,4 +1,5 @@
 """The directory tables: written by the directory processor, read (in slices) by the fan-out."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -70,15 +71,32 @@ class DirectorySink:
     def write(self, batch: DirectoryBatch) -> None:
         with self._engine.begin() as connection, raw_connection(connection).cursor() as cur:
             if batch.users:
-                cur.executemany(_UPSERT_USERS, [(u.user_id, u.organization_id, list(u.roles), u.active, u.timezone,
-                                                 u.supervisor_user_id, u.changed_at) for u in batch.users])
+                cur.executemany(
+                    _UPSERT_USERS,
+                    [
+                        (
+                            u.user_id,
+                            u.organization_id,
+                            list(u.roles),
+                            u.active,
+                            u.timezone,
+                            u.supervisor_user_id,
+                            u.changed_at,
+                        )
+                        for u in batch.users
+                    ],
+                )
             if batch.members:
-                cur.executemany(_UPSERT_MEMBERS, [(m.patient_id, m.user_id, m.organization_id, m.active, m.changed_at)
-                                                  for m in batch.members])
+                cur.executemany(
+                    _UPSERT_MEMBERS,
+                    [(m.patient_id, m.user_id, m.organization_id, m.active, m.changed_at) for m in batch.members],
+                )
             if batch.removed_users:
                 cur.execute("DELETE FROM directory_users WHERE user_id = ANY(%s)", (batch.removed_users,))
             for patient_id, user_id in batch.removed_members:
-                cur.execute("DELETE FROM care_team_members WHERE patient_id = %s AND user_id = %s", (patient_id, user_id))
+                cur.execute(
+                    "DELETE FROM care_team_members WHERE patient_id = %s AND user_id = %s", (patient_id, user_id)
+                )
 
 
 class UserWithPreferences(NamedTuple):
@@ -101,21 +119,33 @@ WHERE u.user_id = ANY(%s) OR u.organization_id = ANY(%s)
 """
 
 
-def load_users(conn: Connection, *, user_ids: Iterable[str] = (),
-               organizations: Iterable[str] = ()) -> list[UserWithPreferences]:
+def load_users(
+    conn: Connection, *, user_ids: Iterable[str] = (), organizations: Iterable[str] = ()
+) -> list[UserWithPreferences]:
     """Users named by id, plus every user of the given organizations (for organization-wide events),
     each with their stored preferences: one query, straight on the driver (an announcement reads
     10,000 users; SQLAlchemy's row objects and a second query by 10,000 ids cost more than the read)."""
     with raw_connection(conn).cursor() as cur:
         cur.execute(_USERS_WITH_PREFERENCES, (list(set(user_ids)), list(set(organizations))))
         rows = cur.fetchall()
-    return [UserWithPreferences(r[0], r[1], r[2], r[3], r[4], r[5],
-                                None if r[6] is None else PreferencesRow(r[6], r[7], r[8], tuple(r[9]), r[10], r[11], r[12], r[13]))
-            for r in rows]
+    return [
+        UserWithPreferences(
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            None if r[6] is None else PreferencesRow(r[6], r[7], r[8], tuple(r[9]), r[10], r[11], r[12], r[13]),
+        )
+        for r in rows
+    ]
 
 
 def load_care_teams(conn: Connection, patient_ids: Iterable[str]) -> list[tuple[str, str]]:
     """Active (patient_id, user_id) memberships of the given patients."""
-    rows = conn.execute(text("SELECT patient_id, user_id FROM care_team_members WHERE active AND patient_id = ANY(:p)"),
-                        {"p": list(set(patient_ids))}).all()
+    rows = conn.execute(
+        text("SELECT patient_id, user_id FROM care_team_members WHERE active AND patient_id = ANY(:p)"),
+        {"p": list(set(patient_ids))},
+    ).all()
     return [(r[0], r[1]) for r in rows]

@@ -3,6 +3,7 @@
 Every engine hides statement parameters (``hide_parameters``): SQLAlchemy otherwise writes them into
 the text of a failed statement's error, which the runtime logs, and they can be user ids, device
 tokens or a notification's title (PHI)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -19,8 +20,13 @@ STATEMENT_TIMEOUT_MS = 60_000
 LOCK_TIMEOUT_MS = 30_000
 # libpq: keepalive probes after 10 s of silence, every 5 s, 3 unanswered close the connection; data not
 # acknowledged within 30 s does too (tcp_user_timeout).
-_TCP = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
-        "tcp_user_timeout": 30_000}
+_TCP = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,
+}
 
 
 def bounded(statement_timeout_ms: int = STATEMENT_TIMEOUT_MS, lock_timeout_ms: int = LOCK_TIMEOUT_MS) -> dict[str, Any]:
@@ -30,8 +36,14 @@ def bounded(statement_timeout_ms: int = STATEMENT_TIMEOUT_MS, lock_timeout_ms: i
 
 def build_engine(database_url: str, *, pool_size: int = 5, statement_timeout_ms: int = STATEMENT_TIMEOUT_MS) -> Engine:
     """A psycopg 3 engine; ``pool_pre_ping`` so a restarted Postgres costs one failed batch, not a crash."""
-    return create_engine(database_url, pool_size=pool_size, pool_pre_ping=True, hide_parameters=True, future=True,
-                         connect_args=bounded(statement_timeout_ms))
+    return create_engine(
+        database_url,
+        pool_size=pool_size,
+        pool_pre_ping=True,
+        hide_parameters=True,
+        future=True,
+        connect_args=bounded(statement_timeout_ms),
+    )
 
 
 def build_reader(database_url: str, *, pool_size: int = 1, statement_timeout_ms: int = STATEMENT_TIMEOUT_MS) -> Engine:
@@ -39,8 +51,14 @@ def build_reader(database_url: str, *, pool_size: int = 1, statement_timeout_ms:
     sender's token and sent-pair reads): no BEGIN, no ROLLBACK on return, no ping on checkout, two
     round trips a batch instead of five. After a Postgres restart the first read on a dead connection
     fails, SQLAlchemy discards the pool, and the runtime redoes that batch on a fresh connection."""
-    return create_engine(database_url, pool_size=pool_size, isolation_level="AUTOCOMMIT",
-                         hide_parameters=True, future=True, connect_args=bounded(statement_timeout_ms))
+    return create_engine(
+        database_url,
+        pool_size=pool_size,
+        isolation_level="AUTOCOMMIT",
+        hide_parameters=True,
+        future=True,
+        connect_args=bounded(statement_timeout_ms),
+    )
 
 
 def raw_connection(sa_connection):

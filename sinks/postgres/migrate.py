@@ -1,4 +1,5 @@
 """``herald db upgrade``: Alembic driven from code, so no alembic.ini has to be found on disk."""
+
 from __future__ import annotations
 
 from pathlib import Path

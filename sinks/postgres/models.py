@@ -1,4 +1,5 @@
 """SQLAlchemy 2 models of Herald's tables; Alembic migrations are written from these by hand."""
+
 from __future__ import annotations
 
 import uuid
@@ -42,7 +43,9 @@ class ActivityEventRow(Base):
     __table_args__ = (
         Index("ix_activity_events_org_time", "organization_id", text("occurred_at DESC"), text("event_id DESC")),
         Index("ix_activity_events_patient_time_id", "patient_id", text("occurred_at DESC"), text("event_id DESC")),
-        Index("ix_activity_events_unsent", "occurred_at", postgresql_where=text("notify AND notification_sent_at IS NULL")),
+        Index(
+            "ix_activity_events_unsent", "occurred_at", postgresql_where=text("notify AND notification_sent_at IS NULL")
+        ),
     )
 
 

@@ -4,6 +4,7 @@
 keys: a (notification, token) row never goes back from ``sent``; the bell keeps its first ``pushed_at``;
 retiring a retired token changes nothing; a retry row is replaced only by a later attempt.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -16,7 +17,16 @@ from sinks.postgres.bulk import copy_insert
 from sinks.postgres.engine import raw_connection
 from sinks.postgres.tokens import count_failures, retire_tokens
 
-DELIVERY_COLUMNS = ("notification_id", "token", "user_id", "status", "fcm_message_id", "error_code", "attempts", "updated_at")
+DELIVERY_COLUMNS = (
+    "notification_id",
+    "token",
+    "user_id",
+    "status",
+    "fcm_message_id",
+    "error_code",
+    "attempts",
+    "updated_at",
+)
 _DELIVERY_CONFLICT = (
     "(notification_id, token) DO UPDATE SET status = EXCLUDED.status, "
     "fcm_message_id = COALESCE(EXCLUDED.fcm_message_id, push_deliveries.fcm_message_id), "
@@ -83,11 +93,19 @@ class PushSink:
     def _deliveries(conn, writes: PushWrites) -> None:
         if not writes.deliveries:
             return
-        rows = [(d.notification_id, d.token, d.user_id, d.status, d.fcm_message_id, d.error_code, d.attempts, writes.now)
-                for d in writes.deliveries]
+        rows = [
+            (d.notification_id, d.token, d.user_id, d.status, d.fcm_message_id, d.error_code, d.attempts, writes.now)
+            for d in writes.deliveries
+        ]
         with raw_connection(conn).cursor() as cursor:
-            copy_insert(cursor, "push_deliveries", DELIVERY_COLUMNS, rows, conflict=_DELIVERY_CONFLICT,
-                        order_by="notification_id, token")
+            copy_insert(
+                cursor,
+                "push_deliveries",
+                DELIVERY_COLUMNS,
+                rows,
+                conflict=_DELIVERY_CONFLICT,
+                order_by="notification_id, token",
+            )
 
     @staticmethod
     def _bell(conn, writes: PushWrites) -> None:
@@ -95,21 +113,33 @@ class PushSink:
             if not ids:
                 continue
             if status == "sent":
-                conn.execute(text("UPDATE user_notifications SET push_status = 'sent', pushed_at = COALESCE(pushed_at, :now) "
-                                  "WHERE notification_id = ANY(:ids) AND push_status <> 'sent'"),
-                             {"now": writes.now, "ids": ids})
+                conn.execute(
+                    text(
+                        "UPDATE user_notifications SET push_status = 'sent', pushed_at = COALESCE(pushed_at, :now) "
+                        "WHERE notification_id = ANY(:ids) AND push_status <> 'sent'"
+                    ),
+                    {"now": writes.now, "ids": ids},
+                )
             else:
-                conn.execute(text("UPDATE user_notifications SET push_status = :status "
-                                  "WHERE notification_id = ANY(:ids) AND push_status = ANY(:open)"),
-                             {"status": status, "ids": ids, "open": list(_OPEN_STATUSES)})
+                conn.execute(
+                    text(
+                        "UPDATE user_notifications SET push_status = :status "
+                        "WHERE notification_id = ANY(:ids) AND push_status = ANY(:open)"
+                    ),
+                    {"status": status, "ids": ids, "open": list(_OPEN_STATUSES)},
+                )
 
 
 def sent_pairs(conn, notification_ids: list[UUID]) -> set[tuple[UUID, str]]:
     """The (notification, token) pairs already sent among ``notification_ids``: never send those again."""
     if not notification_ids:
         return set()
-    rows = conn.execute(text("SELECT notification_id, token FROM push_deliveries "
-                             "WHERE notification_id = ANY(:ids) AND status = 'sent'"), {"ids": notification_ids})
+    rows = conn.execute(
+        text(
+            "SELECT notification_id, token FROM push_deliveries WHERE notification_id = ANY(:ids) AND status = 'sent'"
+        ),
+        {"ids": notification_ids},
+    )
     return {(r[0], r[1]) for r in rows}
 
 
@@ -117,32 +147,52 @@ def schedule_retries(conn, retries: list[RetryRow]) -> None:
     """Parks requests until due; a row for the same notification is replaced only by a later attempt."""
     if not retries:
         return
-    conn.execute(text(
-        "INSERT INTO push_retries (notification_id, user_id, attempt, due_at, first_failed_at, last_error, record_key, record_value) "
-        "VALUES (:notification_id, :user_id, :attempt, :due_at, :first_failed_at, :last_error, :key, :value) "
-        "ON CONFLICT (notification_id) DO UPDATE SET attempt = EXCLUDED.attempt, due_at = EXCLUDED.due_at, "
-        "last_error = EXCLUDED.last_error, record_key = EXCLUDED.record_key, record_value = EXCLUDED.record_value "
-        "WHERE push_retries.attempt < EXCLUDED.attempt"),
-        [{"notification_id": r.notification_id, "user_id": r.user_id, "attempt": r.attempt, "due_at": r.due_at,
-          "first_failed_at": r.first_failed_at, "last_error": r.last_error, "key": r.key, "value": r.value}
-         for r in retries])
+    conn.execute(
+        text(
+            "INSERT INTO push_retries (notification_id, user_id, attempt, due_at, first_failed_at, last_error, record_key, record_value) "
+            "VALUES (:notification_id, :user_id, :attempt, :due_at, :first_failed_at, :last_error, :key, :value) "
+            "ON CONFLICT (notification_id) DO UPDATE SET attempt = EXCLUDED.attempt, due_at = EXCLUDED.due_at, "
+            "last_error = EXCLUDED.last_error, record_key = EXCLUDED.record_key, record_value = EXCLUDED.record_value "
+            "WHERE push_retries.attempt < EXCLUDED.attempt"
+        ),
+        [
+            {
+                "notification_id": r.notification_id,
+                "user_id": r.user_id,
+                "attempt": r.attempt,
+                "due_at": r.due_at,
+                "first_failed_at": r.first_failed_at,
+                "last_error": r.last_error,
+                "key": r.key,
+                "value": r.value,
+            }
+            for r in retries
+        ],
+    )
 
 
 def take_due_retries(conn, *, now: datetime, limit: int) -> list[RetryRow]:
     """Due rows, oldest first, locked for this transaction (SKIP LOCKED: sender replicas split them)."""
-    rows = conn.execute(text(
-        "SELECT notification_id, user_id, attempt, due_at, first_failed_at, last_error, record_key, record_value "
-        "FROM push_retries WHERE due_at <= :now ORDER BY due_at LIMIT :limit FOR UPDATE SKIP LOCKED"),
-        {"now": now, "limit": limit}).all()
-    return [RetryRow(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6]) if r[6] is not None else None, bytes(r[7]))
-            for r in rows]
+    rows = conn.execute(
+        text(
+            "SELECT notification_id, user_id, attempt, due_at, first_failed_at, last_error, record_key, record_value "
+            "FROM push_retries WHERE due_at <= :now ORDER BY due_at LIMIT :limit FOR UPDATE SKIP LOCKED"
+        ),
+        {"now": now, "limit": limit},
+    ).all()
+    return [
+        RetryRow(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6]) if r[6] is not None else None, bytes(r[7]))
+        for r in rows
+    ]
 
 
 def delete_retries(conn, rows: list[RetryRow]) -> None:
     """Removes rows that were put back on the topic (only the attempt that was taken)."""
     if rows:
-        conn.execute(text("DELETE FROM push_retries WHERE notification_id = :id AND attempt = :attempt"),
-                     [{"id": row.notification_id, "attempt": row.attempt} for row in rows])
+        conn.execute(
+            text("DELETE FROM push_retries WHERE notification_id = :id AND attempt = :attempt"),
+            [{"id": row.notification_id, "attempt": row.attempt} for row in rows],
+        )
 
 
 def pending_retries(conn) -> int:

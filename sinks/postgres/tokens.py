@@ -12,6 +12,7 @@ and records the move in ``device_token_moves`` (docs/decisions/0141-device-owner
 Registering again refreshes ``last_seen_at`` and revives a retired token. A token not seen for
 ``max_age`` (default 270 days, FCM's own staleness horizon) is not used, and ``prune_tokens`` deletes it.
 """
+
 from __future__ import annotations
 
 import enum
@@ -114,17 +115,33 @@ def installation_hash(installation_id: str) -> bytes:
     return hashlib.sha256(b"herald-installation:" + installation_id.encode()).digest()
 
 
-def claim_token(db, *, token: str, user_id: str, organization_id: str, platform: str,
-                installation_id: str | None = None, now: datetime | None = None) -> ClaimResult:
+def claim_token(
+    db,
+    *,
+    token: str,
+    user_id: str,
+    organization_id: str,
+    platform: str,
+    installation_id: str | None = None,
+    now: datetime | None = None,
+) -> ClaimResult:
     """Binds ``token`` to ``user_id`` of ``organization_id`` when it is new, already theirs, or held by
     another user of the same organization and ``installation_id`` matches the one stored with it (then
     the move is recorded). A first registration stores the installation id's hash; the owner's later
     registration with another installation id replaces it. Otherwise nothing changes."""
     _check(token, platform)
-    row = db.execute(_CLAIM, {
-        "token": token, "user_id": user_id, "org": organization_id, "platform": platform,
-        "ihash": installation_hash(installation_id) if installation_id else None,
-        "token_sha256": token_sha256(token), "now": now or datetime.now(timezone.utc)}).one()
+    row = db.execute(
+        _CLAIM,
+        {
+            "token": token,
+            "user_id": user_id,
+            "org": organization_id,
+            "platform": platform,
+            "ihash": installation_hash(installation_id) if installation_id else None,
+            "token_sha256": token_sha256(token),
+            "now": now or datetime.now(timezone.utc),
+        },
+    ).one()
     if row.last_seen_at is not None:
         return ClaimResult(Claim.MOVED if row.moved else Claim.REGISTERED, row.last_seen_at)
     if row.previous_org != organization_id:
@@ -134,13 +151,17 @@ def claim_token(db, *, token: str, user_id: str, organization_id: str, platform:
 
 def moved_away(db, *, token: str, user_id: str) -> bool:
     """Whether ``token`` was moved from ``user_id`` to another user (so their sign-out finds nothing)."""
-    return db.execute(text("SELECT EXISTS (SELECT 1 FROM device_token_moves WHERE token_sha256 = :t "
-                           "AND from_user_id = :u)"), {"t": token_sha256(token), "u": user_id}).scalar_one()
+    return db.execute(
+        text("SELECT EXISTS (SELECT 1 FROM device_token_moves WHERE token_sha256 = :t AND from_user_id = :u)"),
+        {"t": token_sha256(token), "u": user_id},
+    ).scalar_one()
 
 
 def _check(token: str, platform: str) -> None:
     if not token or len(token) > TOKEN_MAX or token != token.strip():
-        raise ValueError("a registration token is a non-empty string without surrounding spaces, at most 4096 characters")
+        raise ValueError(
+            "a registration token is a non-empty string without surrounding spaces, at most 4096 characters"
+        )
     if platform not in PLATFORMS:
         raise ValueError(f"platform must be one of {', '.join(sorted(PLATFORMS))}")
 
@@ -160,15 +181,20 @@ def unbind_token(db, *, token: str, user_id: str | None = None, now: datetime | 
     user cannot unbind another's device. Idempotent: True while the token is (still) bound to that user,
     retired or not; False when there is no such binding."""
     owner = "" if user_id is None else " AND user_id = :user_id"
-    result = db.execute(text("UPDATE device_tokens SET retired_at = COALESCE(retired_at, :now), "
-                             "retired_reason = COALESCE(retired_reason, 'unbound') "
-                             f"WHERE token = :token{owner}"),
-                        {"token": token, "now": now or datetime.now(timezone.utc), "user_id": user_id})
+    result = db.execute(
+        text(
+            "UPDATE device_tokens SET retired_at = COALESCE(retired_at, :now), "
+            "retired_reason = COALESCE(retired_reason, 'unbound') "
+            f"WHERE token = :token{owner}"
+        ),
+        {"token": token, "now": now or datetime.now(timezone.utc), "user_id": user_id},
+    )
     return result.rowcount > 0
 
 
-def active_tokens(db, user_ids: Iterable[str], *, now: datetime,
-                  max_age: timedelta = DEFAULT_MAX_AGE) -> dict[str, list[DeviceToken]]:
+def active_tokens(
+    db, user_ids: Iterable[str], *, now: datetime, max_age: timedelta = DEFAULT_MAX_AGE
+) -> dict[str, list[DeviceToken]]:
     """Each user's usable tokens, newest first (last seen, then created). Called once per batch."""
     users = sorted(set(user_ids))
     if not users:
@@ -184,10 +210,13 @@ def retire_tokens(db, by_reason: dict[str, list[str]], *, now: datetime) -> int:
     retired = 0
     for reason, tokens in sorted(by_reason.items()):
         if tokens:
-            retired += db.execute(text(
-                "UPDATE device_tokens SET retired_at = :now, retired_reason = :reason "
-                "WHERE token = ANY(:tokens) AND retired_at IS NULL"),
-                {"now": now, "reason": reason, "tokens": sorted(set(tokens))}).rowcount
+            retired += db.execute(
+                text(
+                    "UPDATE device_tokens SET retired_at = :now, retired_reason = :reason "
+                    "WHERE token = ANY(:tokens) AND retired_at IS NULL"
+                ),
+                {"now": now, "reason": reason, "tokens": sorted(set(tokens))},
+            ).rowcount
     return retired
 
 
@@ -195,11 +224,14 @@ def count_failures(db, *, failed: Iterable[str], recovered: Iterable[str]) -> No
     """``failure_count`` counts consecutive failed sends: +1 per failed token, 0 again after a success."""
     failed, recovered = sorted(set(failed)), sorted(set(recovered))
     if failed:
-        db.execute(text("UPDATE device_tokens SET failure_count = failure_count + 1 WHERE token = ANY(:t)"),
-                   {"t": failed})
+        db.execute(
+            text("UPDATE device_tokens SET failure_count = failure_count + 1 WHERE token = ANY(:t)"), {"t": failed}
+        )
     if recovered:
-        db.execute(text("UPDATE device_tokens SET failure_count = 0 WHERE token = ANY(:t) AND failure_count > 0"),
-                   {"t": recovered})
+        db.execute(
+            text("UPDATE device_tokens SET failure_count = 0 WHERE token = ANY(:t) AND failure_count > 0"),
+            {"t": recovered},
+        )
 
 
 def prune_tokens(db, *, now: datetime, max_age: timedelta = DEFAULT_MAX_AGE) -> int:
@@ -207,5 +239,6 @@ def prune_tokens(db, *, now: datetime, max_age: timedelta = DEFAULT_MAX_AGE) -> 
     Called by the push sender about hourly (HERALD_TOKEN_PRUNE_INTERVAL_S)."""
     cutoff = now - max_age
     db.execute(text("DELETE FROM device_token_moves WHERE moved_at < :cutoff"), {"cutoff": cutoff})
-    return db.execute(text("DELETE FROM device_tokens WHERE last_seen_at < :cutoff OR retired_at < :cutoff"),
-                      {"cutoff": cutoff}).rowcount
+    return db.execute(
+        text("DELETE FROM device_tokens WHERE last_seen_at < :cutoff OR retired_at < :cutoff"), {"cutoff": cutoff}
+    ).rowcount

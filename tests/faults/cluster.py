@@ -10,6 +10,7 @@ service answers the way Herald needs it: for Kafka that is metadata *and* both c
 group commits an offset, a probe transactional producer initializes), because a broker that answers
 metadata may still refuse commits and transactions for seconds after a restart.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,7 +26,7 @@ import httpx
 from cli.devstack import kafka as devkafka
 from cli.devstack.paths import REPO_ROOT
 from cli.processes import wait_until
-from tests.ports import free_port, port_open
+from tests.ports import port_open
 
 KAFKA_PORT, KAFKA_CONTROLLER_PORT = 19092, 19093
 PG_PORT = 15432
@@ -71,8 +72,9 @@ class FaultKafka:
         self.root.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(exist_ok=True)
         devkafka._ensure_kafka_jars()
-        config = devkafka.render_kafka_config(self.config, self.data_dir, self.bootstrap,
-                                              f"127.0.0.1:{self.controller_port}")
+        config = devkafka.render_kafka_config(
+            self.config, self.data_dir, self.bootstrap, f"127.0.0.1:{self.controller_port}"
+        )
         devkafka.format_kafka_storage(config, devkafka.new_cluster_id(), cwd=self.root, logs_dir=self.logs)
 
     def start(self, timeout: float = 120.0, coordinators: bool = True) -> float:
@@ -83,9 +85,14 @@ class FaultKafka:
                 raise RuntimeError(f"port {port} is taken; is an earlier fault broker still running?")
         started = time.monotonic()
         with open(self.logs / "kafka.out", "ab") as out:
-            self.proc = subprocess.Popen(devkafka.kafka_broker_argv(self.config, logs_dir=self.logs),
-                                         stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                         start_new_session=True, cwd=self.root)
+            self.proc = subprocess.Popen(
+                devkafka.kafka_broker_argv(self.config, logs_dir=self.logs),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=self.root,
+            )
         self.wait_ready(timeout, coordinators)
         return time.monotonic() - started
 
@@ -124,8 +131,9 @@ class FaultKafka:
     def admin(self):
         from confluent_kafka.admin import AdminClient
 
-        return AdminClient({"bootstrap.servers": self.bootstrap, "logger": _quiet_logger(),
-                            "reconnect.backoff.max.ms": 500})
+        return AdminClient(
+            {"bootstrap.servers": self.bootstrap, "logger": _quiet_logger(), "reconnect.backoff.max.ms": 500}
+        )
 
     def metadata_answers(self) -> bool:
         from confluent_kafka import KafkaException
@@ -140,8 +148,14 @@ class FaultKafka:
         """``Consumer.committed()`` of ``group``: what the broker holds, not what any exporter says."""
         from confluent_kafka import Consumer, TopicPartition
 
-        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": group, "enable.auto.commit": False,
-                             "logger": _quiet_logger()})
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": group,
+                "enable.auto.commit": False,
+                "logger": _quiet_logger(),
+            }
+        )
         try:
             tps = consumer.committed([TopicPartition(t, p) for t, p in partitions], timeout=10)
             return {(tp.topic, tp.partition): tp.offset for tp in tps}
@@ -182,29 +196,61 @@ class FaultPostgres:
     def init(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         shutil.chown(self.root, "postgres", "postgres")
-        subprocess.run(_as_postgres([_pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                                     "-E", "UTF8", "--no-instructions"]), check=True, capture_output=True, cwd="/")
+        subprocess.run(
+            _as_postgres(
+                [
+                    _pg_bin("initdb"),
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--no-instructions",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+            cwd="/",
+        )
         with open(self.data / "postgresql.conf", "a") as conf:
-            conf.write(f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\n"
-                       f"unix_socket_directories = '{self.root}'\nmax_connections = 200\n")
+            conf.write(
+                f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\n"
+                f"unix_socket_directories = '{self.root}'\nmax_connections = 200\n"
+            )
 
     def start(self, timeout: float = 60.0) -> float:
         if port_open(self.port):
             raise RuntimeError(f"port {self.port} is taken; is an earlier fault cluster still running?")
         started = time.monotonic()
-        subprocess.run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w",
-                                     "-t", str(int(timeout)), "start"]), check=True, capture_output=True, cwd="/")
+        subprocess.run(
+            _as_postgres(
+                [_pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-t", str(int(timeout)), "start"]
+            ),
+            check=True,
+            capture_output=True,
+            cwd="/",
+        )
         wait_until(self.answers, timeout, interval=0.2, what="the fault Postgres cluster")
         return time.monotonic() - started
 
     def stop_immediate(self) -> None:
         """``pg_ctl stop -m immediate``: every backend ends at once, no checkpoint; the next start recovers."""
-        subprocess.run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"]),
-                       check=True, capture_output=True, cwd="/")
+        subprocess.run(
+            _as_postgres([_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"]),
+            check=True,
+            capture_output=True,
+            cwd="/",
+        )
 
     def stop(self) -> None:
-        subprocess.run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "stop"]), check=False,
-                       capture_output=True, cwd="/")
+        subprocess.run(
+            _as_postgres([_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "stop"]),
+            check=False,
+            capture_output=True,
+            cwd="/",
+        )
 
     def answers(self) -> bool:
         import psycopg
@@ -263,9 +309,13 @@ class FaultFcm:
         if port_open(self.port):
             raise RuntimeError(f"port {self.port} is taken; is an earlier fault emulator still running?")
         with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "deploy.fcm_emulator", "--host", "127.0.0.1",
-                                          "--port", str(self.port)], cwd=REPO_ROOT, stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "deploy.fcm_emulator", "--host", "127.0.0.1", "--port", str(self.port)],
+                cwd=REPO_ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         wait_until(self.answers, 20, interval=0.1, what="the fault FCM emulator")
 
     def stop(self) -> None:

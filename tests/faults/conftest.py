@@ -6,6 +6,7 @@ the shared local stack is never touched. A machine without a JDK, the Kafka jars
 server binaries skips the suite (under CI=true that is a failure). Each test module builds its own
 pipeline (fresh topic and group prefix, fresh database) on these services.
 """
+
 from __future__ import annotations
 
 import glob
@@ -17,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.cluster import FaultFcm, FaultKafka, FaultPostgres, free_port
+from tests.faults.cluster import FaultFcm, FaultKafka, FaultPostgres
 from tests.faults.pipeline import FaultPipeline
+from tests.ports import free_port
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # How many times each fault is injected in one run (HERALD_FAULT_REPS; 1 keeps `make test` short).

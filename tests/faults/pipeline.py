@@ -10,6 +10,7 @@ pushing from NORMAL up and no quiet hours, so most notifying events become pushe
 The load is ``bench.pipeline.Load``: paced, pre-encoded publishes through the SDK, recording every
 acknowledged-or-pending event id, so the audit knows exactly what was published.
 """
+
 from __future__ import annotations
 
 import random
@@ -29,15 +30,16 @@ from cli.processes import wait_until
 from cli.produce import register_demo_devices
 from cli.supervisor import Supervisor, herald_child
 from processors.demo.traffic import build_world, demo_events
+from processors.persister.settings import PersisterSettings
 from streams.admin import create_topics, group_lag
 from streams.clients import build_admin
 from streams.messages import DIRECTORY_CHANGE
 from streams.producer import Publisher
 from streams.serde import AvroSerde, SchemaStore
-from processors.persister.settings import PersisterSettings
 from streams.settings import ProducerSettings
 from streams.topics import ACTIVITY, DIRECTORY, PUSH, topic_specs
-from tests.faults.cluster import FaultFcm, FaultKafka, free_port
+from tests.faults.cluster import FaultFcm, FaultKafka
+from tests.ports import free_port
 
 SEED = 7  # the demo world's seed (register_demo_devices builds the same world from it)
 PROCESSES = ("persister", "directory", "fanout", "push-sender", "scheduler", "reconciler", "lag-exporter")
@@ -62,8 +64,12 @@ class FaultPipeline:
     @classmethod
     def build(cls, kafka: FaultKafka, fcm: FaultFcm, database_url: str, logs: Path) -> FaultPipeline:
         prefix = f"faults{uuid.uuid4().hex[:8]}"
-        settings = PersisterSettings(kafka_bootstrap=kafka.bootstrap, database_url=database_url,
-                                     topic_prefix=f"{prefix}.", group_prefix=f"{prefix}-")
+        settings = PersisterSettings(
+            kafka_bootstrap=kafka.bootstrap,
+            database_url=database_url,
+            topic_prefix=f"{prefix}.",
+            group_prefix=f"{prefix}-",
+        )
         create_topics(build_admin(settings), settings, topic_specs())
         logs.mkdir(parents=True, exist_ok=True)
         pipeline = cls(kafka, fcm, settings, logs)
@@ -84,20 +90,33 @@ class FaultPipeline:
                 publisher.publish(self.settings.topic(DIRECTORY), change.key, serde.encode(change.to_avro()))
 
     def producer_settings(self) -> ProducerSettings:
-        return ProducerSettings(kafka_bootstrap=self.settings.kafka_bootstrap, topic_prefix=self.settings.topic_prefix,
-                                producer_buffer_max_messages=1_000_000)
+        return ProducerSettings(
+            kafka_bootstrap=self.settings.kafka_bootstrap,
+            topic_prefix=self.settings.topic_prefix,
+            producer_buffer_max_messages=1_000_000,
+        )
 
     def env(self) -> dict[str, str]:
         s = self.settings
-        return {"HERALD_KAFKA_BOOTSTRAP": s.kafka_bootstrap, "HERALD_DATABASE_URL": s.database_url,
-                "HERALD_TOPIC_PREFIX": s.topic_prefix, "HERALD_GROUP_PREFIX": s.group_prefix,
-                "HERALD_FCM_ENDPOINT": self.fcm.url, "HERALD_LAG_INTERVAL_S": "5"}
+        return {
+            "HERALD_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
+            "HERALD_DATABASE_URL": s.database_url,
+            "HERALD_TOPIC_PREFIX": s.topic_prefix,
+            "HERALD_GROUP_PREFIX": s.group_prefix,
+            "HERALD_FCM_ENDPOINT": self.fcm.url,
+            "HERALD_LAG_INTERVAL_S": "5",
+        }
 
     def start(self) -> None:
         self.ports = {name: free_port() for name in PROCESSES}
-        children = [herald_child(name, {**self.env(), "HERALD_METRICS_PORT": str(self.ports[name]),
-                                        "HERALD_INSTANCE_ID": f"{name}-0"}, str(self.logs / f"{name}.log"))
-                    for name in PROCESSES]
+        children = [
+            herald_child(
+                name,
+                {**self.env(), "HERALD_METRICS_PORT": str(self.ports[name]), "HERALD_INSTANCE_ID": f"{name}-0"},
+                str(self.logs / f"{name}.log"),
+            )
+            for name in PROCESSES
+        ]
         self.supervisor = Supervisor(children, report=self.supervisor_lines.append).start()
 
     def stop(self) -> dict[str, int | None]:
@@ -105,10 +124,18 @@ class FaultPipeline:
 
     def wait_started(self, timeout: float = 180) -> None:
         """Every process ready, the directory loaded, every consumer group caught up."""
-        wait_until(lambda: all(self.ready(n) for n in PROCESSES), timeout, interval=0.5,
-                   what=f"every process's /readyz (logs in {self.logs})")
-        wait_until(lambda: self.lag("directory") == 0 and self.lag("persister") == 0, timeout, interval=0.5,
-                   what="the directory to load")
+        wait_until(
+            lambda: all(self.ready(n) for n in PROCESSES),
+            timeout,
+            interval=0.5,
+            what=f"every process's /readyz (logs in {self.logs})",
+        )
+        wait_until(
+            lambda: self.lag("directory") == 0 and self.lag("persister") == 0,
+            timeout,
+            interval=0.5,
+            what="the directory to load",
+        )
 
     # -- observing ---------------------------------------------------------------------------------
 
@@ -163,8 +190,12 @@ class FaultPipeline:
         return worst
 
 
-def watch_recovery(pipeline: FaultPipeline, since: float, limits: dict[str, int], timeout: float = 90.0,
-                   ) -> dict[str, float | None]:
+def watch_recovery(
+    pipeline: FaultPipeline,
+    since: float,
+    limits: dict[str, int],
+    timeout: float = 90.0,
+) -> dict[str, float | None]:
     """Seconds from ``since`` (monotonic) until each process is back: consumers when their group's lag is
     within ``limits`` and the process's /readyz answers 200; the others (scheduler, reconciler, lag
     exporter) when /readyz answers 200. None: not back within ``timeout``."""
@@ -198,10 +229,12 @@ class Audit:
     emulator_duplicates: int  # (notification, token) pairs the emulator accepted more than once: at-least-once sends
 
     def line(self) -> str:
-        return (f"events {self.events} (unacknowledged {self.unacknowledged}), lost {self.events_lost}, duplicate rows "
-                f"{self.duplicate_rows}, never fanned out {self.fanout_lost}; pushes expected {self.pushes_expected}, "
-                f"lost {self.pushes_lost}, bell rows still pending {self.pushes_pending}, deliveries {self.deliveries}"
-                f", pushes accepted twice by the emulator {self.emulator_duplicates}")
+        return (
+            f"events {self.events} (unacknowledged {self.unacknowledged}), lost {self.events_lost}, duplicate rows "
+            f"{self.duplicate_rows}, never fanned out {self.fanout_lost}; pushes expected {self.pushes_expected}, "
+            f"lost {self.pushes_lost}, bell rows still pending {self.pushes_pending}, deliveries {self.deliveries}"
+            f", pushes accepted twice by the emulator {self.emulator_duplicates}"
+        )
 
 
 def audit(pipeline: FaultPipeline, load: Load, unacknowledged: int) -> Audit:
@@ -213,29 +246,62 @@ def audit(pipeline: FaultPipeline, load: Load, unacknowledged: int) -> Audit:
     engine = create_engine(pipeline.settings.database_url)
     try:
         with engine.connect() as conn:
-            stored = set(conn.execute(text("SELECT event_id FROM activity_events WHERE event_id = ANY(:ids)"),
-                                      {"ids": ids}).scalars())
-            unmarked = conn.execute(text("SELECT count(*) FROM activity_events WHERE event_id = ANY(:ids) AND notify "
-                                         "AND notification_sent_at IS NULL"), {"ids": list(load.notify)}).scalar_one()
-            duplicates = conn.execute(text(
-                "SELECT (SELECT count(*) - count(DISTINCT event_id) FROM activity_events) + "
-                "(SELECT count(*) - count(DISTINCT notification_id) FROM user_notifications) + "
-                "(SELECT count(*) - count(DISTINCT (user_id, event_id)) FROM user_notifications)")).scalar_one()
-            expected = {(str(n), t) for n, t in conn.execute(text(
-                "SELECT u.notification_id, d.token FROM user_notifications u JOIN device_tokens d USING (user_id) "
-                "WHERE u.event_id = ANY(:ids) AND u.push_status <> ALL(:not_pushed) AND d.retired_at IS NULL"),
-                {"ids": ids, "not_pushed": list(NOT_PUSHED)})}
-            sent = {(str(n), t) for n, t in conn.execute(text(
-                "SELECT notification_id, token FROM push_deliveries WHERE status = 'sent'"))}
-            pending = conn.execute(text("SELECT count(*) FROM user_notifications WHERE event_id = ANY(:ids) "
-                                        "AND push_status = 'pending'"), {"ids": ids}).scalar_one()
+            stored = set(
+                conn.execute(
+                    text("SELECT event_id FROM activity_events WHERE event_id = ANY(:ids)"), {"ids": ids}
+                ).scalars()
+            )
+            unmarked = conn.execute(
+                text(
+                    "SELECT count(*) FROM activity_events WHERE event_id = ANY(:ids) AND notify "
+                    "AND notification_sent_at IS NULL"
+                ),
+                {"ids": list(load.notify)},
+            ).scalar_one()
+            duplicates = conn.execute(
+                text(
+                    "SELECT (SELECT count(*) - count(DISTINCT event_id) FROM activity_events) + "
+                    "(SELECT count(*) - count(DISTINCT notification_id) FROM user_notifications) + "
+                    "(SELECT count(*) - count(DISTINCT (user_id, event_id)) FROM user_notifications)"
+                )
+            ).scalar_one()
+            expected = {
+                (str(n), t)
+                for n, t in conn.execute(
+                    text(
+                        "SELECT u.notification_id, d.token FROM user_notifications u JOIN device_tokens d USING (user_id) "
+                        "WHERE u.event_id = ANY(:ids) AND u.push_status <> ALL(:not_pushed) AND d.retired_at IS NULL"
+                    ),
+                    {"ids": ids, "not_pushed": list(NOT_PUSHED)},
+                )
+            }
+            sent = {
+                (str(n), t)
+                for n, t in conn.execute(
+                    text("SELECT notification_id, token FROM push_deliveries WHERE status = 'sent'")
+                )
+            }
+            pending = conn.execute(
+                text("SELECT count(*) FROM user_notifications WHERE event_id = ANY(:ids) AND push_status = 'pending'"),
+                {"ids": ids},
+            ).scalar_one()
             deliveries = dict(conn.execute(text("SELECT status, count(*) FROM push_deliveries GROUP BY 1")).all())
     finally:
         engine.dispose()
     accepted = Counter((m["message"]["data"]["notification_id"], m["token"]) for m in pipeline.fcm.messages())
     twice = sum(n - 1 for pair, n in accepted.items() if n > 1 and pair in expected)
-    return Audit(len(ids), unacknowledged, len(set(ids) - stored), duplicates, unmarked, len(expected),
-                 len(expected - sent), pending, deliveries, twice)
+    return Audit(
+        len(ids),
+        unacknowledged,
+        len(set(ids) - stored),
+        duplicates,
+        unmarked,
+        len(expected),
+        len(expected - sent),
+        pending,
+        deliveries,
+        twice,
+    )
 
 
 def exporter_matches_broker(pipeline: FaultPipeline, fresh_within: float = 20.0) -> tuple[bool, str]:
@@ -261,8 +327,10 @@ def exporter_matches_broker(pipeline: FaultPipeline, fresh_within: float = 20.0)
         if last > read_at:
             break
         if time.monotonic() > deadline:
-            return False, (f"no collection finished within {fresh_within:.0f} s (last success at {last:.0f}, "
-                           f"now {time.time():.0f})")
+            return False, (
+                f"no collection finished within {fresh_within:.0f} s (last success at {last:.0f}, "
+                f"now {time.time():.0f})"
+            )
         time.sleep(0.5)
     after = {g: pipeline.kafka.committed(g, parts) for g, parts in wanted.items()}
     exported = families.get("herald_group_committed_offset", {})

@@ -8,6 +8,7 @@ delivered, lag exporter correct again); 10 s more load after every process is ba
 the pipeline drains; then the audit. A step that times out is recorded in ``errors`` instead of ending
 the run, so the audit still says what was lost.
 """
+
 from __future__ import annotations
 
 import threading
@@ -43,10 +44,12 @@ class FaultRun:
         if probe_name:
             probe = f"{probe_name} {'never' if self.probe_s is None else f'{self.probe_s:.1f}s'}"
             probe += f" ({self.probe_detail}); " if self.probe_detail else "; "
-        return (f"[fault] {self.fault} rep {self.rep}: down {self.down_s:.1f}s; recovery after the return: {rec}; "
-                f"{probe}"
-                f"{self.audit.line() if self.audit else 'no audit'}; supervisor restarts {self.restarts}; "
-                f"not running {self.not_running or 'none'}; errors {self.errors or 'none'}")
+        return (
+            f"[fault] {self.fault} rep {self.rep}: down {self.down_s:.1f}s; recovery after the return: {rec}; "
+            f"{probe}"
+            f"{self.audit.line() if self.audit else 'no audit'}; supervisor restarts {self.restarts}; "
+            f"not running {self.not_running or 'none'}; errors {self.errors or 'none'}"
+        )
 
 
 def report(line: str) -> None:
@@ -55,9 +58,17 @@ def report(line: str) -> None:
     REPORT.append(line)
 
 
-def run_fault(pipeline: FaultPipeline, fault: str, rep: int, inject: Callable[[], None], restore: Callable[[], None],
-              duration_s: float, probe: Callable[[float], tuple[bool, str]] | None = None,
-              probe_timeout_s: float = 60.0, rate: float = RATE) -> FaultRun:
+def run_fault(
+    pipeline: FaultPipeline,
+    fault: str,
+    rep: int,
+    inject: Callable[[], None],
+    restore: Callable[[], None],
+    duration_s: float,
+    probe: Callable[[float], tuple[bool, str]] | None = None,
+    probe_timeout_s: float = 60.0,
+    rate: float = RATE,
+) -> FaultRun:
     """``probe(back_at)`` is called every 0.25 s from the return on (in a thread) until it returns
     (True, detail) or ``probe_timeout_s`` passes."""
     run = FaultRun(fault, rep)
@@ -84,8 +95,12 @@ def run_fault(pipeline: FaultPipeline, fault: str, rep: int, inject: Callable[[]
     finally:
         unacknowledged = load.stop()
     try:
-        wait_until(lambda: _quietly(pipeline.drained), 300, interval=1.0,
-                   what="the pipeline to drain (every group caught up, no push retry waiting)")
+        wait_until(
+            lambda: _quietly(pipeline.drained),
+            300,
+            interval=1.0,
+            what="the pipeline to drain (every group caught up, no push retry waiting)",
+        )
     except TimeoutError as exc:
         run.errors.append(f"{exc}; lag then: " + ", ".join(f"{n} {_safe_lag(pipeline, n)}" for n in INPUT))
     run.audit = audit(pipeline, load, unacknowledged)

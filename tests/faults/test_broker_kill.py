@@ -5,14 +5,20 @@ every decided push delivered; every process back to its steady lag by itself wit
 broker's return (static members: no rebalance wait), none restarted by hand; and the lag exporter's
 figures the broker's own again within 30 s of the return.
 """
+
 from __future__ import annotations
 
 import pytest
 
 from tests.faults.conftest import REPS
 from tests.faults.pipeline import exporter_matches_broker
-from tests.faults.scenario import (assert_back_to_steady, assert_no_push_lost, assert_nothing_lost_or_doubled, report,
-                                   run_fault)
+from tests.faults.scenario import (
+    assert_back_to_steady,
+    assert_no_push_lost,
+    assert_nothing_lost_or_doubled,
+    report,
+    run_fault,
+)
 
 pytestmark = pytest.mark.faults
 DOWN_S = 12.0  # plus the broker's own restart (~15 s until both coordinators answer): ~25-30 s down
@@ -26,8 +32,16 @@ def runs(fault_pipeline):
     kafka = fault_pipeline.kafka
     out = []
     for rep in range(1, REPS + 1):
-        run = run_fault(fault_pipeline, "broker SIGKILL", rep, kafka.kill, kafka.start, DOWN_S,
-                        probe=lambda back_at: exporter_matches_broker(fault_pipeline), probe_timeout_s=90)
+        run = run_fault(
+            fault_pipeline,
+            "broker SIGKILL",
+            rep,
+            kafka.kill,
+            kafka.start,
+            DOWN_S,
+            probe=lambda back_at: exporter_matches_broker(fault_pipeline),
+            probe_timeout_s=90,
+        )
         report(run.line("lag exporter correct after"))
         out.append(run)
     return out

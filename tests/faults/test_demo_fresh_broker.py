@@ -9,6 +9,7 @@ nothing. Two starts of the fresh broker: "metadata", ready once a metadata call 
 that may still be loading; and "coordinators", ready once the probes of ``herald dev up``
 (``cli.devstack.coordinators``) succeed: the state ``make demo`` now starts from.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,8 @@ import pytest
 
 from cli.devstack.paths import REPO_ROOT
 from cli.processes import wait_until
-from tests.faults.cluster import free_port, port_open
 from tests.faults.scenario import report
+from tests.ports import free_port, port_open
 
 pytestmark = pytest.mark.faults
 EVENTS = 300
@@ -55,18 +56,31 @@ def test_demo_on_a_freshly_formatted_broker(ready, run, fault_kafka, fault_postg
     fault_kafka.start(coordinators=ready == "coordinators")
     api_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
-    env.update({"HERALD_STATE_DIR": str(fault_root / "demo-state"), "HERALD_FCM_EMULATOR_PORT": str(fault_fcm.port),
-                "HERALD_KAFKA_BOOTSTRAP": fault_kafka.bootstrap, "HERALD_DATABASE_URL": fault_postgres.url,
-                "HERALD_METRICS_PORT": "0", "HERALD_API_PORT": str(api_port),
-                "HERALD_CACHE_DIR": os.environ.get("HERALD_CACHE_DIR") or str(Path.home() / ".cache" / "herald")})
+    env.update(
+        {
+            "HERALD_STATE_DIR": str(fault_root / "demo-state"),
+            "HERALD_FCM_EMULATOR_PORT": str(fault_fcm.port),
+            "HERALD_KAFKA_BOOTSTRAP": fault_kafka.bootstrap,
+            "HERALD_DATABASE_URL": fault_postgres.url,
+            "HERALD_METRICS_PORT": "0",
+            "HERALD_API_PORT": str(api_port),
+            "HERALD_CACHE_DIR": os.environ.get("HERALD_CACHE_DIR") or str(Path.home() / ".cache" / "herald"),
+        }
+    )
     log = fault_root / f"demo-{ready}-{run}.log"
     started = time.monotonic()
     try:
         with open(log, "wb") as out:
-            proc = subprocess.run([sys.executable, "-m", "cli.main", "demo", "--events", str(EVENTS)], check=False,
-                                  env=env,
-                                  cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                  timeout=TIMEOUT_S)
+            proc = subprocess.run(
+                [sys.executable, "-m", "cli.main", "demo", "--events", str(EVENTS)],
+                check=False,
+                env=env,
+                cwd=REPO_ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=TIMEOUT_S,
+            )
         code = proc.returncode
     except subprocess.TimeoutExpired:
         code = None
@@ -79,11 +93,14 @@ def test_demo_on_a_freshly_formatted_broker(ready, run, fault_kafka, fault_postg
     output = log.read_text(errors="replace")
     fault_fcm.reset()  # the demo scripted faults into the emulator the other fault tests use
     fault_kafka.wait_ready(60)
-    report(f"[fault] demo on a fresh broker (ready at first: {ready}), run {run}: exit code {code} after {took:.1f}s; "
-           f"processes left {len(left)}; API port still bound: {api_bound}")
+    report(
+        f"[fault] demo on a fresh broker (ready at first: {ready}), run {run}: exit code {code} after {took:.1f}s; "
+        f"processes left {len(left)}; API port still bound: {api_bound}"
+    )
     tail = "\n".join(output.splitlines()[-40:])
-    assert code == 0, (f"herald demo exited with {code} after {took:.1f}s (-11: SIGSEGV); log {log}; its output "
-                       f"ends:\n{tail}")
+    assert code == 0, (
+        f"herald demo exited with {code} after {took:.1f}s (-11: SIGSEGV); log {log}; its output ends:\n{tail}"
+    )
     died = [line.strip() for line in output.splitlines() if " died with " in line]
     assert not died, f"children died during the demo (the supervisor restarted them): {died}"
     assert not left and not api_bound, f"left behind: {left}, API port {api_port} bound: {api_bound}"

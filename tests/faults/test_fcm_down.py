@@ -1,6 +1,7 @@
 """The FCM emulator down for 30 s under steady load: pushes fail to connect, are retried, and all go
 out once it is back; the first push succeeds within 5 s of its return (new pushes are not stuck behind
 the backlog of retries)."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,8 +22,16 @@ def runs(fault_pipeline, fault_fcm):
 
     out = []
     for rep in range(1, REPS + 1):
-        run = run_fault(fault_pipeline, "FCM emulator down", rep, fault_fcm.stop, fault_fcm.start, DOWN_S,
-                        probe=first_push, probe_timeout_s=60)
+        run = run_fault(
+            fault_pipeline,
+            "FCM emulator down",
+            rep,
+            fault_fcm.stop,
+            fault_fcm.start,
+            DOWN_S,
+            probe=first_push,
+            probe_timeout_s=60,
+        )
         report(run.line("first push delivered after"))
         out.append(run)
     return out

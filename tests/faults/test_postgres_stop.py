@@ -4,13 +4,19 @@ steady load with the whole pipeline running, then started again (crash recovery 
 Nothing may be lost or doubled, and every process must be back to its steady lag by itself within
 60 s of the database's return, none restarted by hand.
 """
+
 from __future__ import annotations
 
 import pytest
 
 from tests.faults.conftest import REPS
-from tests.faults.scenario import (assert_back_to_steady, assert_no_push_lost, assert_nothing_lost_or_doubled, report,
-                                   run_fault)
+from tests.faults.scenario import (
+    assert_back_to_steady,
+    assert_no_push_lost,
+    assert_nothing_lost_or_doubled,
+    report,
+    run_fault,
+)
 
 pytestmark = pytest.mark.faults
 DOWN_S = 20.0
@@ -20,8 +26,9 @@ DOWN_S = 20.0
 def runs(fault_pipeline, fault_postgres):
     out = []
     for rep in range(1, REPS + 1):
-        run = run_fault(fault_pipeline, "Postgres immediate stop", rep, fault_postgres.stop_immediate,
-                        fault_postgres.start, DOWN_S)
+        run = run_fault(
+            fault_pipeline, "Postgres immediate stop", rep, fault_postgres.stop_immediate, fault_postgres.start, DOWN_S
+        )
         report(run.line())
         out.append(run)
     return out

@@ -6,6 +6,7 @@ the local stack (``herald dev up``, idempotent). Under CI=true a service that do
 a test failure, never a skip. Each session gets its own database; each test its own topic and
 group prefix, so tests never see each other's records.
 """
+
 from __future__ import annotations
 
 import os
@@ -143,12 +144,21 @@ class Pipeline:
 @pytest.fixture
 def pipeline(services, database_url, tmp_path):
     prefix = f"t{uuid.uuid4().hex[:10]}"
-    env = {"HERALD_KAFKA_BOOTSTRAP": services.kafka_bootstrap, "HERALD_DATABASE_URL": database_url,
-           "HERALD_TOPIC_PREFIX": f"{prefix}.", "HERALD_GROUP_PREFIX": f"{prefix}-",
-           "HERALD_METRICS_PORT": "0", "HERALD_LOG_LEVEL": "INFO",
-           "HERALD_SESSION_TIMEOUT_MS": "6000"}
-    settings = PersisterSettings(kafka_bootstrap=services.kafka_bootstrap, database_url=database_url,
-                                 topic_prefix=f"{prefix}.", group_prefix=f"{prefix}-")
+    env = {
+        "HERALD_KAFKA_BOOTSTRAP": services.kafka_bootstrap,
+        "HERALD_DATABASE_URL": database_url,
+        "HERALD_TOPIC_PREFIX": f"{prefix}.",
+        "HERALD_GROUP_PREFIX": f"{prefix}-",
+        "HERALD_METRICS_PORT": "0",
+        "HERALD_LOG_LEVEL": "INFO",
+        "HERALD_SESSION_TIMEOUT_MS": "6000",
+    }
+    settings = PersisterSettings(
+        kafka_bootstrap=services.kafka_bootstrap,
+        database_url=database_url,
+        topic_prefix=f"{prefix}.",
+        group_prefix=f"{prefix}-",
+    )
     admin = build_admin(settings)
     create_topics(admin, settings, topic_specs(partitions=4))
     made = Pipeline(settings, env)

@@ -1,4 +1,5 @@
 """Push-sender helpers of the integration tests; the emulator harness is ``deploy.fcm_emulator.harness``."""
+
 from __future__ import annotations
 
 import uuid
@@ -35,9 +36,18 @@ def register(pipeline, devices: dict[str, list[str]], now: datetime | None = Non
 
 def push_request(user: str, event_type: str = "LAB_RESULT_RECEIVED", **fields) -> PushRequest:
     now = utcnow()
-    base = dict(notification_id=uuid.uuid4(), user_id=user, organization_id="org-1", event_type=event_type,
-                priority=Priority.HIGH, occurred_at=now, requested_at=now, event_id=uuid.uuid4(),
-                resource_type="Observation", resource_id=f"observation-{uuid.uuid4().hex[:8]}")
+    base = dict(
+        notification_id=uuid.uuid4(),
+        user_id=user,
+        organization_id="org-1",
+        event_type=event_type,
+        priority=Priority.HIGH,
+        occurred_at=now,
+        requested_at=now,
+        event_id=uuid.uuid4(),
+        resource_type="Observation",
+        resource_id=f"observation-{uuid.uuid4().hex[:8]}",
+    )
     return PushRequest(**{**base, **fields})
 
 
@@ -57,16 +67,24 @@ def add_bell_rows(pipeline, requests: list[PushRequest]) -> None:
     """The user_notifications rows the fan-out would have written (push_status pending)."""
     engine = create_engine(pipeline.settings.database_url)
     with engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO user_notifications (notification_id, user_id, organization_id, event_id, event_type, priority, "
-            "reason, occurred_at, push_status) VALUES (:nid, :user, 'org-1', :eid, :type, 'HIGH', 'care_team', now(), 'pending')"),
-            [{"nid": r.notification_id, "user": r.user_id, "eid": r.event_id, "type": r.event_type} for r in requests])
+        conn.execute(
+            text(
+                "INSERT INTO user_notifications (notification_id, user_id, organization_id, event_id, event_type, priority, "
+                "reason, occurred_at, push_status) VALUES (:nid, :user, 'org-1', :eid, :type, 'HIGH', 'care_team', now(), 'pending')"
+            ),
+            [{"nid": r.notification_id, "user": r.user_id, "eid": r.event_id, "type": r.event_type} for r in requests],
+        )
     engine.dispose()
 
 
 def start_sender(pipeline, tmp_path, emulator: FcmEmulator, **env):
-    settings = {"HERALD_FCM_ENDPOINT": emulator.url, "HERALD_PUSH_RETRY_BASE_S": "0.2",
-                "HERALD_PUSH_RETRY_POLL_S": "0.05", "HERALD_BATCH_TIMEOUT_S": "0.1", **env}
+    settings = {
+        "HERALD_FCM_ENDPOINT": emulator.url,
+        "HERALD_PUSH_RETRY_BASE_S": "0.2",
+        "HERALD_PUSH_RETRY_POLL_S": "0.05",
+        "HERALD_BATCH_TIMEOUT_S": "0.1",
+        **env,
+    }
     return start(pipeline, SENDER, tmp_path, **settings)
 
 

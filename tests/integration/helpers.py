@@ -1,4 +1,5 @@
 """Small helpers of the integration tests: produce, count, read lag and dead letters."""
+
 from __future__ import annotations
 
 import uuid
@@ -16,8 +17,9 @@ from streams.topics import ACTIVITY
 
 def publish_events(pipeline, events: list[ActivityEvent]) -> None:
     """Publishes through the producer SDK and waits for every acknowledgement."""
-    settings = ProducerSettings(kafka_bootstrap=pipeline.settings.kafka_bootstrap,
-                                topic_prefix=pipeline.settings.topic_prefix)
+    settings = ProducerSettings(
+        kafka_bootstrap=pipeline.settings.kafka_bootstrap, topic_prefix=pipeline.settings.topic_prefix
+    )
     failures = []
     activity = ActivityPublisher.from_settings(settings, on_failure=failures.append)
     for event in events:
@@ -35,8 +37,9 @@ def produce_raw(pipeline, topic_base: str, records: list[tuple[bytes | None, byt
 def count_rows(pipeline, event_ids: list[uuid.UUID]) -> int:
     engine = create_engine(pipeline.settings.database_url)
     with engine.connect() as conn:
-        n = conn.execute(text("SELECT count(*) FROM activity_events WHERE event_id = ANY(:ids)"),
-                         {"ids": list(event_ids)}).scalar_one()
+        n = conn.execute(
+            text("SELECT count(*) FROM activity_events WHERE event_id = ANY(:ids)"), {"ids": list(event_ids)}
+        ).scalar_one()
     engine.dispose()
     return n
 
@@ -47,8 +50,10 @@ def topic_size(pipeline, topic_base: str) -> int:
     try:
         topic = pipeline.topic(topic_base)
         parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        return sum(high - low for low, high in
-                   (consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in parts))
+        return sum(
+            high - low
+            for low, high in (consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in parts)
+        )
     finally:
         consumer.close()
 
@@ -61,8 +66,14 @@ def read_all(pipeline, topic_base: str, timeout: float = 60.0) -> list:
     """
     import time
 
-    consumer = Consumer({"bootstrap.servers": pipeline.settings.kafka_bootstrap, "group.id": "reader",
-                         "enable.auto.commit": False, "isolation.level": "read_committed"})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": pipeline.settings.kafka_bootstrap,
+            "group.id": "reader",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+        }
+    )
     topic = pipeline.topic(topic_base)
     parts = sorted(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
     marks = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in parts}
@@ -105,8 +116,9 @@ def publish_directory(pipeline, changes) -> None:
     from streams.topics import DIRECTORY
 
     serde = AvroSerde(DIRECTORY_CHANGE, SchemaStore())
-    produce_raw(pipeline, DIRECTORY, [(c.key, serde.encode(c.to_avro())) if not isinstance(c, tuple) else c
-                                      for c in changes])
+    produce_raw(
+        pipeline, DIRECTORY, [(c.key, serde.encode(c.to_avro())) if not isinstance(c, tuple) else c for c in changes]
+    )
 
 
 def set_preferences(pipeline, rows: list[dict]) -> None:
@@ -115,13 +127,26 @@ def set_preferences(pipeline, rows: list[dict]) -> None:
 
     engine = create_engine(pipeline.settings.database_url)
     with engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO notification_preferences (user_id, push_enabled, email_enabled, enabled_types, "
-            "min_push_priority, quiet_hours_start, quiet_hours_end, timezone) VALUES (:user_id, :push_enabled, false, "
-            ":enabled_types, :min_push_priority, :quiet_hours_start, :quiet_hours_end, :timezone) "
-            "ON CONFLICT (user_id) DO NOTHING"),
-            [{"push_enabled": True, "min_push_priority": "HIGH", "quiet_hours_start": None, "quiet_hours_end": None,
-              "timezone": None, "enabled_types": sorted(DEFAULT_ENABLED_TYPES), **r} for r in rows])
+        conn.execute(
+            text(
+                "INSERT INTO notification_preferences (user_id, push_enabled, email_enabled, enabled_types, "
+                "min_push_priority, quiet_hours_start, quiet_hours_end, timezone) VALUES (:user_id, :push_enabled, false, "
+                ":enabled_types, :min_push_priority, :quiet_hours_start, :quiet_hours_end, :timezone) "
+                "ON CONFLICT (user_id) DO NOTHING"
+            ),
+            [
+                {
+                    "push_enabled": True,
+                    "min_push_priority": "HIGH",
+                    "quiet_hours_start": None,
+                    "quiet_hours_end": None,
+                    "timezone": None,
+                    "enabled_types": sorted(DEFAULT_ENABLED_TYPES),
+                    **r,
+                }
+                for r in rows
+            ],
+        )
     engine.dispose()
 
 

@@ -4,6 +4,7 @@ stack's broker (127.0.0.1:9092) serves everyone on this machine and is never for
 Built from cli/devstack/kafka.py's own pieces (the cached jars, deploy/kafka/server.properties) with
 free ports and a data and logs dir under the test's temp dir.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,15 +33,22 @@ class ThrowawayKafka:
     def format(self) -> None:
         devkafka._ensure_kafka_jars()
         self.logs.mkdir(parents=True, exist_ok=True)
-        devkafka.render_kafka_config(self.config, self.root / "data", self.bootstrap,
-                                     f"127.0.0.1:{self.controller_port}")
+        devkafka.render_kafka_config(
+            self.config, self.root / "data", self.bootstrap, f"127.0.0.1:{self.controller_port}"
+        )
         devkafka.format_kafka_storage(self.config, devkafka.new_cluster_id(), cwd=self.root, logs_dir=self.logs)
 
     def start(self, timeout: float = 90.0) -> float:
         started = time.monotonic()
         with open(self.logs / "kafka.out", "ab") as out:
-            self.proc = subprocess.Popen(devkafka.kafka_broker_argv(self.config, self.logs), stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.root)
+            self.proc = subprocess.Popen(
+                devkafka.kafka_broker_argv(self.config, self.logs),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=self.root,
+            )
         deadline = started + timeout
         while not (port_open(self.port) and self.metadata_answers()):
             if self.proc.poll() is not None:
@@ -55,7 +63,9 @@ class ThrowawayKafka:
         from confluent_kafka.admin import AdminClient
 
         try:
-            AdminClient({"bootstrap.servers": self.bootstrap, "logger": devkafka._silent_logger()}).list_topics(timeout=1)
+            AdminClient({"bootstrap.servers": self.bootstrap, "logger": devkafka._silent_logger()}).list_topics(
+                timeout=1
+            )
             return True
         except KafkaException:
             return False

@@ -1,5 +1,6 @@
 """The benchmarks import no test code: what both need lives in the product or beside the emulator
 (``deploy.fcm_emulator.harness``, ``cli.devstack.databases``), so a test refactor never breaks a bench."""
+
 from __future__ import annotations
 
 import ast
@@ -23,12 +24,18 @@ def test_no_benchmark_imports_the_tests():
     files = sorted(BENCH.rglob("*.py"))
     assert len(files) > 5  # the benchmarks were found
 
-    offenders = {str(f.relative_to(BENCH)): m for f in files for m in imported_modules(f.read_text())
-                 if m == "tests" or m.startswith("tests.")}
+    offenders = {
+        str(f.relative_to(BENCH)): m
+        for f in files
+        for m in imported_modules(f.read_text())
+        if m == "tests" or m.startswith("tests.")
+    }
 
     assert offenders == {}
 
 
 def test_the_check_sees_both_import_forms():
     assert imported_modules("import tests.ports\ndef f():\n    from tests.integration.fcm import device\n") == [
-        "tests.ports", "tests.integration.fcm"]
+        "tests.ports",
+        "tests.integration.fcm",
+    ]

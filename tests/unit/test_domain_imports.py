@@ -5,6 +5,7 @@ processes that notify (fan-out, scheduler, reconciler, push sender) and the API 
 the shared edges (processors/notifications_io), never on one another, so changing one of them does
 not ripple into the others.
 """
+
 from __future__ import annotations
 
 import ast
@@ -13,12 +14,23 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DOMAIN_FORBIDDEN = ("sinks", "api", "cli", "streams.runtime", "streams.checkpoint", "streams.app",
-                    "processors.notifications_io")
+DOMAIN_FORBIDDEN = (
+    "sinks",
+    "api",
+    "cli",
+    "streams.runtime",
+    "streams.checkpoint",
+    "streams.app",
+    "processors.notifications_io",
+)
 # Each consumer of the domain, and the packages of the others it must not import.
-CONSUMERS = {"processors/fanout": "processors.fanout", "processors/scheduler": "processors.scheduler",
-             "processors/reconciler": "processors.reconciler", "processors/push": "processors.push",
-             "api": "api"}
+CONSUMERS = {
+    "processors/fanout": "processors.fanout",
+    "processors/scheduler": "processors.scheduler",
+    "processors/reconciler": "processors.reconciler",
+    "processors/push": "processors.push",
+    "api": "api",
+}
 
 
 def imports_of(path: Path) -> set[str]:
@@ -42,25 +54,34 @@ def sources(folder: str) -> list[Path]:
 
 
 def test_the_domain_package_imports_no_edge():
-    offending = {f"{path.relative_to(ROOT)}: {module}"
-                 for path in sources("processors/notifications") for module in imports_of(path)
-                 if any(within(module, forbidden) for forbidden in DOMAIN_FORBIDDEN)}
+    offending = {
+        f"{path.relative_to(ROOT)}: {module}"
+        for path in sources("processors/notifications")
+        for module in imports_of(path)
+        if any(within(module, forbidden) for forbidden in DOMAIN_FORBIDDEN)
+    }
     assert not offending
 
 
 @pytest.mark.parametrize("folder", sorted(CONSUMERS))
 def test_the_domains_consumers_do_not_import_one_another(folder):
     others = [package for other, package in CONSUMERS.items() if other != folder]
-    offending = {f"{path.relative_to(ROOT)}: {module}"
-                 for path in sources(folder) for module in imports_of(path)
-                 if any(within(module, package) for package in others)}
+    offending = {
+        f"{path.relative_to(ROOT)}: {module}"
+        for path in sources(folder)
+        for module in imports_of(path)
+        if any(within(module, package) for package in others)
+    }
     assert not offending
 
 
 def test_the_shared_edges_import_none_of_the_processes_that_use_them():
-    offending = {f"{path.relative_to(ROOT)}: {module}"
-                 for path in sources("processors/notifications_io") for module in imports_of(path)
-                 if any(within(module, package) for package in CONSUMERS.values())}
+    offending = {
+        f"{path.relative_to(ROOT)}: {module}"
+        for path in sources("processors/notifications_io")
+        for module in imports_of(path)
+        if any(within(module, package) for package in CONSUMERS.values())
+    }
     assert not offending
 
 

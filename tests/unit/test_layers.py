@@ -1,6 +1,7 @@
 """The packages depend one way: streams (the generic Kafka runtime) ← sinks (Postgres, FCM) ←
 processors (the apps and their rules) ← api ← cli. Each module is parsed, not imported, so an import
 inside a function counts too; and the runtime defines no metric named for the domain."""
+
 from __future__ import annotations
 
 import ast
@@ -49,15 +50,17 @@ def imported(path: Path) -> list[tuple[int, str]]:
 
 def allowed(path: Path, module: str) -> bool:
     rel = path.relative_to(ROOT).as_posix()
-    return any(rel.startswith(where) and (module == what or module.startswith(what + "."))
-               for where, what in ALLOWED)
+    return any(rel.startswith(where) and (module == what or module.startswith(what + ".")) for where, what in ALLOWED)
 
 
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
 def test_each_layer_imports_only_the_layers_below_it(package):
-    wrong = [f"{path.relative_to(ROOT)}:{line} imports {module}"
-             for path in modules(package) for line, module in imported(path)
-             if module.split(".")[0] in FORBIDDEN[package] and not allowed(path, module)]
+    wrong = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in modules(package)
+        for line, module in imported(path)
+        if module.split(".")[0] in FORBIDDEN[package] and not allowed(path, module)
+    ]
     assert not wrong, "\n".join(wrong)
 
 
@@ -79,9 +82,12 @@ def metric_names(path: Path) -> list[tuple[int, str]]:
 
 
 def test_the_runtime_defines_no_metric_named_for_the_domain():
-    domain = [f"{path.relative_to(ROOT)}:{line} {name}" for path in modules("streams")
-              for line, name in metric_names(path)
-              if any(word in name for word in DOMAIN_WORDS)]
+    domain = [
+        f"{path.relative_to(ROOT)}:{line} {name}"
+        for path in modules("streams")
+        for line, name in metric_names(path)
+        if any(word in name for word in DOMAIN_WORDS)
+    ]
     assert not domain, "domain metrics belong to their processor's metrics.py:\n" + "\n".join(domain)
 
 

@@ -1,4 +1,5 @@
 """requirements.lock pins every dependency pyproject.toml names, with hashes (`make upgrade-deps` refreshes it)."""
+
 from __future__ import annotations
 
 import re
@@ -33,8 +34,13 @@ def test_every_locked_version_is_in_the_range_pyproject_allows():
     for extra in ("test", "bench", "dev"):
         requirements += [Requirement(r) for r in project["optional-dependencies"][extra]]
     lock = (ROOT / "requirements.lock").read_text()
-    locked = {m.group(1).lower().replace("_", "-"): m.group(2)
-              for m in re.finditer(r"^([A-Za-z0-9_.-]+)==(\S+) \\$", lock, re.M)}
-    outside = {r.name: locked[_name(r.name)] for r in requirements
-               if _name(r.name) in locked and not r.specifier.contains(locked[_name(r.name)], prereleases=True)}
+    locked = {
+        m.group(1).lower().replace("_", "-"): m.group(2)
+        for m in re.finditer(r"^([A-Za-z0-9_.-]+)==(\S+) \\$", lock, re.M)
+    }
+    outside = {
+        r.name: locked[_name(r.name)]
+        for r in requirements
+        if _name(r.name) in locked and not r.specifier.contains(locked[_name(r.name)], prereleases=True)
+    }
     assert outside == {}, "requirements.lock pins versions pyproject.toml excludes (run `make upgrade-deps`)"

@@ -1,5 +1,6 @@
 """processors/registry.py is the one list of processes: every entry can be run, its settings class
 loads, ports do not collide, and the CLI, the demo and docs/operations.md follow it."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -54,8 +55,9 @@ def test_the_api_port_is_the_api_settings_default():
 
 def test_the_ports_a_set_of_processes_needs_follow_the_registry_and_its_settings():
     assert ports_of(["persister", "api"], {}) == {9301: "HERALD_METRICS_PORT", 8080: "HERALD_API_PORT"}
-    assert ports_of(["persister", "fanout", "api"], {"HERALD_METRICS_PORT": "0", "HERALD_API_PORT": "9000"}) == \
-        {9000: "HERALD_API_PORT"}
+    assert ports_of(["persister", "fanout", "api"], {"HERALD_METRICS_PORT": "0", "HERALD_API_PORT": "9000"}) == {
+        9000: "HERALD_API_PORT"
+    }
     assert ports_of(["fanout"], {"HERALD_METRICS_PORT": "9400"}) == {9400: "HERALD_METRICS_PORT"}
 
 
@@ -77,8 +79,9 @@ def test_the_demo_starts_the_registered_processes_marked_for_it():
 
 def test_the_process_table_of_docs_operations_md_is_the_registry():
     page = OPERATIONS.read_text()
-    assert process_table.render() in page, \
+    assert process_table.render() in page, (
         "docs/operations.md is stale; regenerate: python -m cli.process_table --write docs/operations.md"
+    )
 
 
 def test_a_process_added_to_the_registry_shows_in_the_table(monkeypatch):

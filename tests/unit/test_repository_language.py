@@ -5,6 +5,7 @@ numbers, numbered style-rule references, review bookkeeping and paths outside th
 examples below spell them in pieces, so that this file does not match its own pattern). A comment says why the code is as it is; measured figures
 live in docs/benchmarks.md and docs/decisions/. "Session" in the database or Kafka sense is allowed.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,21 +17,25 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 THIS_FILE = Path(__file__).resolve().relative_to(ROOT).as_posix()
 
-_ORDINALS = ("first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth"
-             "|[0-9]+(?:st|nd|rd|th)|this|earlier|previous|last|next|that")
+_ORDINALS = (
+    "first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth"
+    "|[0-9]+(?:st|nd|rd|th)|this|earlier|previous|last|next|that"
+)
 FORBIDDEN = re.compile(
     rf"((?:{_ORDINALS}) sessions?(?:'s)?\b)"  # a numbered or relative work period
-    r"|\bissue [0-9]+"                          # a tracker's issue number
-    r"|\bSTYLE [0-9]+"                          # a numbered style rule
-    r"|\.\./shared|\bshared/(?:notes|DESIGN)"     # a file outside the repository
+    r"|\bissue [0-9]+"  # a tracker's issue number
+    r"|\bSTYLE [0-9]+"  # a numbered style rule
+    r"|\.\./shared|\bshared/(?:notes|DESIGN)"  # a file outside the repository
     r"|review\s+mend",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 # Sessions that are part of the software: a database (SQLAlchemy, Postgres) or a Kafka group member's.
 ALLOWED = re.compile(
     r"session\.timeout\.ms|session_timeout\w*|HERALD_SESSION_TIMEOUT_MS"
     r"|(?:database|db|sqlalchemy|orm|postgres(?:ql)?|kafka|consumer|member|group|its|their|dead) sessions?\b",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 # A design document that is not part of the repository, cited by section (case-sensitive).
@@ -64,33 +69,57 @@ def test_no_tracked_file_speaks_of_how_the_project_was_developed():
 S = "session"  # the examples are put together here so that this file's own lines stay clean
 
 
-@pytest.mark.parametrize("line", [
-    f"as the eighth {S} found", f"Earlier {S}s' figures", f"this {S}'s make bench",
-    f"the 12th {S}", "Issue" + " 7: the benchmarks", "Pure (STY" + "LE 13)", "see .." + "/shared/DESIGN.md",
-    "(see " + "shared/notes)", "Review" + " mend: tidy", 'the catalogue (DES' + 'IGN "Event catalogue")',
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"as the eighth {S} found",
+        f"Earlier {S}s' figures",
+        f"this {S}'s make bench",
+        f"the 12th {S}",
+        "Issue" + " 7: the benchmarks",
+        "Pure (STY" + "LE 13)",
+        "see .." + "/shared/DESIGN.md",
+        "(see " + "shared/notes)",
+        "Review" + " mend: tidy",
+        "the catalogue (DES" + 'IGN "Event catalogue")',
+    ],
+)
 def test_history_words_are_caught(line):
     assert offences(line)
 
 
-@pytest.mark.parametrize("line", [
-    "session.timeout.ms is 45 s", "HERALD_SESSION_TIMEOUT_MS", "one database session per request",
-    "until that member session expires", "a SQLAlchemy session", "the Kafka session of a dead member",
-    "librdkafka#1700, an open issue", "the next batch", "one record per design decision",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "session.timeout.ms is 45 s",
+        "HERALD_SESSION_TIMEOUT_MS",
+        "one database session per request",
+        "until that member session expires",
+        "a SQLAlchemy session",
+        "the Kafka session of a dead member",
+        "librdkafka#1700, an open issue",
+        "the next batch",
+        "one record per design decision",
+    ],
+)
 def test_database_and_kafka_sessions_are_allowed(line):
     assert not offences(line)
 
 
 # A path into the repository as docs, comments and docstrings name one (tests/unit/..., docs/decisions/...).
-NAMED_PATH = re.compile(r"(?<![\w./-])((?:streams|processors|sinks|api|cli|deploy|tests|bench|docs|schemas)/"
-                        r"[\w/.-]+?\.(?:py|md|yml|yaml|avsc|json))")
+NAMED_PATH = re.compile(
+    r"(?<![\w./-])((?:streams|processors|sinks|api|cli|deploy|tests|bench|docs|schemas)/"
+    r"[\w/.-]+?\.(?:py|md|yml|yaml|avsc|json))"
+)
 
 
 def missing_paths(text: str, folder: Path) -> list[str]:
     """Paths ``text`` names that exist neither from the repository root nor from ``folder``."""
-    return [m.group(1) for m in NAMED_PATH.finditer(text)
-            if not (ROOT / m.group(1)).exists() and not (folder / m.group(1)).exists()]
+    return [
+        m.group(1)
+        for m in NAMED_PATH.finditer(text)
+        if not (ROOT / m.group(1)).exists() and not (folder / m.group(1)).exists()
+    ]
 
 
 def test_every_repository_path_a_file_names_exists():
@@ -109,4 +138,5 @@ def test_every_repository_path_a_file_names_exists():
 
 def test_a_path_that_does_not_exist_is_reported():
     assert missing_paths("see processors/fanout/rules_gone.py and streams/runtime.py", ROOT) == [
-        "processors/fanout/rules_gone.py"]
+        "processors/fanout/rules_gone.py"
+    ]

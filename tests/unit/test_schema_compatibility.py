@@ -4,6 +4,7 @@ The check encodes sample records (every optional field empty, and every field se
 version and decodes them with another; fastavro raises SchemaResolutionError on an incompatible
 pair. A known-incompatible pair proves the check can fail.
 """
+
 from __future__ import annotations
 
 import io
@@ -25,8 +26,16 @@ def sample(schema: dict, *, full: bool):
         chosen = [b for b in t if b != "null"][0] if full else t[0]
         return None if chosen == "null" else sample(chosen, full=full)
     if isinstance(t, str):
-        return {"string": "x", "int": 1, "long": 1, "boolean": True, "double": 1.0, "float": 1.0, "bytes": b"x",
-                "null": None}[t]
+        return {
+            "string": "x",
+            "int": 1,
+            "long": 1,
+            "boolean": True,
+            "double": 1.0,
+            "float": 1.0,
+            "bytes": b"x",
+            "null": None,
+        }[t]
     kind = t["type"]
     if kind == "record":
         return {f["name"]: sample(f["type"], full=full) for f in t["fields"]}
@@ -53,11 +62,14 @@ def readable(writer: dict, reader: dict) -> bool:
     return True
 
 
-PAIRS = [(name, a, b) for name in STORE.names()
-         for a, b in itertools.combinations_with_replacement(STORE.versions(name), 2)]
+PAIRS = [
+    (name, a, b) for name in STORE.names() for a, b in itertools.combinations_with_replacement(STORE.versions(name), 2)
+]
 
 
-@pytest.mark.parametrize("name,older,newer", PAIRS, ids=[f"{n.rsplit('.', 1)[1]}-v{a.version}-v{b.version}" for n, a, b in PAIRS])
+@pytest.mark.parametrize(
+    "name,older,newer", PAIRS, ids=[f"{n.rsplit('.', 1)[1]}-v{a.version}-v{b.version}" for n, a, b in PAIRS]
+)
 def test_versions_are_backward_and_forward_compatible(name, older, newer):
     assert readable(older.raw, newer.raw), f"{name} v{newer.version} cannot read v{older.version}"
     assert readable(newer.raw, older.raw), f"{name} v{older.version} cannot read v{newer.version}"

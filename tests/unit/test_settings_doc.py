@@ -1,4 +1,5 @@
 """docs/settings.md is generated from the settings classes and must stay in step with them."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,8 +12,9 @@ REGENERATE = "regenerate it: python -m cli.settings_doc > docs/settings.md"
 
 def test_every_settings_class_that_declares_a_field_has_a_section_on_the_page():
     covered = {cls for cls, _, _ in settings_doc.SECTIONS}
-    missing = [cls.__name__ for cls in settings_doc.settings_classes()
-               if settings_doc.own_fields(cls) and cls not in covered]
+    missing = [
+        cls.__name__ for cls in settings_doc.settings_classes() if settings_doc.own_fields(cls) and cls not in covered
+    ]
     assert not missing, f"settings classes without a section in cli/settings_doc.py: {missing}"
 
 

@@ -5,6 +5,7 @@ package of the repository) and is named after one of that package's modules or s
 ``test_<module>.py`` or ``test_<module>_<aspect>.py``. Only the tests listed in ``REPOSITORY_WIDE``,
 which check no single module, live at ``tests/unit/`` itself.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,14 +31,15 @@ REPOSITORY_WIDE = {
 EXCEPTIONS = {
     "deploy/test_prometheus_rules.py": "checks deploy/prometheus (YAML rules, promtool tests), not a Python module",
     "processors/test_notifying_settings.py": "compares the fan-out's, scheduler's and reconciler's settings "
-                                             "with one another",
+    "with one another",
 }
 
 
 def is_package(folder: Path) -> bool:
     """A regular package, or a namespace package (a folder holding one, such as deploy/)."""
-    return folder.is_dir() and ((folder / "__init__.py").exists()
-                                or any((child / "__init__.py").exists() for child in folder.iterdir()))
+    return folder.is_dir() and (
+        (folder / "__init__.py").exists() or any((child / "__init__.py").exists() for child in folder.iterdir())
+    )
 
 
 def names_in(package: Path) -> set[str]:
@@ -61,8 +63,10 @@ def misplaced(unit: Path, root: Path) -> list[str]:
         if not is_package(package):
             offenders.append(f"{relative}: {package.relative_to(root)}/ is not a package of the repository")
         elif not named_after(path.stem, names_in(package)):
-            offenders.append(f"{relative}: named after no module of {package.relative_to(root)}/ "
-                             f"(test_<module>.py or test_<module>_<aspect>.py)")
+            offenders.append(
+                f"{relative}: named after no module of {package.relative_to(root)}/ "
+                f"(test_<module>.py or test_<module>_<aspect>.py)"
+            )
     return offenders
 
 
@@ -75,8 +79,10 @@ def test_every_nested_unit_test_mirrors_the_module_it_tests():
 def test_only_repository_wide_tests_live_at_the_top():
     top = {p.name for p in UNIT.glob("test_*.py")}
 
-    assert top <= REPOSITORY_WIDE.keys(), f"tests/unit/ top level holds {sorted(top - REPOSITORY_WIDE.keys())}: " \
+    assert top <= REPOSITORY_WIDE.keys(), (
+        f"tests/unit/ top level holds {sorted(top - REPOSITORY_WIDE.keys())}: "
         "move each beside its module, or list it in REPOSITORY_WIDE with what it checks"
+    )
 
 
 def test_the_listed_exceptions_and_repository_wide_tests_exist():
@@ -96,11 +102,18 @@ def test_the_rule_names_a_test_in_the_wrong_place_or_with_the_wrong_name(tmp_pat
     for name in ("pkg/__init__.py", "pkg/app.py", "pkg/sub/__init__.py"):
         (tmp_path / name).write_text("")
     unit = tmp_path / "tests" / "unit"
-    for name in ("pkg/test_app.py", "pkg/test_app_retries.py", "pkg/test_sub.py", "pkg/test_apple.py",
-                 "nowhere/test_app.py", "test_top.py"):
+    for name in (
+        "pkg/test_app.py",
+        "pkg/test_app_retries.py",
+        "pkg/test_sub.py",
+        "pkg/test_apple.py",
+        "nowhere/test_app.py",
+        "test_top.py",
+    ):
         (unit / name).parent.mkdir(parents=True, exist_ok=True)
         (unit / name).write_text("")
 
     assert misplaced(unit, tmp_path) == [
         "nowhere/test_app.py: nowhere/ is not a package of the repository",
-        "pkg/test_apple.py: named after no module of pkg/ (test_<module>.py or test_<module>_<aspect>.py)"]
+        "pkg/test_apple.py: named after no module of pkg/ (test_<module>.py or test_<module>_<aspect>.py)",
+    ]

@@ -1,5 +1,6 @@
 """The runtime's contracts are typed: ``Outcome[W]``, ``Sink[W]``, ``Processor[W]`` and the loop around
 them pass mypy --strict, and a processor whose batches do not fit its sink is a type error."""
+
 from __future__ import annotations
 
 import subprocess
@@ -7,14 +8,26 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-STRICT = ["streams/records.py", "streams/checkpoint.py", "streams/runtime.py", "streams/client_errors.py",
-          "processors/directory/app.py", "processors/persister/app.py", "processors/fanout/app.py",
-          "processors/push/app.py"]  # every processor whose handle returns an Outcome for a sink
+STRICT = [
+    "streams/records.py",
+    "streams/checkpoint.py",
+    "streams/runtime.py",
+    "streams/client_errors.py",
+    "processors/directory/app.py",
+    "processors/persister/app.py",
+    "processors/fanout/app.py",
+    "processors/push/app.py",
+]  # every processor whose handle returns an Outcome for a sink
 
 
 def mypy(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent", "--no-incremental",
-                           *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent", "--no-incremental", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_the_runtime_and_its_contracts_pass_mypy_strict():
@@ -33,7 +46,8 @@ def test_a_sink_that_takes_another_batch_type_is_refused(tmp_path):
         "class Rows:\n"
         "    def write(self, batch: list[int]) -> None: ...\n"
         "def pair(outcome: Outcome[DirectoryBatch], sink: Sink[DirectoryBatch]) -> None: ...\n"
-        "pair(DirectoryProcessor().handle([]), Rows())\n")
+        "pair(DirectoryProcessor().handle([]), Rows())\n"
+    )
 
     result = mypy(str(wrong))
 

@@ -1,4 +1,5 @@
 """Alembic environment: the URL comes from the caller (``herald db upgrade``) or HERALD_DATABASE_URL."""
+
 from __future__ import annotations
 
 from alembic import context

@@ -3,6 +3,7 @@
 The feed query is ``processors.visibility.can_see`` in SQL; here the pure rule is the oracle, row by
 row, for every visibility class x patient relation x actor, and every role.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -18,12 +19,20 @@ from tests.integration.api.conftest import SECRET, World, at, bearer, token
 pytestmark = pytest.mark.integration
 
 V1_CALLS = [
-    ("GET", "/v1/feed", None), ("GET", "/v1/patients/p-1/timeline", None), ("GET", "/v1/notifications", None),
-    ("GET", "/v1/notifications/unread-count", None), ("POST", f"/v1/notifications/{uuid.UUID(int=1)}/read", None),
-    ("POST", "/v1/notifications/read-all", None), ("GET", "/v1/preferences", None),
-    ("PUT", "/v1/preferences", {"push_enabled": True, "email_enabled": False, "enabled_types": [],
-                                "min_push_priority": "HIGH"}),
-    ("POST", "/v1/devices", {"token": "tok-1", "platform": "ios"}), ("DELETE", "/v1/devices/tok-1", None),
+    ("GET", "/v1/feed", None),
+    ("GET", "/v1/patients/p-1/timeline", None),
+    ("GET", "/v1/notifications", None),
+    ("GET", "/v1/notifications/unread-count", None),
+    ("POST", f"/v1/notifications/{uuid.UUID(int=1)}/read", None),
+    ("POST", "/v1/notifications/read-all", None),
+    ("GET", "/v1/preferences", None),
+    (
+        "PUT",
+        "/v1/preferences",
+        {"push_enabled": True, "email_enabled": False, "enabled_types": [], "min_push_priority": "HIGH"},
+    ),
+    ("POST", "/v1/devices", {"token": "tok-1", "platform": "ios"}),
+    ("DELETE", "/v1/devices/tok-1", None),
 ]
 
 
@@ -90,9 +99,17 @@ def test_a_user_the_directory_does_not_know_yet_sees_only_organization_wide_rows
 
 # --- the visibility matrix ---------------------------------------------------------------------------
 
-ROLES = {"dr": ("physician",), "nurse": ("nurse",), "lead": ("nurse",), "desk": ("front_desk",),
-         "admin": ("admin",), "md": ("medical_director",), "billing": ("billing",), "nobody": (),
-         "mixed": ("physician", "front_desk")}
+ROLES = {
+    "dr": ("physician",),
+    "nurse": ("nurse",),
+    "lead": ("nurse",),
+    "desk": ("front_desk",),
+    "admin": ("admin",),
+    "md": ("medical_director",),
+    "billing": ("billing",),
+    "nobody": (),
+    "mixed": ("physician", "front_desk"),
+}
 TEAMS = {"dr": {"p-on"}, "nurse": {"p-on"}, "mixed": {"p-off"}}
 SUPERVISEES = {"lead": {"nurse"}}
 VISIBILITIES = ["all_members", "clinical_staff", "actor_and_supervisors", "board_only", None]
@@ -116,8 +133,9 @@ def matrix(world: World):
     events = {}
     for i, (vis, patient, actor) in enumerate(itertools.product(VISIBILITIES, PATIENTS, ACTORS)):
         event_id = world.event("SOMETHING", visibility=vis, patient=patient, actor=actor, at=at(i))
-        events[event_id] = FeedEvent(world.org, vis, world.uid(actor) if actor else None,
-                                     world.uid(patient) if patient else None)
+        events[event_id] = FeedEvent(
+            world.org, vis, world.uid(actor) if actor else None, world.uid(patient) if patient else None
+        )
     elsewhere = World(world.db)
     for patient in ("p-on", "p-off"):
         world.event("SOMETHING", visibility="all_members", patient=patient, org=elsewhere.org, at=at(1000))
@@ -126,14 +144,18 @@ def matrix(world: World):
 
 
 def _viewer(world: World, name: str) -> tuple[Viewer, ViewerFacts]:
-    facts = ViewerFacts(frozenset(world.uid(p) for p in TEAMS.get(name, ())),
-                        frozenset(world.uid(u) for u in SUPERVISEES.get(name, ())))
+    facts = ViewerFacts(
+        frozenset(world.uid(p) for p in TEAMS.get(name, ())), frozenset(world.uid(u) for u in SUPERVISEES.get(name, ()))
+    )
     return Viewer(world.uid(name), world.org, frozenset(ROLES.get(name, ()))), facts
 
 
 def _expected(events: dict, viewer: Viewer, facts: ViewerFacts, patient: str | None = None) -> list[str]:
-    chosen = [(e.patient_id, i) for i, e in events.items() if can_see(e, viewer, facts)
-              and (patient is None or e.patient_id == patient)]
+    chosen = [
+        (e.patient_id, i)
+        for i, e in events.items()
+        if can_see(e, viewer, facts) and (patient is None or e.patient_id == patient)
+    ]
     return sorted(str(i) for _, i in chosen)
 
 
@@ -153,8 +175,9 @@ def test_feed_shows_exactly_what_the_visibility_rule_allows(client, world: World
 @pytest.mark.parametrize("patient", ["p-on", "p-off"])
 def test_timeline_is_404_unless_the_patient_is_accessible(client, world: World, matrix, name, patient):
     viewer, facts = _viewer(world, name)
-    response = client.get(f"/v1/patients/{world.uid(patient)}/timeline?limit=200",
-                          headers=world.headers(name, *viewer.roles))
+    response = client.get(
+        f"/v1/patients/{world.uid(patient)}/timeline?limit=200", headers=world.headers(name, *viewer.roles)
+    )
     if not can_access_patient(world.uid(patient), viewer, facts):
         assert response.status_code == 404
         assert response.json() == {"message": "patient not found", "errors": []}
@@ -177,13 +200,15 @@ def test_another_organizations_patient_is_404_like_an_unknown_one(client, world:
 
 # --- the bell, preferences and devices of other users ------------------------------------------------
 
+
 def test_another_users_notification_is_404_and_stays_unread(client, world: World):
     world.user("dr", "physician")
     world.user("nurse", "nurse")
     theirs = world.notification("nurse", world.event(patient="p-1"))
     assert client.post(f"/v1/notifications/{theirs}/read", headers=world.headers("dr", "physician")).status_code == 404
-    response = client.post("/v1/notifications/read-all", json={"up_to": str(theirs)},
-                           headers=world.headers("dr", "physician"))
+    response = client.post(
+        "/v1/notifications/read-all", json={"up_to": str(theirs)}, headers=world.headers("dr", "physician")
+    )
     assert response.status_code == 404
     assert world.scalar("SELECT read_at FROM user_notifications WHERE notification_id = :n", n=theirs) is None
     assert client.get("/v1/notifications", headers=world.headers("dr", "physician")).json()["items"] == []
@@ -213,8 +238,12 @@ def test_another_users_device_cannot_be_unbound(client, world: World):
     world.user("a", "nurse")
     world.user("b", "nurse")
     device = f"tok-{uuid.uuid4().hex}"
-    assert client.post("/v1/devices", json={"token": device, "platform": "android"},
-                       headers=world.headers("a", "nurse")).status_code == 200
+    assert (
+        client.post(
+            "/v1/devices", json={"token": device, "platform": "android"}, headers=world.headers("a", "nurse")
+        ).status_code
+        == 200
+    )
     assert client.delete(f"/v1/devices/{device}", headers=world.headers("b", "nurse")).status_code == 404
     assert world.scalar("SELECT retired_at FROM device_tokens WHERE token = :t", t=device) is None
 
@@ -222,8 +251,12 @@ def test_another_users_device_cannot_be_unbound(client, world: World):
 def test_preferences_are_per_user(client, world: World):
     world.user("a", "nurse")
     world.user("b", "nurse")
-    body = {"push_enabled": False, "email_enabled": True, "enabled_types": ["TASK_ASSIGNED"],
-            "min_push_priority": "LOW"}
+    body = {
+        "push_enabled": False,
+        "email_enabled": True,
+        "enabled_types": ["TASK_ASSIGNED"],
+        "min_push_priority": "LOW",
+    }
     assert client.put("/v1/preferences", json=body, headers=world.headers("a", "nurse")).status_code == 200
     assert client.get("/v1/preferences", headers=world.headers("b", "nurse")).json()["stored"] is False
 

@@ -1,4 +1,5 @@
 """Keyset pagination of the feed and the timeline, and the feed's filters."""
+
 from __future__ import annotations
 
 import random
@@ -71,17 +72,26 @@ def test_filters_since_until_event_type_and_skip(client, world: World):
     assert ids("event_type=ANNOUNCEMENT") == [str(e) for e in reversed(b)]
     assert set(ids("event_type=ANNOUNCEMENT&event_type=APPOINTMENT_SCHEDULED")) == {str(e) for e in a + b}
     since, until = at(3).isoformat(), at(5).isoformat()
-    assert ids(f"event_type=APPOINTMENT_SCHEDULED&since={since}&until={until}".replace("+", "%2B")) == \
-        [str(a[4]), str(a[3])]
+    assert ids(f"event_type=APPOINTMENT_SCHEDULED&since={since}&until={until}".replace("+", "%2B")) == [
+        str(a[4]),
+        str(a[3]),
+    ]
     naive = (at(8) - timedelta(seconds=1)).replace(tzinfo=None).isoformat()
     assert ids(f"event_type=APPOINTMENT_SCHEDULED&since={naive}") == [str(a[9]), str(a[8])]  # naive = UTC
     assert ids("event_type=ANNOUNCEMENT&skip=8") == [str(b[1]), str(b[0])]
 
 
-@pytest.mark.parametrize("query, field", [
-    ("limit=0", "limit"), ("limit=201", "limit"), ("cursor=bm90LWEtY3Vyc29y", "cursor"), ("skip=-1", "skip"),
-    ("since=yesterday", "since"), ("cursor=" + "x" * 300, "cursor"),
-])
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ("limit=0", "limit"),
+        ("limit=201", "limit"),
+        ("cursor=bm90LWEtY3Vyc29y", "cursor"),
+        ("skip=-1", "skip"),
+        ("since=yesterday", "since"),
+        ("cursor=" + "x" * 300, "cursor"),
+    ],
+)
 def test_bad_paging_parameters_are_422_naming_the_field(client, world: World, query, field):
     response = client.get(f"/v1/feed?{query}", headers=world.headers("admin", "admin"))
     assert response.status_code == 422

@@ -1,5 +1,6 @@
 """Input the API must refuse with a 4xx (never a 500), roles the directory does not grant, and the
 headers every PHI response carries."""
+
 from __future__ import annotations
 
 import time
@@ -10,8 +11,15 @@ import pytest
 from tests.integration.api.conftest import World, bearer, token
 
 pytestmark = pytest.mark.integration
-PREFS = {"push_enabled": True, "email_enabled": False, "enabled_types": [], "min_push_priority": "HIGH",
-         "quiet_hours_start": "22:00", "quiet_hours_end": "07:00", "timezone": "Europe/Berlin"}
+PREFS = {
+    "push_enabled": True,
+    "email_enabled": False,
+    "enabled_types": [],
+    "min_push_priority": "HIGH",
+    "quiet_hours_start": "22:00",
+    "quiet_hours_end": "07:00",
+    "timezone": "Europe/Berlin",
+}
 
 
 @pytest.mark.parametrize("value", ["LAB\x00RESULT", "LAB\nRESULT", "LAB\x7f", "\x1b[31m"])
@@ -54,10 +62,18 @@ def test_time_claims_must_be_numbers(client, world: World, claim):
     assert response.status_code == 401 and claim in response.json()["message"]
 
 
-@pytest.mark.parametrize("field, value", [
-    ("quiet_hours_start", "22:00\n"), ("quiet_hours_end", "07:00\n"), ("quiet_hours_start", "２２:00"),
-    ("timezone", "localtime"), ("timezone", "Factory"), ("timezone", "Europe/Berlin\n"), ("timezone", "UTC\x00"),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("quiet_hours_start", "22:00\n"),
+        ("quiet_hours_end", "07:00\n"),
+        ("quiet_hours_start", "２２:00"),
+        ("timezone", "localtime"),
+        ("timezone", "Factory"),
+        ("timezone", "Europe/Berlin\n"),
+        ("timezone", "UTC\x00"),
+    ],
+)
 def test_quiet_hours_and_zones_refuse_near_misses(client, world: World, field, value):
     world.user("dr", "physician")
     response = client.put("/v1/preferences", json=PREFS | {field: value}, headers=world.headers("dr", "physician"))
@@ -66,8 +82,11 @@ def test_quiet_hours_and_zones_refuse_near_misses(client, world: World, field, v
 
 def test_a_body_that_is_not_json_is_400(client, world: World):
     world.user("dr", "physician")
-    response = client.put("/v1/preferences", content=b"{not json",
-                          headers=world.headers("dr", "physician") | {"Content-Type": "application/json"})
+    response = client.put(
+        "/v1/preferences",
+        content=b"{not json",
+        headers=world.headers("dr", "physician") | {"Content-Type": "application/json"},
+    )
     assert response.status_code == 400 and response.json()["message"] == "the body is not valid JSON"
 
 
@@ -76,15 +95,24 @@ def test_a_token_claiming_more_roles_than_the_directory_grants_gets_the_director
     world.on_team("p-1", "desk")
     clinical = world.event("LAB_RESULT_CRITICAL", visibility="clinical_staff", patient="p-1")
     public = world.event("ANNOUNCEMENT", visibility="all_members")
-    seen = {i["event_id"] for i in client.get("/v1/feed", headers=world.headers("desk", "admin", "physician",
-                                                                                  "front_desk")).json()["items"]}
+    seen = {
+        i["event_id"]
+        for i in client.get("/v1/feed", headers=world.headers("desk", "admin", "physician", "front_desk")).json()[
+            "items"
+        ]
+    }
     assert str(public) in seen
     assert str(clinical) not in seen  # "admin" and "physician" are the token's word only
     # once the directory grants the role, the same token acts with it
-    world._run("UPDATE directory_users SET roles = ARRAY['front_desk', 'physician'] WHERE user_id = :u",
-               u=world.uid("desk"))
-    seen = {i["event_id"] for i in client.get("/v1/feed", headers=world.headers("desk", "admin", "physician",
-                                                                                  "front_desk")).json()["items"]}
+    world._run(
+        "UPDATE directory_users SET roles = ARRAY['front_desk', 'physician'] WHERE user_id = :u", u=world.uid("desk")
+    )
+    seen = {
+        i["event_id"]
+        for i in client.get("/v1/feed", headers=world.headers("desk", "admin", "physician", "front_desk")).json()[
+            "items"
+        ]
+    }
     assert str(clinical) in seen
 
 
@@ -96,8 +124,16 @@ def test_a_token_with_fewer_roles_than_the_directory_narrows_them(client, world:
     assert str(clinical) not in seen
 
 
-@pytest.mark.parametrize("path", ["/v1/feed", "/v1/notifications", "/v1/notifications/unread-count",
-                                  "/v1/preferences", "/v1/patients/p-unknown/timeline"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/feed",
+        "/v1/notifications",
+        "/v1/notifications/unread-count",
+        "/v1/preferences",
+        "/v1/patients/p-unknown/timeline",
+    ],
+)
 def test_phi_responses_are_not_stored_by_caches(client, world: World, path):
     world.user("dr", "physician")
     response = client.get(path, headers=world.headers("dr", "physician"))

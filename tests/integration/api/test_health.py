@@ -1,4 +1,5 @@
 """/healthz, /readyz, /metrics, error bodies, and the process entry point."""
+
 from __future__ import annotations
 
 import os
@@ -11,8 +12,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from api.main import create_app
 from api.auth import issue_token
+from api.main import create_app
 from api.settings import DEV_JWT_SECRET, ApiSettings
 from tests.integration.api.conftest import World
 
@@ -56,12 +57,14 @@ def _free_port() -> int:
 def test_the_process_serves_and_refuses_the_dev_secret_outside_dev(database_url, tmp_path):
     port = _free_port()
     env = {**os.environ, "HERALD_DATABASE_URL": database_url, "HERALD_API_PORT": str(port)}
-    refused = subprocess.run([sys.executable, "-m", "api"], env=env | {"HERALD_ENV": "prod"}, capture_output=True,
-                             text=True, timeout=60)
+    refused = subprocess.run(
+        [sys.executable, "-m", "api"], env=env | {"HERALD_ENV": "prod"}, capture_output=True, text=True, timeout=60
+    )
     assert refused.returncode == 2 and "HERALD_API_JWT_SECRET" in refused.stderr
     log = open(tmp_path / "api.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "api"], env=env | {"HERALD_ENV": "dev"}, stdout=log,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "api"], env=env | {"HERALD_ENV": "dev"}, stdout=log, stderr=subprocess.STDOUT
+    )
     try:
         deadline = time.monotonic() + 30
         while True:

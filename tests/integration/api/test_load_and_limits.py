@@ -1,6 +1,7 @@
 """The API as a real process (``python -m api``, uvicorn + httptools) under load and against oversized
 requests: many requests in flight get answers and no 5xx; a body, header block or header count over the
 limits is refused before it is read, and the process's memory does not grow with what it refused."""
+
 from __future__ import annotations
 
 import asyncio
@@ -37,8 +38,14 @@ def _rss_kb(pid: int) -> int:
 def api_process(database_url, tmp_path_factory):
     """A real API process on its own port; yields (base URL, pid)."""
     port = _free_port()
-    env = {**os.environ, "HERALD_DATABASE_URL": database_url, "HERALD_API_PORT": str(port), "HERALD_ENV": "dev",
-           "HERALD_API_JWT_SECRET": SECRET, "HERALD_API_DIRECTORY_CACHE_S": "5"}
+    env = {
+        **os.environ,
+        "HERALD_DATABASE_URL": database_url,
+        "HERALD_API_PORT": str(port),
+        "HERALD_ENV": "dev",
+        "HERALD_API_JWT_SECRET": SECRET,
+        "HERALD_API_DIRECTORY_CACHE_S": "5",
+    }
     log = open(tmp_path_factory.mktemp("api") / "api.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "api"], env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -72,6 +79,7 @@ def busy_world(db):
 async def _many(base: str, headers: dict, n: int) -> list[int]:
     limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+
         async def one() -> int:
             response = await client.get("/v1/feed", params={"limit": 200}, headers=headers)
             if response.status_code == 200:
@@ -117,13 +125,17 @@ def test_an_oversized_body_is_413_before_it_is_read(api_process, busy_world):
     token = busy_world.headers("dr", "physician")["Authorization"]
     host = base.removeprefix("http://")
     # declared 100 MB, only 1 KB sent: the answer comes without waiting for (or reading) the rest
-    head = (f"PUT /v1/preferences HTTP/1.1\r\nHost: {host}\r\nAuthorization: {token}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {100 * 2 ** 20}\r\n\r\n").encode()
+    head = (
+        f"PUT /v1/preferences HTTP/1.1\r\nHost: {host}\r\nAuthorization: {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {100 * 2**20}\r\n\r\n"
+    ).encode()
     answer = _raw(base, head + b"{" * 1024, read_timeout=5)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     # chunked, no length declared: refused once the limit is passed, the rest never read
-    head = (f"PUT /v1/preferences HTTP/1.1\r\nHost: {host}\r\nAuthorization: {token}\r\n"
-            f"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").encode()
+    head = (
+        f"PUT /v1/preferences HTTP/1.1\r\nHost: {host}\r\nAuthorization: {token}\r\n"
+        f"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ).encode()
     chunk = b"%x\r\n%s\r\n" % (65536, b" " * 65536)
     answer = _raw(base, head + chunk * 4, read_timeout=5)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
@@ -134,17 +146,22 @@ def test_an_unauthenticated_body_of_any_size_is_401_unread(api_process):
     base, pid = api_process
     before = _rss_kb(pid)
     host = base.removeprefix("http://")
-    head = (f"POST /v1/devices HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: 1000\r\n\r\n").encode()
+    head = (
+        f"POST /v1/devices HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+    ).encode()
     answer = _raw(base, head + b"x" * 10, read_timeout=5)  # the body is not even complete: no one waits for it
     assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
     assert _rss_kb(pid) - before < 20 * 1024
 
 
-@pytest.mark.parametrize("extra", [
-    b"X-Big: " + b"a" * (10 * 2 ** 20) + b"\r\n",  # one 10 MB header
-    b"".join(b"X-%d: 1\r\n" % i for i in range(100_000)),  # 100,000 headers
-], ids=["10MB-header", "100k-headers"])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        b"X-Big: " + b"a" * (10 * 2**20) + b"\r\n",  # one 10 MB header
+        b"".join(b"X-%d: 1\r\n" % i for i in range(100_000)),  # 100,000 headers
+    ],
+    ids=["10MB-header", "100k-headers"],
+)
 def test_oversized_header_blocks_are_431(api_process, extra):
     base, pid = api_process
     before = _rss_kb(pid)

@@ -1,4 +1,5 @@
 """The bell: list, unread filter, cursor, unread count, read and read-all."""
+
 from __future__ import annotations
 
 import threading
@@ -17,8 +18,15 @@ pytestmark = pytest.mark.integration
 def bell(world: World):
     world.user("dr", "physician")
     world.on_team("p-1", "dr")
-    ids = [world.notification("dr", world.event("LAB_RESULT_RECEIVED", visibility="clinical_staff", patient="p-1",
-                                                  at=at(i)), patient="p-1", created=at(i)) for i in range(12)]
+    ids = [
+        world.notification(
+            "dr",
+            world.event("LAB_RESULT_RECEIVED", visibility="clinical_staff", patient="p-1", at=at(i)),
+            patient="p-1",
+            created=at(i),
+        )
+        for i in range(12)
+    ]
     return world, ids, world.headers("dr", "physician")
 
 
@@ -67,14 +75,20 @@ def test_unknown_notification_is_404_and_a_malformed_id_422(client, bell):
 def test_unread_count_is_capped(client, world: World, db):
     world.user("busy", "nurse")
     with db.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO user_notifications (notification_id, user_id, organization_id, event_id, event_type, "
-            "priority, reason, occurred_at) SELECT gen_random_uuid(), :u, :o, gen_random_uuid(), 'TASK_ASSIGNED', "
-            "'NORMAL', 'practitioner', now() FROM generate_series(1, :n)"),
-            {"u": world.uid("busy"), "o": world.org, "n": UNREAD_CAP + 5})
+        conn.execute(
+            text(
+                "INSERT INTO user_notifications (notification_id, user_id, organization_id, event_id, event_type, "
+                "priority, reason, occurred_at) SELECT gen_random_uuid(), :u, :o, gen_random_uuid(), 'TASK_ASSIGNED', "
+                "'NORMAL', 'practitioner', now() FROM generate_series(1, :n)"
+            ),
+            {"u": world.uid("busy"), "o": world.org, "n": UNREAD_CAP + 5},
+        )
     headers = world.headers("busy", "nurse")
-    assert client.get("/v1/notifications/unread-count", headers=headers).json() == \
-        {"count": UNREAD_CAP, "capped": True, "cap": UNREAD_CAP}
+    assert client.get("/v1/notifications/unread-count", headers=headers).json() == {
+        "count": UNREAD_CAP,
+        "capped": True,
+        "cap": UNREAD_CAP,
+    }
     client.post("/v1/notifications/read-all", headers=headers)
     assert client.get("/v1/notifications/unread-count", headers=headers).json()["capped"] is False
 

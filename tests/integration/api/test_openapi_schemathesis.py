@@ -3,12 +3,13 @@ response (status, content type, headers, body) is one the document declares; dat
 allows is accepted and data it forbids refused (so the document states every rule the server
 enforces); unsupported methods are 405 with a correct Allow; a request without the token is refused.
 Bounded: a few examples per operation."""
+
 from __future__ import annotations
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
 import schemathesis.specs.openapi.checks  # noqa: F401 - registers the OpenAPI checks
+from hypothesis import HealthCheck, settings
 from schemathesis.checks import CHECKS as REGISTERED
 
 from api.main import create_app
@@ -24,7 +25,7 @@ def world_with_rows(db):
     """An organization with rows the generated requests can page through."""
     world = World(db)
     world.user("admin", "admin")
-    for i in range(5):
+    for _ in range(5):
         event = world.event("LAB_RESULT_RECEIVED", visibility="clinical_staff", patient="p-1")
         world.notification("admin", event, patient="p-1")
     return world

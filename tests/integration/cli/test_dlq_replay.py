@@ -1,4 +1,5 @@
 """``herald dlq replay`` against the real broker: selection, re-runs and concurrent runs replay each record once."""
+
 from __future__ import annotations
 
 import threading
@@ -17,11 +18,20 @@ def dead_letters(pipeline, n: int) -> None:
     """``n`` records on the activity DLQ as the persister writes them (source coordinates in headers)."""
     producer = Producer({"bootstrap.servers": pipeline.settings.kafka_bootstrap})
     for i in range(n):
-        producer.produce(pipeline.topic(ACTIVITY_DLQ), f"bad-{i}".encode(), f"key-{i}".encode(), headers=[
-            ("herald.error.type", b"DecodeError"), ("herald.error.reason", b"unknown framing"),
-            ("herald.source.topic", pipeline.topic(ACTIVITY).encode()), ("herald.source.partition", b"0"),
-            ("herald.source.offset", str(i).encode()), ("herald.first-failed-at", b"2025-03-01T12:00:00+00:00"),
-            ("trace-id", f"t{i}".encode())])
+        producer.produce(
+            pipeline.topic(ACTIVITY_DLQ),
+            f"bad-{i}".encode(),
+            f"key-{i}".encode(),
+            headers=[
+                ("herald.error.type", b"DecodeError"),
+                ("herald.error.reason", b"unknown framing"),
+                ("herald.source.topic", pipeline.topic(ACTIVITY).encode()),
+                ("herald.source.partition", b"0"),
+                ("herald.source.offset", str(i).encode()),
+                ("herald.first-failed-at", b"2025-03-01T12:00:00+00:00"),
+                ("trace-id", f"t{i}".encode()),
+            ],
+        )
     assert producer.flush(30) == 0
 
 

@@ -1,6 +1,7 @@
 """``herald run all`` under a real supervisor (cli/supervisor.py, also ``herald demo``'s): its children
 never outlive it, a dead one is reported and started again after a growing wait, their lines come
 prefixed with their names, and SIGTERM or Ctrl-C stops them all with exit code 0."""
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from processors.registry import PROCESSES
 from cli.processes import wait_until
+from processors.registry import PROCESSES
 from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
@@ -25,7 +26,7 @@ def _stat(pid: int) -> list[str] | None:
         text = (PROC / str(pid) / "stat").read_text()
     except OSError:
         return None
-    return text[text.rindex(")") + 2:].split()  # state, ppid, ...
+    return text[text.rindex(")") + 2 :].split()  # state, ppid, ...
 
 
 def alive(pid: int) -> bool:
@@ -51,8 +52,9 @@ def children(parent: int) -> dict[str, int]:
 def start_run_all(pipeline, tmp_path) -> subprocess.Popen:
     env = {**os.environ, **pipeline.env, "HERALD_API_PORT": str(free_port()), "HERALD_ENV": "dev"}
     out = open(tmp_path / "run-all.log", "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "run", "all"], env=env, stdout=out,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "run", "all"], env=env, stdout=out, stderr=subprocess.STDOUT
+    )
     pipeline.processes.append(proc)
     wait_until(lambda: set(children(proc.pid)) == set(PROCESSES), 60, what="every child of `herald run all`")
     api_up = re.compile(r"^api +\| .*Uvicorn running", re.MULTILINE)  # its lines come prefixed with its name
@@ -67,8 +69,11 @@ def test_given_the_supervisor_is_sigkilled_then_no_child_outlives_it(pipeline, t
     parent.send_signal(signal.SIGKILL)
     parent.wait(10)
 
-    wait_until(lambda: not any(alive(pid) for pid in pids.values()), 30,
-               what=f"the children {sorted(pids)} to end after their parent's SIGKILL")
+    wait_until(
+        lambda: not any(alive(pid) for pid in pids.values()),
+        30,
+        what=f"the children {sorted(pids)} to end after their parent's SIGKILL",
+    )
 
 
 def test_given_a_child_dies_then_it_is_restarted_and_sigterm_stops_everything_with_exit_0(pipeline, tmp_path):
@@ -76,8 +81,11 @@ def test_given_a_child_dies_then_it_is_restarted_and_sigterm_stops_everything_wi
     first = children(parent.pid)
 
     os.kill(first["persister"], signal.SIGKILL)
-    wait_until(lambda: children(parent.pid).get("persister", first["persister"]) != first["persister"], 30,
-               what="the persister to be started again")
+    wait_until(
+        lambda: children(parent.pid).get("persister", first["persister"]) != first["persister"],
+        30,
+        what="the persister to be started again",
+    )
     again = children(parent.pid)
     parent.send_signal(signal.SIGTERM)
 
@@ -93,9 +101,14 @@ def test_given_a_child_refuses_its_configuration_then_it_is_not_restarted_while_
     from streams.retry import RetryPolicy
 
     reports: list[str] = []
-    supervisor = Supervisor([ChildSpec("port-taken", [sys.executable, "-c", "raise SystemExit(78)"]),
-                             ChildSpec("crashing", [sys.executable, "-c", "raise SystemExit(1)"])],
-                            report=reports.append, backoff=RetryPolicy(base=0.05, cap=0.2))
+    supervisor = Supervisor(
+        [
+            ChildSpec("port-taken", [sys.executable, "-c", "raise SystemExit(78)"]),
+            ChildSpec("crashing", [sys.executable, "-c", "raise SystemExit(1)"]),
+        ],
+        report=reports.append,
+        backoff=RetryPolicy(base=0.05, cap=0.2),
+    )
     supervisor.start()
     try:
         wait_until(lambda: supervisor.restarts("crashing") >= 3, 30, interval=0.05, what="three restarts")
@@ -112,11 +125,14 @@ SLEEPER = [sys.executable, "-c", "import time; print('up', flush=True); time.sle
 
 def test_given_ctrl_c_in_the_terminal_then_every_child_stops_and_the_supervisor_exits_0(tmp_path):
     # Given a supervisor in a terminal's foreground process group (a session of its own here)
-    driver = ("import sys; from cli.supervisor import ChildSpec, Supervisor; "
-              f"sys.exit(Supervisor([ChildSpec('one', {SLEEPER!r}), ChildSpec('two', {SLEEPER!r})]).run())")
+    driver = (
+        "import sys; from cli.supervisor import ChildSpec, Supervisor; "
+        f"sys.exit(Supervisor([ChildSpec('one', {SLEEPER!r}), ChildSpec('two', {SLEEPER!r})]).run())"
+    )
     out = open(tmp_path / "out.log", "wb")
-    parent = subprocess.Popen([sys.executable, "-c", driver], stdout=out, stderr=subprocess.STDOUT,
-                              start_new_session=True)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", driver], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         wait_until(lambda: len(_kids(parent.pid)) == 2, 30, what="two children")
         wait_until(lambda: (tmp_path / "out.log").read_text().count("| up") == 2, 30, what="both children's output")
@@ -136,8 +152,11 @@ def test_given_ctrl_c_in_the_terminal_then_every_child_stops_and_the_supervisor_
 
 
 def _kids(parent: int) -> list[int]:
-    return [int(e.name) for e in PROC.iterdir()
-            if e.name.isdigit() and (stat := _stat(int(e.name))) and stat[1] == str(parent) and stat[0] != "Z"]
+    return [
+        int(e.name)
+        for e in PROC.iterdir()
+        if e.name.isdigit() and (stat := _stat(int(e.name))) and stat[1] == str(parent) and stat[0] != "Z"
+    ]
 
 
 def test_child_lines_are_prefixed_with_its_name_on_the_supervisors_output():
@@ -146,12 +165,19 @@ def test_child_lines_are_prefixed_with_its_name_on_the_supervisors_output():
     from cli.supervisor import ChildSpec, Supervisor
 
     out = io.StringIO()
-    supervisor = Supervisor([ChildSpec("persister", [sys.executable, "-c", "print('one'); print('two')"]),
-                             ChildSpec("api", SLEEPER)], out=out, report=lambda line: None)
+    supervisor = Supervisor(
+        [ChildSpec("persister", [sys.executable, "-c", "print('one'); print('two')"]), ChildSpec("api", SLEEPER)],
+        out=out,
+        report=lambda line: None,
+    )
     supervisor.start()
     try:
-        wait_until(lambda: "persister | two" in out.getvalue() and "api       | up" in out.getvalue(), 30,
-                   interval=0.05, what="the children's lines")
+        wait_until(
+            lambda: "persister | two" in out.getvalue() and "api       | up" in out.getvalue(),
+            30,
+            interval=0.05,
+            what="the children's lines",
+        )
     finally:
         supervisor.stop()
     assert "persister | one\npersister | two\n" in out.getvalue()
@@ -162,8 +188,11 @@ def test_a_child_that_keeps_dying_is_restarted_after_longer_and_longer_waits():
     from streams.retry import RetryPolicy
 
     reports: list[str] = []
-    supervisor = Supervisor([ChildSpec("crashing", [sys.executable, "-c", "raise SystemExit(1)"])],
-                            report=reports.append, backoff=RetryPolicy(base=0.1, cap=0.4, jitter=False))
+    supervisor = Supervisor(
+        [ChildSpec("crashing", [sys.executable, "-c", "raise SystemExit(1)"])],
+        report=reports.append,
+        backoff=RetryPolicy(base=0.1, cap=0.4, jitter=False),
+    )
     supervisor.start()
     try:
         wait_until(lambda: supervisor.restarts("crashing") >= 4, 30, interval=0.05, what="four restarts")

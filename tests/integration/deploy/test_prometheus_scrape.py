@@ -6,6 +6,7 @@ are registered; each is scraped under its job of deploy/prometheus/prometheus.ym
 registered setting (``HERALD_METRICS_PORT``, the API's ``HERALD_API_PORT``) moves.
 Metrics whose producer does not export them yet are listed once, in ``KNOWN_PENDING``.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,15 @@ from processors.registry import PROCESSES
 from streams.topics import ACTIVITY
 from tests.integration.fcm import add_bell_rows, device, publish_requests, push_request, register
 from tests.integration.helpers import lag, produce_raw, publish_events, start
-from tests.observability import RULES, SCRAPE_CONFIG, alert_rules, binary, dashboard_expressions, metric_names, with_bool
+from tests.observability import (
+    RULES,
+    SCRAPE_CONFIG,
+    alert_rules,
+    binary,
+    dashboard_expressions,
+    metric_names,
+    with_bool,
+)
 from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
@@ -33,10 +42,13 @@ KNOWN_PENDING: dict[str, str] = {}
 
 def extra_env(fcm) -> dict[str, dict[str, str]]:
     """Env a process needs here beyond the pipeline's and its port."""
-    return {"lag-exporter": {"HERALD_LAG_INTERVAL_S": "1"}, "api": {"HERALD_ENV": "dev"},
-            "push-sender": {"HERALD_FCM_ENDPOINT": fcm.url, "HERALD_BATCH_TIMEOUT_S": "0.1"},
-            # the session's database is shared: leave other tests' unsent events alone
-            "reconciler": {"HERALD_RECONCILER_GRACE_S": str(365 * 24 * 3600)}}
+    return {
+        "lag-exporter": {"HERALD_LAG_INTERVAL_S": "1"},
+        "api": {"HERALD_ENV": "dev"},
+        "push-sender": {"HERALD_FCM_ENDPOINT": fcm.url, "HERALD_BATCH_TIMEOUT_S": "0.1"},
+        # the session's database is shared: leave other tests' unsent events alone
+        "reconciler": {"HERALD_RECONCILER_GRACE_S": str(365 * 24 * 3600)},
+    }
 
 
 def observed_processes() -> dict[str, str]:
@@ -52,8 +64,10 @@ def scrape_config(ports: dict[str, int]) -> dict:
     jobs = {j["job_name"]: j for j in config["scrape_configs"]}
     missing = [name for name in ports if f"herald-{name}" not in jobs]
     assert not missing, f"deploy/prometheus/prometheus.yml has no job for {missing}"
-    config["scrape_configs"] = [{**jobs[f"herald-{name}"], "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}
-                                for name, port in ports.items()]
+    config["scrape_configs"] = [
+        {**jobs[f"herald-{name}"], "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}
+        for name, port in ports.items()
+    ]
     return config
 
 
@@ -66,12 +80,22 @@ def prometheus(tmp_path):
         port = free_port()
         (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
         log = open(tmp_path / "prometheus.log", "wb")
-        procs.append(subprocess.Popen([binary("prometheus"), f"--config.file={tmp_path / 'prometheus.yml'}",
-                                       f"--storage.tsdb.path={tmp_path / 'tsdb'}", f"--web.listen-address=127.0.0.1:{port}"],
-                                      stdout=log, stderr=subprocess.STDOUT))
+        procs.append(
+            subprocess.Popen(
+                [
+                    binary("prometheus"),
+                    f"--config.file={tmp_path / 'prometheus.yml'}",
+                    f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                    f"--web.listen-address=127.0.0.1:{port}",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
         url = f"http://127.0.0.1:{port}"
         wait_until(lambda: _answers(f"{url}/-/ready"), 30, what="Prometheus to be ready")
         return url
+
     yield run
     for proc in procs:
         stop_processor(proc, timeout=10)
@@ -111,10 +135,11 @@ def start_processes(pipeline, tmp_path, env: dict[str, dict[str, str]]) -> dict[
     ports = {}
     for name, module in observed_processes().items():
         ports[name] = free_port()
-        start(pipeline, module, tmp_path, **{PROCESSES[name].port_setting: str(ports[name])},
-              **env.get(name, {}))
+        start(pipeline, module, tmp_path, **{PROCESSES[name].port_setting: str(ports[name])}, **env.get(name, {}))
     for name, port in ports.items():
-        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/readyz"), 45, what=f"{name} to be ready (/readyz)")
+        wait_until(
+            lambda port=port: _answers(f"http://127.0.0.1:{port}/readyz"), 45, what=f"{name} to be ready (/readyz)"
+        )
         assert _answers(f"http://127.0.0.1:{port}/healthz"), f"{name}: /healthz"
     return ports
 
@@ -135,8 +160,11 @@ def test_a_real_prometheus_finds_a_series_for_every_dashboard_and_alert_expressi
     # Given every process running and scraped by Prometheus with the deployed rules
     ports = start_processes(pipeline, tmp_path, extra_env(fcm))
     url = prometheus(scrape_config(ports))
-    wait_until(lambda: len(query(url, 'up{job=~"herald-.*"} == 1')) == len(ports), 30,
-               what=f"Prometheus to scrape all of {sorted(ports)}")
+    wait_until(
+        lambda: len(query(url, 'up{job=~"herald-.*"} == 1')) == len(ports),
+        30,
+        what=f"Prometheus to scrape all of {sorted(ports)}",
+    )
 
     # When events and malformed records flow through the pipeline
     publish_events(pipeline, demo_event_list(500, seed=601))
@@ -154,8 +182,11 @@ def test_a_real_prometheus_finds_a_series_for_every_dashboard_and_alert_expressi
     except TimeoutError:
         pytest.fail("no series for:\n" + "\n".join(empty_expressions(url, required)))
     wait_until(lambda: rules_healthy(url), 15, what="every rule to evaluate without error")
-    wait_until(lambda: query(url, 'ALERTS{alertname="HeraldDeadLetters", alertstate="firing"}'), 15,
-               what="the dead letters to fire HeraldDeadLetters")
+    wait_until(
+        lambda: query(url, 'ALERTS{alertname="HeraldDeadLetters", alertstate="firing"}'),
+        15,
+        what="the dead letters to fire HeraldDeadLetters",
+    )
     exported_now = [name for name in KNOWN_PENDING if query(url, name)]
     assert not exported_now, f"exported now, so remove from KNOWN_PENDING: {exported_now}"
     assert_json_logs(tmp_path, observed_processes().values())

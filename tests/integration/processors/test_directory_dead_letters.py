@@ -1,4 +1,5 @@
 """The directory processor against real Kafka and Postgres: records it cannot apply go to its DLQ."""
+
 from __future__ import annotations
 
 import uuid
@@ -17,7 +18,9 @@ pytestmark = pytest.mark.integration
 T = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
-def test_given_bad_directory_records_then_they_land_in_its_dlq_with_a_reason_and_the_good_ones_are_stored(pipeline, tmp_path):
+def test_given_bad_directory_records_then_they_land_in_its_dlq_with_a_reason_and_the_good_ones_are_stored(
+    pipeline, tmp_path
+):
     serde = AvroSerde(DIRECTORY_CHANGE, SchemaStore())
     ids = [f"dlq-{uuid.uuid4().hex[:8]}" for _ in range(3)]
     before, after, other = (DirectoryChange("user", "o", i, T) for i in ids)
@@ -34,8 +37,10 @@ def test_given_bad_directory_records_then_they_land_in_its_dlq_with_a_reason_and
     wait_until(lambda: lag(pipeline, "directory", DIRECTORY) == 0, 60, what="the directory to catch up")
 
     dead = read_dlq(pipeline.settings, pipeline.topic(DIRECTORY_DLQ))
-    got = {e.key: (e.headers["herald.error.type"], e.headers["herald.error.reason"], e.headers["herald.consumer.group"])
-           for e in dead}
+    got = {
+        e.key: (e.headers["herald.error.type"], e.headers["herald.error.reason"], e.headers["herald.consumer.group"])
+        for e in dead
+    }
     group = pipeline.group("directory")
     assert got == {
         b"group:x": ("DirectoryKeyInvalid", "key is neither user:<id> nor care-team:<patient>:<user>", group),

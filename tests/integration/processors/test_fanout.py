@@ -1,4 +1,5 @@
 """Directory, fan-out, scheduler and reconciler against the real Kafka and Postgres."""
+
 from __future__ import annotations
 
 import random
@@ -16,8 +17,17 @@ from processors.notifications.preferences import Preferences
 from processors.notifications.recipients import resolve_recipients
 from streams.messages import ActivityEvent, DirectoryChange, Priority
 from streams.topics import DIRECTORY, PUSH
-from tests.integration.helpers import (decode_pushes, lag, publish_directory, publish_events, query, read_all,
-                                       set_preferences, start, topic_size)
+from tests.integration.helpers import (
+    decode_pushes,
+    lag,
+    publish_directory,
+    publish_events,
+    query,
+    read_all,
+    set_preferences,
+    start,
+    topic_size,
+)
 
 pytestmark = pytest.mark.integration
 NOW = datetime.now(timezone.utc)
@@ -36,14 +46,28 @@ def load_directory(pipeline, tmp_path, changes) -> None:
 
 def quiet_all_day_prefs(users) -> tuple[list[dict], dict[str, Preferences]]:
     """Half the users push from NORMAL with quiet hours around now (in UTC), half push from NORMAL."""
-    start_, end_ = (NOW - timedelta(hours=2)).time().replace(microsecond=0), (NOW + timedelta(hours=2)).time().replace(microsecond=0)
+    start_, end_ = (
+        (NOW - timedelta(hours=2)).time().replace(microsecond=0),
+        (NOW + timedelta(hours=2)).time().replace(microsecond=0),
+    )
     rows, prefs = [], {}
     for i, u in enumerate(users):
         quiet = i % 2 == 0
-        rows.append({"user_id": u.user_id, "min_push_priority": "NORMAL", "timezone": "UTC",
-                     "quiet_hours_start": start_ if quiet else None, "quiet_hours_end": end_ if quiet else None})
-        prefs[u.user_id] = Preferences(min_push_priority=Priority.NORMAL, timezone="UTC",
-                                       quiet_hours_start=start_ if quiet else None, quiet_hours_end=end_ if quiet else None)
+        rows.append(
+            {
+                "user_id": u.user_id,
+                "min_push_priority": "NORMAL",
+                "timezone": "UTC",
+                "quiet_hours_start": start_ if quiet else None,
+                "quiet_hours_end": end_ if quiet else None,
+            }
+        )
+        prefs[u.user_id] = Preferences(
+            min_push_priority=Priority.NORMAL,
+            timezone="UTC",
+            quiet_hours_start=start_ if quiet else None,
+            quiet_hours_end=end_ if quiet else None,
+        )
     return rows, prefs
 
 
@@ -59,7 +83,9 @@ def expected_outcomes(events: list[ActivityEvent], directory: Directory, prefs: 
 
 
 def test_given_demo_traffic_then_bell_pushes_and_holds_match_the_rules(pipeline, tmp_path):
-    world = build_world(random.Random(5), NOW, organizations=2, users_per_org=25, patients_per_org=40, org_prefix=unique())
+    world = build_world(
+        random.Random(5), NOW, organizations=2, users_per_org=25, patients_per_org=40, org_prefix=unique()
+    )
     changes = world.directory(NOW)
     users = [c for c in changes if c.entity == "user"]
     rows, prefs = quiet_all_day_prefs(users[: len(users) // 2])
@@ -73,23 +99,31 @@ def test_given_demo_traffic_then_bell_pushes_and_holds_match_the_rules(pipeline,
 
     bell, now, held = expected_outcomes(events, Directory.from_changes(changes), prefs)
     ids = [e.event_id for e in events]
-    got_bell = set(query(pipeline, "SELECT event_id, user_id FROM user_notifications WHERE event_id = ANY(:ids)", ids=ids))
-    got_held = set(query(pipeline, "SELECT event_id, user_id FROM held_notifications WHERE event_id = ANY(:ids)", ids=ids))
+    got_bell = set(
+        query(pipeline, "SELECT event_id, user_id FROM user_notifications WHERE event_id = ANY(:ids)", ids=ids)
+    )
+    got_held = set(
+        query(pipeline, "SELECT event_id, user_id FROM held_notifications WHERE event_id = ANY(:ids)", ids=ids)
+    )
     pushes = [(p.event_id, p.user_id) for p in decode_pushes(read_all(pipeline, PUSH))]
     assert len(bell) > 1000 and len(now) > 50 and len(held) > 50, "the scenario must exercise every path"
     assert got_bell == bell
     assert got_held == held
     assert sorted(pushes) == sorted(now)  # each (event, recipient) exactly once
-    unsent = query(pipeline, "SELECT count(*) FROM activity_events WHERE event_id = ANY(:ids) AND notify "
-                             "AND notification_sent_at IS NULL", ids=ids)[0][0]
+    unsent = query(
+        pipeline,
+        "SELECT count(*) FROM activity_events WHERE event_id = ANY(:ids) AND notify AND notification_sent_at IS NULL",
+        ids=ids,
+    )[0][0]
     assert unsent == 0
 
 
 def published_demo_traffic(pipeline, tmp_path, seed: int) -> set:
     """One organization's directory loaded, every user pushing from LOW up, 6,000 demo events
     published; returns the (event_id, user_id) push requests the rules owe for them."""
-    world = build_world(random.Random(seed), NOW, organizations=1, users_per_org=30, patients_per_org=60,
-                        org_prefix=unique())
+    world = build_world(
+        random.Random(seed), NOW, organizations=1, users_per_org=30, patients_per_org=60, org_prefix=unique()
+    )
     changes = world.directory(NOW)
     users = [c for c in changes if c.entity == "user"]
     set_preferences(pipeline, [{"user_id": u.user_id, "min_push_priority": "LOW"} for u in users])
@@ -124,8 +158,9 @@ def test_given_a_second_replica_joins_mid_stream_then_each_push_request_is_commi
 
     replicas = [start(pipeline, "processors.fanout", tmp_path, HERALD_BATCH_MAX_RECORDS="100", HERALD_INSTANCE_ID="a")]
     wait_until(lambda: topic_size(pipeline, PUSH) > 0, 60, interval=0.05, what="the first push requests")
-    replicas.append(start(pipeline, "processors.fanout", tmp_path, HERALD_BATCH_MAX_RECORDS="100",
-                          HERALD_INSTANCE_ID="b"))
+    replicas.append(
+        start(pipeline, "processors.fanout", tmp_path, HERALD_BATCH_MAX_RECORDS="100", HERALD_INSTANCE_ID="b")
+    )
     wait_until(lambda: lag(pipeline, "fanout") == 0, 120, what="both replicas to catch up")
 
     pushes = [(p.event_id, p.user_id) for p in decode_pushes(read_all(pipeline, PUSH))]
@@ -141,12 +176,24 @@ def test_an_urgent_announcement_to_10000_users_reaches_all_but_the_actor_and_pus
     users = [DirectoryChange("user", org, f"{org}-u{i:05d}", NOW, roles=("nurse",)) for i in range(10_000)]
     push_off = [u.user_id for u in users[1:101]]
     quiet = [u.user_id for u in users[101:151]]
-    set_preferences(pipeline, [{"user_id": u, "push_enabled": False} for u in push_off] + [
-        {"user_id": u, "quiet_hours_start": time(0), "quiet_hours_end": time(23, 59), "min_push_priority": "LOW"}
-        for u in quiet])
+    set_preferences(
+        pipeline,
+        [{"user_id": u, "push_enabled": False} for u in push_off]
+        + [
+            {"user_id": u, "quiet_hours_start": time(0), "quiet_hours_end": time(23, 59), "min_push_priority": "LOW"}
+            for u in quiet
+        ],
+    )
     load_directory(pipeline, tmp_path, users)
-    event = ActivityEvent(event_id=uuid.uuid4(), event_type="ANNOUNCEMENT_URGENT", occurred_at=NOW,
-                          organization_id=org, title="Evacuate wing C", notify=True, actor_user_id=users[0].user_id)
+    event = ActivityEvent(
+        event_id=uuid.uuid4(),
+        event_type="ANNOUNCEMENT_URGENT",
+        occurred_at=NOW,
+        organization_id=org,
+        title="Evacuate wing C",
+        notify=True,
+        actor_user_id=users[0].user_id,
+    )
     publish_events(pipeline, [event])
 
     start(pipeline, "processors.fanout", tmp_path)
@@ -159,19 +206,25 @@ def test_an_urgent_announcement_to_10000_users_reaches_all_but_the_actor_and_pus
 
 
 def test_fanout_before_persister_gives_the_same_row_marked_once(pipeline, tmp_path):
-    world = build_world(random.Random(12), NOW, organizations=1, users_per_org=10, patients_per_org=5, org_prefix=unique())
+    world = build_world(
+        random.Random(12), NOW, organizations=1, users_per_org=10, patients_per_org=5, org_prefix=unique()
+    )
     load_directory(pipeline, tmp_path, world.directory(NOW))
     events = [e for e in demo_events(world, random.Random(13), 60, NOW) if e.notify][:20]
     publish_events(pipeline, events)
     ids = [e.event_id for e in events]
     start(pipeline, "processors.fanout", tmp_path)
     wait_until(lambda: lag(pipeline, "fanout") == 0, 60, what="the fan-out")
-    marked = dict(query(pipeline, "SELECT event_id, notification_sent_at FROM activity_events WHERE event_id = ANY(:i)", i=ids))
+    marked = dict(
+        query(pipeline, "SELECT event_id, notification_sent_at FROM activity_events WHERE event_id = ANY(:i)", i=ids)
+    )
 
     start(pipeline, "processors.persister", tmp_path)
     wait_until(lambda: lag(pipeline, "persister") == 0, 60, what="the persister")
 
-    after = dict(query(pipeline, "SELECT event_id, notification_sent_at FROM activity_events WHERE event_id = ANY(:i)", i=ids))
+    after = dict(
+        query(pipeline, "SELECT event_id, notification_sent_at FROM activity_events WHERE event_id = ANY(:i)", i=ids)
+    )
     assert len(marked) == 20 and all(marked.values())
     assert after == marked
     titles = dict(query(pipeline, "SELECT event_id, title FROM activity_events WHERE event_id = ANY(:i)", i=ids))
@@ -182,9 +235,17 @@ def test_a_directory_tombstone_removes_the_membership(pipeline, tmp_path):
     org = f"o-{uuid.uuid4().hex[:6]}"
     member = DirectoryChange("care_team_member", org, f"{org}-u1", NOW, patient_id=f"{org}-p1")
     load_directory(pipeline, tmp_path, [DirectoryChange("user", org, f"{org}-u1", NOW), member])
-    assert query(pipeline, "SELECT count(*) FROM care_team_members WHERE patient_id = :p", p=member.patient_id)[0][0] == 1
+    assert (
+        query(pipeline, "SELECT count(*) FROM care_team_members WHERE patient_id = :p", p=member.patient_id)[0][0] == 1
+    )
 
     publish_directory(pipeline, [(member.key, None)])
-    wait_until(lambda: query(pipeline, "SELECT count(*) FROM care_team_members WHERE patient_id = :p",
-                             p=member.patient_id)[0][0] == 0, 30, what="the tombstone to remove the membership")
+    wait_until(
+        lambda: (
+            query(pipeline, "SELECT count(*) FROM care_team_members WHERE patient_id = :p", p=member.patient_id)[0][0]
+            == 0
+        ),
+        30,
+        what="the tombstone to remove the membership",
+    )
     assert query(pipeline, "SELECT count(*) FROM directory_users WHERE user_id = :u", u=f"{org}-u1")[0][0] == 1

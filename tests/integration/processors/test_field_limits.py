@@ -5,6 +5,7 @@ character over a limit, or with a NUL character, is dead-lettered with its reaso
 Second line: a batch whose sink write fails with a data error is narrowed down to the offending
 records, which are dead-lettered with the database's message, while the rest of the batch is written.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,10 +16,10 @@ import pytest
 
 from cli.processes import wait_until
 from cli.produce import demo_event_list
-from sinks.postgres import activity_rows
 from processors.persister.app import Persister, PersisterSink
-from sinks.postgres.activity_rows import row_from_avro
+from sinks.postgres import activity_rows
 from sinks.postgres.activity import ActivityEventSink
+from sinks.postgres.activity_rows import row_from_avro
 from sinks.postgres.engine import build_engine
 from streams.app import build_runtime
 from streams.decoder import Decoder
@@ -52,18 +53,23 @@ def over_the_limit(event) -> dict[str, bytes]:
 
 def with_nul(event) -> dict[str, bytes]:
     base = event.to_avro()
-    return {field: SERDE.encode({**base, "event_id": str(uuid.uuid4()), **change}) for field, change in {
-        "title": {"title": "K+ \x00 high"},
-        "description": {"description": "line\x00"},
-        "attribute": {"attributes": {"lab": "\x00"}},
-        "patient_id": {"patient_id": "p\x00"},
-    }.items()}
+    return {
+        field: SERDE.encode({**base, "event_id": str(uuid.uuid4()), **change})
+        for field, change in {
+            "title": {"title": "K+ \x00 high"},
+            "description": {"description": "line\x00"},
+            "attribute": {"attributes": {"lab": "\x00"}},
+            "patient_id": {"patient_id": "p\x00"},
+        }.items()
+    }
 
 
 def test_given_records_over_a_limit_or_with_nul_then_each_is_dead_lettered_and_the_rest_stored(pipeline, tmp_path):
     events = fresh_events(300, seed=7)
-    bad = {**{f"over:{k}": v for k, v in over_the_limit(events[0]).items()},
-           **{f"nul:{k}": v for k, v in with_nul(events[0]).items()}}
+    bad = {
+        **{f"over:{k}": v for k, v in over_the_limit(events[0]).items()},
+        **{f"nul:{k}": v for k, v in with_nul(events[0]).items()},
+    }
     publish_events(pipeline, events[:150])
     produce_raw(pipeline, ACTIVITY, [(name.encode(), value) for name, value in bad.items()])
     publish_events(pipeline, events[150:])
@@ -72,7 +78,9 @@ def test_given_records_over_a_limit_or_with_nul_then_each_is_dead_lettered_and_t
     wait_until(lambda: count_rows(pipeline, [e.event_id for e in events]) == 300, 60, what="the 300 valid rows")
     wait_until(lambda: lag(pipeline) == 0, 60, what="lag 0")
 
-    dead = {m.key().decode(): dict(m.headers())["herald.error.reason"].decode() for m in read_all(pipeline, ACTIVITY_DLQ)}
+    dead = {
+        m.key().decode(): dict(m.headers())["herald.error.reason"].decode() for m in read_all(pipeline, ACTIVITY_DLQ)
+    }
     assert set(dead) == set(bad)
     for name, reason in dead.items():
         kind, field = name.split(":")
@@ -85,7 +93,8 @@ def test_given_records_over_a_limit_or_with_nul_then_each_is_dead_lettered_and_t
 
 
 def test_given_rows_the_database_refuses_then_they_are_dead_lettered_with_its_message_and_the_rest_written(
-        pipeline, monkeypatch):
+    pipeline, monkeypatch
+):
     # A row builder that checks nothing: as if a limit were wider than its column.
     monkeypatch.setattr(activity_rows, "activity_problem", lambda d: None)
     events = fresh_events(400, seed=8)
@@ -95,10 +104,16 @@ def test_given_rows_the_database_refuses_then_they_are_dead_lettered_with_its_me
     produce_raw(pipeline, ACTIVITY, [(f"bad-{i}".encode(), SERDE.encode(d)) for i, d in enumerate(too_long + nul)])
     publish_events(pipeline, events[200:])
     settings = pipeline.settings.model_copy(update={"metrics_port": 0})
-    runtime = build_runtime(settings, processor=Persister(), group="persister", topics=[ACTIVITY],
-                            dead_letters={ACTIVITY: ACTIVITY_DLQ},
-                            decode=Decoder(SERDE, row_from_avro), sink=PersisterSink(ActivityEventSink(build_engine(settings.database_url))),
-                            pipelined=True)
+    runtime = build_runtime(
+        settings,
+        processor=Persister(),
+        group="persister",
+        topics=[ACTIVITY],
+        dead_letters={ACTIVITY: ACTIVITY_DLQ},
+        decode=Decoder(SERDE, row_from_avro),
+        sink=PersisterSink(ActivityEventSink(build_engine(settings.database_url))),
+        pipelined=True,
+    )
     loop = threading.Thread(target=runtime.run)
     loop.start()
     try:
@@ -122,10 +137,16 @@ def test_the_migrated_columns_are_as_wide_as_the_limits(database_url):
 
     engine = create_engine(database_url)
     with engine.connect() as conn:
-        widths = dict(conn.execute(text(
-            "SELECT column_name, character_maximum_length FROM information_schema.columns "
-            "WHERE table_name = 'activity_events' AND character_maximum_length IS NOT NULL")).all())
+        widths = dict(
+            conn.execute(
+                text(
+                    "SELECT column_name, character_maximum_length FROM information_schema.columns "
+                    "WHERE table_name = 'activity_events' AND character_maximum_length IS NOT NULL"
+                )
+            ).all()
+        )
     engine.dispose()
-    assert {name: widths[name] for name in ACTIVITY_TEXT_MAX if name in widths} == \
-        {name: most for name, most in ACTIVITY_TEXT_MAX.items() if name in widths}
+    assert {name: widths[name] for name in ACTIVITY_TEXT_MAX if name in widths} == {
+        name: most for name, most in ACTIVITY_TEXT_MAX.items() if name in widths
+    }
     assert set(ACTIVITY_TEXT_MAX) - set(widths) == {"description"}

@@ -1,5 +1,6 @@
 """The lag exporter against the real broker: a dead group's lag in messages and seconds, and
 transactional topics (commit markers are not lag)."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,8 +21,14 @@ PERSISTER = "processors.persister"
 @pytest.fixture
 def exporter(pipeline):
     s = pipeline.settings
-    made = LagExporter.from_settings(LagExporterSettings(kafka_bootstrap=s.kafka_bootstrap, topic_prefix=s.topic_prefix,
-                                                         group_prefix=s.group_prefix, lag_probe_timeout_s=5))
+    made = LagExporter.from_settings(
+        LagExporterSettings(
+            kafka_bootstrap=s.kafka_bootstrap,
+            topic_prefix=s.topic_prefix,
+            group_prefix=s.group_prefix,
+            lag_probe_timeout_s=5,
+        )
+    )
     yield made
     made.close()
 
@@ -39,8 +46,16 @@ def test_given_a_stopped_group_then_lag_counts_every_new_event_and_ages_until_it
     group = pipeline.group("persister")
     publish_events(pipeline, demo_event_list(100, seed=501))
     persister = start(pipeline, PERSISTER, tmp_path)
-    wait_until(lambda: (lag := group_lag(exporter, group)) is not None and lag.partitions and lag.messages == 0
-               and sum(p.position for p in lag.partitions) == 100, 60, what="the persister to commit 100 events")
+    wait_until(
+        lambda: (
+            (lag := group_lag(exporter, group)) is not None
+            and lag.partitions
+            and lag.messages == 0
+            and sum(p.position for p in lag.partitions) == 100
+        ),
+        60,
+        what="the persister to commit 100 events",
+    )
 
     # Given its only member stopped
     assert stop_processor(persister) == 0
@@ -56,27 +71,44 @@ def test_given_a_stopped_group_then_lag_counts_every_new_event_and_ages_until_it
 
     # When the member is back, then both return to 0
     start(pipeline, PERSISTER, tmp_path)
-    wait_until(lambda: caught_up(group_lag(exporter, group)), 60, what="lag 0 in messages and seconds after the restart")
+    wait_until(
+        lambda: caught_up(group_lag(exporter, group)), 60, what="lag 0 in messages and seconds after the restart"
+    )
     assert group_lag(exporter, group).state == "stable"
 
 
 def produce_in_transaction(pipeline, topic: str, n: int) -> dict[int, int]:
     """Commits ``n`` records in one transaction; returns the last offset per partition."""
-    producer = Producer({"bootstrap.servers": pipeline.settings.kafka_bootstrap,
-                         "transactional.id": f"{pipeline.group('lag-test')}-txn"})
+    producer = Producer(
+        {
+            "bootstrap.servers": pipeline.settings.kafka_bootstrap,
+            "transactional.id": f"{pipeline.group('lag-test')}-txn",
+        }
+    )
     producer.init_transactions(30)
     producer.begin_transaction()
     last: dict[int, int] = {}
     for i in range(n):
-        producer.produce(topic, b"v", f"k{i}".encode(),
-                         on_delivery=lambda err, msg: last.__setitem__(msg.partition(), max(last.get(msg.partition(), -1), msg.offset())))
+        producer.produce(
+            topic,
+            b"v",
+            f"k{i}".encode(),
+            on_delivery=lambda err, msg: last.__setitem__(
+                msg.partition(), max(last.get(msg.partition(), -1), msg.offset())
+            ),
+        )
     producer.commit_transaction(30)
     return last
 
 
 def commit(pipeline, group_base: str, offsets: dict[tuple[str, int], int]) -> None:
-    consumer = Consumer({"bootstrap.servers": pipeline.settings.kafka_bootstrap, "group.id": pipeline.group(group_base),
-                         "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": pipeline.settings.kafka_bootstrap,
+            "group.id": pipeline.group(group_base),
+            "enable.auto.commit": False,
+        }
+    )
     consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()], asynchronous=False)
     consumer.close()
 

@@ -2,6 +2,7 @@
 throwaway one (never the shared broker): during the outage it turns not ready and withdraws its lag
 series instead of serving the pre-outage figures; after the broker is back its figures are the
 broker's new ones within 30 s, by itself, and the process never dies."""
+
 from __future__ import annotations
 
 import time
@@ -26,8 +27,10 @@ STALE_AFTER_S = 6
 
 def scrape(port: int) -> dict[str, dict[tuple, float]]:
     text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
-    return {f.name: {tuple(sorted(s.labels.items())): s.value for s in f.samples}
-            for f in text_string_to_metric_families(text)}
+    return {
+        f.name: {tuple(sorted(s.labels.items())): s.value for s in f.samples}
+        for f in text_string_to_metric_families(text)
+    }
 
 
 def ready(port: int) -> bool:
@@ -41,7 +44,7 @@ def committed_gauge(port: int, group: str, topic: str) -> float | None:
 
 def produce_and_commit(bootstrap: str, topic: str, group: str, records: int, commit_at: int) -> None:
     producer = Producer({"bootstrap.servers": bootstrap})
-    for i in range(records):
+    for _ in range(records):
         producer.produce(topic, b"v", partition=0)
     assert producer.flush(30) == 0
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
@@ -59,10 +62,19 @@ def test_given_a_broker_restart_then_stale_figures_are_withdrawn_and_right_again
     create_topics(build_admin(settings), settings, [TopicSpec("t", 1)])
     produce_and_commit(kafka.bootstrap, topic, group, records=10, commit_at=4)
     port = free_port()
-    exporter = start_processor("processors.lag_exporter", log_path=str(tmp_path / "lag-exporter.log"), env={
-        "HERALD_KAFKA_BOOTSTRAP": kafka.bootstrap, "HERALD_TOPIC_PREFIX": "restart.",
-        "HERALD_GROUP_PREFIX": "restart-", "HERALD_METRICS_PORT": str(port), "HERALD_LAG_INTERVAL_S": "1",
-        "HERALD_LAG_PROBE_TIMEOUT_S": "2", "HERALD_LAG_STALE_AFTER_S": str(STALE_AFTER_S)})
+    exporter = start_processor(
+        "processors.lag_exporter",
+        log_path=str(tmp_path / "lag-exporter.log"),
+        env={
+            "HERALD_KAFKA_BOOTSTRAP": kafka.bootstrap,
+            "HERALD_TOPIC_PREFIX": "restart.",
+            "HERALD_GROUP_PREFIX": "restart-",
+            "HERALD_METRICS_PORT": str(port),
+            "HERALD_LAG_INTERVAL_S": "1",
+            "HERALD_LAG_PROBE_TIMEOUT_S": "2",
+            "HERALD_LAG_STALE_AFTER_S": str(STALE_AFTER_S),
+        },
+    )
     try:
         wait_until(lambda: _answers(port) and committed_gauge(port, group, topic) == 4, 30, what="the first figures")
         assert ready(port)
@@ -80,8 +92,11 @@ def test_given_a_broker_restart_then_stale_figures_are_withdrawn_and_right_again
         kafka_coordinators_ready(kafka.bootstrap)
         produce_and_commit(kafka.bootstrap, topic, group, records=5, commit_at=12)
         # Then the exporter shows them within 30 s of the broker's return, by itself
-        wait_until(lambda: committed_gauge(port, group, topic) == 12 and ready(port), RECOVERY_LIMIT_S,
-                   what="the exporter's figures to match the broker again")
+        wait_until(
+            lambda: committed_gauge(port, group, topic) == 12 and ready(port),
+            RECOVERY_LIMIT_S,
+            what="the exporter's figures to match the broker again",
+        )
         recovered_s = time.monotonic() - back_at
         lag = scrape(port)["herald_group_lag_messages"][(("group", group), ("partition", "0"), ("topic", topic))]
         assert lag == 3

@@ -1,4 +1,5 @@
 """The persister against the real Kafka and Postgres: valid rows, dead letters, crashes, redelivery."""
+
 from __future__ import annotations
 
 import signal
@@ -11,8 +12,16 @@ from cli.produce import demo_event_list
 from streams.messages import ACTIVITY_EVENT
 from streams.serde import AvroSerde, SchemaStore
 from streams.topics import ACTIVITY, ACTIVITY_DLQ
-from tests.integration.helpers import (committed_total, count_rows, lag, produce_raw, publish_events, read_all, start,
-                                       topic_size)
+from tests.integration.helpers import (
+    committed_total,
+    count_rows,
+    lag,
+    produce_raw,
+    publish_events,
+    read_all,
+    start,
+    topic_size,
+)
 
 pytestmark = pytest.mark.integration
 PERSISTER = "processors.persister"
@@ -23,8 +32,13 @@ def malformed_records(events) -> list[tuple[bytes, bytes]]:
     serde = AvroSerde(ACTIVITY_EVENT, SchemaStore())
     valid = serde.encode(events[0].to_avro())
     no_org = serde.encode({**events[0].to_avro(), "organization_id": ""})
-    kinds = [b"not avro at all", b"\xc3\x01" + b"\xee" * 8 + valid[10:], valid[:25],
-             b"\x00\x00\x00\x00\x2a" + valid[10:], no_org]
+    kinds = [
+        b"not avro at all",
+        b"\xc3\x01" + b"\xee" * 8 + valid[10:],
+        valid[:25],
+        b"\x00\x00\x00\x00\x2a" + valid[10:],
+        no_org,
+    ]
     return [(f"bad-{i}".encode(), kinds[i % 5]) for i in range(50)]
 
 
@@ -42,8 +56,13 @@ def test_given_10000_events_and_50_malformed_then_rows_dlq_and_lag_are_exact(pip
     reasons = [dict(m.headers())["herald.error.reason"].decode() for m in dead]
     assert len(dead) == 50
     assert {m.key() for m in dead} == {f"bad-{i}".encode() for i in range(50)}
-    for fragment in ("unknown framing", "unknown schema fingerprint", "corrupt Avro body",
-                     "no schema registry is configured", "organization_id is required"):
+    for fragment in (
+        "unknown framing",
+        "unknown schema fingerprint",
+        "corrupt Avro body",
+        "no schema registry is configured",
+        "organization_id is required",
+    ):
         assert sum(fragment in r for r in reasons) == 10, fragment
     assert all(dict(m.headers())["herald.source.topic"] == pipeline.topic(ACTIVITY).encode() for m in dead)
 
@@ -115,23 +134,33 @@ def test_given_a_second_member_joins_mid_stream_then_the_rebalance_completes_and
     assert [proc.wait(20) for proc in (first, second)] == [0, 0]
 
 
-def test_given_an_instance_id_when_a_sigkilled_persister_restarts_then_it_takes_its_partitions_back_at_once(pipeline, tmp_path):
+def test_given_an_instance_id_when_a_sigkilled_persister_restarts_then_it_takes_its_partitions_back_at_once(
+    pipeline, tmp_path
+):
     """Static membership: the restarted replica rejoins under its old group.instance.id, so the broker
     hands its partitions back without waiting for the dead session (60 s here) to expire."""
     static = {"HERALD_INSTANCE_ID": "persister-0", "HERALD_SESSION_TIMEOUT_MS": "60000"}
     before, after = demo_event_list(50, seed=304), demo_event_list(50, seed=305)
     publish_events(pipeline, before)
     first = start(pipeline, PERSISTER, tmp_path, **static)
-    wait_until(lambda: lag(pipeline) == 0 and count_rows(pipeline, [e.event_id for e in before]) == 50, 60,
-               interval=0.05, what="the first events")
+    wait_until(
+        lambda: lag(pipeline) == 0 and count_rows(pipeline, [e.event_id for e in before]) == 50,
+        60,
+        interval=0.05,
+        what="the first events",
+    )
     first.send_signal(signal.SIGKILL)
     first.wait(10)
 
     publish_events(pipeline, after)
     restarted_at = time.monotonic()
     start(pipeline, PERSISTER, tmp_path, **static)
-    wait_until(lambda: count_rows(pipeline, [e.event_id for e in after]) == 50, 90, interval=0.05,
-               what="the restarted persister's rows")
+    wait_until(
+        lambda: count_rows(pipeline, [e.event_id for e in after]) == 50,
+        90,
+        interval=0.05,
+        what="the restarted persister's rows",
+    )
     took = time.monotonic() - restarted_at
 
     assert took < 30, f"{took:.1f} s: the restart waited for the old session (60 s) instead of taking its place"

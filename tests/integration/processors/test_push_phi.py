@@ -1,4 +1,5 @@
 """No PHI reaches FCM: demo traffic through directory, fan-out and the push sender, payloads checked."""
+
 from __future__ import annotations
 
 import json

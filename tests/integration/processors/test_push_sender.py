@@ -1,4 +1,5 @@
 """The push sender against real Kafka, Postgres and the FCM emulator (firebase-admin on the wire)."""
+
 from __future__ import annotations
 
 import signal
@@ -12,7 +13,15 @@ from cli.dlq import read_dlq
 from cli.processes import wait_until
 from streams.topics import PUSH, PUSH_DLQ
 from tests.integration.fcm import (
-    SENDER, add_bell_rows, delivered, device, publish_requests, push_request, register, sender_caught_up, start_sender,
+    SENDER,
+    add_bell_rows,
+    delivered,
+    device,
+    publish_requests,
+    push_request,
+    register,
+    sender_caught_up,
+    start_sender,
 )
 from tests.integration.helpers import query
 
@@ -22,8 +31,10 @@ pytestmark = pytest.mark.integration
 def test_given_push_requests_then_every_active_device_gets_each_push_once(pipeline, fcm, tmp_path):
     devices = {f"u{i}": [device(f"u{i}", n) for n in range(1 + i % 2)] for i in range(40)}
     register(pipeline, devices)
-    requests = [push_request(f"u{i % 40}", priority_kind) for i, priority_kind in
-                enumerate(["LAB_RESULT_RECEIVED", "APPOINTMENT_SCHEDULED", "ENCOUNTER_SIGNED"] * 40)]
+    requests = [
+        push_request(f"u{i % 40}", priority_kind)
+        for i, priority_kind in enumerate(["LAB_RESULT_RECEIVED", "APPOINTMENT_SCHEDULED", "ENCOUNTER_SIGNED"] * 40)
+    ]
     add_bell_rows(pipeline, requests)
     publish_requests(pipeline, requests)
 
@@ -38,17 +49,29 @@ def test_given_push_requests_then_every_active_device_gets_each_push_once(pipeli
     assert Counter(got) == Counter(expected)  # each (notification, token) exactly once, redelivery included
     sample = fcm.messages(devices["u1"][0])[0]["message"]
     assert sample["android"]["notification"]["visibility"] == "PRIVATE"
-    assert sample["android"]["collapse_key"] == sample["apns"]["headers"]["apns-collapse-id"] == sample["data"]["notification_id"]
+    assert (
+        sample["android"]["collapse_key"]
+        == sample["apns"]["headers"]["apns-collapse-id"]
+        == sample["data"]["notification_id"]
+    )
     assert sample["android"]["ttl"] == "86400s"
-    rows = query(pipeline, "SELECT push_status, pushed_at FROM user_notifications WHERE notification_id = ANY(:ids)",
-                 ids=[r.notification_id for r in requests])
+    rows = query(
+        pipeline,
+        "SELECT push_status, pushed_at FROM user_notifications WHERE notification_id = ANY(:ids)",
+        ids=[r.notification_id for r in requests],
+    )
     assert {status for status, _ in rows} == {"sent"} and all(isinstance(at, datetime) for _, at in rows)
-    sent = query(pipeline, "SELECT count(*) FROM push_deliveries WHERE status = 'sent' AND notification_id = ANY(:ids)",
-                 ids=[r.notification_id for r in requests])[0][0]
+    sent = query(
+        pipeline,
+        "SELECT count(*) FROM push_deliveries WHERE status = 'sent' AND notification_id = ANY(:ids)",
+        ids=[r.notification_id for r in requests],
+    )[0][0]
     assert sent == len(expected)
 
 
-def test_given_an_unregistered_token_then_it_is_retired_and_the_other_device_still_gets_the_push(pipeline, fcm, tmp_path):
+def test_given_an_unregistered_token_then_it_is_retired_and_the_other_device_still_gets_the_push(
+    pipeline, fcm, tmp_path
+):
     gone, phone = device("nurse", 0), device("nurse", 1)
     register(pipeline, {"nurse": [gone, phone]})
     fcm.fault(token=gone, code="UNREGISTERED")
@@ -60,11 +83,15 @@ def test_given_an_unregistered_token_then_it_is_retired_and_the_other_device_sti
     publish_requests(pipeline, [second])
     wait_until(lambda: len(fcm.messages(phone)) == 2 and sender_caught_up(pipeline), 60, what="the second push")
 
-    retired = query(pipeline, "SELECT token, retired_reason FROM device_tokens WHERE retired_at IS NOT NULL AND user_id = 'nurse'")
+    retired = query(
+        pipeline, "SELECT token, retired_reason FROM device_tokens WHERE retired_at IS NOT NULL AND user_id = 'nurse'"
+    )
     assert retired == [(gone, "UNREGISTERED")]
     assert [a["code"] for a in fcm.attempts(gone)] == ["UNREGISTERED"]  # the retired token is not tried again
-    assert {(m["message"]["data"]["notification_id"]) for m in fcm.messages(phone)} == {str(first.notification_id),
-                                                                                       str(second.notification_id)}
+    assert {(m["message"]["data"]["notification_id"]) for m in fcm.messages(phone)} == {
+        str(first.notification_id),
+        str(second.notification_id),
+    }
 
 
 def test_given_unavailable_twice_then_the_push_is_retried_and_delivered_once(pipeline, fcm, tmp_path):
@@ -77,16 +104,22 @@ def test_given_unavailable_twice_then_the_push_is_retried_and_delivered_once(pip
 
     start_sender(pipeline, tmp_path, fcm)
     wait_until(lambda: len(fcm.messages(token)) == 1, 60, what="the retried push")
-    wait_until(lambda: query(pipeline, "SELECT count(*) FROM push_retries")[0][0] == 0 and sender_caught_up(pipeline),
-               30, what="the retry to be consumed")
+    wait_until(
+        lambda: query(pipeline, "SELECT count(*) FROM push_retries")[0][0] == 0 and sender_caught_up(pipeline),
+        30,
+        what="the retry to be consumed",
+    )
 
     assert [a["code"] for a in fcm.attempts(token)] == ["UNAVAILABLE", "UNAVAILABLE", "OK"]
     assert query(pipeline, "SELECT status, attempts FROM push_deliveries WHERE token = :t", t=token) == [("sent", 3)]
-    assert query(pipeline, "SELECT push_status FROM user_notifications WHERE notification_id = :n",
-                 n=request.notification_id) == [("sent",)]
+    assert query(
+        pipeline, "SELECT push_status FROM user_notifications WHERE notification_id = :n", n=request.notification_id
+    ) == [("sent",)]
 
 
-def test_given_quota_exceeded_with_retry_after_then_no_retry_before_it_and_others_are_not_held_up(pipeline, fcm, tmp_path):
+def test_given_quota_exceeded_with_retry_after_then_no_retry_before_it_and_others_are_not_held_up(
+    pipeline, fcm, tmp_path
+):
     busy, other = device("busy"), device("other")
     register(pipeline, {"busy": [busy], "other": [other]})
     fcm.fault(token=busy, code="QUOTA_EXCEEDED", times=1, retry_after=2, latency_ms=1000)  # answered 1 s late
@@ -109,17 +142,26 @@ def test_given_its_database_connections_are_dropped_then_the_next_push_still_goe
     publish_requests(pipeline, [first])
     name = f"sender-{tmp_path.name}"[:60]  # its connections, and only its, are dropped below
 
-    start_sender(pipeline, tmp_path, fcm, HERALD_DATABASE_URL=f"{pipeline.settings.database_url}?application_name={name}")
+    start_sender(
+        pipeline, tmp_path, fcm, HERALD_DATABASE_URL=f"{pipeline.settings.database_url}?application_name={name}"
+    )
     wait_until(lambda: len(fcm.messages(token)) == 1 and sender_caught_up(pipeline), 60, what="the first push")
-    dropped = query(pipeline, "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
-                              "WHERE application_name = :name", name=name)[0][0]
+    dropped = query(
+        pipeline,
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = :name",
+        name=name,
+    )[0][0]
     assert dropped >= 2  # the reader's (autocommit, no pre-ping) and the writer's, at least
     publish_requests(pipeline, [second])
     wait_until(lambda: len(fcm.messages(token)) == 2 and sender_caught_up(pipeline), 60, what="the push after the drop")
 
-    assert [m["message"]["data"]["notification_id"] for m in fcm.messages(token)] == [str(first.notification_id),
-                                                                                      str(second.notification_id)]
-    assert query(pipeline, "SELECT count(*) FROM push_deliveries WHERE token = :t AND status = 'sent'", t=token) == [(2,)]
+    assert [m["message"]["data"]["notification_id"] for m in fcm.messages(token)] == [
+        str(first.notification_id),
+        str(second.notification_id),
+    ]
+    assert query(pipeline, "SELECT count(*) FROM push_deliveries WHERE token = :t AND status = 'sent'", t=token) == [
+        (2,)
+    ]
     log = (tmp_path / f"{SENDER}.log").read_text()
     assert "batch of 1 failed (OperationalError" in log  # the dead connection was the reader's: one batch redone
     assert "'ward'" not in log and token not in log  # the failed statement's parameters are not logged
@@ -137,13 +179,19 @@ def test_given_a_permanent_error_then_dlq_with_headers_and_replay_delivers_exact
     wait_until(lambda: len(dlq(pipeline)) == 1, 60, what="the dead letter")
     (dead,) = dlq(pipeline)
     h = dead.headers
-    assert (h["herald.error.type"], h["herald.push.error-code"], h["herald.push.attempts"]) == \
-           ("PushPermanentError", "SENDER_ID_MISMATCH", "1")
+    assert (h["herald.error.type"], h["herald.push.error-code"], h["herald.push.attempts"]) == (
+        "PushPermanentError",
+        "SENDER_ID_MISMATCH",
+        "1",
+    )
     assert "SENDER_ID_MISMATCH" in h["herald.error.reason"] and h["herald.source.topic"] == pipeline.topic(PUSH)
-    assert datetime.fromisoformat(h["herald.first-failed-at"]) <= datetime.fromisoformat(h["herald.push.last-failed-at"])
+    assert datetime.fromisoformat(h["herald.first-failed-at"]) <= datetime.fromisoformat(
+        h["herald.push.last-failed-at"]
+    )
     assert dead.key == b"pharm" and fcm.messages(token) == []
-    assert query(pipeline, "SELECT push_status FROM user_notifications WHERE notification_id = :n",
-                 n=request.notification_id) == [("failed",)]
+    assert query(
+        pipeline, "SELECT push_status FROM user_notifications WHERE notification_id = :n", n=request.notification_id
+    ) == [("failed",)]
 
     fcm.reset()
     first = replay(pipeline)
@@ -152,8 +200,9 @@ def test_given_a_permanent_error_then_dlq_with_headers_and_replay_delivers_exact
 
     assert "replayed 1;" in first and "replayed 0; already replayed before: 1" in second
     assert len(fcm.messages(token)) == 1 and len(dlq(pipeline)) == 1
-    assert query(pipeline, "SELECT push_status FROM user_notifications WHERE notification_id = :n",
-                 n=request.notification_id) == [("sent",)]
+    assert query(
+        pipeline, "SELECT push_status FROM user_notifications WHERE notification_id = :n", n=request.notification_id
+    ) == [("sent",)]
 
 
 def test_given_unavailable_forever_then_the_dlq_after_the_bounded_attempts(pipeline, fcm, tmp_path):
@@ -166,14 +215,18 @@ def test_given_unavailable_forever_then_the_dlq_after_the_bounded_attempts(pipel
     wait_until(lambda: len(dlq(pipeline)) == 1, 60, what="the dead letter")
 
     h = dlq(pipeline)[0].headers
-    assert (h["herald.error.type"], h["herald.push.error-code"], h["herald.push.attempts"]) == \
-           ("PushRetriesExhausted", "UNAVAILABLE", "3")
+    assert (h["herald.error.type"], h["herald.push.error-code"], h["herald.push.attempts"]) == (
+        "PushRetriesExhausted",
+        "UNAVAILABLE",
+        "3",
+    )
     assert [a["code"] for a in fcm.attempts(token)] == ["UNAVAILABLE"] * 3
     assert query(pipeline, "SELECT count(*) FROM push_retries")[0][0] == 0
 
 
 def test_given_a_sigkill_mid_batch_then_nothing_is_lost_and_duplicates_stay_within_the_two_batches_in_flight(
-        pipeline, fcm, tmp_path):
+    pipeline, fcm, tmp_path
+):
     """The push sender is pipelined (docs/decisions/0161-push-sender-stays-pipelined.md): at the kill, batch N
     may be sent and in its transaction while N+1 is sent; both are re-sent after the restart, no more."""
     devices = {f"k{i}": [device(f"k{i}", n) for n in range(1 + i % 2)] for i in range(60)}
@@ -190,7 +243,9 @@ def test_given_a_sigkill_mid_batch_then_nothing_is_lost_and_duplicates_stay_with
     first.wait(10)
     at_kill = len(delivered(fcm))
     start_sender(pipeline, tmp_path, fcm, **slow)
-    wait_until(lambda: set(delivered(fcm)) >= expected and sender_caught_up(pipeline), 120, what="the restart to finish")
+    wait_until(
+        lambda: set(delivered(fcm)) >= expected and sender_caught_up(pipeline), 120, what="the restart to finish"
+    )
 
     got = Counter(delivered(fcm))
     duplicates = sum(n - 1 for n in got.values())
@@ -209,14 +264,19 @@ def replay(pipeline) -> str:
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-m", "cli.main", "dlq", "replay", "--topic", PUSH_DLQ],
-                            env={**__import__("os").environ, **pipeline.env, "COLUMNS": "200"},
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "cli.main", "dlq", "replay", "--topic", PUSH_DLQ],
+        env={**__import__("os").environ, **pipeline.env, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
 
 # --- FCM down, then back: the first push within seconds, no attempt spent on the outage ------------
+
 
 def test_given_fcm_unreachable_for_a_while_then_the_first_push_goes_out_within_5_s_of_its_return(pipeline, tmp_path):
     from deploy.fcm_emulator.harness import FcmEmulator
@@ -230,8 +290,11 @@ def test_given_fcm_unreachable_for_a_while_then_the_first_push_goes_out_within_5
     publish_requests(pipeline, requests)
     start_sender(pipeline, tmp_path, own)
     log = tmp_path / f"{SENDER}.log"
-    wait_until(lambda: log.read_text().count("FCM still down (unreachable") >= 10, 60,
-               what="ten failed probes of the unreachable FCM")
+    wait_until(
+        lambda: log.read_text().count("FCM still down (unreachable") >= 10,
+        60,
+        what="ten failed probes of the unreachable FCM",
+    )
 
     back = FcmEmulator.start(tmp_path / "own-fcm-back.log", port=port)
     returned_at = time.time()  # it answers from here on
@@ -246,11 +309,14 @@ def test_given_fcm_unreachable_for_a_while_then_the_first_push_goes_out_within_5
     print(f"unreachable FCM: first push {recovery:.2f}s after its return")
     assert recovery < 5.0, f"first push {recovery:.1f}s after FCM's return"
     assert set(got) == {(str(r.notification_id), devices[r.user_id][0]) for r in requests} and max(got.values()) == 1
-    assert query(pipeline, "SELECT max(attempts) FROM push_deliveries WHERE token = ANY(:t)",
-                 t=[d[0] for d in devices.values()]) == [(1,)]  # a rewound batch is not an attempt
+    assert query(
+        pipeline, "SELECT max(attempts) FROM push_deliveries WHERE token = ANY(:t)", t=[d[0] for d in devices.values()]
+    ) == [(1,)]  # a rewound batch is not an attempt
 
 
-def test_given_fcm_unavailable_for_a_while_then_nothing_is_dead_lettered_and_pushes_resume_within_5_s(pipeline, fcm, tmp_path):
+def test_given_fcm_unavailable_for_a_while_then_nothing_is_dead_lettered_and_pushes_resume_within_5_s(
+    pipeline, fcm, tmp_path
+):
     devices = {f"s{i}": [device(f"s{i}")] for i in range(40)}
     register(pipeline, devices)
     requests = [push_request(f"s{i}") for i in range(40)]
@@ -258,15 +324,23 @@ def test_given_fcm_unavailable_for_a_while_then_nothing_is_dead_lettered_and_pus
     publish_requests(pipeline, requests)
     start_sender(pipeline, tmp_path, fcm, HERALD_PUSH_MAX_ATTEMPTS="3")  # the old way would dead-letter in ~2 s
     log = tmp_path / f"{SENDER}.log"
-    wait_until(lambda: log.read_text().count("FCM still down (server") >= 10, 60,
-               what="ten failed probes of the failing FCM")
+    wait_until(
+        lambda: log.read_text().count("FCM still down (server") >= 10, 60, what="ten failed probes of the failing FCM"
+    )
 
     fcm.reset()
     returned_at = time.time()
     wait_until(lambda: fcm.messages(), 30, interval=0.05, what="the first push after FCM's return")
     recovery = fcm.messages()[0]["received_at"] - returned_at
-    wait_until(lambda: len(delivered(fcm)) >= len(requests) and sender_caught_up(pipeline)
-               and query(pipeline, "SELECT count(*) FROM push_retries")[0][0] == 0, 60, what="every push")
+    wait_until(
+        lambda: (
+            len(delivered(fcm)) >= len(requests)
+            and sender_caught_up(pipeline)
+            and query(pipeline, "SELECT count(*) FROM push_retries")[0][0] == 0
+        ),
+        60,
+        what="every push",
+    )
 
     print(f"UNAVAILABLE from FCM: first push {recovery:.2f}s after its return")
     assert recovery < 5.0, f"first push {recovery:.1f}s after FCM's return"

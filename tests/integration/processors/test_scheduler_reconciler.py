@@ -1,4 +1,5 @@
 """The scheduler (one digest per user, replicas never double-release) and the reconciler (never double-notifies)."""
+
 from __future__ import annotations
 
 import threading
@@ -10,12 +11,12 @@ from sqlalchemy import text
 
 from processors.notifications_io.loader import DirectoryLoader
 from processors.reconciler.__main__ import build as build_reconciler
+from processors.reconciler.settings import ReconcilerSettings
 from processors.scheduler.app import Scheduler
 from sinks.postgres.engine import build_engine
 from streams.clients import build_producer
 from streams.messages import PUSH_REQUEST, DirectoryChange
 from streams.serde import AvroSerde, SchemaStore
-from processors.reconciler.settings import ReconcilerSettings
 from streams.topics import PUSH
 from tests.integration.helpers import decode_pushes, query, read_all, set_preferences
 from tests.integration.processors.test_fanout import load_directory
@@ -27,11 +28,14 @@ NOW = datetime.now(timezone.utc)
 def insert_held(engine, org: str, user: str, patient: str, n: int) -> list[uuid.UUID]:
     ids = [uuid.uuid4() for _ in range(n)]
     with engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO held_notifications (notification_id, user_id, organization_id, event_id, event_type, priority, "
-            "reason, patient_id, occurred_at, release_at) VALUES (:id, :u, :o, :id, 'LAB_RESULT_RECEIVED', 'NORMAL', "
-            "'care_team', :p, :t, :t)"), [{"id": i, "u": user, "o": org, "p": patient, "t": NOW - timedelta(minutes=1)}
-                                          for i in ids])
+        conn.execute(
+            text(
+                "INSERT INTO held_notifications (notification_id, user_id, organization_id, event_id, event_type, priority, "
+                "reason, patient_id, occurred_at, release_at) VALUES (:id, :u, :o, :id, 'LAB_RESULT_RECEIVED', 'NORMAL', "
+                "'care_team', :p, :t, :t)"
+            ),
+            [{"id": i, "u": user, "o": org, "p": patient, "t": NOW - timedelta(minutes=1)} for i in ids],
+        )
     return ids
 
 
@@ -45,9 +49,13 @@ def test_two_scheduler_replicas_release_one_digest_per_user_and_drop_what_is_no_
     org = f"o-{uuid.uuid4().hex[:6]}"
     users = [f"{org}-u{i}" for i in range(30)]
     gone = f"{org}-gone"
-    load_directory(pipeline, tmp_path, [DirectoryChange("user", org, u, NOW) for u in users]
-                   + [DirectoryChange("user", org, gone, NOW, active=False)]
-                   + [DirectoryChange("care_team_member", org, u, NOW, patient_id=f"{org}-p") for u in users + [gone]])
+    load_directory(
+        pipeline,
+        tmp_path,
+        [DirectoryChange("user", org, u, NOW) for u in users]
+        + [DirectoryChange("user", org, gone, NOW, active=False)]
+        + [DirectoryChange("care_team_member", org, u, NOW, patient_id=f"{org}-p") for u in users + [gone]],
+    )
     set_preferences(pipeline, [{"user_id": u, "min_push_priority": "NORMAL"} for u in users + [gone]])
     engine = build_engine(pipeline.settings.database_url)
     for u in users:
@@ -69,8 +77,13 @@ def test_two_scheduler_replicas_release_one_digest_per_user_and_drop_what_is_no_
     digests = decode_pushes(read_all(pipeline, PUSH))
     assert sorted(d.user_id for d in digests) == sorted(users)
     assert all(d.kind == "digest" and d.digest_count == 3 for d in digests)
-    outcomes = dict(query(pipeline, "SELECT outcome, count(*) FROM held_notifications WHERE organization_id = :o "
-                                    "GROUP BY outcome", o=org))
+    outcomes = dict(
+        query(
+            pipeline,
+            "SELECT outcome, count(*) FROM held_notifications WHERE organization_id = :o GROUP BY outcome",
+            o=org,
+        )
+    )
     assert outcomes == {"digest": 90, "dropped": 2}
     assert sum(r.digests for r in reports) == 30
 
@@ -78,21 +91,34 @@ def test_two_scheduler_replicas_release_one_digest_per_user_and_drop_what_is_no_
 def test_the_reconciler_fans_out_a_stuck_event_once_and_never_again(pipeline, tmp_path):
     org = f"o-{uuid.uuid4().hex[:6]}"
     doc, nurse, patient = f"{org}-doc", f"{org}-nurse", f"{org}-p"
-    load_directory(pipeline, tmp_path, [DirectoryChange("user", org, doc, NOW, roles=("physician",)),
-                                        DirectoryChange("user", org, nurse, NOW, roles=("nurse",)),
-                                        DirectoryChange("care_team_member", org, doc, NOW, patient_id=patient),
-                                        DirectoryChange("care_team_member", org, nurse, NOW, patient_id=patient)])
+    load_directory(
+        pipeline,
+        tmp_path,
+        [
+            DirectoryChange("user", org, doc, NOW, roles=("physician",)),
+            DirectoryChange("user", org, nurse, NOW, roles=("nurse",)),
+            DirectoryChange("care_team_member", org, doc, NOW, patient_id=patient),
+            DirectoryChange("care_team_member", org, nurse, NOW, patient_id=patient),
+        ],
+    )
     event_id = uuid.uuid4()
     engine = build_engine(pipeline.settings.database_url)
     with engine.begin() as conn:  # persisted but never fanned out (say the fan-out group was down)
-        conn.execute(text(
-            "INSERT INTO activity_events (event_id, event_type, priority, occurred_at, organization_id, actor_user_id, "
-            "patient_id, title, notify, visibility, received_at) VALUES (:e, 'LAB_RESULT_CRITICAL', 'URGENT', :t, :o, "
-            "NULL, :p, 'Critical potassium', true, 'clinical_staff', :t)"),
-            {"e": event_id, "t": NOW - timedelta(hours=1), "o": org, "p": patient})
-    settings = ReconcilerSettings(**{k: getattr(pipeline.settings, k) for k in
-                                    ("kafka_bootstrap", "database_url", "topic_prefix", "group_prefix")},
-                                  reconciler_grace_s=60)
+        conn.execute(
+            text(
+                "INSERT INTO activity_events (event_id, event_type, priority, occurred_at, organization_id, actor_user_id, "
+                "patient_id, title, notify, visibility, received_at) VALUES (:e, 'LAB_RESULT_CRITICAL', 'URGENT', :t, :o, "
+                "NULL, :p, 'Critical potassium', true, 'clinical_staff', :t)"
+            ),
+            {"e": event_id, "t": NOW - timedelta(hours=1), "o": org, "p": patient},
+        )
+    settings = ReconcilerSettings(
+        **{
+            k: getattr(pipeline.settings, k)
+            for k in ("kafka_bootstrap", "database_url", "topic_prefix", "group_prefix")
+        },
+        reconciler_grace_s=60,
+    )
     reconciler = build_reconciler(settings)
 
     passes = [reconciler.tick()]  # the session's database is shared: other tests' unsent events come along
@@ -104,12 +130,14 @@ def test_the_reconciler_fans_out_a_stuck_event_once_and_never_again(pipeline, tm
     assert passes[0] >= 1 and again == 0
     assert sorted(p.user_id for p in pushes) == [doc, nurse]
     assert query(pipeline, "SELECT count(*) FROM user_notifications WHERE event_id = :e", e=event_id)[0][0] == 2
-    assert query(pipeline, "SELECT notification_sent_at IS NOT NULL FROM activity_events WHERE event_id = :e",
-                 e=event_id)[0][0]
+    assert query(
+        pipeline, "SELECT notification_sent_at IS NOT NULL FROM activity_events WHERE event_id = :e", e=event_id
+    )[0][0]
 
 
 def test_the_reconciler_sets_aside_an_event_whose_fan_out_the_database_refuses_and_does_the_rest(
-        pipeline, tmp_path, monkeypatch):
+    pipeline, tmp_path, monkeypatch
+):
     import psycopg
 
     import processors.reconciler.app as reconciler_app
@@ -117,18 +145,27 @@ def test_the_reconciler_sets_aside_an_event_whose_fan_out_the_database_refuses_a
 
     org = f"o-{uuid.uuid4().hex[:6]}"
     doc, patient = f"{org}-doc", f"{org}-p"
-    load_directory(pipeline, tmp_path, [DirectoryChange("user", org, doc, NOW, roles=("physician",)),
-                                        DirectoryChange("care_team_member", org, doc, NOW, patient_id=patient)])
+    load_directory(
+        pipeline,
+        tmp_path,
+        [
+            DirectoryChange("user", org, doc, NOW, roles=("physician",)),
+            DirectoryChange("care_team_member", org, doc, NOW, patient_id=patient),
+        ],
+    )
     ids = [uuid.uuid4() for _ in range(5)]
     poisoned = ids[2]
     engine = build_engine(pipeline.settings.database_url)
     with engine.begin() as conn:
         for event_id in ids:
-            conn.execute(text(
-                "INSERT INTO activity_events (event_id, event_type, priority, occurred_at, organization_id, "
-                "patient_id, title, notify, visibility, received_at) VALUES (:e, 'LAB_RESULT_CRITICAL', 'URGENT', "
-                ":t, :o, :p, 'Critical potassium', true, 'clinical_staff', :t)"),
-                {"e": event_id, "t": NOW - timedelta(hours=1), "o": org, "p": patient})
+            conn.execute(
+                text(
+                    "INSERT INTO activity_events (event_id, event_type, priority, occurred_at, organization_id, "
+                    "patient_id, title, notify, visibility, received_at) VALUES (:e, 'LAB_RESULT_CRITICAL', 'URGENT', "
+                    ":t, :o, :p, 'Critical potassium', true, 'clinical_staff', :t)"
+                ),
+                {"e": event_id, "t": NOW - timedelta(hours=1), "o": org, "p": patient},
+            )
     real_write = reconciler_app.write_rows
 
     def refuses_the_poisoned_event(cur, writes):  # as if one event's rows could not be stored
@@ -137,17 +174,28 @@ def test_the_reconciler_sets_aside_an_event_whose_fan_out_the_database_refuses_a
         real_write(cur, writes)
 
     monkeypatch.setattr(reconciler_app, "write_rows", refuses_the_poisoned_event)
-    settings = ReconcilerSettings(**{k: getattr(pipeline.settings, k) for k in
-                                    ("kafka_bootstrap", "database_url", "topic_prefix", "group_prefix")},
-                                  reconciler_grace_s=60)
+    settings = ReconcilerSettings(
+        **{
+            k: getattr(pipeline.settings, k)
+            for k in ("kafka_bootstrap", "database_url", "topic_prefix", "group_prefix")
+        },
+        reconciler_grace_s=60,
+    )
     reconciler = build_reconciler(settings)
 
     while reconciler.tick():
         pass
 
-    sent = dict(query(pipeline, "SELECT event_id, notification_sent_at IS NOT NULL FROM activity_events "
-                                "WHERE event_id = ANY(:ids)", ids=ids))
-    bell = {e for (e,) in query(pipeline, "SELECT event_id FROM user_notifications WHERE event_id = ANY(:ids)", ids=ids)}
+    sent = dict(
+        query(
+            pipeline,
+            "SELECT event_id, notification_sent_at IS NOT NULL FROM activity_events WHERE event_id = ANY(:ids)",
+            ids=ids,
+        )
+    )
+    bell = {
+        e for (e,) in query(pipeline, "SELECT event_id FROM user_notifications WHERE event_id = ANY(:ids)", ids=ids)
+    }
     dead = [m for m in read_all(pipeline, ACTIVITY_DLQ)]
     assert all(sent.values())  # the four fanned out, and the poisoned one set aside: no pass retries it
     assert bell == set(ids) - {poisoned}

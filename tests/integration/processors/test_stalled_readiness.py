@@ -4,6 +4,7 @@ herald_partition_stalled, and both recover by themselves once it can (real persi
 The database refuses this test's events with an error that is not a data error (a trigger raising
 SQLSTATE P0001), so the persister retries them with backoff: alive, but stuck.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,7 +35,9 @@ def stalled_series(port: int) -> list[str]:
         body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
     except httpx.HTTPError:
         return []
-    return [line for line in body.splitlines() if line.startswith("herald_partition_stalled{") and line.endswith(" 1.0")]
+    return [
+        line for line in body.splitlines() if line.startswith("herald_partition_stalled{") and line.endswith(" 1.0")
+    ]
 
 
 @pytest.fixture
@@ -44,12 +47,18 @@ def refused_source(pipeline):
     function = f"refuse_{source.replace('-', '_')}"
     engine = create_engine(pipeline.settings.database_url)
     with engine.begin() as conn:
-        conn.execute(text(
-            f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-            f"IF NEW.source = '{source}' THEN RAISE EXCEPTION 'not now' USING ERRCODE = 'P0001'; END IF; "
-            "RETURN NEW; END $$"))
-        conn.execute(text(f"CREATE TRIGGER {function} BEFORE INSERT ON activity_events FOR EACH ROW "
-                          f"EXECUTE FUNCTION {function}()"))
+        conn.execute(
+            text(
+                f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"IF NEW.source = '{source}' THEN RAISE EXCEPTION 'not now' USING ERRCODE = 'P0001'; END IF; "
+                "RETURN NEW; END $$"
+            )
+        )
+        conn.execute(
+            text(
+                f"CREATE TRIGGER {function} BEFORE INSERT ON activity_events FOR EACH ROW EXECUTE FUNCTION {function}()"
+            )
+        )
 
     def release() -> None:
         with engine.begin() as conn:
@@ -67,8 +76,14 @@ def test_given_a_partition_that_cannot_progress_then_readyz_fails_and_recovers(p
     publish_events(pipeline, events)
     port = free_port()
 
-    start(pipeline, "processors.persister", tmp_path, HERALD_METRICS_PORT=str(port), HERALD_STALL_TIMEOUT_S="3",
-          HERALD_READY_MAX_FAILED_BATCHES="1000")  # only the stall may turn it red here
+    start(
+        pipeline,
+        "processors.persister",
+        tmp_path,
+        HERALD_METRICS_PORT=str(port),
+        HERALD_STALL_TIMEOUT_S="3",
+        HERALD_READY_MAX_FAILED_BATCHES="1000",
+    )  # only the stall may turn it red here
     wait_until(lambda: readyz(port)[0] == 503 and "no progress" in readyz(port)[1], 60, what="/readyz to fail")
     wait_until(lambda: stalled_series(port), 30, what="herald_partition_stalled to read 1")
 

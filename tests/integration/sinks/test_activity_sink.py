@@ -1,5 +1,6 @@
 """The persister's write strategies against real Postgres: each inserts every new event exactly once,
 whatever is already in the table, repeated in the batch, or committed by another writer meanwhile."""
+
 from __future__ import annotations
 
 import threading
@@ -9,8 +10,8 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import text
 
-from sinks.postgres.activity_rows import event_row
 from sinks.postgres.activity import COLUMNS, ActivityEventSink
+from sinks.postgres.activity_rows import event_row
 from sinks.postgres.bulk import copy_new_rows
 from sinks.postgres.engine import raw_connection
 from sinks.postgres.notifications import FanoutWrites, NotificationSink
@@ -21,14 +22,24 @@ AT = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
 
 
 def rows_for(org: str, n: int, title: str = "t") -> list[tuple]:
-    return [event_row(ActivityEvent(uuid.uuid4(), "PATIENT_REGISTERED", AT, org, f"{title}{i}", patient_id=f"p{i}",
-                                    attributes={"k": str(i)})) for i in range(n)]
+    return [
+        event_row(
+            ActivityEvent(
+                uuid.uuid4(), "PATIENT_REGISTERED", AT, org, f"{title}{i}", patient_id=f"p{i}", attributes={"k": str(i)}
+            )
+        )
+        for i in range(n)
+    ]
 
 
 def stored(engine, org: str) -> dict:
     with engine.connect() as conn:
-        return {r.event_id: (r.title, r.attributes) for r in conn.execute(
-            text("SELECT event_id, title, attributes FROM activity_events WHERE organization_id = :o"), {"o": org})}
+        return {
+            r.event_id: (r.title, r.attributes)
+            for r in conn.execute(
+                text("SELECT event_id, title, attributes FROM activity_events WHERE organization_id = :o"), {"o": org}
+            )
+        }
 
 
 @pytest.mark.parametrize("strategy", ["copy", "staging", "executemany"])
@@ -54,16 +65,19 @@ def test_copy_new_rows_falls_back_when_another_writer_commits_a_row_meanwhile(en
     other = engine.connect()
     other_tx = other.begin()
     raw_other = raw_connection(other)
-    raw_other.cursor().execute("INSERT INTO activity_events (event_id, event_type, priority, occurred_at, "
-                               "organization_id, title, notify, visibility, attributes, source) VALUES "
-                               "(%s, 'PATIENT_REGISTERED', 'LOW', %s, %s, 'theirs', false, 'ALL_MEMBERS', '{}', '')",
-                               (rows[2][0], AT, org))
+    raw_other.cursor().execute(
+        "INSERT INTO activity_events (event_id, event_type, priority, occurred_at, "
+        "organization_id, title, notify, visibility, attributes, source) VALUES "
+        "(%s, 'PATIENT_REGISTERED', 'LOW', %s, %s, 'theirs', false, 'ALL_MEMBERS', '{}', '')",
+        (rows[2][0], AT, org),
+    )
     inserted: list[int] = []
 
     def ours() -> None:
         with engine.begin() as conn, raw_connection(conn).cursor() as cur:
-            inserted.append(copy_new_rows(cur, "activity_events", COLUMNS, rows, key="event_id",
-                                          conflict="(event_id) DO NOTHING"))
+            inserted.append(
+                copy_new_rows(cur, "activity_events", COLUMNS, rows, key="event_id", conflict="(event_id) DO NOTHING")
+            )
 
     write_behind_their_row(engine, ours, other, other_tx)
     got = stored(engine, org)
@@ -77,10 +91,18 @@ def insert_order(engine):
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE IF NOT EXISTS test_insert_order (n bigserial, event_id uuid)"))
         conn.execute(text("TRUNCATE test_insert_order"))
-        conn.execute(text("CREATE OR REPLACE FUNCTION test_log_insert() RETURNS trigger LANGUAGE plpgsql AS $$ "
-                          "BEGIN INSERT INTO test_insert_order (event_id) VALUES (NEW.event_id); RETURN NULL; END $$"))
-        conn.execute(text("CREATE TRIGGER test_log_insert AFTER INSERT ON activity_events FOR EACH ROW "
-                          "EXECUTE FUNCTION test_log_insert()"))
+        conn.execute(
+            text(
+                "CREATE OR REPLACE FUNCTION test_log_insert() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                "BEGIN INSERT INTO test_insert_order (event_id) VALUES (NEW.event_id); RETURN NULL; END $$"
+            )
+        )
+        conn.execute(
+            text(
+                "CREATE TRIGGER test_log_insert AFTER INSERT ON activity_events FOR EACH ROW "
+                "EXECUTE FUNCTION test_log_insert()"
+            )
+        )
 
     def logged() -> list[uuid.UUID]:
         with engine.connect() as conn:
@@ -93,8 +115,9 @@ def insert_order(engine):
 
 
 @pytest.mark.parametrize("writer", ["copy", "staging", "executemany", "fan-out upsert"])
-def test_every_writer_inserts_in_event_id_order_so_the_persister_and_the_fan_out_cannot_deadlock(engine, insert_order,
-                                                                                                 writer):
+def test_every_writer_inserts_in_event_id_order_so_the_persister_and_the_fan_out_cannot_deadlock(
+    engine, insert_order, writer
+):
     """Both write the same event rows at the same time; inserting overlapping keys in different orders
     deadlocked them under load (Postgres broke the cycle after a second by failing a batch). In one
     order, one of them just waits for the other's commit."""

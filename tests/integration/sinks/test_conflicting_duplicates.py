@@ -1,5 +1,6 @@
 """Conflicting duplicates against real Postgres: the persister's sink keeps the first version and names the
 rows that differ; a redelivery is none; the fan-out's upsert refuses to mark another version's row."""
+
 from __future__ import annotations
 
 import uuid
@@ -8,13 +9,13 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import text
 
-from sinks.postgres.activity_rows import event_row
-from sinks.postgres.activity import COLUMNS, ActivityEventSink, ConflictingDuplicates, row_content
-from sinks.postgres.bulk import copy_new_rows_checked
-from sinks.postgres.engine import raw_connection
 from processors.catalogue import RecipientRule
 from processors.notifications.decisions import PushAction
 from processors.notifications.plan import BellNotification
+from sinks.postgres.activity import COLUMNS, ActivityEventSink, ConflictingDuplicates, row_content
+from sinks.postgres.activity_rows import event_row
+from sinks.postgres.bulk import copy_new_rows_checked
+from sinks.postgres.engine import raw_connection
 from sinks.postgres.notifications import FanoutWrites, NotificationSink
 from streams.messages import ActivityEvent, Priority
 from tests.integration.sinks.test_activity_sink import rows_for, stored, write_behind_their_row
@@ -34,12 +35,14 @@ def test_each_strategy_names_the_conflicting_rows_and_keeps_the_first_versions(e
     old = rows_for(org, 3, "old")
     assert sink.write(old) == []
     new = rows_for(org, 2, "new")
-    batch = [old[0],                       # 0: redelivered as it is: no conflict
-             retitled(old[1], "changed"),  # 1: another version of a stored event
-             new[0],                       # 2: new
-             retitled(new[0], "second"),   # 3: another version of an event earlier in the batch
-             new[0],                       # 4: the same event again in the batch: no conflict
-             new[1]]                       # 5: new
+    batch = [
+        old[0],  # 0: redelivered as it is: no conflict
+        retitled(old[1], "changed"),  # 1: another version of a stored event
+        new[0],  # 2: new
+        retitled(new[0], "second"),  # 3: another version of an event earlier in the batch
+        new[0],  # 4: the same event again in the batch: no conflict
+        new[1],
+    ]  # 5: new
 
     conflicts = sink.write(batch)
 
@@ -50,8 +53,20 @@ def test_each_strategy_names_the_conflicting_rows_and_keeps_the_first_versions(e
 
 def test_a_stored_row_reads_back_with_the_content_it_was_written_with(engine):
     org = f"org-{uuid.uuid4().hex[:8]}"
-    row = event_row(ActivityEvent(uuid.uuid4(), "LAB_RESULT_RECEIVED", AT, org, "Résultat ✓", patient_id="p",
-                                  description="d\nx", notify=True, attributes={"b": "2", "a": "1"}, source="lab"))
+    row = event_row(
+        ActivityEvent(
+            uuid.uuid4(),
+            "LAB_RESULT_RECEIVED",
+            AT,
+            org,
+            "Résultat ✓",
+            patient_id="p",
+            description="d\nx",
+            notify=True,
+            attributes={"b": "2", "a": "1"},
+            source="lab",
+        )
+    )
     ActivityEventSink(engine).write([row])
 
     with engine.connect() as conn:
@@ -74,8 +89,17 @@ def test_a_row_committed_by_another_writer_during_the_copy_is_compared_after_the
 
     def ours() -> None:
         with engine.begin() as conn, raw_connection(conn).cursor() as cur:
-            found.append(copy_new_rows_checked(cur, "activity_events", COLUMNS, rows, key="event_id",
-                                               conflict="(event_id) DO NOTHING", content=row_content))
+            found.append(
+                copy_new_rows_checked(
+                    cur,
+                    "activity_events",
+                    COLUMNS,
+                    rows,
+                    key="event_id",
+                    conflict="(event_id) DO NOTHING",
+                    content=row_content,
+                )
+            )
 
     write_behind_their_row(engine, ours, other, other_tx)
 
@@ -86,8 +110,14 @@ def test_the_fan_out_upsert_refuses_to_mark_another_versions_row_and_writes_noth
     org = f"org-{uuid.uuid4().hex[:8]}"
     first, other = rows_for(org, 2)
     ActivityEventSink(engine).write([first])
-    event = ActivityEvent(event_id=first[0], event_type="PATIENT_REGISTERED", occurred_at=AT, organization_id=org,
-                          title="Registered", notify=True)
+    event = ActivityEvent(
+        event_id=first[0],
+        event_type="PATIENT_REGISTERED",
+        occurred_at=AT,
+        organization_id=org,
+        title="Registered",
+        notify=True,
+    )
     bell = BellNotification(uuid.uuid4(), "u1", RecipientRule.CARE_TEAM, PushAction.NONE, event, Priority.LOW)
 
     with pytest.raises(ConflictingDuplicates) as raised:
@@ -95,11 +125,27 @@ def test_the_fan_out_upsert_refuses_to_mark_another_versions_row_and_writes_noth
 
     assert raised.value.event_ids == [first[0]]
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM user_notifications WHERE notification_id = :n"),
-                            {"n": bell.notification_id}).scalar() == 0
-        assert conn.execute(text("SELECT notification_sent_at FROM activity_events WHERE event_id = :e"),
-                            {"e": first[0]}).scalar() is None
+        assert (
+            conn.execute(
+                text("SELECT count(*) FROM user_notifications WHERE notification_id = :n"), {"n": bell.notification_id}
+            ).scalar()
+            == 0
+        )
+        assert (
+            conn.execute(
+                text("SELECT notification_sent_at FROM activity_events WHERE event_id = :e"), {"e": first[0]}
+            ).scalar()
+            is None
+        )
     NotificationSink(engine).write(FanoutWrites(events=[first, other], bell=[bell]))  # the same version: marked
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM activity_events WHERE event_id = ANY(:ids) "
-                                 "AND notification_sent_at IS NOT NULL"), {"ids": [first[0], other[0]]}).scalar() == 2
+        assert (
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM activity_events WHERE event_id = ANY(:ids) "
+                    "AND notification_sent_at IS NOT NULL"
+                ),
+                {"ids": [first[0], other[0]]},
+            ).scalar()
+            == 2
+        )

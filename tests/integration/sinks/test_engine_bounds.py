@@ -1,5 +1,6 @@
 """Every statement of a processor's engine is bounded: a database that hangs fails the batch as a
 transient error (retried, shown on /readyz) instead of keeping the loop waiting for good."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,8 +18,11 @@ def test_given_a_processor_engine_when_connected_then_statements_and_lock_waits_
     engine = build(database_url)
     try:
         with engine.connect() as conn:
-            settings = dict(conn.execute(text(
-                "SELECT name, setting FROM pg_settings WHERE name IN ('statement_timeout', 'lock_timeout')")).all())
+            settings = dict(
+                conn.execute(
+                    text("SELECT name, setting FROM pg_settings WHERE name IN ('statement_timeout', 'lock_timeout')")
+                ).all()
+            )
     finally:
         engine.dispose()
     assert settings == {"statement_timeout": str(STATEMENT_TIMEOUT_MS), "lock_timeout": str(LOCK_TIMEOUT_MS)}

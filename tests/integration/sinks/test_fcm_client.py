@@ -1,4 +1,5 @@
 """firebase-admin pointed at the emulator: both transports, and a service account whose token_uri is the emulator's."""
+
 from __future__ import annotations
 
 import json
@@ -26,9 +27,19 @@ NOW = datetime.now(timezone.utc)
 def service_account(path, token_uri: str) -> str:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    path.write_text(json.dumps({"type": "service_account", "project_id": "herald-local", "private_key_id": "k1",
-                                "private_key": pem.decode(), "client_email": "sender@herald-local.iam.gserviceaccount.com",
-                                "client_id": "1", "token_uri": token_uri}))
+    path.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": "herald-local",
+                "private_key_id": "k1",
+                "private_key": pem.decode(),
+                "client_email": "sender@herald-local.iam.gserviceaccount.com",
+                "client_id": "1",
+                "token_uri": token_uri,
+            }
+        )
+    )
     return str(path)
 
 
@@ -66,7 +77,9 @@ def test_an_endpoint_that_accepts_but_never_answers_is_a_timeout_result(tmp_path
     silent = socket.create_server(("127.0.0.1", 0))  # the kernel completes the handshake; nobody reads
     try:
         client = FcmClient(FcmSettings(fcm_endpoint=f"http://127.0.0.1:{silent.getsockname()[1]}", fcm_timeout_s=0.3))
-        request = PushRequest(push_request("a").notification_id, "a", "o", "LAB_RESULT_RECEIVED", Priority.HIGH, NOW, NOW)
+        request = PushRequest(
+            push_request("a").notification_id, "a", "o", "LAB_RESULT_RECEIVED", Priority.HIGH, NOW, NOW
+        )
         started = time.monotonic()
         try:
             (result,) = client.send([to_message(payload_for(request, now=NOW, ttl_s=60), device("a"))])

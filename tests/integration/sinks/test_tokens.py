@@ -1,15 +1,20 @@
 """Device-token lifecycle in Postgres: register, refresh, move, unbind, staleness, retirement, pruning."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import text
 
 from sinks.postgres.tokens import (
-    active_tokens, count_failures, prune_tokens, register_token, retire_tokens, unbind_token,
+    active_tokens,
+    count_failures,
+    prune_tokens,
+    register_token,
+    retire_tokens,
+    unbind_token,
 )
 
 pytestmark = pytest.mark.integration
@@ -55,7 +60,9 @@ def test_reregistering_refreshes_revives_and_moves_a_token(db, u):
     register_token(db, token="tk-phone", user_id=u("u1"), platform="android", now=NOW)  # the app registered again
     assert tokens_of(db, u("u1")) == ["tk-phone"]
     register_token(db, token="tk-phone", user_id=u("u2"), platform="ios", now=NOW)  # the phone changed hands
-    row = db.execute(text("SELECT user_id, platform, failure_count, retired_at FROM device_tokens WHERE token = 'tk-phone'")).one()
+    row = db.execute(
+        text("SELECT user_id, platform, failure_count, retired_at FROM device_tokens WHERE token = 'tk-phone'")
+    ).one()
 
     assert (row.user_id, row.platform, row.failure_count, row.retired_at) == (u("u2"), "ios", 0, None)
     assert tokens_of(db, u("u1")) == [] and tokens_of(db, u("u2")) == ["tk-phone"]

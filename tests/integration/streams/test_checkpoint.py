@@ -3,6 +3,7 @@ transaction, batches without in a plain offset commit; mixed in one group, the g
 is always the last batch's (the coordinator does not apply a transaction's offsets over a later plain
 commit), and the outputs are visible to read-committed readers. Held plain commits
 (HERALD_COMMIT_INTERVAL_MS) reach the broker only when committed, and never behind a transaction's."""
+
 from __future__ import annotations
 
 import uuid
@@ -24,7 +25,9 @@ def broker_checkpoint(services, name: str, **checkpoint_options):
     """A one-partition source and push topic, a consumer assigned to the source and a transactional
     checkpoint on them; yields (checkpoint, the group's committed offset, source topic, output topic, settings)."""
     prefix = f"t{uuid.uuid4().hex[:10]}"
-    settings = KafkaSettings(kafka_bootstrap=services.kafka_bootstrap, topic_prefix=f"{prefix}.", group_prefix=f"{prefix}-")
+    settings = KafkaSettings(
+        kafka_bootstrap=services.kafka_bootstrap, topic_prefix=f"{prefix}.", group_prefix=f"{prefix}-"
+    )
     admin, specs = build_admin(settings), topic_specs(partitions=1)
     create_topics(admin, settings, specs)
     source, out = settings.topic(ACTIVITY), settings.topic(PUSH)
@@ -32,8 +35,14 @@ def broker_checkpoint(services, name: str, **checkpoint_options):
     producer = build_producer(settings, transactional_id=f"{prefix}-{name}-0")
     try:
         consumer.assign([TopicPartition(source, 0, 0)])
-        checkpoint = Checkpoint(consumer=consumer, producer=producer, sink=None, dlq_topic_of=lambda t: t,
-                                transactional=True, **checkpoint_options)
+        checkpoint = Checkpoint(
+            consumer=consumer,
+            producer=producer,
+            sink=None,
+            dlq_topic_of=lambda t: t,
+            transactional=True,
+            **checkpoint_options,
+        )
         committed = lambda: consumer.committed([TopicPartition(source, 0)], timeout=10)[0].offset  # noqa: E731
         yield checkpoint, committed, source, out, settings
     finally:
@@ -54,7 +63,9 @@ def test_given_batches_with_and_without_outputs_then_each_commits_its_offsets_an
         wait_until(lambda: _read_committed(settings, out) == 2, 30, interval=0.2, what="both outputs")
 
 
-def test_given_held_plain_commits_then_the_broker_sees_them_only_when_committed_and_never_behind_a_transaction(services):
+def test_given_held_plain_commits_then_the_broker_sees_them_only_when_committed_and_never_behind_a_transaction(
+    services,
+):
     with broker_checkpoint(services, "held", commit_interval_s=3600.0) as (checkpoint, committed, source, out, _):
         checkpoint.commit(Outcome(), [TopicPartition(source, 0, 1)])
         checkpoint.commit(Outcome(), [TopicPartition(source, 0, 2)])

@@ -1,6 +1,7 @@
 """A consumer the broker fences (another member joined with its ``group.instance.id``) stops its process
 with ``EXIT_FATAL`` and one log line, on the real broker: librdkafka hands that error to the consumer's
 poll as a generic ``_FATAL`` error, not flagged ``fatal()``, and logs it."""
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,11 @@ def test_given_a_second_member_with_the_same_instance_id_then_the_fenced_one_exi
     wait_until(lambda: first.poll() is not None, 60, what="the fenced member to exit")
 
     assert first.returncode == EXIT_FATAL
-    lines = [json.loads(line) for line in (tmp_path / "first" / "processors.directory.log").read_text().splitlines()
-             if line.startswith("{")]
+    lines = [
+        json.loads(line)
+        for line in (tmp_path / "first" / "processors.directory.log").read_text().splitlines()
+        if line.startswith("{")
+    ]
     critical = [line["msg"] for line in lines if line.get("level") == "CRITICAL"]
     assert len(critical) == 1, critical
     assert "Kafka consumer failed fatally" in critical[0] and "fenced" in critical[0]

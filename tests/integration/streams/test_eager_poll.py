@@ -2,6 +2,7 @@
 when the batch timeout is up, and takes the records that came with it. The consumer is built as the push
 sender's (``build_runtime`` with ``PushSenderSettings``: eager, fetch answered at the first byte) and its
 input is written in Kafka transactions, as the fan-out writes it."""
+
 from __future__ import annotations
 
 import threading
@@ -33,13 +34,25 @@ class Timed:
 
 def test_given_an_idle_eager_loop_then_a_committed_transaction_is_handled_at_once_in_one_batch(services):
     prefix = f"t{uuid.uuid4().hex[:10]}"
-    settings = PushSenderSettings(kafka_bootstrap=services.kafka_bootstrap, topic_prefix=f"{prefix}.",
-                                  group_prefix=f"{prefix}-", batch_timeout_s=TIMEOUT_S, gc_tuning=False)
+    settings = PushSenderSettings(
+        kafka_bootstrap=services.kafka_bootstrap,
+        topic_prefix=f"{prefix}.",
+        group_prefix=f"{prefix}-",
+        batch_timeout_s=TIMEOUT_S,
+        gc_tuning=False,
+    )
     admin, specs = build_admin(settings), topic_specs(partitions=1)
     create_topics(admin, settings, specs)
     processor = Timed()
-    runtime = build_runtime(settings, processor=processor, group="eager", topics=[PUSH], dead_letters={PUSH: PUSH_DLQ},
-                            decode=lambda m: Record(m.value(), m), sink=None)
+    runtime = build_runtime(
+        settings,
+        processor=processor,
+        group="eager",
+        topics=[PUSH],
+        dead_letters={PUSH: PUSH_DLQ},
+        decode=lambda m: Record(m.value(), m),
+        sink=None,
+    )
     producer = build_producer(settings, transactional_id=f"{prefix}-writer-0")
     loop = threading.Thread(target=runtime.run, daemon=True)
     loop.start()
@@ -52,8 +65,12 @@ def test_given_an_idle_eager_loop_then_a_committed_transaction_is_handled_at_onc
                 producer.produce(settings.topic(PUSH), f"{round_}-{i}".encode(), b"u")
             producer.commit_transaction()
             committed = time.monotonic()
-            wait_until(lambda: len(processor.batches) == round_ + 1, 2 * TIMEOUT_S, interval=0.01,
-                       what=f"round {round_} handled")
+            wait_until(
+                lambda round_=round_: len(processor.batches) == round_ + 1,
+                2 * TIMEOUT_S,
+                interval=0.01,
+                what=f"round {round_} handled",
+            )
             handled, size = processor.batches[-1]
             delays.append(handled - committed)
             assert size == PER_ROUND  # the first record and everything that came with it

@@ -3,6 +3,7 @@
 the process when committed offsets were read through ``AdminClient.list_consumer_group_offsets``
 (SIGSEGV in confluent-kafka 2.11-2.16). Run in a child process, so a crash fails the test instead of
 ending pytest."""
+
 from __future__ import annotations
 
 import subprocess
@@ -39,8 +40,9 @@ def test_given_a_fresh_broker_when_group_lag_is_read_at_once_then_it_answers_and
     kafka.format()
     kafka.start()
     try:
-        child = subprocess.run([sys.executable, "-c", CHILD, kafka.bootstrap], capture_output=True, text=True,
-                               timeout=120)
+        child = subprocess.run(
+            [sys.executable, "-c", CHILD, kafka.bootstrap], capture_output=True, text=True, timeout=120
+        )
     finally:
         kafka.stop()
     assert child.returncode == 0, f"exit {child.returncode}: {child.stderr[-2000:]}"

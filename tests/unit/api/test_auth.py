@@ -1,4 +1,5 @@
 """Token verification and the start-up refusal of unsafe key settings."""
+
 from __future__ import annotations
 
 import json
@@ -38,20 +39,23 @@ def test_roles_may_be_absent():
     assert hs_verifier().verify(token).roles == frozenset()
 
 
-@pytest.mark.parametrize("token, reason", [
-    (jwt.encode(claims(exp=int(time.time()) - 120), SECRET), "expired"),
-    (jwt.encode(claims(), "another-secret-" + "y" * 40), "InvalidSignatureError"),
-    (jwt.encode(claims(), SECRET, algorithm="HS384"), "InvalidAlgorithmError"),
-    (jwt.encode(claims(), None, algorithm="none"), "invalid token"),
-    (jwt.encode({k: v for k, v in claims().items() if k != "exp"}, SECRET), "MissingRequiredClaimError"),
-    (jwt.encode({k: v for k, v in claims().items() if k != "sub"}, SECRET), "MissingRequiredClaimError"),
-    (jwt.encode({k: v for k, v in claims().items() if k != "org"}, SECRET), "'org'"),
-    (jwt.encode(claims(org=""), SECRET), "'org'"),
-    (jwt.encode(claims(org="o" * 65), SECRET), "'org'"),
-    (jwt.encode(claims(roles="nurse"), SECRET), "'roles'"),
-    (jwt.encode(claims(roles=["nurse", 7]), SECRET), "'roles'"),
-    ("not-a-token", "DecodeError"),
-])
+@pytest.mark.parametrize(
+    "token, reason",
+    [
+        (jwt.encode(claims(exp=int(time.time()) - 120), SECRET), "expired"),
+        (jwt.encode(claims(), "another-secret-" + "y" * 40), "InvalidSignatureError"),
+        (jwt.encode(claims(), SECRET, algorithm="HS384"), "InvalidAlgorithmError"),
+        (jwt.encode(claims(), None, algorithm="none"), "invalid token"),
+        (jwt.encode({k: v for k, v in claims().items() if k != "exp"}, SECRET), "MissingRequiredClaimError"),
+        (jwt.encode({k: v for k, v in claims().items() if k != "sub"}, SECRET), "MissingRequiredClaimError"),
+        (jwt.encode({k: v for k, v in claims().items() if k != "org"}, SECRET), "'org'"),
+        (jwt.encode(claims(org=""), SECRET), "'org'"),
+        (jwt.encode(claims(org="o" * 65), SECRET), "'org'"),
+        (jwt.encode(claims(roles="nurse"), SECRET), "'roles'"),
+        (jwt.encode(claims(roles=["nurse", 7]), SECRET), "'roles'"),
+        ("not-a-token", "DecodeError"),
+    ],
+)
 def test_a_bad_token_is_refused_with_a_reason(token, reason):
     with pytest.raises(AuthError, match=reason):
         hs_verifier().verify(token)
@@ -96,8 +100,11 @@ def test_audience_and_issuer_are_checked_when_configured():
     verifier = hs_verifier(audience="herald-api", issuer="https://idp.example")
     good = jwt.encode(claims(aud="herald-api", iss="https://idp.example"), SECRET)
     assert verifier.verify(good).user_id == "u-1"
-    for bad in (claims(aud="other", iss="https://idp.example"), claims(iss="https://idp.example"),
-                claims(aud="herald-api", iss="https://evil.example")):
+    for bad in (
+        claims(aud="other", iss="https://idp.example"),
+        claims(iss="https://idp.example"),
+        claims(aud="herald-api", iss="https://evil.example"),
+    ):
         with pytest.raises(AuthError):
             verifier.verify(jwt.encode(bad, SECRET))
 
@@ -108,8 +115,11 @@ def rsa_key():
 
 
 def _pem(key) -> str:
-    return key.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 def test_rs256_with_a_public_key_file(tmp_path, rsa_key):
@@ -124,11 +134,16 @@ def test_rs256_with_a_public_key_file(tmp_path, rsa_key):
 
 def test_rs256_with_a_jwks_file_picks_the_key_by_kid(tmp_path, rsa_key):
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    jwks = {"keys": [json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(k.public_key())) | {"kid": kid, "use": "sig"}
-                     for kid, k in (("old", other), ("current", rsa_key))]}
+    jwks = {
+        "keys": [
+            json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(k.public_key())) | {"kid": kid, "use": "sig"}
+            for kid, k in (("old", other), ("current", rsa_key))
+        ]
+    }
     (tmp_path / "jwks.json").write_text(json.dumps(jwks))
-    verifier = TokenVerifier.from_settings(ApiSettings(env="prod", api_jwt_algorithm="RS256",
-                                                       api_jwt_jwks_file=tmp_path / "jwks.json"))
+    verifier = TokenVerifier.from_settings(
+        ApiSettings(env="prod", api_jwt_algorithm="RS256", api_jwt_jwks_file=tmp_path / "jwks.json")
+    )
     token = jwt.encode(claims(), rsa_key, algorithm="RS256", headers={"kid": "current"})
     assert verifier.verify(token).user_id == "u-1"
     for headers in ({"kid": "old"}, {"kid": "unknown"}, {}):
@@ -136,13 +151,16 @@ def test_rs256_with_a_jwks_file_picks_the_key_by_kid(tmp_path, rsa_key):
             verifier.verify(jwt.encode(claims(), rsa_key, algorithm="RS256", headers=headers))
 
 
-@pytest.mark.parametrize("settings, message", [
-    (dict(env="prod"), "HERALD_API_JWT_SECRET"),
-    (dict(env="prod", api_jwt_secret=SecretStr(DEV_JWT_SECRET)), "HERALD_API_JWT_SECRET"),
-    (dict(env="prod", api_jwt_secret=SecretStr("short")), "32 characters"),
-    (dict(env="prod", api_jwt_algorithm="RS256"), "PUBLIC_KEY_FILE"),
-    (dict(env="dev", api_jwt_algorithm="none"), "not supported"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (dict(env="prod"), "HERALD_API_JWT_SECRET"),
+        (dict(env="prod", api_jwt_secret=SecretStr(DEV_JWT_SECRET)), "HERALD_API_JWT_SECRET"),
+        (dict(env="prod", api_jwt_secret=SecretStr("short")), "32 characters"),
+        (dict(env="prod", api_jwt_algorithm="RS256"), "PUBLIC_KEY_FILE"),
+        (dict(env="dev", api_jwt_algorithm="none"), "not supported"),
+    ],
+)
 def test_unsafe_settings_are_refused_at_start_up(settings, message):
     with pytest.raises(InsecureSettings, match=message):
         ApiSettings(**settings).check_secure()

@@ -1,5 +1,6 @@
 """``api.database.Database``: permits bound the units in flight; a queue that is full, or a wait that
 would be too long, is refused at once with Saturated (a 503), without running the work."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """Validation of request bodies, the unread cap, and the error shape."""
+
 from __future__ import annotations
 
 import typing
@@ -11,8 +12,7 @@ from api.queries import UNREAD_CAP
 from api.schemas import DeviceRegistration, PreferencesBody, PriorityName, UnreadCount
 from streams.messages import Priority
 
-VALID = {"push_enabled": True, "email_enabled": False, "enabled_types": ["TASK_ASSIGNED"],
-         "min_push_priority": "HIGH"}
+VALID = {"push_enabled": True, "email_enabled": False, "enabled_types": ["TASK_ASSIGNED"], "min_push_priority": "HIGH"}
 
 
 def _errors(body: dict) -> list[tuple[str, str]]:
@@ -36,8 +36,18 @@ def test_quiet_hours_are_hh_mm(value):
     assert _errors(VALID | {"quiet_hours_start": value, "quiet_hours_end": "08:00"})[0][0] == "quiet_hours_start"
 
 
-@pytest.mark.parametrize("zone, ok", [("UTC", True), ("America/Argentina/Buenos_Aires", True), ("Europe/Berlin", True),
-                                      ("europe/berlin", False), ("GMT+5", False), ("Mars/Base", False), ("", False)])
+@pytest.mark.parametrize(
+    "zone, ok",
+    [
+        ("UTC", True),
+        ("America/Argentina/Buenos_Aires", True),
+        ("Europe/Berlin", True),
+        ("europe/berlin", False),
+        ("GMT+5", False),
+        ("Mars/Base", False),
+        ("", False),
+    ],
+)
 def test_time_zones_are_iana_names(zone, ok):
     if ok:
         assert PreferencesBody.model_validate(VALID | {"timezone": zone}).timezone == zone
@@ -48,8 +58,9 @@ def test_time_zones_are_iana_names(zone, ok):
 def test_event_types_must_be_known_and_are_deduplicated():
     body = PreferencesBody.model_validate(VALID | {"enabled_types": ["TASK_ASSIGNED", "ANNOUNCEMENT", "TASK_ASSIGNED"]})
     assert body.enabled_types == ["ANNOUNCEMENT", "TASK_ASSIGNED"]
-    assert _errors(VALID | {"enabled_types": ["VACCINE_ADMINISTERED"]}) == \
-        [("enabled_types", "Value error, unknown event types: VACCINE_ADMINISTERED")]
+    assert _errors(VALID | {"enabled_types": ["VACCINE_ADMINISTERED"]}) == [
+        ("enabled_types", "Value error, unknown event types: VACCINE_ADMINISTERED")
+    ]
 
 
 def test_unread_count_caps():
@@ -64,7 +75,14 @@ def test_device_tokens_are_plain_fcm_characters():
         DeviceRegistration(token="abc/def", platform="web")
 
 
-@pytest.mark.parametrize("loc, field", [(("body", "quiet_hours_start"), "quiet_hours_start"), (("query", "limit"), "limit"),
-                                        (("body",), "body"), (("body", "enabled_types", 2), "enabled_types.2")])
+@pytest.mark.parametrize(
+    "loc, field",
+    [
+        (("body", "quiet_hours_start"), "quiet_hours_start"),
+        (("query", "limit"), "limit"),
+        (("body",), "body"),
+        (("body", "enabled_types", 2), "enabled_types.2"),
+    ],
+)
 def test_error_fields_drop_the_location_prefix(loc, field):
     assert _field(loc) == field

@@ -1,11 +1,13 @@
 """The latency benchmark's load generator: events encoded ahead, published no earlier than their
 scheduled time, and stamped (occurred_at, and the time latencies count from) with that time."""
+
 from __future__ import annotations
 
 import random
 import time
 import uuid
 from datetime import datetime, timezone
+from itertools import pairwise
 
 from bench.pipeline import Load
 from cli.processes import wait_until
@@ -52,9 +54,9 @@ def test_paced_events_are_stamped_with_their_schedule_and_never_published_before
     load, produced, decoded = run_load(rate=500, count=60)
     assert len(produced) == len(load.published) == 60
     stamps = [load.published[uuid.UUID(d["event_id"])] for d in decoded]
-    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    gaps = [b - a for a, b in pairwise(stamps)]
     assert all(abs(g - 1 / 500) < 1e-6 for g in gaps)  # one event every 2 ms, as scheduled
-    for (at, _, _), stamp, d in zip(produced, stamps, decoded):
+    for (at, _, _), stamp, d in zip(produced, stamps, decoded, strict=True):
         assert at >= stamp  # a publish never precedes the time its latency counts from
         assert abs(d["occurred_at"].timestamp() - stamp) <= 1e-6  # the event says the same (µs precision)
     assert load.started == stamps[0]
@@ -65,7 +67,7 @@ def test_a_burst_counts_from_before_its_first_event_is_built_and_stamps_none_aft
     load, produced, decoded = run_load(rate=0, count=250)
     assert len(produced) == len(load.published) == 250
     assert load.started <= produced[0][0] and load.finished >= produced[-1][0]
-    for (at, _, _), d in zip(produced, decoded):
+    for (at, _, _), d in zip(produced, decoded, strict=True):
         assert load.published[uuid.UUID(d["event_id"])] <= at
 
 
@@ -78,5 +80,5 @@ def test_started_in_a_thread_it_publishes_second_after_second_on_schedule_until_
     assert load.stop() == 0
     stamps = sorted(load.published.values())
     assert len(stamps) == len(sink.produced) > 500  # past the first 400-event chunk, nothing published twice
-    assert all(abs((b - a) - 1 / 400) < 1e-6 for a, b in zip(stamps, stamps[1:]))  # one schedule across chunks
+    assert all(abs((b - a) - 1 / 400) < 1e-6 for a, b in pairwise(stamps))  # one schedule across chunks
     assert all(at >= load.published[uuid.UUID(serde.decode(value)["event_id"])] for at, _, value in sink.produced)

@@ -1,4 +1,5 @@
 """The report helpers of `make bench`: percentiles and median (min–max) cells."""
+
 import math
 
 import pytest
@@ -6,14 +7,17 @@ import pytest
 from bench.stats import cell, offered_load, percentile, ratio, spread
 
 
-@pytest.mark.parametrize(("values", "q", "expected"), [
-    ([5.0], 99, 5.0),
-    ([1, 2, 3, 4], 50, 2.5),
-    ([1, 2, 3, 4, 5], 0, 1),
-    ([1, 2, 3, 4, 5], 100, 5),
-    (list(range(1, 101)), 99, 99.01),  # numpy.percentile(range(1, 101), 99)
-    ([3, 1, 2], 50, 2),  # order of the input does not matter
-])
+@pytest.mark.parametrize(
+    ("values", "q", "expected"),
+    [
+        ([5.0], 99, 5.0),
+        ([1, 2, 3, 4], 50, 2.5),
+        ([1, 2, 3, 4, 5], 0, 1),
+        ([1, 2, 3, 4, 5], 100, 5),
+        (list(range(1, 101)), 99, 99.01),  # numpy.percentile(range(1, 101), 99)
+        ([3, 1, 2], 50, 2),  # order of the input does not matter
+    ],
+)
 def test_percentile_interpolates_between_closest_ranks(values, q, expected):
     assert percentile(values, q) == pytest.approx(expected)
 
@@ -26,12 +30,15 @@ def test_spread_skips_missing_runs():
     assert spread([3.0, None, 1.0, float("nan"), 2.0]) == {"median": 2.0, "min": 1.0, "max": 3.0, "n": 3}
 
 
-@pytest.mark.parametrize(("values", "fmt", "unit", "expected"), [
-    ([1200.4, 1000.0, 1300.0], ",.0f", "", "1,200 (1,000–1,300)"),
-    ([0.5], ".2f", "", "0.50"),
-    ([10, 20], ".0f", " %", "15 % (10–20)"),
-    ([None], ",.0f", "", "n/a"),
-])
+@pytest.mark.parametrize(
+    ("values", "fmt", "unit", "expected"),
+    [
+        ([1200.4, 1000.0, 1300.0], ",.0f", "", "1,200 (1,000–1,300)"),
+        ([0.5], ".2f", "", "0.50"),
+        ([10, 20], ".0f", " %", "15 % (10–20)"),
+        ([None], ",.0f", "", "n/a"),
+    ],
+)
 def test_cell_shows_the_median_and_the_range(values, fmt, unit, expected):
     assert cell(values, fmt, unit) == expected
 

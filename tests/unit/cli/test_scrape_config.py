@@ -1,4 +1,5 @@
 """deploy/prometheus/prometheus.yml is generated from the process registry and must stay in step."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,6 +27,9 @@ def test_a_process_added_to_the_registry_gets_a_job_on_its_port(monkeypatch):
     extra = dataclasses.replace(registry.PROCESSES["persister"], name="archiver", port=9399)
     monkeypatch.setitem(registry.PROCESSES, "archiver", extra)
 
-    jobs = {j["job_name"]: j["static_configs"][0]["targets"] for j in yaml.safe_load(scrape_config.render())["scrape_configs"]}
+    jobs = {
+        j["job_name"]: j["static_configs"][0]["targets"]
+        for j in yaml.safe_load(scrape_config.render())["scrape_configs"]
+    }
     assert jobs["herald-archiver"] == ["127.0.0.1:9399"]
     assert len(jobs) == len(registry.PROCESSES)

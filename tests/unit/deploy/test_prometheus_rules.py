@@ -1,5 +1,6 @@
 """deploy/prometheus and deploy/grafana: rules that promtool accepts and whose unit tests pass, a
 scrape config for every process, and a dashboard and rules built on exactly the exported names."""
+
 from __future__ import annotations
 
 import importlib
@@ -13,8 +14,16 @@ from processors.lag_exporter.app import LagExporter, LagLimits
 from processors.lag_exporter.exposition import LagMetrics
 from processors.lag_exporter.settings import LagExporterSettings
 from processors.registry import PROCESSES
-from tests.observability import (DASHBOARD, RULE_TESTS, RULES, SCRAPE_CONFIG, alert_rules, binary,
-                                 dashboard_expressions, metric_names)
+from tests.observability import (
+    DASHBOARD,
+    RULE_TESTS,
+    RULES,
+    SCRAPE_CONFIG,
+    alert_rules,
+    binary,
+    dashboard_expressions,
+    metric_names,
+)
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess:
@@ -45,7 +54,10 @@ def test_rule_unit_tests_pass():
 
 
 def test_scrape_config_has_one_job_per_process_on_its_default_port():
-    jobs = {j["job_name"]: j["static_configs"][0]["targets"] for j in yaml.safe_load(SCRAPE_CONFIG.read_text())["scrape_configs"]}
+    jobs = {
+        j["job_name"]: j["static_configs"][0]["targets"]
+        for j in yaml.safe_load(SCRAPE_CONFIG.read_text())["scrape_configs"]
+    }
     assert jobs == {f"herald-{p.name}": [f"127.0.0.1:{p.port}"] for p in PROCESSES.values()}
 
 
@@ -55,7 +67,9 @@ def exported_names() -> set[str]:
     for process in PROCESSES.values():
         importlib.import_module(f"{process.module}.__main__")
     registry = CollectorRegistry()
-    idle = LagExporter(lambda: None, group_prefix="herald-", limits=LagLimits.of(LagExporterSettings()))  # never collects
+    idle = LagExporter(
+        lambda: None, group_prefix="herald-", limits=LagLimits.of(LagExporterSettings())
+    )  # never collects
     registry.register(LagMetrics(idle))
     families = list(REGISTRY.collect()) + list(registry.collect())
     suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"], "gauge": [""]}
@@ -70,9 +84,16 @@ def test_dashboard_and_rules_use_only_exported_metric_names():
 
 def test_dashboard_covers_lag_throughput_latency_dlq_push_and_held():
     used = {n for e in dashboard_expressions() for n in metric_names(e)}
-    for name in ("herald_group_lag_messages", "herald_group_lag_seconds", "herald_records_in_total",
-                 "herald_end_to_end_latency_seconds_bucket", "herald_records_dead_lettered_total",
-                 "herald_push_results_total", "herald_held_notifications", "herald_held_overdue_notifications"):
+    for name in (
+        "herald_group_lag_messages",
+        "herald_group_lag_seconds",
+        "herald_records_in_total",
+        "herald_end_to_end_latency_seconds_bucket",
+        "herald_records_dead_lettered_total",
+        "herald_push_results_total",
+        "herald_held_notifications",
+        "herald_held_overdue_notifications",
+    ):
         assert name in used, name
     panel_ids = [p["id"] for p in json.loads(DASHBOARD.read_text())["panels"]]
     assert len(panel_ids) == len(set(panel_ids))

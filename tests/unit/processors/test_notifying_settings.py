@@ -1,4 +1,5 @@
 """Each notifying process reads its own settings class, from the same HERALD_* variables as before."""
+
 from __future__ import annotations
 
 from processors.fanout.settings import FanoutSettings

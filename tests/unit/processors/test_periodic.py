@@ -1,4 +1,5 @@
 """A periodic job's readiness follows its ticks: failing ticks in a row make it not ready."""
+
 from __future__ import annotations
 
 import threading

@@ -1,5 +1,6 @@
 """Reading a group's committed offsets with a consumer of the group (streams/admin.py): a coordinator
 that is loading or moving is asked again until the deadline; any other error is raised at once."""
+
 from __future__ import annotations
 
 import time

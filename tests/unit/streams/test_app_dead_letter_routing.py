@@ -1,5 +1,6 @@
 """The runtime's dead-letter routing is what its caller passes (streams.app.dlq_router): each input
 topic to its own dead-letter topic, and an input without one refused at start-up."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,9 +21,15 @@ def test_given_an_input_without_a_dead_letter_topic_then_wiring_fails_naming_it(
 
 def test_given_an_input_without_a_dead_letter_topic_then_no_runtime_is_built():
     with pytest.raises(MissingDeadLetterTopic):
-        build_runtime(ProcessorSettings(kafka_bootstrap="127.0.0.1:1"), processor=object(), group="g",
-                      topics=["directory.v1"], dead_letters={"activity-events.v1": "activity-events.dlq.v1"},
-                      decode=lambda m: m, sink=None)
+        build_runtime(
+            ProcessorSettings(kafka_bootstrap="127.0.0.1:1"),
+            processor=object(),
+            group="g",
+            topics=["directory.v1"],
+            dead_letters={"activity-events.v1": "activity-events.dlq.v1"},
+            decode=lambda m: m,
+            sink=None,
+        )
 
 
 def test_a_topic_the_consumer_never_subscribed_has_no_route():

@@ -1,5 +1,6 @@
 """The collector is tuned once a processor is built (streams.app.tune_gc): a consumer-group runtime or a
 periodic processor, unless settings turn it off."""
+
 from __future__ import annotations
 
 import gc
@@ -32,9 +33,15 @@ class Idle:
 
 
 def built(**settings) -> None:
-    runtime = build_runtime(PersisterSettings(kafka_bootstrap="127.0.0.1:1", **settings), processor=Idle(),
-                            group="gc-test", topics=["activity-events.v1"],
-                            dead_letters={"activity-events.v1": "activity-events.dlq.v1"}, decode=lambda m: m, sink=None)
+    runtime = build_runtime(
+        PersisterSettings(kafka_bootstrap="127.0.0.1:1", **settings),
+        processor=Idle(),
+        group="gc-test",
+        topics=["activity-events.v1"],
+        dead_letters={"activity-events.v1": "activity-events.dlq.v1"},
+        decode=lambda m: m,
+        sink=None,
+    )
     runtime._consumer.close()  # noqa: SLF001 (never subscribed; only its threads to stop)
 
 

@@ -1,4 +1,5 @@
 """The loop's batching from settings (streams.app.loop_config)."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,8 +10,9 @@ from processors.push.settings import PushSenderSettings
 from streams.app import commit_interval_s, loop_config
 
 
-@pytest.mark.parametrize("settings, eager", [(PushSenderSettings(), True), (FanoutSettings(), False),
-                                             (PersisterSettings(), False)])
+@pytest.mark.parametrize(
+    "settings, eager", [(PushSenderSettings(), True), (FanoutSettings(), False), (PersisterSettings(), False)]
+)
 def test_only_the_push_sender_takes_queued_records_without_waiting_by_default(settings, eager):
     assert loop_config(settings, pipelined=True).eager is eager
 

@@ -1,5 +1,6 @@
 """Consumer settings from processor settings: group membership (streams.app.membership; static only
 with an instance id) and fetching (streams.app.fetching)."""
+
 from __future__ import annotations
 
 from processors.directory.settings import DirectorySettings

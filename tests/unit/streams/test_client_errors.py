@@ -1,4 +1,5 @@
 """A Kafka client's outage: one line when it starts, one when a broker is up again, every error counted."""
+
 from __future__ import annotations
 
 import json
@@ -74,9 +75,14 @@ def test_given_a_second_outage_then_it_is_reported_again(caplog):
 
 def test_given_a_fatal_error_then_it_is_always_logged_once(caplog):
     class Fatal:
-        def name(self): return "_FENCED"
-        def str(self): return "producer fenced"
-        def fatal(self): return True
+        def name(self):
+            return "_FENCED"
+
+        def str(self):
+            return "producer fenced"
+
+        def fatal(self):
+            return True
 
     errors = ClientErrors("t-fatal")
     errors.error("_TRANSPORT", "down")
@@ -94,8 +100,10 @@ def test_given_librdkafka_lines_not_about_brokers_then_they_pass_through(caplog)
     errors.log(logging.WARNING, "%s [%s] %s", "CONFWARN", "rdkafka#producer-1", "property x is ignored")
     errors.log(logging.INFO, "%s [%s] %s", "FAIL", "rdkafka#producer-1", "an informational FAIL")
 
-    assert [m for _, m in lines(caplog)] == ["CONFWARN [rdkafka#producer-1] property x is ignored",
-                                            "FAIL [rdkafka#producer-1] an informational FAIL"]
+    assert [m for _, m in lines(caplog)] == [
+        "CONFWARN [rdkafka#producer-1] property x is ignored",
+        "FAIL [rdkafka#producer-1] an informational FAIL",
+    ]
     assert not errors.unreachable
 
 

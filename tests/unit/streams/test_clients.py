@@ -1,4 +1,5 @@
 """Client configs from settings (streams.clients): what reaches librdkafka."""
+
 from __future__ import annotations
 
 import pytest

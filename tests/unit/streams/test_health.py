@@ -1,4 +1,5 @@
 """/metrics, /healthz and /readyz of every process, and the runtime heartbeat behind them (no services)."""
+
 from __future__ import annotations
 
 import httpx
@@ -20,6 +21,7 @@ def server():
     def start(live=None, ready=None):
         started.append(HealthServer(0, live=live or {}, ready=ready or {}, host="127.0.0.1").start())
         return f"http://127.0.0.1:{started[-1].port}"
+
     yield start
     for s in started:
         s.stop()
@@ -41,8 +43,10 @@ def test_given_passing_probes_then_200_with_each_detail(server):
 def test_given_one_failing_or_raising_probe_then_503_naming_it(server):
     def broken():
         raise ConnectionRefusedError("db down")
-    url = server(ready={"consumer": lambda: Check(True), "database": broken},
-                 live={"loop": lambda: Check(False, "silent")})
+
+    url = server(
+        ready={"consumer": lambda: Check(True), "database": broken}, live={"loop": lambda: Check(False, "silent")}
+    )
     ready = httpx.get(f"{url}/readyz")
     assert ready.status_code == 503
     assert ready.json()["checks"] == {"consumer": "ok", "database": "ConnectionRefusedError: db down"}
@@ -85,16 +89,26 @@ def test_the_runtime_beats_every_iteration_and_reports_its_assignment():
     topic = "t.heartbeat.v1"
     consumer = FakeConsumer([[FakeMessage(topic, 0, 0, b"x")], [], []])
     hooks = RuntimeHooks("heartbeat-test", "g")
-    runtime = Runtime(consumer=consumer, topics=[topic], decode=_dead, processor=Nothing(),
-                      checkpoint=Checkpoint(consumer=consumer, producer=FakeProducer(), sink=ListSink(),
-                                            dlq_topic_of=lambda t: "dlq"),
-                      hooks=hooks, config=default_loop_config(), clock=FakeClock())
+    runtime = Runtime(
+        consumer=consumer,
+        topics=[topic],
+        decode=_dead,
+        processor=Nothing(),
+        checkpoint=Checkpoint(
+            consumer=consumer, producer=FakeProducer(), sink=ListSink(), dlq_topic_of=lambda t: "dlq"
+        ),
+        hooks=hooks,
+        config=default_loop_config(),
+        clock=FakeClock(),
+    )
     beats = []
     consumer.on_empty = lambda: (beats.append(hooks.last_loop_at), runtime.stop())
     runtime.run()
     assert beats and beats[0] is not None
     assert hooks.assigned == 1 and runtime.hooks is hooks
-    assert REGISTRY.get_sample_value("herald_records_failed_total", {"processor": "heartbeat-test", "topic": topic}) == 0.0
+    assert (
+        REGISTRY.get_sample_value("herald_records_failed_total", {"processor": "heartbeat-test", "topic": topic}) == 0.0
+    )
 
 
 def _dead(message) -> DeadLetter:

@@ -1,5 +1,6 @@
 """One definition of every field's limits: the SDK refuses what the database could not store, and the
 limits are the columns' widths."""
+
 from __future__ import annotations
 
 import uuid
@@ -10,12 +11,24 @@ from sqlalchemy import String
 
 from sinks.postgres.models import ActivityEventRow, CareTeamMemberRow, DirectoryUserRow
 from streams.errors import InvalidEvent
-from streams.limits import (ACTIVITY_TEXT_MAX, ATTRIBUTE_KEY_MAX, ATTRIBUTE_VALUE_MAX, ATTRIBUTES_MAX,
-                            DIRECTORY_TEXT_MAX, ROLE_MAX)
+from streams.limits import (
+    ACTIVITY_TEXT_MAX,
+    ATTRIBUTE_KEY_MAX,
+    ATTRIBUTE_VALUE_MAX,
+    ATTRIBUTES_MAX,
+    DIRECTORY_TEXT_MAX,
+    ROLE_MAX,
+)
 from streams.messages import ActivityEvent, DirectoryChange
 
-VALID = dict(event_id=uuid.UUID(int=1), event_type="LAB_RESULT_RECEIVED", organization_id="org-1", title="t",
-             occurred_at=datetime(2026, 1, 1, tzinfo=timezone.utc), visibility="all_members")
+VALID = dict(
+    event_id=uuid.UUID(int=1),
+    event_type="LAB_RESULT_RECEIVED",
+    organization_id="org-1",
+    title="t",
+    occurred_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    visibility="all_members",
+)
 
 
 def at(name: str, length: int) -> str:
@@ -33,20 +46,30 @@ def test_a_field_at_its_limit_is_accepted_and_one_character_over_is_refused_by_n
     assert name in str(refused.value)
 
 
-@pytest.mark.parametrize("change", [
-    {"title": "a\x00b"}, {"description": "\x00"}, {"patient_id": "p\x00"}, {"source": "\x00"},
-    {"attributes": {"k": "v\x00"}}, {"attributes": {"k\x00": "v"}},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"title": "a\x00b"},
+        {"description": "\x00"},
+        {"patient_id": "p\x00"},
+        {"source": "\x00"},
+        {"attributes": {"k": "v\x00"}},
+        {"attributes": {"k\x00": "v"}},
+    ],
+)
 def test_a_nul_character_anywhere_is_refused(change):
     with pytest.raises(InvalidEvent, match="NUL"):
         ActivityEvent(**{**VALID, **change}).validate()
 
 
-@pytest.mark.parametrize("attributes, fragment", [
-    ({f"k{i}": "v" for i in range(ATTRIBUTES_MAX + 1)}, "entries"),
-    ({"k" * (ATTRIBUTE_KEY_MAX + 1): "v"}, "attribute key"),
-    ({"k": "v" * (ATTRIBUTE_VALUE_MAX + 1)}, "attribute value"),
-])
+@pytest.mark.parametrize(
+    "attributes, fragment",
+    [
+        ({f"k{i}": "v" for i in range(ATTRIBUTES_MAX + 1)}, "entries"),
+        ({"k" * (ATTRIBUTE_KEY_MAX + 1): "v"}, "attribute key"),
+        ({"k": "v" * (ATTRIBUTE_VALUE_MAX + 1)}, "attribute value"),
+    ],
+)
 def test_the_attribute_map_is_bounded(attributes, fragment):
     with pytest.raises(InvalidEvent, match=fragment):
         ActivityEvent(**{**VALID, "attributes": attributes}).validate()
@@ -58,9 +81,9 @@ def test_an_event_type_with_a_trailing_newline_is_refused():
 
 
 def test_the_sdk_refuses_an_invalid_event_at_the_call():
+    from streams.messages import ACTIVITY_EVENT
     from streams.producer import ActivityPublisher
     from streams.serde import AvroSerde, SchemaStore
-    from streams.messages import ACTIVITY_EVENT
 
     class NeverCalled:
         def publish(self, *args):
@@ -92,7 +115,8 @@ def test_the_directory_limits_are_the_directory_columns_widths():
 
 
 def test_a_directory_change_over_a_limit_is_refused():
-    change = DirectoryChange(entity="user", organization_id="o", user_id="u" * 65,
-                             changed_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    change = DirectoryChange(
+        entity="user", organization_id="o", user_id="u" * 65, changed_at=datetime(2026, 1, 1, tzinfo=timezone.utc)
+    )
     with pytest.raises(InvalidEvent, match="user_id"):
         change.validate()

@@ -1,4 +1,5 @@
 """JSON log lines: one object per record, correlation ids passed through, PHI-named fields redacted."""
+
 from __future__ import annotations
 
 import io

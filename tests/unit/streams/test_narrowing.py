@@ -1,4 +1,5 @@
 """narrow(): the items a write refuses, found in halves of halves, the rest written in order."""
+
 from __future__ import annotations
 
 import pytest

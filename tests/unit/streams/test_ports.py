@@ -1,4 +1,5 @@
 """Who holds a port: a real listener in a child process is found by pid and named from its command line."""
+
 from __future__ import annotations
 
 import socket

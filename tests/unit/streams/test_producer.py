@@ -1,4 +1,5 @@
 """The producer SDK: invalid events raise at the call; a dead broker never raises into the request."""
+
 from __future__ import annotations
 
 import threading
@@ -12,8 +13,9 @@ from streams.producer import ActivityPublisher, Publisher
 from streams.serde import AvroSerde, SchemaStore
 from streams.settings import ProducerSettings
 
-NO_BROKER = ProducerSettings(kafka_bootstrap="127.0.0.1:1", producer_delivery_timeout_ms=1500,
-                             producer_buffer_max_messages=5)
+NO_BROKER = ProducerSettings(
+    kafka_bootstrap="127.0.0.1:1", producer_delivery_timeout_ms=1500, producer_buffer_max_messages=5
+)
 
 
 class RecordingPublisher:
@@ -29,24 +31,35 @@ def activity(publisher) -> ActivityPublisher:
     return ActivityPublisher(publisher, AvroSerde(ACTIVITY_EVENT, SchemaStore()), "t.activity-events.v1")
 
 
-EMR_CALL = dict(event_type="APPOINTMENT_SCHEDULED", priority="NORMAL", patient_id="p-1", organization_id="org-1",
-                actor_user_id="u-1", title="Appointment booked", description="Follow-up", resource_id="appt-9",
-                notify=True)
+EMR_CALL = dict(
+    event_type="APPOINTMENT_SCHEDULED",
+    priority="NORMAL",
+    patient_id="p-1",
+    organization_id="org-1",
+    actor_user_id="u-1",
+    title="Appointment booked",
+    description="Follow-up",
+    resource_id="appt-9",
+    notify=True,
+)
 
 
 def test_emit_activity_event_takes_the_emr_keyword_arguments_and_keys_by_patient():
     sink = RecordingPublisher()
     event_id = activity(sink).emit_activity_event(**EMR_CALL)
-    (topic, key, value), = sink.published
+    ((topic, key, value),) = sink.published
     assert (topic, key) == ("t.activity-events.v1", b"p-1")
     assert AvroSerde(ACTIVITY_EVENT, SchemaStore()).decode(value)["event_id"] == str(event_id)
 
 
-@pytest.mark.parametrize("change,message", [
-    ({"organization_id": ""}, "organization_id is required"),
-    ({"priority": "SOON"}, "unknown priority"),
-    ({"title": "x" * 500}, "title is 500 characters"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"organization_id": ""}, "organization_id is required"),
+        ({"priority": "SOON"}, "unknown priority"),
+        ({"title": "x" * 500}, "title is 500 characters"),
+    ],
+)
 def test_an_invalid_event_raises_at_the_call_and_never_reaches_kafka(change, message):
     sink = RecordingPublisher()
     with pytest.raises(InvalidEvent, match=message):

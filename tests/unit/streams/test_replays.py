@@ -1,5 +1,6 @@
 """Dead letters per stage, with fakes: each names its consumer group; a replay reaches only the group it is
 for; the records a sink refuses are dead-lettered with the batch (streams/replays.py, streams/checkpoint.py)."""
+
 from __future__ import annotations
 
 from streams.checkpoint import Checkpoint
@@ -21,9 +22,15 @@ def run(group: str, batch, sink=None):
     sink = sink or ListSink()
     sink.journal = journal
     checkpoint = Checkpoint(consumer=consumer, producer=producer, sink=sink, dlq_topic_of=lambda t: DLQ, group=group)
-    runtime = Runtime(consumer=consumer, topics=[TOPIC], decode=for_group(Decoder(SERDE, ActivityEvent.from_avro), group),
-                      processor=Collect(), checkpoint=checkpoint, hooks=RuntimeHooks("collect", group),
-                      config=default_loop_config())
+    runtime = Runtime(
+        consumer=consumer,
+        topics=[TOPIC],
+        decode=for_group(Decoder(SERDE, ActivityEvent.from_avro), group),
+        processor=Collect(),
+        checkpoint=checkpoint,
+        hooks=RuntimeHooks("collect", group),
+        config=default_loop_config(),
+    )
     consumer.on_empty = runtime.stop
     runtime.run()
     return sink, producer, journal
@@ -51,8 +58,12 @@ def test_a_bad_record_is_dead_lettered_with_the_group_of_the_stage_that_rejected
 
 def test_a_replay_for_another_group_is_skipped_committed_and_counted():
     before = skipped(FANOUT)
-    batch = [FakeMessage(TOPIC, 0, 0, event_bytes(0)), replay(1, event_bytes(1), PERSISTER),
-             replay(2, b"junk", PERSISTER), FakeMessage(TOPIC, 0, 3, event_bytes(3))]
+    batch = [
+        FakeMessage(TOPIC, 0, 0, event_bytes(0)),
+        replay(1, event_bytes(1), PERSISTER),
+        replay(2, b"junk", PERSISTER),
+        FakeMessage(TOPIC, 0, 3, event_bytes(3)),
+    ]
 
     sink, producer, journal = run(FANOUT, batch)
 
@@ -96,7 +107,9 @@ def test_records_a_sink_refuses_are_dead_lettered_before_the_offsets_commit():
 
 
 def test_checkpoint_without_a_sink_result_produces_only_the_processors_dead_letters():
-    checkpoint = Checkpoint(consumer=FakeConsumer([]), producer=FakeProducer(), sink=ListSink(), dlq_topic_of=lambda t: DLQ)
+    checkpoint = Checkpoint(
+        consumer=FakeConsumer([]), producer=FakeProducer(), sink=ListSink(), dlq_topic_of=lambda t: DLQ
+    )
     outcome = Outcome(writes=[1])
 
     checkpoint.prepare(outcome)

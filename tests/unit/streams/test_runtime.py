@@ -1,4 +1,5 @@
 """The runtime's commit order, rewind and dead letters, with fakes (no services)."""
+
 from __future__ import annotations
 
 import threading
@@ -24,8 +25,13 @@ SERDE = AvroSerde(ACTIVITY_EVENT, SchemaStore())
 
 
 def event_bytes(n: int) -> bytes:
-    event = ActivityEvent(event_id=uuid.UUID(int=n), event_type="LAB_RESULT_RECEIVED", title="t",
-                          occurred_at=datetime(2026, 1, 1, tzinfo=timezone.utc), organization_id="org-1")
+    event = ActivityEvent(
+        event_id=uuid.UUID(int=n),
+        event_type="LAB_RESULT_RECEIVED",
+        title="t",
+        occurred_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+        organization_id="org-1",
+    )
     return SERDE.encode(event.to_avro())
 
 
@@ -36,8 +42,17 @@ class Collect:
         return Outcome(writes=[r.value.event_id for r in batch])
 
 
-def make_runtime(batches, *, sink=None, producer=None, transactional=False, clock=None, pipelined=False,
-                 processor=None, commit_interval_s=0.0):
+def make_runtime(
+    batches,
+    *,
+    sink=None,
+    producer=None,
+    transactional=False,
+    clock=None,
+    pipelined=False,
+    processor=None,
+    commit_interval_s=0.0,
+):
     journal: list = []
     consumer = FakeConsumer(batches, journal=journal)
     producer = producer or FakeProducer(journal=journal)
@@ -45,11 +60,25 @@ def make_runtime(batches, *, sink=None, producer=None, transactional=False, cloc
     sink = sink or ListSink()
     sink.journal = journal
     clock = clock or FakeClock()
-    checkpoint = Checkpoint(consumer=consumer, producer=producer, sink=sink, dlq_topic_of=lambda t: DLQ,
-                            transactional=transactional, commit_interval_s=commit_interval_s, clock=clock)
-    runtime = Runtime(consumer=consumer, topics=[TOPIC], decode=Decoder(SERDE, ActivityEvent.from_avro),
-                      processor=processor or Collect(), checkpoint=checkpoint, hooks=RuntimeHooks("collect", "g"),
-                      config=default_loop_config(pipelined=pipelined), clock=clock)
+    checkpoint = Checkpoint(
+        consumer=consumer,
+        producer=producer,
+        sink=sink,
+        dlq_topic_of=lambda t: DLQ,
+        transactional=transactional,
+        commit_interval_s=commit_interval_s,
+        clock=clock,
+    )
+    runtime = Runtime(
+        consumer=consumer,
+        topics=[TOPIC],
+        decode=Decoder(SERDE, ActivityEvent.from_avro),
+        processor=processor or Collect(),
+        checkpoint=checkpoint,
+        hooks=RuntimeHooks("collect", "g"),
+        config=default_loop_config(pipelined=pipelined),
+        clock=clock,
+    )
     consumer.on_empty = runtime.stop
     return runtime, consumer, producer, sink, journal
 
@@ -75,12 +104,16 @@ def test_given_a_poison_record_then_it_is_dead_lettered_with_reason_and_coordina
 
     runtime.run()
 
-    (topic, key, value, headers), = producer.produced
+    ((topic, key, value, headers),) = producer.produced
     h = dict(headers)
     assert (topic, key, value) == (DLQ, b"k", b"\xc3\x01" + b"\x00" * 8 + b"x")
     assert h["herald.error.type"] == b"DecodeError"
     assert b"unknown schema fingerprint" in h["herald.error.reason"]
-    assert (h["herald.source.topic"], h["herald.source.partition"], h["herald.source.offset"]) == (TOPIC.encode(), b"2", b"41")
+    assert (h["herald.source.topic"], h["herald.source.partition"], h["herald.source.offset"]) == (
+        TOPIC.encode(),
+        b"2",
+        b"41",
+    )
 
 
 @pytest.mark.parametrize("pipelined", [False, True])
@@ -108,8 +141,11 @@ def test_given_the_sink_fails_then_only_the_first_line_of_its_error_is_logged(ca
 
 @pytest.mark.parametrize("pipelined", [False, True])
 def test_given_failed_delivery_then_offsets_are_not_committed(pipelined):
-    runtime, consumer, _, _, journal = make_runtime([msgs(0, [1]) + [FakeMessage(TOPIC, 0, 2, b"bad")]],
-                                                    producer=FakeProducer(fail_delivery=True), pipelined=pipelined)
+    runtime, consumer, _, _, journal = make_runtime(
+        [msgs(0, [1]) + [FakeMessage(TOPIC, 0, 2, b"bad")]],
+        producer=FakeProducer(fail_delivery=True),
+        pipelined=pipelined,
+    )
 
     runtime.run()
 
@@ -138,26 +174,44 @@ def test_given_backpressure_then_partitions_resume_only_after_retry_after():
 
 @pytest.mark.parametrize("pipelined", [False, True])
 def test_given_transactional_mode_then_outputs_and_offsets_are_one_transaction(pipelined):
-    runtime, _, _, _, journal = make_runtime([msgs(0, [0]) + [FakeMessage(TOPIC, 0, 1, b"bad")]], transactional=True,
-                                             pipelined=pipelined)
+    runtime, _, _, _, journal = make_runtime(
+        [msgs(0, [0]) + [FakeMessage(TOPIC, 0, 1, b"bad")]], transactional=True, pipelined=pipelined
+    )
 
     runtime.run()
 
-    assert journal == [("sink.write", 1), ("begin_transaction",), ("produce", DLQ),
-                       ("send_offsets", [(TOPIC, 0, 2)]), ("commit_transaction",)]
+    assert journal == [
+        ("sink.write", 1),
+        ("begin_transaction",),
+        ("produce", DLQ),
+        ("send_offsets", [(TOPIC, 0, 2)]),
+        ("commit_transaction",),
+    ]
 
 
 @pytest.mark.parametrize("pipelined", [False, True])
 def test_given_transactional_mode_when_a_batch_has_nothing_to_produce_then_its_offsets_are_a_plain_commit(pipelined):
-    runtime, _, _, _, journal = make_runtime([msgs(0, [0, 1]), msgs(0, [2]) + [FakeMessage(TOPIC, 0, 3, b"bad")],
-                                              msgs(0, [4])], transactional=True, pipelined=pipelined)
+    runtime, _, _, _, journal = make_runtime(
+        [msgs(0, [0, 1]), msgs(0, [2]) + [FakeMessage(TOPIC, 0, 3, b"bad")], msgs(0, [4])],
+        transactional=True,
+        pipelined=pipelined,
+    )
 
     runtime.run()
 
-    assert journal == [("sink.write", 2), ("flush",), ("commit", [(TOPIC, 0, 2)]),
-                       ("sink.write", 1), ("begin_transaction",), ("produce", DLQ),
-                       ("send_offsets", [(TOPIC, 0, 4)]), ("commit_transaction",),
-                       ("sink.write", 1), ("flush",), ("commit", [(TOPIC, 0, 5)])]
+    assert journal == [
+        ("sink.write", 2),
+        ("flush",),
+        ("commit", [(TOPIC, 0, 2)]),
+        ("sink.write", 1),
+        ("begin_transaction",),
+        ("produce", DLQ),
+        ("send_offsets", [(TOPIC, 0, 4)]),
+        ("commit_transaction",),
+        ("sink.write", 1),
+        ("flush",),
+        ("commit", [(TOPIC, 0, 5)]),
+    ]
 
 
 class GatedSink(ListSink):
@@ -192,8 +246,9 @@ class Signals(Collect):
 def test_given_pipelined_then_the_next_batch_is_handled_while_the_previous_one_is_written():
     gate = threading.Event()
     sink = GatedSink(gate)
-    runtime, consumer, _, _, journal = make_runtime([msgs(0, [0, 1]), msgs(0, [2])], sink=sink, pipelined=True,
-                                                    processor=Signals(gate))
+    runtime, consumer, _, _, journal = make_runtime(
+        [msgs(0, [0, 1]), msgs(0, [2])], sink=sink, pipelined=True, processor=Signals(gate)
+    )
     committing_threads = []
     commit = consumer.commit
     consumer.commit = lambda **kw: (committing_threads.append(threading.current_thread()), commit(**kw))
@@ -237,11 +292,19 @@ def run_timed(batches, processor) -> list:
     journal: list = []
     clock = FakeClock()
     consumer = TimedConsumer(batches, journal, clock)
-    checkpoint = Checkpoint(consumer=consumer, producer=FakeProducer(journal=journal), sink=ListSink(),
-                            dlq_topic_of=lambda t: DLQ)
-    runtime = Runtime(consumer=consumer, topics=[TOPIC], decode=Decoder(SERDE, ActivityEvent.from_avro),
-                      processor=processor, checkpoint=checkpoint, hooks=RuntimeHooks("collect", "g"),
-                      config=default_loop_config(pipelined=True, batch_timeout_s=0.1, batch_max_records=3), clock=clock)
+    checkpoint = Checkpoint(
+        consumer=consumer, producer=FakeProducer(journal=journal), sink=ListSink(), dlq_topic_of=lambda t: DLQ
+    )
+    runtime = Runtime(
+        consumer=consumer,
+        topics=[TOPIC],
+        decode=Decoder(SERDE, ActivityEvent.from_avro),
+        processor=processor,
+        checkpoint=checkpoint,
+        hooks=RuntimeHooks("collect", "g"),
+        config=default_loop_config(pipelined=True, batch_timeout_s=0.1, batch_max_records=3),
+        clock=clock,
+    )
     consumer.on_empty = runtime.stop
     runtime.run()
     return [step for step in journal if step[0] in ("consume", "commit")]
@@ -252,14 +315,16 @@ def test_given_pipelined_and_outputs_without_a_backlog_then_the_batch_lands_befo
 
     # batch 1 (2 of at most 3 records) commits before the loop waits for batch 2, and that wait is
     # shorter by the 20 ms the commit took
-    assert steps[:4] == [("consume", 0.1), ("commit", [(TOPIC, 0, 2)]), ("consume", 0.08),
-                         ("commit", [(TOPIC, 0, 3)])]
+    assert steps[:4] == [("consume", 0.1), ("commit", [(TOPIC, 0, 2)]), ("consume", 0.08), ("commit", [(TOPIC, 0, 3)])]
 
 
-@pytest.mark.parametrize("batches, processor", [
-    ([msgs(0, [0, 1, 2]), msgs(0, [3])], Forward()),  # a backlog: full batches
-    ([msgs(0, [0, 1]), msgs(0, [2])], Collect()),  # nothing for other processors to wait for
-])
+@pytest.mark.parametrize(
+    "batches, processor",
+    [
+        ([msgs(0, [0, 1, 2]), msgs(0, [3])], Forward()),  # a backlog: full batches
+        ([msgs(0, [0, 1]), msgs(0, [2])], Collect()),  # nothing for other processors to wait for
+    ],
+)
 def test_given_pipelined_with_a_backlog_or_no_outputs_then_the_next_batch_is_polled_first(batches, processor):
     first_commit = ("commit", [(TOPIC, 0, len(batches[0]))])
     steps = run_timed(batches, processor)
@@ -270,8 +335,9 @@ def test_given_pipelined_with_a_backlog_or_no_outputs_then_the_next_batch_is_pol
 def test_given_pipelined_when_a_write_fails_then_the_batch_handled_meanwhile_is_rewound_with_it():
     gate = threading.Event()
     sink = GatedSink(gate, fail_first=True)
-    runtime, consumer, _, _, journal = make_runtime([msgs(0, [3, 4]), msgs(0, [5]) + msgs(2, [7])], sink=sink,
-                                                    pipelined=True, processor=Signals(gate))
+    runtime, consumer, _, _, journal = make_runtime(
+        [msgs(0, [3, 4]), msgs(0, [5]) + msgs(2, [7])], sink=sink, pipelined=True, processor=Signals(gate)
+    )
 
     runtime.run()
 
@@ -322,15 +388,22 @@ def commits(journal) -> list:
 def test_given_a_commit_interval_then_offsets_wait_for_it_and_go_with_a_later_batch(pipelined):
     clock = FakeClock()
     runtime, consumer, _, sink, journal = make_runtime(
-        [msgs(0, [0]), msgs(0, [1]) + msgs(1, [7]), msgs(0, [2]), msgs(1, [8])], clock=clock,
-        processor=Ticking(clock, 0.4), pipelined=pipelined, commit_interval_s=1.0)
+        [msgs(0, [0]), msgs(0, [1]) + msgs(1, [7]), msgs(0, [2]), msgs(1, [8])],
+        clock=clock,
+        processor=Ticking(clock, 0.4),
+        pipelined=pipelined,
+        commit_interval_s=1.0,
+    )
 
     runtime.run()
 
     # 0.4 s and 0.8 s: held; 1.2 s: committed with the batches before; 1.6 s: held until the loop is idle.
     # Pipelined, a batch is finished while the next is handled: at 1.2 s the third is not written yet.
-    expected = ([[(TOPIC, 0, 2), (TOPIC, 1, 8)], [(TOPIC, 0, 3), (TOPIC, 1, 9)]] if pipelined
-                else [[(TOPIC, 0, 3), (TOPIC, 1, 8)], [(TOPIC, 1, 9)]])
+    expected = (
+        [[(TOPIC, 0, 2), (TOPIC, 1, 8)], [(TOPIC, 0, 3), (TOPIC, 1, 9)]]
+        if pipelined
+        else [[(TOPIC, 0, 3), (TOPIC, 1, 8)], [(TOPIC, 1, 9)]]
+    )
     assert commits(journal) == expected
     assert len(sink.batches) == 4
     assert consumer.committed == {(TOPIC, 0): 3, (TOPIC, 1): 9}
@@ -391,8 +464,11 @@ def test_given_a_held_commit_fails_then_it_is_logged_and_the_offsets_go_with_the
 def test_given_held_offsets_when_a_transaction_commits_a_partition_then_its_held_offset_is_dropped():
     clock = FakeClock()
     runtime, consumer, _, _, journal = make_runtime(
-        [msgs(0, [0]) + msgs(1, [5]), msgs(0, [1]) + [FakeMessage(TOPIC, 0, 2, b"bad")]], transactional=True,
-        clock=clock, commit_interval_s=60.0)
+        [msgs(0, [0]) + msgs(1, [5]), msgs(0, [1]) + [FakeMessage(TOPIC, 0, 2, b"bad")]],
+        transactional=True,
+        clock=clock,
+        commit_interval_s=60.0,
+    )
 
     runtime.run()
 
@@ -436,22 +512,34 @@ class ArrivingConsumer(FakeConsumer):
         return batch
 
 
-@pytest.mark.parametrize("eager, expected", [
-    # eager: queued records are taken at once; with none queued the loop waits for the first record to
-    # arrive, not for the whole timeout, and takes it with the records that came along
-    (True, [(5000, 0, 0), (1, 0.05, 1), (4999, 0, 1), (5000, 0, 3), (5000, 0, 1), (5000, 0, 0), (1, 0.05, 0)]),
-    # not eager: every batch waits the timeout out, backlog or not
-    (False, [(5000, 0.05, 2), (5000, 0.05, 3), (5000, 0.05, 1), (5000, 0.05, 0)]),
-])
+@pytest.mark.parametrize(
+    "eager, expected",
+    [
+        # eager: queued records are taken at once; with none queued the loop waits for the first record to
+        # arrive, not for the whole timeout, and takes it with the records that came along
+        (True, [(5000, 0, 0), (1, 0.05, 1), (4999, 0, 1), (5000, 0, 3), (5000, 0, 1), (5000, 0, 0), (1, 0.05, 0)]),
+        # not eager: every batch waits the timeout out, backlog or not
+        (False, [(5000, 0.05, 2), (5000, 0.05, 3), (5000, 0.05, 1), (5000, 0.05, 0)]),
+    ],
+)
 def test_given_eager_batches_then_queued_records_are_taken_without_waiting_the_timeout(eager, expected):
     journal: list = []
     arrivals = [(msgs(0, [0, 1]), False), (msgs(0, [2, 3, 4]), True), (msgs(1, [0]), True)]
     consumer = ArrivingConsumer(arrivals, journal)
     sink = ListSink(journal=journal)
-    checkpoint = Checkpoint(consumer=consumer, producer=FakeProducer(journal=journal), sink=sink, dlq_topic_of=lambda t: DLQ)
-    runtime = Runtime(consumer=consumer, topics=[TOPIC], decode=Decoder(SERDE, ActivityEvent.from_avro),
-                      processor=Collect(), checkpoint=checkpoint, hooks=RuntimeHooks("collect", "g"),
-                      config=default_loop_config(eager=eager), clock=FakeClock())
+    checkpoint = Checkpoint(
+        consumer=consumer, producer=FakeProducer(journal=journal), sink=sink, dlq_topic_of=lambda t: DLQ
+    )
+    runtime = Runtime(
+        consumer=consumer,
+        topics=[TOPIC],
+        decode=Decoder(SERDE, ActivityEvent.from_avro),
+        processor=Collect(),
+        checkpoint=checkpoint,
+        hooks=RuntimeHooks("collect", "g"),
+        config=default_loop_config(eager=eager),
+        clock=FakeClock(),
+    )
     consumer.on_empty = runtime.stop
 
     runtime.run()

@@ -1,5 +1,6 @@
 """A fatal Kafka client error stops the process with ``EXIT_FATAL`` and one log line, whether the
 consumer reports it on a message or only through its error callback (fakes; no services)."""
+
 from __future__ import annotations
 
 import logging
@@ -34,16 +35,25 @@ class FencedAfterFirstBatch(FakeConsumer):
 def runtime_over(consumer, errors: ClientErrors | None = None, *, pipelined: bool = False):
     sink = ListSink()
     checkpoint = Checkpoint(consumer=consumer, producer=FakeProducer(), sink=sink, dlq_topic_of=lambda t: DLQ)
-    runtime = Runtime(consumer=consumer, topics=[TOPIC], decode=Decoder(SERDE, ActivityEvent.from_avro),
-                      processor=Collect(), checkpoint=checkpoint, hooks=RuntimeHooks("collect", "g"),
-                      config=default_loop_config(pipelined=pipelined), clock=FakeClock(), client_errors=errors)
+    runtime = Runtime(
+        consumer=consumer,
+        topics=[TOPIC],
+        decode=Decoder(SERDE, ActivityEvent.from_avro),
+        processor=Collect(),
+        checkpoint=checkpoint,
+        hooks=RuntimeHooks("collect", "g"),
+        config=default_loop_config(pipelined=pipelined),
+        clock=FakeClock(),
+        client_errors=errors,
+    )
     consumer.on_empty = runtime.stop
     return runtime, sink
 
 
 @pytest.mark.parametrize("pipelined", [False, True])
 def test_given_a_fatal_error_through_the_consumers_error_callback_then_the_process_exits_fatal_with_one_line(
-        pipelined, caplog):
+    pipelined, caplog
+):
     errors = ClientErrors("consumer", escalated=True)
     consumer = FencedAfterFirstBatch([msgs(0, [1, 2])])
     consumer.errors = errors
@@ -109,8 +119,11 @@ def test_every_client_config_herald_builds_routes_errors_through_client_errors()
     from streams.settings import KafkaSettings
 
     settings = KafkaSettings()
-    configs = [consumer_config(settings, "g"), producer_config(settings),
-               producer_config(settings, transactional_id="t")]
+    configs = [
+        consumer_config(settings, "g"),
+        producer_config(settings),
+        producer_config(settings, transactional_id="t"),
+    ]
 
     for config in configs:
         assert isinstance(config["error_cb"].__self__, ClientErrors) and config["logger"] is config["error_cb"].__self__

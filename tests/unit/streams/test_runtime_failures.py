@@ -1,6 +1,7 @@
 """How the runtime treats each kind of failure: data errors are narrowed to their records, transient
 ones are retried, repeated unknown ones are narrowed too, and Kafka transaction errors are handled as
 librdkafka documents them (fakes; no services)."""
+
 from __future__ import annotations
 
 import psycopg
@@ -32,8 +33,9 @@ def dead_lettered(producer) -> dict[int, dict[str, bytes]]:
 
 @pytest.mark.parametrize("pipelined", [False, True])
 def test_given_a_data_error_then_only_the_offending_records_are_dead_lettered_and_the_rest_is_written(pipelined):
-    runtime, consumer, producer, sink, _ = make_runtime([msgs(0, range(10))], sink=ListSink(reject=refuse_bad),
-                                                        pipelined=pipelined)
+    runtime, consumer, producer, sink, _ = make_runtime(
+        [msgs(0, range(10))], sink=ListSink(reject=refuse_bad), pipelined=pipelined
+    )
 
     runtime.run()
 
@@ -93,8 +95,9 @@ def test_given_a_transient_error_while_narrowing_then_the_whole_batch_is_rewound
             return psycopg.OperationalError("server closed the connection unexpectedly")
         return refuse_bad(event_id)
 
-    runtime, consumer, producer, _, journal = make_runtime([msgs(0, range(10))],
-                                                           sink=ListSink(reject=refuse_then_lose_the_connection))
+    runtime, consumer, producer, _, journal = make_runtime(
+        [msgs(0, range(10))], sink=ListSink(reject=refuse_then_lose_the_connection)
+    )
     runtime.run()
 
     assert dead_lettered(producer) == {}
@@ -102,19 +105,22 @@ def test_given_a_transient_error_while_narrowing_then_the_whole_batch_is_rewound
     assert ("seek", (TOPIC, 0, 0)) in journal
 
 
-@pytest.mark.parametrize("exc, kind", [
-    (psycopg.errors.StringDataRightTruncation("x"), Failure.DATA),
-    (psycopg.errors.UntranslatableCharacter("x"), Failure.DATA),
-    (psycopg.errors.CharacterNotInRepertoire("x"), Failure.DATA),
-    (psycopg.errors.UniqueViolation("x"), Failure.DATA),
-    (psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes"), Failure.DATA),
-    (psycopg.errors.SerializationFailure("x"), Failure.TRANSIENT),
-    (psycopg.errors.DeadlockDetected("x"), Failure.TRANSIENT),
-    (psycopg.OperationalError("connection lost"), Failure.TRANSIENT),
-    (KafkaException(KafkaError(KafkaError._TRANSPORT)), Failure.TRANSIENT),
-    (KafkaException(KafkaError(KafkaError._FENCED, fatal=True)), Failure.FATAL),
-    (ValueError("a bug"), Failure.UNKNOWN),
-])
+@pytest.mark.parametrize(
+    "exc, kind",
+    [
+        (psycopg.errors.StringDataRightTruncation("x"), Failure.DATA),
+        (psycopg.errors.UntranslatableCharacter("x"), Failure.DATA),
+        (psycopg.errors.CharacterNotInRepertoire("x"), Failure.DATA),
+        (psycopg.errors.UniqueViolation("x"), Failure.DATA),
+        (psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes"), Failure.DATA),
+        (psycopg.errors.SerializationFailure("x"), Failure.TRANSIENT),
+        (psycopg.errors.DeadlockDetected("x"), Failure.TRANSIENT),
+        (psycopg.OperationalError("connection lost"), Failure.TRANSIENT),
+        (KafkaException(KafkaError(KafkaError._TRANSPORT)), Failure.TRANSIENT),
+        (KafkaException(KafkaError(KafkaError._FENCED, fatal=True)), Failure.FATAL),
+        (ValueError("a bug"), Failure.UNKNOWN),
+    ],
+)
 def test_classify(exc, kind):
     assert classify(exc) is kind
 
@@ -131,12 +137,12 @@ def test_classify_reads_the_driver_error_inside_a_wrapper():
 
 # --- Kafka transactions -----------------------------------------------------------------------------
 
+
 class Fanout:
     name = "fanout"
 
     def handle(self, batch):
-        return Outcome(writes=[r.value.event_id for r in batch],
-                       outputs=[Output("push", b"k", b"v") for _ in batch])
+        return Outcome(writes=[r.value.event_id for r in batch], outputs=[Output("push", b"k", b"v") for _ in batch])
 
 
 def txn_runtime(batches, producer, *, factory=None):
@@ -144,11 +150,25 @@ def txn_runtime(batches, producer, *, factory=None):
     producer.journal = journal
     consumer = FakeConsumer(batches, journal=journal)
     clock = FakeClock()
-    checkpoint = Checkpoint(consumer=consumer, producer=producer, sink=ListSink(journal=journal),
-                            dlq_topic_of=lambda t: DLQ, transactional=True, clock=clock, producer_factory=factory)
-    runtime = Runtime(consumer=consumer, topics=[TOPIC], decode=Decoder(SERDE, ActivityEvent.from_avro),
-                      processor=Fanout(), checkpoint=checkpoint, hooks=RuntimeHooks("fanout", "g"),
-                      config=default_loop_config(), clock=clock)
+    checkpoint = Checkpoint(
+        consumer=consumer,
+        producer=producer,
+        sink=ListSink(journal=journal),
+        dlq_topic_of=lambda t: DLQ,
+        transactional=True,
+        clock=clock,
+        producer_factory=factory,
+    )
+    runtime = Runtime(
+        consumer=consumer,
+        topics=[TOPIC],
+        decode=Decoder(SERDE, ActivityEvent.from_avro),
+        processor=Fanout(),
+        checkpoint=checkpoint,
+        hooks=RuntimeHooks("fanout", "g"),
+        config=default_loop_config(),
+        clock=clock,
+    )
     consumer.on_empty = runtime.stop
     return runtime, consumer, journal
 
@@ -164,8 +184,14 @@ def test_given_an_abortable_commit_error_then_the_transaction_is_aborted_and_the
     runtime.run()
 
     steps = [s[0] for s in journal if s[0] in ("begin_transaction", "commit_transaction", "abort_transaction", "seek")]
-    assert steps == ["begin_transaction", "commit_transaction", "abort_transaction", "seek",
-                     "begin_transaction", "commit_transaction"]
+    assert steps == [
+        "begin_transaction",
+        "commit_transaction",
+        "abort_transaction",
+        "seek",
+        "begin_transaction",
+        "commit_transaction",
+    ]
     assert ("send_offsets", [(TOPIC, 0, 3)]) in journal
 
 
@@ -203,8 +229,12 @@ def test_given_a_fatal_error_and_no_way_to_replace_the_producer_then_the_process
 
 
 def test_given_the_abort_itself_fails_then_the_producer_is_retired():
-    producer = FakeProducer(failures={"commit_transaction": [kafka(KafkaError._STATE, txn_requires_abort=True)],
-                                      "abort_transaction": [kafka(KafkaError._STATE)]})
+    producer = FakeProducer(
+        failures={
+            "commit_transaction": [kafka(KafkaError._STATE, txn_requires_abort=True)],
+            "abort_transaction": [kafka(KafkaError._STATE)],
+        }
+    )
     fresh = FakeProducer()
     runtime, _, journal = txn_runtime([msgs(0, [1]), msgs(0, [1])], producer, factory=lambda: fresh)
 
@@ -216,11 +246,13 @@ def test_given_the_abort_itself_fails_then_the_producer_is_retired():
 
 # --- health: lag and readiness ----------------------------------------------------------------------
 
+
 def test_given_a_rewound_partition_then_its_lag_is_never_reported_as_zero():
     seen: list[int] = []
     clock = FakeClock()
-    runtime, consumer, _, _, _ = make_runtime([msgs(0, [5, 6, 7]), [], []], clock=clock,
-                                              sink=ListSink(fail_with=psycopg.OperationalError("db down")))
+    runtime, consumer, _, _, _ = make_runtime(
+        [msgs(0, [5, 6, 7]), [], []], clock=clock, sink=ListSink(fail_with=psycopg.OperationalError("db down"))
+    )
     consumer.high_watermarks[(TOPIC, 0)] = 8
     report = runtime.hooks.on_lag
     runtime.hooks.on_lag = lambda t, p, n, s: (seen.append(n), report(t, p, n, s))
@@ -238,8 +270,9 @@ def test_readiness_fails_after_failed_batches_in_a_row_and_on_a_stalled_partitio
     from streams.health import consumer_ready
 
     clock = FakeClock()
-    runtime, consumer, _, _, _ = make_runtime([msgs(0, [5, 6, 7])] * 3, clock=clock,
-                                              sink=ListSink(reject=lambda e: psycopg.OperationalError("db down")))
+    runtime, consumer, _, _, _ = make_runtime(
+        [msgs(0, [5, 6, 7])] * 3, clock=clock, sink=ListSink(reject=lambda e: psycopg.OperationalError("db down"))
+    )
     consumer.high_watermarks[(TOPIC, 0)] = 8
     consumer.subscribe([TOPIC], on_assign=runtime._on_assign)
     probe = consumer_ready(runtime.hooks, stall_timeout_s=60, max_failed_batches=3)

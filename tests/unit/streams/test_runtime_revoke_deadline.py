@@ -1,5 +1,6 @@
 """A revocation waits for the write in flight only up to the deadline: a sink that hangs must not hold
 the rebalance callback (fakes; no services)."""
+
 from __future__ import annotations
 
 import logging
@@ -22,16 +23,26 @@ DEADLINE_S = 0.2
 def pipelined_runtime(batches, sink):
     journal: list = []
     consumer = FakeConsumer(batches, journal=journal)
-    checkpoint = Checkpoint(consumer=consumer, producer=FakeProducer(journal=journal), sink=sink,
-                            dlq_topic_of=lambda t: DLQ)
-    runtime = Runtime(consumer=consumer, topics=[TOPIC], decode=Decoder(SERDE, ActivityEvent.from_avro),
-                      processor=Collect(), checkpoint=checkpoint, hooks=RuntimeHooks("collect", "g"),
-                      config=default_loop_config(pipelined=True, shutdown_timeout_s=DEADLINE_S), clock=FakeClock())
+    checkpoint = Checkpoint(
+        consumer=consumer, producer=FakeProducer(journal=journal), sink=sink, dlq_topic_of=lambda t: DLQ
+    )
+    runtime = Runtime(
+        consumer=consumer,
+        topics=[TOPIC],
+        decode=Decoder(SERDE, ActivityEvent.from_avro),
+        processor=Collect(),
+        checkpoint=checkpoint,
+        hooks=RuntimeHooks("collect", "g"),
+        config=default_loop_config(pipelined=True, shutdown_timeout_s=DEADLINE_S),
+        clock=FakeClock(),
+    )
     runtime._consumer.subscribe([TOPIC], on_assign=runtime._on_assign)
     return runtime, consumer, journal
 
 
-def test_given_a_sink_that_hangs_when_partitions_are_revoked_then_the_revoke_returns_at_the_deadline_uncommitted(caplog):
+def test_given_a_sink_that_hangs_when_partitions_are_revoked_then_the_revoke_returns_at_the_deadline_uncommitted(
+    caplog,
+):
     gate = threading.Event()
     sink = GatedSink(gate)  # hangs until the gate opens (5 s at most)
     runtime, consumer, journal = pipelined_runtime([msgs(0, [0, 1]) + msgs(1, [4])], sink)

@@ -1,4 +1,5 @@
 """Both framings, schema resolution, and clear errors for bytes that are not a record."""
+
 from __future__ import annotations
 
 import io
@@ -15,17 +16,23 @@ import pytest
 from cli.produce import demo_event_list
 from processors.demo.traffic import build_world
 from streams.errors import DecodeError
-from streams.messages import (ACTIVITY_EVENT, DIRECTORY_CHANGE, PUSH_REQUEST, ActivityEvent, Priority,
-                              PushRequest)
+from streams.messages import ACTIVITY_EVENT, DIRECTORY_CHANGE, PUSH_REQUEST, ActivityEvent, Priority, PushRequest
 from streams.serde import CONFLUENT_MAGIC, SINGLE_OBJECT_MAGIC, AvroSerde, SchemaStore, registry_client
 
 STORE = SchemaStore()
 
 
 def an_event(**overrides) -> ActivityEvent:
-    fields = dict(event_id=uuid.uuid4(), event_type="LAB_RESULT_RECEIVED", title="Lab result",
-                  occurred_at=datetime(2026, 3, 8, 7, 30, tzinfo=timezone.utc), organization_id="org-1",
-                  patient_id="p-1", attributes={"lab": "K+"}, notify=True)
+    fields = dict(
+        event_id=uuid.uuid4(),
+        event_type="LAB_RESULT_RECEIVED",
+        title="Lab result",
+        occurred_at=datetime(2026, 3, 8, 7, 30, tzinfo=timezone.utc),
+        organization_id="org-1",
+        patient_id="p-1",
+        attributes={"lab": "K+"},
+        notify=True,
+    )
     return ActivityEvent(**{**fields, **overrides})
 
 
@@ -56,13 +63,17 @@ def test_a_reader_without_registry_still_reads_single_object_records_from_any_wr
     assert AvroSerde(ACTIVITY_EVENT, STORE, registry=registry_client("mock://other")).decode(registry_written)
 
 
-@pytest.mark.parametrize("data,reason", [
-    (b"", "empty value"),
-    (None, "empty value"),
-    (b"hello world", "unknown framing"),
-    (SINGLE_OBJECT_MAGIC + b"\x01" * 8 + b"\x00", "unknown schema fingerprint"),
-    (CONFLUENT_MAGIC + b"\x00\x00\x00\x07" + b"\x00", "no schema registry is configured"),
-], ids=["empty", "none", "text", "unknown-fingerprint", "confluent-without-registry"])
+@pytest.mark.parametrize(
+    "data,reason",
+    [
+        (b"", "empty value"),
+        (None, "empty value"),
+        (b"hello world", "unknown framing"),
+        (SINGLE_OBJECT_MAGIC + b"\x01" * 8 + b"\x00", "unknown schema fingerprint"),
+        (CONFLUENT_MAGIC + b"\x00\x00\x00\x07" + b"\x00", "no schema registry is configured"),
+    ],
+    ids=["empty", "none", "text", "unknown-fingerprint", "confluent-without-registry"],
+)
 def test_bytes_that_are_not_a_record_raise_decode_error_with_the_reason(data, reason):
     with pytest.raises(DecodeError, match=reason):
         AvroSerde(ACTIVITY_EVENT, STORE).decode(data)
@@ -101,18 +112,50 @@ def test_a_schema_without_namespace_or_doc_is_refused(tmp_path: Path):
 def _every_kind_of_record():
     """Demo traffic (every event type), events using every optional field, push requests, directory records."""
     events = demo_event_list(1500, seed=21)
-    full = ActivityEvent(uuid.uuid4(), "LAB_RESULT_CRITICAL", datetime(2026, 3, 1, 1, 2, 3, 456789, tzinfo=timezone.utc),
-                         "org-ü", "Tïtle ✓", priority=Priority.URGENT, actor_user_id="a", patient_id="p",
-                         encounter_id="e", resource_type="Observation", resource_id="r", practitioner_user_id="d",
-                         description="x" * 3000, notify=True, visibility="all_members", attributes={"k": "v", "ü": "✓"},
-                         source="lab")
-    pushes = [PushRequest(uuid.uuid4(), f"u{i}", "org", "LAB_RESULT_RECEIVED", p, datetime(2026, 1, 1, tzinfo=timezone.utc),
-                          datetime(2026, 1, 1, 0, 0, 1, tzinfo=timezone.utc), event_id=uuid.uuid4())
-              for i, p in enumerate(Priority)]
-    world = build_world(random.Random(5), datetime(2026, 1, 1, tzinfo=timezone.utc), organizations=1, users_per_org=10,
-                        patients_per_org=10)
-    return ([(ACTIVITY_EVENT, e.to_avro()) for e in events + [full]] + [(PUSH_REQUEST, p.to_avro()) for p in pushes]
-            + [(DIRECTORY_CHANGE, c.to_avro()) for c in world.directory(datetime(2026, 1, 1, tzinfo=timezone.utc))])
+    full = ActivityEvent(
+        uuid.uuid4(),
+        "LAB_RESULT_CRITICAL",
+        datetime(2026, 3, 1, 1, 2, 3, 456789, tzinfo=timezone.utc),
+        "org-ü",
+        "Tïtle ✓",
+        priority=Priority.URGENT,
+        actor_user_id="a",
+        patient_id="p",
+        encounter_id="e",
+        resource_type="Observation",
+        resource_id="r",
+        practitioner_user_id="d",
+        description="x" * 3000,
+        notify=True,
+        visibility="all_members",
+        attributes={"k": "v", "ü": "✓"},
+        source="lab",
+    )
+    pushes = [
+        PushRequest(
+            uuid.uuid4(),
+            f"u{i}",
+            "org",
+            "LAB_RESULT_RECEIVED",
+            p,
+            datetime(2026, 1, 1, tzinfo=timezone.utc),
+            datetime(2026, 1, 1, 0, 0, 1, tzinfo=timezone.utc),
+            event_id=uuid.uuid4(),
+        )
+        for i, p in enumerate(Priority)
+    ]
+    world = build_world(
+        random.Random(5),
+        datetime(2026, 1, 1, tzinfo=timezone.utc),
+        organizations=1,
+        users_per_org=10,
+        patients_per_org=10,
+    )
+    return (
+        [(ACTIVITY_EVENT, e.to_avro()) for e in events + [full]]
+        + [(PUSH_REQUEST, p.to_avro()) for p in pushes]
+        + [(DIRECTORY_CHANGE, c.to_avro()) for c in world.directory(datetime(2026, 1, 1, tzinfo=timezone.utc))]
+    )
 
 
 def test_the_fast_decoder_reads_exactly_what_fastavro_reads():
@@ -131,9 +174,16 @@ def test_the_fast_decoder_reads_exactly_what_fastavro_reads():
 
 
 def push_request(user_id: str, **overrides) -> PushRequest:
-    fields = dict(notification_id=uuid.uuid4(), user_id=user_id, organization_id="org-1", event_type="ANNOUNCEMENT_URGENT",
-                  priority=Priority.URGENT, occurred_at=datetime(2026, 3, 8, 7, 30, tzinfo=timezone.utc),
-                  requested_at=datetime(2026, 3, 8, 7, 30, 1, tzinfo=timezone.utc), event_id=uuid.uuid4())
+    fields = dict(
+        notification_id=uuid.uuid4(),
+        user_id=user_id,
+        organization_id="org-1",
+        event_type="ANNOUNCEMENT_URGENT",
+        priority=Priority.URGENT,
+        occurred_at=datetime(2026, 3, 8, 7, 30, tzinfo=timezone.utc),
+        requested_at=datetime(2026, 3, 8, 7, 30, 1, tzinfo=timezone.utc),
+        event_id=uuid.uuid4(),
+    )
     return PushRequest(**{**fields, **overrides})
 
 

@@ -1,4 +1,5 @@
 """Settings from HERALD_* env vars: defaults for the local stack, prefixes, frozen and validated."""
+
 from __future__ import annotations
 
 import pydantic

@@ -1,4 +1,5 @@
 """SIGTERM always stops a processor within its shutdown deadline, even when a write never returns."""
+
 from __future__ import annotations
 
 import signal

@@ -1,4 +1,5 @@
 """Topic specs: the push topic is sized apart from the activity topic."""
+
 from __future__ import annotations
 
 from streams.topics import ACTIVITY, PUSH, PUSH_PARTITIONS, topic_specs

@@ -1,6 +1,7 @@
 """``herald dev up`` waits for the group and transaction coordinators, on a freshly formatted
 throwaway broker (never the shared one): right after it returns, a new group's offset commit and
 read and a new transactional producer's initialization succeed at the first attempt."""
+
 from __future__ import annotations
 
 import time
@@ -32,8 +33,9 @@ def test_given_a_freshly_formatted_broker_when_dev_up_returns_then_both_coordina
     kafka_coordinators_ready(fresh_broker.bootstrap, timeout_s=60)
 
     # Then the first command commits and reads a group offset, one attempt, short timeouts
-    consumer = Consumer({"bootstrap.servers": fresh_broker.bootstrap, "group.id": "first-command",
-                         "enable.auto.commit": False})
+    consumer = Consumer(
+        {"bootstrap.servers": fresh_broker.bootstrap, "group.id": "first-command", "enable.auto.commit": False}
+    )
     try:
         consumer.commit(offsets=[TopicPartition(PROBE_TOPIC, 0, 0)], asynchronous=False)
         [read] = consumer.committed([TopicPartition(PROBE_TOPIC, 0)], timeout=5)

@@ -1,4 +1,5 @@
 """Scratch databases are dropped even while a session is still in them (cli.devstack.databases)."""
+
 from __future__ import annotations
 
 import uuid

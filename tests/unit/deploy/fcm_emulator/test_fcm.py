@@ -1,4 +1,5 @@
 """The FCM emulator's protocol rules (validation, error bodies, faults) and its HTTP server, in-process."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,13 +9,16 @@ import random
 
 import pytest
 
-from deploy.fcm_emulator.fcm import Emulator, Fault, PAYLOAD_MAX
+from deploy.fcm_emulator.fcm import PAYLOAD_MAX, Emulator, Fault
 from deploy.fcm_emulator.server import route, serve
 
-GOOD = {"token": "tok-abcdefgh", "notification": {"title": "New lab result", "body": "Open Herald to view it."},
-        "data": {"notification_id": "n1"}, "android": {"priority": "high", "ttl": "3600s",
-                                                        "notification": {"visibility": "PRIVATE"}},
-        "apns": {"headers": {"apns-collapse-id": "n1"}}}
+GOOD = {
+    "token": "tok-abcdefgh",
+    "notification": {"title": "New lab result", "body": "Open Herald to view it."},
+    "data": {"notification_id": "n1"},
+    "android": {"priority": "high", "ttl": "3600s", "notification": {"visibility": "PRIVATE"}},
+    "apns": {"headers": {"apns-collapse-id": "n1"}},
+}
 
 
 def send(emulator: Emulator, message: dict | None = None, raw: bytes | None = None, authorized: bool = True):
@@ -26,19 +30,22 @@ def error_code(reply) -> str:
     return reply.body["error"]["details"][0]["errorCode"]
 
 
-@pytest.mark.parametrize("message, field", [
-    ({**GOOD, "token": "bad token"}, "message.token"),
-    ({**GOOD, "token": ""}, "message.token"),
-    ({k: v for k, v in GOOD.items() if k != "token"}, "message"),
-    ({**GOOD, "topic": "news"}, "message"),
-    ({**GOOD, "data": {"a": 1}}, "message.data"),
-    ({**GOOD, "data": {"google.x": "1"}}, "message.data"),
-    ({**GOOD, "android": {"ttl": "1h"}}, "message.android.ttl"),
-    ({**GOOD, "android": {"priority": "urgent"}}, "message.android.priority"),
-    ({**GOOD, "android": {"notification": {"visibility": "SOMETIMES"}}}, "message.android.notification.visibility"),
-    ({**GOOD, "data": {"blob": "x" * PAYLOAD_MAX}}, "message"),
-    ({**GOOD, "colour": "red"}, "message"),
-])
+@pytest.mark.parametrize(
+    "message, field",
+    [
+        ({**GOOD, "token": "bad token"}, "message.token"),
+        ({**GOOD, "token": ""}, "message.token"),
+        ({k: v for k, v in GOOD.items() if k != "token"}, "message"),
+        ({**GOOD, "topic": "news"}, "message"),
+        ({**GOOD, "data": {"a": 1}}, "message.data"),
+        ({**GOOD, "data": {"google.x": "1"}}, "message.data"),
+        ({**GOOD, "android": {"ttl": "1h"}}, "message.android.ttl"),
+        ({**GOOD, "android": {"priority": "urgent"}}, "message.android.priority"),
+        ({**GOOD, "android": {"notification": {"visibility": "SOMETIMES"}}}, "message.android.notification.visibility"),
+        ({**GOOD, "data": {"blob": "x" * PAYLOAD_MAX}}, "message"),
+        ({**GOOD, "colour": "red"}, "message"),
+    ],
+)
 def test_invalid_messages_get_invalid_argument_like_fcm(message, field):
     reply = send(Emulator(), message)
 
@@ -76,12 +83,18 @@ def test_no_bearer_token_is_unauthenticated_and_invalid_json_is_refused():
     assert send(Emulator(), raw=b"{not json").status == 400
 
 
-@pytest.mark.parametrize("code, status, rpc", [
-    ("UNREGISTERED", 404, "NOT_FOUND"), ("INVALID_ARGUMENT", 400, "INVALID_ARGUMENT"),
-    ("QUOTA_EXCEEDED", 429, "RESOURCE_EXHAUSTED"), ("UNAVAILABLE", 503, "UNAVAILABLE"),
-    ("INTERNAL", 500, "INTERNAL"), ("THIRD_PARTY_AUTH_ERROR", 401, "UNAUTHENTICATED"),
-    ("SENDER_ID_MISMATCH", 403, "PERMISSION_DENIED"),
-])
+@pytest.mark.parametrize(
+    "code, status, rpc",
+    [
+        ("UNREGISTERED", 404, "NOT_FOUND"),
+        ("INVALID_ARGUMENT", 400, "INVALID_ARGUMENT"),
+        ("QUOTA_EXCEEDED", 429, "RESOURCE_EXHAUSTED"),
+        ("UNAVAILABLE", 503, "UNAVAILABLE"),
+        ("INTERNAL", 500, "INTERNAL"),
+        ("THIRD_PARTY_AUTH_ERROR", 401, "UNAUTHENTICATED"),
+        ("SENDER_ID_MISMATCH", 403, "PERMISSION_DENIED"),
+    ],
+)
 def test_scripted_errors_answer_with_fcms_status_and_fcm_error(code, status, rpc):
     emulator = Emulator()
     emulator.add_fault(Fault(token="tok-abcdefgh", code=code, retry_after=2 if code == "QUOTA_EXCEEDED" else None))
@@ -146,8 +159,10 @@ def test_the_server_speaks_keep_alive_http_and_delays_scripted_latency():
         loop = asyncio.get_running_loop()
         for token in ("tok-abcdefgh", "tok-slow-123"):
             body = json.dumps({"message": {**GOOD, "token": token}}).encode()
-            writer.write(b"POST /v1/projects/p/messages:send HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\n"
-                         b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            writer.write(
+                b"POST /v1/projects/p/messages:send HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
             started = loop.time()
             head = await reader.readuntil(b"\r\n\r\n")
             length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])

@@ -1,4 +1,5 @@
 """The fan-out acts on the first version of an event only (processors/fanout/app.py, with a fake loader)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -7,8 +8,8 @@ from datetime import datetime, timezone
 
 from processors.fanout.app import Fanout
 from processors.notifications.directory import Directory, DirectoryUser
-from sinks.postgres.activity_rows import event_row
 from sinks.postgres.activity import row_content
+from sinks.postgres.activity_rows import event_row
 from streams.messages import PUSH_REQUEST, ActivityEvent, Priority
 from streams.records import Record
 from streams.serde import AvroSerde, SchemaStore
@@ -30,8 +31,16 @@ class FakeLoader:
 
 
 def event(patient: str, title: str, event_id=None) -> ActivityEvent:
-    return ActivityEvent(event_id or uuid.uuid4(), "LAB_RESULT_CRITICAL", NOW, "org", title, patient_id=patient,
-                         notify=True, priority=Priority.URGENT)
+    return ActivityEvent(
+        event_id or uuid.uuid4(),
+        "LAB_RESULT_CRITICAL",
+        NOW,
+        "org",
+        title,
+        patient_id=patient,
+        notify=True,
+        priority=Priority.URGENT,
+    )
 
 
 def handle(stored, events):

@@ -1,6 +1,7 @@
 """The lag exporter after a broker outage, with a fake broker and clock: failed collections in a row
 replace the clients, figures are right again at the first collection after the broker's return even
 when the old clients stay wedged, and a snapshot turns stale (not ready) after ``stale_after_s``."""
+
 from __future__ import annotations
 
 from dataclasses import replace

@@ -1,5 +1,6 @@
 """The describe process: its failures reach the parent as DescribeFailed, whether it answers with
 an error or dies (as librdkafka's abort would kill it); the parent lives on. No broker: a closed port."""
+
 from __future__ import annotations
 
 import socket

@@ -1,10 +1,17 @@
 """The lag exporter's lag math and read cache (pure; no broker)."""
+
 from __future__ import annotations
 
 import pytest
 
-from processors.lag_exporter.rules import (GroupLag, OldestRecord, OldestRecordCache, PartitionOffsets, partition_lag,
-                                           to_read)
+from processors.lag_exporter.rules import (
+    GroupLag,
+    OldestRecord,
+    OldestRecordCache,
+    PartitionOffsets,
+    partition_lag,
+    to_read,
+)
 
 NOW = 1_800_000_000.0
 
@@ -13,13 +20,16 @@ def offsets(committed: int, start: int = 0, end: int = 100, partition: int = 0) 
     return PartitionOffsets("t.activity-events.v1", partition, committed, start, end)
 
 
-@pytest.mark.parametrize("committed, start, end, position, behind", [
-    (40, 0, 100, 40, 60),    # an ordinary group
-    (-1001, 0, 100, 0, 100),  # never committed: resumes at the log start (auto.offset.reset=earliest)
-    (10, 30, 100, 30, 70),   # retention deleted past its offset: resumes at the log start
-    (100, 0, 100, 100, 0),   # caught up
-    (120, 0, 100, 120, 0),   # ahead of a stale end reading: never negative
-])
+@pytest.mark.parametrize(
+    "committed, start, end, position, behind",
+    [
+        (40, 0, 100, 40, 60),  # an ordinary group
+        (-1001, 0, 100, 0, 100),  # never committed: resumes at the log start (auto.offset.reset=earliest)
+        (10, 30, 100, 30, 70),  # retention deleted past its offset: resumes at the log start
+        (100, 0, 100, 100, 0),  # caught up
+        (120, 0, 100, 120, 0),  # ahead of a stale end reading: never negative
+    ],
+)
 def test_position_and_records_behind(committed, start, end, position, behind):
     o = offsets(committed, start, end)
     assert (o.position, o.behind) == (position, behind)
@@ -50,9 +60,11 @@ def test_given_a_record_from_the_future_then_seconds_is_not_negative():
 
 
 def test_group_totals_sum_messages_and_take_the_worst_known_seconds():
-    parts = (partition_lag("g", offsets(40), OldestRecord(True, int((NOW - 9) * 1000)), NOW),
-             partition_lag("g", offsets(90, partition=1), OldestRecord(True, int((NOW - 30) * 1000)), NOW),
-             partition_lag("g", offsets(50, partition=2), None, NOW))
+    parts = (
+        partition_lag("g", offsets(40), OldestRecord(True, int((NOW - 9) * 1000)), NOW),
+        partition_lag("g", offsets(90, partition=1), OldestRecord(True, int((NOW - 30) * 1000)), NOW),
+        partition_lag("g", offsets(50, partition=2), None, NOW),
+    )
     group = GroupLag("g", "empty", 0, parts)
     assert (group.messages, group.seconds) == (60 + 10 + 50, 30.0)
 

@@ -1,4 +1,5 @@
 """plan_batch: what one fan-out batch notifies, holds, pushes and marks, as domain values (no services)."""
+
 from __future__ import annotations
 
 import uuid
@@ -14,16 +15,28 @@ from processors.notifications.recipients import needed_users
 from streams.messages import ActivityEvent, Priority
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
-USERS = [DirectoryUser("doc", "org", frozenset({"physician"})), DirectoryUser("nurse", "org", frozenset({"nurse"})),
-         DirectoryUser("night", "org", frozenset({"nurse"})), DirectoryUser("admin", "org", frozenset({"admin"}))]
+USERS = [
+    DirectoryUser("doc", "org", frozenset({"physician"})),
+    DirectoryUser("nurse", "org", frozenset({"nurse"})),
+    DirectoryUser("night", "org", frozenset({"nurse"})),
+    DirectoryUser("admin", "org", frozenset({"admin"})),
+]
 DIRECTORY = Directory.of(USERS, [("p1", "doc"), ("p1", "nurse"), ("p1", "night")])
 QUIET_NOW = Preferences(min_push_priority=Priority.NORMAL, quiet_hours_start=time(11), quiet_hours_end=time(13))
 
 
 def event(event_type: str, **kw) -> ActivityEvent:
-    base = dict(event_id=uuid.uuid4(), event_type=event_type, occurred_at=NOW, organization_id="org",
-                title="Lab result for Mara Quill", notify=True, actor_user_id="nurse", patient_id="p1",
-                practitioner_user_id="doc")
+    base = dict(
+        event_id=uuid.uuid4(),
+        event_type=event_type,
+        occurred_at=NOW,
+        organization_id="org",
+        title="Lab result for Mara Quill",
+        notify=True,
+        actor_user_id="nurse",
+        patient_id="p1",
+        practitioner_user_id="doc",
+    )
     return ActivityEvent(**{**base, **kw})
 
 
@@ -43,7 +56,8 @@ def test_urgent_event_pushes_now_even_in_quiet_hours_with_the_notification_id_as
     plan = plan_batch([e], DIRECTORY, {"night": QUIET_NOW}, NOW)
 
     assert sorted((p.user_id, p.notification_id) for p in plan.pushes) == sorted(
-        (u, notification_id(e.event_id, u)) for u in ("doc", "night"))
+        (u, notification_id(e.event_id, u)) for u in ("doc", "night")
+    )
     assert all(p.priority is Priority.URGENT and p.event_id == e.event_id for p in plan.pushes)
     assert plan.held == []
 
@@ -63,8 +77,12 @@ def test_notify_false_and_unknown_types_notify_no_one_but_unknown_is_counted_and
 
 
 def test_needed_users_asks_only_for_what_the_rules_read():
-    events = [event("APPOINTMENT_SCHEDULED", practitioner_user_id="doc"), event("LAB_RESULT_RECEIVED", patient_id="p9"),
-              event("ANNOUNCEMENT_URGENT", organization_id="org2", patient_id=None), event("PATIENT_UPDATED")]
+    events = [
+        event("APPOINTMENT_SCHEDULED", practitioner_user_id="doc"),
+        event("LAB_RESULT_RECEIVED", patient_id="p9"),
+        event("ANNOUNCEMENT_URGENT", organization_id="org2", patient_id=None),
+        event("PATIENT_UPDATED"),
+    ]
     assert needed_users(events) == ({"doc"}, {"p9"}, {"org2"})
 
 
@@ -74,5 +92,8 @@ def test_the_plan_names_each_notification_and_held_push_by_event_user_and_reason
 
     night = notification_id(e.event_id, "night")
     assert BellNotification(night, "night", RecipientRule.CARE_TEAM, PushAction.HOLD, e, Priority.NORMAL) in plan.bell
-    assert plan.held == [HeldNotification(night, "night", RecipientRule.CARE_TEAM, e, Priority.NORMAL,
-                                          datetime(2026, 6, 1, 13, tzinfo=timezone.utc))]
+    assert plan.held == [
+        HeldNotification(
+            night, "night", RecipientRule.CARE_TEAM, e, Priority.NORMAL, datetime(2026, 6, 1, 13, tzinfo=timezone.utc)
+        )
+    ]

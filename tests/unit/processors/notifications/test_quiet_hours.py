@@ -5,6 +5,7 @@ America/New_York is UTC-5 (EST) / UTC-4 (EDT). 2026-03-08 02:00 EST jumps to 03:
 02:00-02:59 does not exist. 2026-11-01 02:00 EDT falls back to 01:00 EST at 06:00Z, so 01:00-01:59
 happens twice: 01:xx EDT = 05:xxZ, then 01:xx EST = 06:xxZ. Asia/Kolkata is UTC+5:30 all year.
 """
+
 from datetime import datetime, time, timezone
 from zoneinfo import ZoneInfo
 
@@ -55,53 +56,100 @@ CASES = [
     pytest.param(NIGHT_NY, z(2026, 1, 16, 11, 59), z(2026, 1, 16, 12, 0), id="ny-winter-last-minute"),
     pytest.param(NIGHT_NY, z(2026, 1, 15, 23, 0), None, id="ny-utc-night-is-ny-evening"),
     pytest.param(NIGHT_NY, datetime(2026, 1, 15, 22, 30, tzinfo=NY), z(2026, 1, 16, 12, 0), id="ny-now-in-ny"),
-    pytest.param(NIGHT_NY, datetime(2026, 1, 16, 9, 0, tzinfo=KOLKATA), z(2026, 1, 16, 12, 0),
-                 id="ny-now-in-kolkata"),
+    pytest.param(NIGHT_NY, datetime(2026, 1, 16, 9, 0, tzinfo=KOLKATA), z(2026, 1, 16, 12, 0), id="ny-now-in-kolkata"),
     pytest.param(NIGHT_NY, z(2026, 7, 1, 3, 0), z(2026, 7, 1, 11, 0), id="ny-summer"),
     # New York spring forward, 2026-03-08
     pytest.param(NIGHT_NY, z(2026, 3, 8, 4, 0), z(2026, 3, 8, 11, 0), id="spring-window-spans-change"),
-    pytest.param(quiet("22:00", "02:30", "America/New_York"), z(2026, 3, 8, 6, 0), z(2026, 3, 8, 7, 0),
-                 id="spring-end-in-gap"),
-    pytest.param(quiet("22:00", "02:30", "America/New_York"), z(2026, 3, 8, 6, 59, 59), z(2026, 3, 8, 7, 0),
-                 id="spring-end-in-gap-last-second"),
-    pytest.param(quiet("22:00", "02:30", "America/New_York"), z(2026, 3, 8, 7, 0), None,
-                 id="spring-end-in-gap-after"),
-    pytest.param(quiet("22:00", "02:00", "America/New_York"), z(2026, 3, 8, 6, 30), z(2026, 3, 8, 7, 0),
-                 id="spring-end-at-gap-start"),
-    pytest.param(quiet("22:00", "03:00", "America/New_York"), z(2026, 3, 8, 6, 30), z(2026, 3, 8, 7, 0),
-                 id="spring-end-at-gap-end"),
-    pytest.param(quiet("02:30", "06:00", "America/New_York"), z(2026, 3, 8, 6, 30), None,
-                 id="spring-start-in-gap-before"),
-    pytest.param(quiet("02:30", "06:00", "America/New_York"), z(2026, 3, 8, 7, 0), z(2026, 3, 8, 10, 0),
-                 id="spring-start-in-gap-opens-at-transition"),
-    pytest.param(quiet("02:30", "06:00", "America/New_York"), z(2026, 3, 9, 7, 30), z(2026, 3, 9, 10, 0),
-                 id="spring-next-night-normal"),
+    pytest.param(
+        quiet("22:00", "02:30", "America/New_York"), z(2026, 3, 8, 6, 0), z(2026, 3, 8, 7, 0), id="spring-end-in-gap"
+    ),
+    pytest.param(
+        quiet("22:00", "02:30", "America/New_York"),
+        z(2026, 3, 8, 6, 59, 59),
+        z(2026, 3, 8, 7, 0),
+        id="spring-end-in-gap-last-second",
+    ),
+    pytest.param(quiet("22:00", "02:30", "America/New_York"), z(2026, 3, 8, 7, 0), None, id="spring-end-in-gap-after"),
+    pytest.param(
+        quiet("22:00", "02:00", "America/New_York"),
+        z(2026, 3, 8, 6, 30),
+        z(2026, 3, 8, 7, 0),
+        id="spring-end-at-gap-start",
+    ),
+    pytest.param(
+        quiet("22:00", "03:00", "America/New_York"),
+        z(2026, 3, 8, 6, 30),
+        z(2026, 3, 8, 7, 0),
+        id="spring-end-at-gap-end",
+    ),
+    pytest.param(
+        quiet("02:30", "06:00", "America/New_York"), z(2026, 3, 8, 6, 30), None, id="spring-start-in-gap-before"
+    ),
+    pytest.param(
+        quiet("02:30", "06:00", "America/New_York"),
+        z(2026, 3, 8, 7, 0),
+        z(2026, 3, 8, 10, 0),
+        id="spring-start-in-gap-opens-at-transition",
+    ),
+    pytest.param(
+        quiet("02:30", "06:00", "America/New_York"),
+        z(2026, 3, 9, 7, 30),
+        z(2026, 3, 9, 10, 0),
+        id="spring-next-night-normal",
+    ),
     # New York fall back, 2026-11-01
     pytest.param(NIGHT_NY, z(2026, 11, 1, 3, 0), z(2026, 11, 1, 12, 0), id="fall-window-spans-change"),
-    pytest.param(quiet("22:00", "01:30", "America/New_York"), z(2026, 11, 1, 4, 30), z(2026, 11, 1, 5, 30),
-                 id="fall-end-in-fold"),
-    pytest.param(quiet("22:00", "01:30", "America/New_York"), z(2026, 11, 1, 5, 15), z(2026, 11, 1, 5, 30),
-                 id="fall-end-in-fold-first-pass"),
-    pytest.param(quiet("22:00", "01:30", "America/New_York"), z(2026, 11, 1, 5, 45), None,
-                 id="fall-end-in-fold-after-first-end"),
-    pytest.param(quiet("22:00", "01:30", "America/New_York"), z(2026, 11, 1, 6, 15), None,
-                 id="fall-end-in-fold-second-pass-stays-closed"),
-    pytest.param(quiet("01:30", "06:00", "America/New_York"), z(2026, 11, 1, 5, 20), None,
-                 id="fall-start-in-fold-before"),
-    pytest.param(quiet("01:30", "06:00", "America/New_York"), z(2026, 11, 1, 5, 30), z(2026, 11, 1, 11, 0),
-                 id="fall-start-in-fold-first-occurrence"),
-    pytest.param(quiet("01:30", "06:00", "America/New_York"), z(2026, 11, 1, 6, 10), z(2026, 11, 1, 11, 0),
-                 id="fall-start-in-fold-second-pass-inside"),
+    pytest.param(
+        quiet("22:00", "01:30", "America/New_York"), z(2026, 11, 1, 4, 30), z(2026, 11, 1, 5, 30), id="fall-end-in-fold"
+    ),
+    pytest.param(
+        quiet("22:00", "01:30", "America/New_York"),
+        z(2026, 11, 1, 5, 15),
+        z(2026, 11, 1, 5, 30),
+        id="fall-end-in-fold-first-pass",
+    ),
+    pytest.param(
+        quiet("22:00", "01:30", "America/New_York"), z(2026, 11, 1, 5, 45), None, id="fall-end-in-fold-after-first-end"
+    ),
+    pytest.param(
+        quiet("22:00", "01:30", "America/New_York"),
+        z(2026, 11, 1, 6, 15),
+        None,
+        id="fall-end-in-fold-second-pass-stays-closed",
+    ),
+    pytest.param(
+        quiet("01:30", "06:00", "America/New_York"), z(2026, 11, 1, 5, 20), None, id="fall-start-in-fold-before"
+    ),
+    pytest.param(
+        quiet("01:30", "06:00", "America/New_York"),
+        z(2026, 11, 1, 5, 30),
+        z(2026, 11, 1, 11, 0),
+        id="fall-start-in-fold-first-occurrence",
+    ),
+    pytest.param(
+        quiet("01:30", "06:00", "America/New_York"),
+        z(2026, 11, 1, 6, 10),
+        z(2026, 11, 1, 11, 0),
+        id="fall-start-in-fold-second-pass-inside",
+    ),
     # Asia/Kolkata, half-hour offset
     pytest.param(NIGHT_KOLKATA, z(2026, 1, 15, 16, 30), z(2026, 1, 16, 1, 30), id="kolkata-start"),
     pytest.param(NIGHT_KOLKATA, z(2026, 1, 15, 16, 29), None, id="kolkata-before-start"),
     pytest.param(NIGHT_KOLKATA, z(2026, 1, 16, 1, 29), z(2026, 1, 16, 1, 30), id="kolkata-last-minute"),
     pytest.param(NIGHT_KOLKATA, z(2026, 1, 16, 1, 30), None, id="kolkata-end"),
-    pytest.param(quiet("12:30", "13:15", "Asia/Kolkata"), z(2026, 1, 15, 7, 0), z(2026, 1, 15, 7, 45),
-                 id="kolkata-half-hour-window"),
+    pytest.param(
+        quiet("12:30", "13:15", "Asia/Kolkata"),
+        z(2026, 1, 15, 7, 0),
+        z(2026, 1, 15, 7, 45),
+        id="kolkata-half-hour-window",
+    ),
     # an unknown zone falls back to UTC rather than failing the batch
-    pytest.param(quiet("22:00", "07:00", "Mars/Olympus_Mons"), z(2026, 1, 15, 23, 0), z(2026, 1, 16, 7, 0),
-                 id="unknown-zone-is-utc"),
+    pytest.param(
+        quiet("22:00", "07:00", "Mars/Olympus_Mons"),
+        z(2026, 1, 15, 23, 0),
+        z(2026, 1, 16, 7, 0),
+        id="unknown-zone-is-utc",
+    ),
 ]
 
 

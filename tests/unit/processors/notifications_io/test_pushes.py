@@ -1,4 +1,5 @@
 """push_outputs encodes runs of push requests that share a tail once; the bytes must not change."""
+
 from __future__ import annotations
 
 import random
@@ -14,19 +15,28 @@ NOW = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
 
 
 def pushes_of(source: uuid.UUID, users: list[str], **fields) -> list[PushRequest]:
-    base = dict(organization_id="org-1", event_type="LAB_RESULT_RECEIVED", priority=Priority.HIGH,
-                occurred_at=NOW - timedelta(seconds=3), requested_at=NOW, event_id=source,
-                resource_type="Observation", resource_id="obs-1")
+    base = dict(
+        organization_id="org-1",
+        event_type="LAB_RESULT_RECEIVED",
+        priority=Priority.HIGH,
+        occurred_at=NOW - timedelta(seconds=3),
+        requested_at=NOW,
+        event_id=source,
+        resource_type="Observation",
+        resource_id="obs-1",
+    )
     return [PushRequest(notification_id=uuid.uuid5(source, u), user_id=u, **{**base, **fields}) for u in users]
 
 
 def test_every_output_is_what_encoding_its_own_request_gives_whatever_the_mix_of_events():
     rng = random.Random(7)
     e1, e2, e3 = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    pushes = (pushes_of(e1, [f"u{i}" for i in range(50)])
-              + pushes_of(e2, ["u1", "ü2"], priority=Priority.URGENT, resource_id=None, resource_type=None)
-              + pushes_of(e3, ["u3"], kind="digest", digest_count=3, event_id=None)
-              + pushes_of(e1, ["u9"], attempt=2))  # same event, another tail: a retry
+    pushes = (
+        pushes_of(e1, [f"u{i}" for i in range(50)])
+        + pushes_of(e2, ["u1", "ü2"], priority=Priority.URGENT, resource_id=None, resource_type=None)
+        + pushes_of(e3, ["u3"], kind="digest", digest_count=3, event_id=None)
+        + pushes_of(e1, ["u9"], attempt=2)
+    )  # same event, another tail: a retry
     mixed = pushes + rng.sample(pushes, len(pushes))  # interleaved runs too
 
     outputs = push_outputs(mixed, SERDE, "emr.notifications.push.v1")

@@ -1,4 +1,5 @@
 """When FCM counts as down, how long the sender waits per error class, and when it probes again."""
+
 from __future__ import annotations
 
 import random
@@ -27,14 +28,17 @@ class Clock:
         return self.now
 
 
-@pytest.mark.parametrize("results, cls", [
-    ([], None),
-    ([REFUSED] * 3, OutageClass.UNREACHABLE),
-    ([REFUSED, UNAVAILABLE, INTERNAL], OutageClass.SERVER),
-    ([UNAVAILABLE, quota(2)], OutageClass.QUOTA),
-    ([REFUSED, OK], None),  # FCM answered one: it is up
-    ([UNAVAILABLE, UNREGISTERED], None),  # an answer about a token is an answer
-])
+@pytest.mark.parametrize(
+    "results, cls",
+    [
+        ([], None),
+        ([REFUSED] * 3, OutageClass.UNREACHABLE),
+        ([REFUSED, UNAVAILABLE, INTERNAL], OutageClass.SERVER),
+        ([UNAVAILABLE, quota(2)], OutageClass.QUOTA),
+        ([REFUSED, OK], None),  # FCM answered one: it is up
+        ([UNAVAILABLE, UNREGISTERED], None),  # an answer about a token is an answer
+    ],
+)
 def test_batch_class(results, cls):
     assert batch_class(results) is cls
 

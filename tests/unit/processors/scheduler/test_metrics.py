@@ -1,4 +1,5 @@
 """The scheduler's metrics: names fixed for deploy/, set from the held backlog it counts."""
+
 from __future__ import annotations
 
 from prometheus_client import REGISTRY

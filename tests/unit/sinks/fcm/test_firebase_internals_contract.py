@@ -3,6 +3,7 @@ version: the private names it touches exist with the shapes it relies on, and a 
 reaches the emulator as FCM HTTP v1 requests and comes back as the SDK's typed results. pyproject.toml
 pins firebase-admin to the range this test was run on; widen it only after this test passes on the new
 version."""
+
 from __future__ import annotations
 
 import asyncio
@@ -55,12 +56,16 @@ def app():
 
 
 def message(token: str = "a-0:APA91bContract") -> messaging.Message:
-    return messaging.Message(token=token, data={"notification_id": "n-1"},
-                             notification=messaging.Notification(title="New lab result", body="Open Herald"),
-                             android=messaging.AndroidConfig(priority="high", ttl=60, collapse_key="n-1"))
+    return messaging.Message(
+        token=token,
+        data={"notification_id": "n-1"},
+        notification=messaging.Notification(title="New lab result", body="Open Herald"),
+        android=messaging.AndroidConfig(priority="high", ttl=60, collapse_key="n-1"),
+    )
 
 
 # --- the private names and their shapes --------------------------------------------------------------
+
 
 def test_the_installed_version_is_the_one_this_test_covers():
     major, minor = (int(part) for part in version("firebase-admin").split(".")[:2])
@@ -104,6 +109,7 @@ def test_the_sdk_httpx_client_takes_a_retry_config_without_retries():
 
 # --- a send through the adapter, against the emulator ------------------------------------------------
 
+
 class Recording:
     """Passes the SDK's calls through to ``inner`` and keeps them: what the SDK asks the HTTP hop to send."""
 
@@ -125,8 +131,11 @@ async def send_through_adapter(app, transport: str, messages: list[messaging.Mes
     emulator.add_fault(Fault.from_json({"token": "d-0:APA91bDown", "code": "UNAVAILABLE"}))
     server = await serve("127.0.0.1", 0, emulator)
     origin = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    inner = (SdkHttpClient(_Token(), origin, size=4, timeout_s=5) if transport == "pool"
-             else sdk_http_client(_Token(), timeout_s=5, http2=False))
+    inner = (
+        SdkHttpClient(_Token(), origin, size=4, timeout_s=5)
+        if transport == "pool"
+        else sdk_http_client(_Token(), timeout_s=5, http2=False)
+    )
     client = Recording(inner)
     adapter = MessagingService(app, send_url=f"{origin}/v1/projects/{PROJECT}/messages:send", http_client=client)
     try:
@@ -145,7 +154,9 @@ def test_a_send_through_the_adapter_is_fcm_v1_on_the_wire_and_typed_results_back
 
     batch, calls, emulator, origin = asyncio.run(send_through_adapter(app, transport, payload))
 
-    assert [(method, url) for method, url, _ in calls] == [("post", f"{origin}/v1/projects/{PROJECT}/messages:send")] * 4
+    assert [(method, url) for method, url, _ in calls] == [
+        ("post", f"{origin}/v1/projects/{PROJECT}/messages:send")
+    ] * 4
     assert [kwargs["json"] for _, _, kwargs in calls] == [{"message": encode_message(m)} for m in payload]
     assert all(kwargs["headers"]["X-GOOG-API-FORMAT-VERSION"] == "2" for _, _, kwargs in calls)
     assert [m["token"] for m in emulator.accepted()] == ["a-0:APA91bSent"]
@@ -162,10 +173,14 @@ def test_a_send_through_the_adapter_is_fcm_v1_on_the_wire_and_typed_results_back
 
 @pytest.mark.parametrize("transport", ["pool", "httpx"])
 def test_no_connection_is_the_sdks_unavailable_error(app, transport):
-    client = (SdkHttpClient(_Token(), "http://127.0.0.1:9", size=1, timeout_s=2) if transport == "pool"
-              else sdk_http_client(_Token(), timeout_s=2, http2=False))
-    adapter = MessagingService(app, send_url=f"http://127.0.0.1:9/v1/projects/{PROJECT}/messages:send",
-                               http_client=client)
+    client = (
+        SdkHttpClient(_Token(), "http://127.0.0.1:9", size=1, timeout_s=2)
+        if transport == "pool"
+        else sdk_http_client(_Token(), timeout_s=2, http2=False)
+    )
+    adapter = MessagingService(
+        app, send_url=f"http://127.0.0.1:9/v1/projects/{PROJECT}/messages:send", http_client=client
+    )
 
     async def send():
         try:
@@ -187,5 +202,6 @@ def _payload():
     from streams.messages import Priority, PushRequest
 
     now = datetime.now(timezone.utc)
-    return payload_for(PushRequest(uuid4(), "u-1", "org-1", "LAB_RESULT_RECEIVED", Priority.HIGH, now, now),
-                       now=now, ttl_s=60)
+    return payload_for(
+        PushRequest(uuid4(), "u-1", "org-1", "LAB_RESULT_RECEIVED", Priority.HIGH, now, now), now=now, ttl_s=60
+    )

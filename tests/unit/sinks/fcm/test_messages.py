@@ -1,4 +1,5 @@
 """Building firebase-admin's messages from a push payload and encoding them as the SDK does, without a server."""
+
 from __future__ import annotations
 
 import uuid
@@ -25,31 +26,41 @@ def test_the_message_is_private_collapsible_and_expires():
     assert wire["android"]["notification"]["visibility"] == "PRIVATE"
     assert wire["android"]["collapse_key"] == str(nid) and wire["android"]["ttl"] == "600s"
     assert wire["android"]["priority"] == "high"
-    assert wire["apns"]["headers"] == {"apns-collapse-id": str(nid), "apns-priority": "10",
-                                       "apns-expiration": str(int(NOW.timestamp()) + 600)}
+    assert wire["apns"]["headers"] == {
+        "apns-collapse-id": str(nid),
+        "apns-priority": "10",
+        "apns-expiration": str(int(NOW.timestamp()) + 600),
+    }
     assert wire["data"]["notification_id"] == str(nid)
 
 
 def test_the_messages_of_one_push_share_their_parts_and_encode_as_the_sdk_does_each():
-    payload = payload_for(PushRequest(uuid.uuid4(), "u1", "org-1", "APPOINTMENT_BOOKED", Priority.NORMAL, NOW, NOW),
-                          now=NOW, ttl_s=600)
-    other = payload_for(PushRequest(uuid.uuid4(), "u2", "org-1", "LAB_RESULT_CRITICAL", Priority.URGENT, NOW, NOW),
-                        now=NOW, ttl_s=60)
+    payload = payload_for(
+        PushRequest(uuid.uuid4(), "u1", "org-1", "APPOINTMENT_BOOKED", Priority.NORMAL, NOW, NOW), now=NOW, ttl_s=600
+    )
+    other = payload_for(
+        PushRequest(uuid.uuid4(), "u2", "org-1", "LAB_RESULT_CRITICAL", Priority.URGENT, NOW, NOW), now=NOW, ttl_s=60
+    )
     messages = to_messages(payload, ["tok-a", "tok-b", "tok-c"]) + to_messages(other, ["tok-d"])
     wire = WireEncoder()
 
-    assert [wire(m) for m in messages] == [encode(to_message(payload, t)) for t in ("tok-a", "tok-b", "tok-c")] + \
-        [encode(to_message(other, "tok-d"))]
+    assert [wire(m) for m in messages] == [encode(to_message(payload, t)) for t in ("tok-a", "tok-b", "tok-c")] + [
+        encode(to_message(other, "tok-d"))
+    ]
     assert messages[0].android is messages[2].android and messages[0].android is not messages[3].android
 
 
 def test_the_sdk_encodes_a_push_once_for_all_its_devices(monkeypatch):
-    payload = payload_for(PushRequest(uuid.uuid4(), "u1", "org-1", "APPOINTMENT_BOOKED", Priority.NORMAL, NOW, NOW),
-                          now=NOW, ttl_s=600)
+    payload = payload_for(
+        PushRequest(uuid.uuid4(), "u1", "org-1", "APPOINTMENT_BOOKED", Priority.NORMAL, NOW, NOW), now=NOW, ttl_s=600
+    )
     calls = []
     sdk_encode = messaging._MessagingService.encode_message  # noqa: SLF001
-    monkeypatch.setattr(messaging._MessagingService, "encode_message",  # noqa: SLF001
-                        classmethod(lambda cls, m: calls.append(m.token) or sdk_encode(m)))
+    monkeypatch.setattr(
+        messaging._MessagingService,
+        "encode_message",  # noqa: SLF001
+        classmethod(lambda cls, m: calls.append(m.token) or sdk_encode(m)),
+    )
     wire = WireEncoder()
 
     tokens = [wire(m)["token"] for m in to_messages(payload, ["tok-a", "tok-b", "tok-c"])]
@@ -59,8 +70,9 @@ def test_the_sdk_encodes_a_push_once_for_all_its_devices(monkeypatch):
 
 @pytest.mark.parametrize("token", ["", None, 7])
 def test_a_bad_token_still_gets_the_sdk_s_error(token):
-    payload = payload_for(PushRequest(uuid.uuid4(), "u1", "org-1", "APPOINTMENT_BOOKED", Priority.NORMAL, NOW, NOW),
-                          now=NOW, ttl_s=600)
+    payload = payload_for(
+        PushRequest(uuid.uuid4(), "u1", "org-1", "APPOINTMENT_BOOKED", Priority.NORMAL, NOW, NOW), now=NOW, ttl_s=600
+    )
     first, bad = to_messages(payload, ["tok-a", token])
     wire = WireEncoder()
     wire(first)

@@ -1,4 +1,5 @@
 """The FCM transport's keep-alive pool after the server went away and came back on the same port."""
+
 from __future__ import annotations
 
 import asyncio
@@ -18,7 +19,11 @@ async def serve(port: int = 0) -> asyncio.base_events.Server:
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
-                length = int(next(l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")).split(b":")[1])
+                length = int(
+                    next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")).split(
+                        b":"
+                    )[1]
+                )
                 await reader.readexactly(length)
                 writer.write(ANSWER)
                 await writer.drain()

@@ -1,5 +1,6 @@
 """The FCM transport over TLS, against the emulator serving a certificate of a test CA: sends when the
 CA is trusted, and fails fast with a certificate error when it is not or the name does not match."""
+
 from __future__ import annotations
 
 import asyncio

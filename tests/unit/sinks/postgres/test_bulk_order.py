@@ -1,4 +1,5 @@
 """Key order of bulk inserts (sinks.postgres.bulk.in_key_order): Postgres's order for uuids and strings."""
+
 from __future__ import annotations
 
 import random
