@@ -174,7 +174,8 @@ NOTES = [
     "has an instance id (`HERALD_INSTANCE_ID=<name>-0`, as a pod name would be), so it is a static group member and its "
     "restart takes its partitions back at once (without one, the broker hands a dead member's partitions over only when "
     "its session, 45 s by default, expires). A push "
-    "sender killed between sending a batch and committing it re-sends that batch on restart (docs/push.md): those are "
+    "sender killed between sending a batch and committing it re-sends the batches in flight on restart, at most two "
+    "(docs/push.md): those are "
     "the duplicate pushes; they carry the notification id as collapse key, so the device shows one.",
 ]
 
