@@ -5,11 +5,13 @@ from __future__ import annotations
 import threading
 import uuid
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 from confluent_kafka import TopicPartition
 
 from streams.checkpoint import Checkpoint
+from streams.client_errors import ClientErrors
 from streams.decoder import Decoder
 from streams.errors import SinkBackpressure
 from streams.messages import ACTIVITY_EVENT, ActivityEvent
@@ -69,18 +71,33 @@ def make_runtime(
         commit_interval_s=commit_interval_s,
         clock=clock,
     )
-    runtime = Runtime(
+    runtime = runtime_of(consumer, checkpoint, processor=processor, clock=clock, pipelined=pipelined)
+    consumer.on_empty = runtime.stop
+    return runtime, consumer, producer, sink, journal
+
+
+def runtime_of(
+    consumer: Any,
+    checkpoint: Checkpoint,
+    *,
+    processor: Any = None,
+    clock: Any = None,
+    client_errors: ClientErrors | None = None,
+    **config: Any,
+) -> Runtime:
+    """The loop the tests drive: ``TOPIC`` decoded as ActivityEvents, collected by ``processor`` (a
+    ``Collect`` unless given), on a fake clock; ``config`` changes the default loop settings."""
+    return Runtime(
         consumer=consumer,
         topics=[TOPIC],
         decode=Decoder(SERDE, ActivityEvent.from_avro),
         processor=processor or Collect(),
         checkpoint=checkpoint,
         hooks=RuntimeHooks("collect", "g"),
-        config=default_loop_config(pipelined=pipelined),
-        clock=clock,
+        config=default_loop_config(**config),
+        clock=clock or FakeClock(),
+        client_errors=client_errors,
     )
-    consumer.on_empty = runtime.stop
-    return runtime, consumer, producer, sink, journal
 
 
 def msgs(partition: int, offsets, value=event_bytes):
@@ -295,15 +312,8 @@ def run_timed(batches, processor) -> list:
     checkpoint = Checkpoint(
         consumer=consumer, producer=FakeProducer(journal=journal), sink=ListSink(), dlq_topic_of=lambda t: DLQ
     )
-    runtime = Runtime(
-        consumer=consumer,
-        topics=[TOPIC],
-        decode=Decoder(SERDE, ActivityEvent.from_avro),
-        processor=processor,
-        checkpoint=checkpoint,
-        hooks=RuntimeHooks("collect", "g"),
-        config=default_loop_config(pipelined=True, batch_timeout_s=0.1, batch_max_records=3),
-        clock=clock,
+    runtime = runtime_of(
+        consumer, checkpoint, processor=processor, clock=clock, pipelined=True, batch_timeout_s=0.1, batch_max_records=3
     )
     consumer.on_empty = runtime.stop
     runtime.run()
@@ -530,16 +540,7 @@ def test_given_eager_batches_then_queued_records_are_taken_without_waiting_the_t
     checkpoint = Checkpoint(
         consumer=consumer, producer=FakeProducer(journal=journal), sink=sink, dlq_topic_of=lambda t: DLQ
     )
-    runtime = Runtime(
-        consumer=consumer,
-        topics=[TOPIC],
-        decode=Decoder(SERDE, ActivityEvent.from_avro),
-        processor=Collect(),
-        checkpoint=checkpoint,
-        hooks=RuntimeHooks("collect", "g"),
-        config=default_loop_config(eager=eager),
-        clock=FakeClock(),
-    )
+    runtime = runtime_of(consumer, checkpoint, eager=eager)
     consumer.on_empty = runtime.stop
 
     runtime.run()

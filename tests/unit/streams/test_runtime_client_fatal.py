@@ -10,12 +10,9 @@ from confluent_kafka import KafkaError
 
 from streams.checkpoint import Checkpoint
 from streams.client_errors import ClientErrors
-from streams.decoder import Decoder
-from streams.messages import ActivityEvent
-from streams.metrics import RuntimeHooks
-from streams.runtime import EXIT_FATAL, Runtime
-from streams.testing import FakeClock, FakeConsumer, FakeMessage, FakeProducer, ListSink, default_loop_config
-from tests.unit.streams.test_runtime import DLQ, SERDE, TOPIC, Collect, msgs
+from streams.runtime import EXIT_FATAL
+from streams.testing import FakeConsumer, FakeMessage, FakeProducer, ListSink
+from tests.unit.streams.test_runtime import DLQ, TOPIC, msgs, runtime_of
 
 FENCED = KafkaError(KafkaError.FENCED_INSTANCE_ID, "Fatal consumer error: fenced by a newer instance", fatal=True)
 
@@ -35,17 +32,7 @@ class FencedAfterFirstBatch(FakeConsumer):
 def runtime_over(consumer, errors: ClientErrors | None = None, *, pipelined: bool = False):
     sink = ListSink()
     checkpoint = Checkpoint(consumer=consumer, producer=FakeProducer(), sink=sink, dlq_topic_of=lambda t: DLQ)
-    runtime = Runtime(
-        consumer=consumer,
-        topics=[TOPIC],
-        decode=Decoder(SERDE, ActivityEvent.from_avro),
-        processor=Collect(),
-        checkpoint=checkpoint,
-        hooks=RuntimeHooks("collect", "g"),
-        config=default_loop_config(pipelined=pipelined),
-        clock=FakeClock(),
-        client_errors=errors,
-    )
+    runtime = runtime_of(consumer, checkpoint, client_errors=errors, pipelined=pipelined)
     consumer.on_empty = runtime.stop
     return runtime, sink
 

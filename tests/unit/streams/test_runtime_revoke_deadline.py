@@ -10,12 +10,8 @@ import time
 from confluent_kafka import TopicPartition
 
 from streams.checkpoint import Checkpoint
-from streams.decoder import Decoder
-from streams.messages import ActivityEvent
-from streams.metrics import RuntimeHooks
-from streams.runtime import Runtime
-from streams.testing import FakeClock, FakeConsumer, FakeProducer, default_loop_config
-from tests.unit.streams.test_runtime import DLQ, SERDE, TOPIC, Collect, GatedSink, msgs
+from streams.testing import FakeConsumer, FakeProducer
+from tests.unit.streams.test_runtime import DLQ, TOPIC, GatedSink, msgs, runtime_of
 
 DEADLINE_S = 0.2
 
@@ -26,16 +22,7 @@ def pipelined_runtime(batches, sink):
     checkpoint = Checkpoint(
         consumer=consumer, producer=FakeProducer(journal=journal), sink=sink, dlq_topic_of=lambda t: DLQ
     )
-    runtime = Runtime(
-        consumer=consumer,
-        topics=[TOPIC],
-        decode=Decoder(SERDE, ActivityEvent.from_avro),
-        processor=Collect(),
-        checkpoint=checkpoint,
-        hooks=RuntimeHooks("collect", "g"),
-        config=default_loop_config(pipelined=True, shutdown_timeout_s=DEADLINE_S),
-        clock=FakeClock(),
-    )
+    runtime = runtime_of(consumer, checkpoint, pipelined=True, shutdown_timeout_s=DEADLINE_S)
     runtime._consumer.subscribe([TOPIC], on_assign=runtime._on_assign)
     return runtime, consumer, journal
 
