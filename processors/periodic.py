@@ -93,13 +93,16 @@ def run_periodic(
         ready=ready,
     )
     stop = threading.Event()
+    deadline: list[threading.Timer] = []
 
     def on_sigterm(*_) -> None:  # the tick in hand finishes, within the deadline (streams/shutdown.py)
         if not stop.is_set():
-            arm_deadline(settings.shutdown_timeout_s)
+            deadline.append(arm_deadline(settings.shutdown_timeout_s))
         stop.set()
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_sigterm)
     tune_gc(settings)
     tick_until_stopped(tick, interval_s, stop, beat, process)
+    for timer in deadline:  # stopped in time: the deadline must not end whatever runs after (a test session)
+        timer.cancel()

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Set as AbstractSet
@@ -122,6 +123,7 @@ class Runtime:
         self._config = config
         self._clock = clock
         self._stopping = False
+        self._deadline: threading.Timer | None = None  # armed by SIGTERM (streams/shutdown.py)
         self._paused: dict[tuple[str, int], float] = {}  # partition -> resume at
         self._assigned: set[tuple[str, int]] = set()
         self._failures = 0
@@ -154,6 +156,8 @@ class Runtime:
             if self._writer is not None:
                 self._writer.shutdown(wait=True)
             self._consumer.close()
+            if self._deadline is not None:  # closed in time: the deadline must not end what runs after
+                self._deadline.cancel()
 
     def step(self) -> None:
         """One turn of the loop: the next batch, or, when none came, the batch in flight finished and the
@@ -234,7 +238,7 @@ class Runtime:
             self._config.shutdown_timeout_s,
         )
         if not self._stopping:
-            arm_deadline(self._config.shutdown_timeout_s)
+            self._deadline = arm_deadline(self._config.shutdown_timeout_s)
         self.stop()
 
     def _process(self, messages: list[Message]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import os
 import signal
+import threading
 
 import pytest
 
@@ -79,3 +80,17 @@ def test_a_periodic_processor_has_the_tuned_collector_unless_turned_off(default_
 
     assert (gc.get_freeze_count() > 0) is tuning
     assert gc.get_threshold()[0] == (GC_YOUNG_THRESHOLD if tuning else 700)
+
+
+def test_a_periodic_processor_stopped_in_time_leaves_no_shutdown_deadline_armed(default_gc, own_signals):
+    """SIGTERM arms a deadline that ends the process if it has not closed in time; one that closed in time
+    must not leave it running, or it ends whatever runs after (a test session: exit 75)."""
+
+    def tick() -> bool:
+        os.kill(os.getpid(), signal.SIGTERM)
+        return False
+
+    run_periodic("deadline-test", PersisterSettings(metrics_port=0), tick, 0.01, default_port=0)
+
+    armed = [t for t in threading.enumerate() if isinstance(t, threading.Timer) and not t.finished.is_set()]
+    assert armed == []
