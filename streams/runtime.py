@@ -131,9 +131,8 @@ class Runtime:
             ThreadPoolExecutor(1, thread_name_prefix=f"{processor.name}-checkpoint") if config.pipelined else None
         )
         self._inflight: _InFlight | None = None
-        self._failed_at: tuple[tuple[str, int, int], ...] | None = (
-            None  # where the last failed batch started, to see a failure repeat
-        )
+        # Where the last failed batch started (topic, partition, offset), to see a failure repeat.
+        self._failed_at: tuple[tuple[str, int, int], ...] | None = None
         self._repeats = 0
         self._stalls_checked_at = clock()
 
