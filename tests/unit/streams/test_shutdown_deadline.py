@@ -5,9 +5,11 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from streams.shutdown import EXIT_SHUTDOWN_TIMEOUT
+from tests.unit.streams.test_runtime import make_runtime, msgs
 
 STUCK_PROCESSOR = """
 import threading, sys
@@ -75,3 +77,15 @@ def test_given_a_periodic_tick_that_never_returns_then_sigterm_still_ends_the_jo
         proc.kill()
 
     assert code == EXIT_SHUTDOWN_TIMEOUT
+
+
+def test_given_sigterm_when_the_loop_closes_in_time_then_no_shutdown_deadline_stays_armed():
+    """The deadline ends a process that has not closed in time; one that has must not leave it running
+    (in a test session it would end pytest with exit 75 thirty seconds later)."""
+    runtime, consumer, *_ = make_runtime([msgs(0, [0, 1])])
+    consumer.on_empty = lambda: runtime._on_sigterm(signal.SIGTERM, None)
+
+    runtime.run()
+
+    assert consumer.closed
+    assert [t for t in threading.enumerate() if isinstance(t, threading.Timer) and not t.finished.is_set()] == []
