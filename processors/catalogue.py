@@ -5,6 +5,9 @@ type is on in a new user's preferences, and a PHI-free push title/body. Extend t
 for an event type anywhere else (the one exception is ANNOUNCEMENT_URGENT's override of preferences,
 which reaches users whatever their preferences, as ``processors.notifications.decisions.decide`` implements).
 
+Which types need an acknowledgement, and whom an unacknowledged one escalates to, is the catalogue's
+escalation column, ``processors.notifications.escalation_policy.DEFAULT_POLICIES``.
+
 Unknown types are still stored: ``lookup`` returns a fallback entry (clinical staff only, notify no one,
 ``known=False``) until the catalogue learns them.
 
@@ -45,6 +48,7 @@ class RecipientRule(StrEnum):
     PRACTITIONER = "practitioner"
     CARE_TEAM = "care_team"
     ORGANIZATION = "organization"
+    USER = "user"  # one named user: an escalation step's target, never a catalogue rule
     NONE = "none"
 
 

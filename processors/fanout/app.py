@@ -52,8 +52,9 @@ class Fanout:
         events: list[ActivityEvent] = [r.value for r in kept]
         if not events:
             return Outcome(dead_letters=conflicting)
-        directory, preferences = self._loader.load(events)
-        plan = plan_batch(events, directory, preferences, self._clock())
+        overrides = self._loader.overrides(events)
+        directory, preferences = self._loader.load(events, overrides)
+        plan = plan_batch(events, directory, preferences, self._clock(), overrides)
         on_fanout_planned(self.name, plan)
         return Outcome(
             writes=writes_of(plan),

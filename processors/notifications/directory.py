@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import NamedTuple
 
 from streams.messages import DirectoryChange
@@ -26,18 +27,30 @@ class DirectoryUser(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Directory:
-    """The slice of the directory a rule needs: users by id, and patient_id -> active care-team user ids."""
+    """The slice of the directory a rule needs: users by id, and patient_id -> active care-team user ids.
+    ``former_members``: patient_id -> {user_id: when they left the care team}, loaded only by the
+    escalator, which records a member who left since an alert was raised as skipped."""
 
     users: Mapping[str, DirectoryUser] = field(default_factory=dict)
     care_teams: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    former_members: Mapping[str, Mapping[str, datetime]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, users: Iterable[DirectoryUser] = (), care_team: Iterable[tuple[str, str]] = ()) -> Directory:
-        """Builds a directory from users and active (patient_id, user_id) memberships."""
+    def of(
+        cls,
+        users: Iterable[DirectoryUser] = (),
+        care_team: Iterable[tuple[str, str]] = (),
+        former: Iterable[tuple[str, str, datetime]] = (),
+    ) -> Directory:
+        """Builds a directory from users, active (patient_id, user_id) memberships and ended ones
+        (patient_id, user_id, left_at)."""
         teams: dict[str, set[str]] = {}
         for patient_id, user_id in care_team:
             teams.setdefault(patient_id, set()).add(user_id)
-        return cls({u.user_id: u for u in users}, {p: frozenset(m) for p, m in teams.items()})
+        left: dict[str, dict[str, datetime]] = {}
+        for patient_id, user_id, left_at in former:
+            left.setdefault(patient_id, {})[user_id] = left_at
+        return cls({u.user_id: u for u in users}, {p: frozenset(m) for p, m in teams.items()}, left)
 
     @classmethod
     def from_changes(cls, changes: Iterable[DirectoryChange]) -> Directory:

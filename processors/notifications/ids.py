@@ -29,6 +29,16 @@ def notification_id(event_id: uuid.UUID, user_id: str, *, namespace: bytes | Non
     return uuid.UUID(int=(int.from_bytes(digest[:16], "big") & _UUID5_CLEAR) | _UUID5_SET)
 
 
+def alert_notification_id(event_id: uuid.UUID, user_id: str, step: int) -> uuid.UUID:
+    """The natural key of the notification escalation step ``step`` of an alert sends ``user_id``.
+    Step 0 is the notification the event would have had anyway (``notification_id``); a later step's
+    is uuid5(event_id, "user_id#step"), so a user alerted again at another step gets a row of its own
+    and a step redone after a crash gets the same ids."""
+    if step == 0:
+        return notification_id(event_id, user_id)
+    return uuid.uuid5(event_id, f"{user_id}#{step}")
+
+
 def digest_id(user_id: str, held: Iterable[Held]) -> uuid.UUID:
     """Deterministic over the set released, so a re-release after a crash collapses on the device
     and is de-duplicated by the sender."""

@@ -13,36 +13,28 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from processors.catalogue import RecipientRule, effective_priority, lookup
+from processors.catalogue import effective_priority, lookup
+from processors.notifications.alerts import StepPlan, plan_step
+from processors.notifications.bell import BellNotification, HeldNotification
 from processors.notifications.decisions import Decision, PushAction, decide
 from processors.notifications.directory import Directory
+from processors.notifications.escalation_policy import EscalationPolicy, policy_for
 from processors.notifications.ids import notification_id
 from processors.notifications.preferences import Preferences, default_preferences
 from processors.notifications.recipients import Recipient, resolve_recipients
 from streams.messages import ActivityEvent, Priority, PushRequest
 
+__all__ = ["BellNotification", "FanoutPlan", "HeldNotification", "RaisedAlert", "plan_batch"]
 
-class BellNotification(NamedTuple):
-    """One notification in a user's bell; ``push`` says what became of its push (a named tuple: an
-    announcement plans 10,000 of them)."""
 
-    notification_id: uuid.UUID
-    user_id: str
-    reason: RecipientRule
-    push: PushAction
+class RaisedAlert(NamedTuple):
+    """An alert the fan-out raised: its event, the policy it follows (fixed for its life, so an edit
+    never changes a running alert), and its step 0 as fired (the notifications are in the plan's bell
+    and pushes; ``first_step`` keeps the skips and when step 1 is due)."""
+
     event: ActivityEvent
-    priority: Priority  # the event's effective priority
-
-
-class HeldNotification(NamedTuple):
-    """A push held for quiet hours until ``release_at`` (its bell notification is planned too)."""
-
-    notification_id: uuid.UUID
-    user_id: str
-    reason: RecipientRule
-    event: ActivityEvent
-    priority: Priority
-    release_at: datetime
+    policy: EscalationPolicy
+    first_step: StepPlan
 
 
 @dataclass
@@ -54,6 +46,7 @@ class FanoutPlan:
     bell: list[BellNotification] = field(default_factory=list)
     held: list[HeldNotification] = field(default_factory=list)
     pushes: list[PushRequest] = field(default_factory=list)
+    alerts: list[RaisedAlert] = field(default_factory=list)
     unknown_types: int = 0
 
     @property
@@ -63,9 +56,15 @@ class FanoutPlan:
 
 
 def plan_batch(
-    events: Iterable[ActivityEvent], directory: Directory, preferences: Mapping[str, Preferences], now: datetime
+    events: Iterable[ActivityEvent],
+    directory: Directory,
+    preferences: Mapping[str, Preferences],
+    now: datetime,
+    overrides: Mapping[tuple[str, str], EscalationPolicy] | None = None,
 ) -> FanoutPlan:
-    """Bell notifications, held pushes and push requests for every notify=true event; every such event marked."""
+    """Bell notifications, held pushes and push requests for every notify=true event; every such event
+    marked. An event whose type needs acknowledgement (``policy_for``, with the organizations'
+    ``overrides``) raises an alert instead, and its notifications are the alert's step 0."""
     plan = FanoutPlan()
     unique: dict[uuid.UUID, ActivityEvent] = {}
     for e in events:
@@ -75,6 +74,14 @@ def plan_batch(
         plan.marked.append(event)
         if not lookup(event.event_type).known:
             plan.unknown_types += 1
+        elif (policy := policy_for(event.organization_id, event.event_type, overrides or {})) is not None:
+            first = plan_step(
+                event, policy, 0, directory, preferences, notified_before=frozenset(), raised_at=now, now=now
+            )
+            plan.bell += first.bell
+            plan.pushes += first.pushes
+            plan.alerts.append(RaisedAlert(event, policy, first))
+            continue
         each = _PerEvent(event, effective_priority(event), event.event_id.bytes)
         for recipient in resolve_recipients(event, directory):
             prefs = preferences.get(recipient.user_id) or default_preferences(directory.zone_of(recipient.user_id))
@@ -95,7 +102,9 @@ def _apply(plan: FanoutPlan, each: _PerEvent, recipient: Recipient, decision: De
         return
     event, priority = each.event, each.priority
     nid = notification_id(event.event_id, recipient.user_id, namespace=each.namespace)
-    plan.bell.append(BellNotification._make((nid, recipient.user_id, recipient.reason, decision.push, event, priority)))
+    plan.bell.append(
+        BellNotification._make((nid, recipient.user_id, recipient.reason, decision.push, event, priority, None))
+    )
     if decision.push == PushAction.HOLD:
         assert decision.release_at is not None  # decide sets it for every HOLD
         plan.held.append(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from processors.catalogue import RecipientRule, lookup
 from processors.notifications.directory import Directory
+from processors.notifications.escalation_policy import EscalationPolicy, Target, policy_for
 from streams.messages import ActivityEvent
 
 
@@ -47,18 +48,25 @@ def resolve_recipients(event: ActivityEvent, directory: Directory) -> list[Recip
     return [Recipient(user_id, entry.recipients) for user_id in sorted(chosen)]
 
 
-def needed_users(events: Iterable[ActivityEvent]) -> tuple[set[str], set[str], set[str]]:
-    """What the directory slice must hold for ``resolve_recipients``: (practitioner ids, patient ids,
-    organizations with org-wide events), so a loader reads only that."""
-    practitioners: set[str] = set()
+def needed_users(
+    events: Iterable[ActivityEvent], overrides: Mapping[tuple[str, str], EscalationPolicy] | None = None
+) -> tuple[set[str], set[str], set[str]]:
+    """What the directory slice must hold for ``resolve_recipients``, or for the first step of the alert
+    an event raises: (user ids named directly, patient ids, organizations with org-wide events), so a
+    loader reads only that."""
+    users: set[str] = set()
     patients: set[str] = set()
     organizations: set[str] = set()
     for e in events:
-        rule = lookup(e.event_type).recipients
-        if rule == RecipientRule.PRACTITIONER and e.practitioner_user_id:
-            practitioners.add(e.practitioner_user_id)
-        elif rule == RecipientRule.CARE_TEAM and e.patient_id:
-            patients.add(e.patient_id)
-        elif rule == RecipientRule.ORGANIZATION:
-            organizations.add(e.organization_id)
-    return practitioners, patients, organizations
+        policy = policy_for(e.organization_id, e.event_type, overrides or {}) if e.notify else None
+        targets = policy.steps[0].targets if policy else [Target(lookup(e.event_type).recipients)]
+        for target in targets:
+            if target.rule == RecipientRule.PRACTITIONER and e.practitioner_user_id:
+                users.add(e.practitioner_user_id)
+            elif target.rule == RecipientRule.USER and target.user_id:
+                users.add(target.user_id)
+            elif target.rule == RecipientRule.CARE_TEAM and e.patient_id:
+                patients.add(e.patient_id)
+            elif target.rule == RecipientRule.ORGANIZATION:
+                organizations.add(e.organization_id)
+    return users, patients, organizations

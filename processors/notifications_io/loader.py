@@ -3,15 +3,17 @@ in a few queries (never per event)."""
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable, Mapping
 from uuid import UUID
 
 from sqlalchemy import Engine, text
 
 from processors.notifications.directory import Directory, DirectoryUser
+from processors.notifications.escalation_policy import EscalationPolicy
 from processors.notifications.preferences import Preferences
 from processors.notifications.recipients import needed_users
 from sinks.postgres.activity import COLUMNS, row_content
+from sinks.postgres.alerts import load_overrides
 from sinks.postgres.directory import UserWithPreferences, load_care_teams, load_users
 from sinks.postgres.preferences import PreferencesRow
 from streams.messages import ActivityEvent, Priority
@@ -57,9 +59,20 @@ class DirectoryLoader:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def load(self, events: Iterable[ActivityEvent]) -> tuple[Directory, dict[str, Preferences]]:
-        """For a fan-out batch: practitioners, care teams of its patients, whole organizations for org-wide events."""
-        practitioners, patients, organizations = needed_users(events)
+    def overrides(self, events: Iterable[ActivityEvent]) -> dict[tuple[str, str], EscalationPolicy]:
+        """The escalation policy overrides of the batch's organizations (a small table: one indexed read)."""
+        organizations = {e.organization_id for e in events if e.notify}
+        if not organizations:
+            return {}
+        with self._engine.connect() as conn:
+            return load_overrides(conn, organizations)
+
+    def load(
+        self, events: Iterable[ActivityEvent], overrides: Mapping[tuple[str, str], EscalationPolicy] | None = None
+    ) -> tuple[Directory, dict[str, Preferences]]:
+        """For a fan-out batch: practitioners, care teams of its patients, whole organizations for
+        org-wide events, and whom the first step of each alert names (under ``overrides``)."""
+        practitioners, patients, organizations = needed_users(events, overrides)
         with self._engine.connect() as conn:
             team = load_care_teams(conn, patients) if patients else []
             ids = practitioners | {user_id for _, user_id in team}

@@ -10,4 +10,4 @@ from sinks.postgres.notifications import FanoutWrites
 def writes_of(plan: FanoutPlan) -> FanoutWrites:
     """The plan's notifications as they are, and its marked events as activity rows: the fan-out may
     see an event before the persister, so the mark upserts the whole row the persister would write."""
-    return FanoutWrites(events=[event_row(e) for e in plan.marked], bell=plan.bell, held=plan.held)
+    return FanoutWrites(events=[event_row(e) for e in plan.marked], bell=plan.bell, held=plan.held, alerts=plan.alerts)

@@ -118,8 +118,9 @@ class Reconciler:
         """Plans, produces (acknowledged) and writes ``events`` in ``conn``'s transaction, which holds their locks."""
         if not events:
             return
-        directory, preferences = self._loader.load(events)
-        plan = plan_batch(events, directory, preferences, now)
+        overrides = self._loader.overrides(events)
+        directory, preferences = self._loader.load(events, overrides)
+        plan = plan_batch(events, directory, preferences, now, overrides)
         self._produce(plan.pushes)
         with raw_connection(conn).cursor() as cur:
             write_rows(cur, writes_of(plan))

@@ -6,7 +6,20 @@ import uuid
 from datetime import datetime
 from datetime import time as dt_time
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, LargeBinary, String, Text, Time, func, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    Time,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -116,6 +129,9 @@ class UserNotificationRow(Base):
     read_at: Mapped[datetime | None] = mapped_column(_TZ)
     push_status: Mapped[str] = mapped_column(String(16), server_default="none")
     pushed_at: Mapped[datetime | None] = mapped_column(_TZ)
+    alert_step: Mapped[int | None] = mapped_column(Integer)  # set on an alert's notifications (migration 0006)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(_TZ)
+    declined_at: Mapped[datetime | None] = mapped_column(_TZ)
 
 
 class HeldNotificationRow(Base):
@@ -182,3 +198,67 @@ class PushRetryRow(Base):
     record_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     record_value: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(_TZ, server_default=func.now())
+
+
+class EscalationPolicyRow(Base):
+    """An organization's override of one event type's escalation policy (migration 0006)."""
+
+    __tablename__ = "escalation_policies"
+
+    organization_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    policy: Mapped[dict] = mapped_column(JSONB)
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(_TZ, server_default=func.now())
+
+
+class AlertRow(Base):
+    """An event that needs acknowledgement, with the policy it follows and where it stands."""
+
+    __tablename__ = "alerts"
+
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[str] = mapped_column(String(8))
+    patient_id: Mapped[str | None] = mapped_column(String(64))
+    actor_user_id: Mapped[str | None] = mapped_column(String(64))
+    practitioner_user_id: Mapped[str | None] = mapped_column(String(64))
+    resource_type: Mapped[str | None] = mapped_column(String(64))
+    resource_id: Mapped[str | None] = mapped_column(String(128))
+    occurred_at: Mapped[datetime] = mapped_column(_TZ)
+    raised_at: Mapped[datetime] = mapped_column(_TZ)
+    policy: Mapped[dict] = mapped_column(JSONB)
+    state: Mapped[str] = mapped_column(String(16), server_default="open")
+    latest_step: Mapped[int] = mapped_column(Integer, server_default="0")
+    closed_at: Mapped[datetime | None] = mapped_column(_TZ)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    first_accepted_at: Mapped[datetime | None] = mapped_column(_TZ)
+
+
+class AlertStepRow(Base):
+    """An alert's timer: a step fired or due; step = number of steps is the exhaustion check."""
+
+    __tablename__ = "alert_steps"
+
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    step: Mapped[int] = mapped_column(Integer, primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(_TZ)
+    fired_at: Mapped[datetime | None] = mapped_column(_TZ)
+    cancelled_at: Mapped[datetime | None] = mapped_column(_TZ)
+    notified: Mapped[int] = mapped_column(Integer, server_default="0")
+    skipped: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class AlertLogRow(Base):
+    """One entry of an alert's history: skipped, acknowledged, declined, exhausted."""
+
+    __tablename__ = "alert_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    step: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(_TZ)

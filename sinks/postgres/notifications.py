@@ -13,10 +13,12 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Engine
 
+from processors.notifications.bell import BellNotification, HeldNotification
 from processors.notifications.decisions import PushAction
-from processors.notifications.plan import BellNotification, HeldNotification
+from processors.notifications.plan import RaisedAlert
 from sinks.postgres.activity import COLUMNS as EVENT_COLUMNS
 from sinks.postgres.activity import ActivityRow, check_fanned_out_events
+from sinks.postgres.alerts import write_raised_alerts
 from sinks.postgres.bulk import copy_insert, copy_new_rows
 from sinks.postgres.engine import raw_connection
 
@@ -33,6 +35,7 @@ BELL_COLUMNS = (
     "resource_id",
     "occurred_at",
     "push_status",
+    "alert_step",
 )
 HELD_COLUMNS = (
     "notification_id",
@@ -68,8 +71,9 @@ def bell_rows(bell: Iterable[BellNotification]) -> list[tuple]:
             e.resource_id,
             e.occurred_at,
             _STATUS[push],
+            alert_step,
         )
-        for nid, user_id, reason, push, e, priority in bell
+        for nid, user_id, reason, push, e, priority, alert_step in bell
     ]
 
 
@@ -101,9 +105,10 @@ class FanoutWrites:
     events: list[ActivityRow] = field(default_factory=list)
     bell: list[BellNotification] = field(default_factory=list)
     held: list[HeldNotification] = field(default_factory=list)
+    alerts: list[RaisedAlert] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.events) + len(self.bell) + len(self.held)
+        return len(self.events) + len(self.bell) + len(self.held) + len(self.alerts)
 
 
 _MARKED_COLUMNS = EVENT_COLUMNS + ("notification_sent_at",)
@@ -144,6 +149,8 @@ def write_rows(cur, batch: FanoutWrites) -> None:
             key="notification_id",
             conflict="(notification_id) DO NOTHING",
         )
+    if batch.alerts:
+        write_raised_alerts(cur, batch.alerts)
     if batch.events:  # last: the mark says "fan-out done" only with the rows above
         now = datetime.now(timezone.utc)
         copy_insert(

@@ -11,8 +11,10 @@ import pytest
 
 from cli.processes import wait_until
 from processors.demo.traffic import build_world, demo_events
+from processors.notifications.alerts import plan_step
 from processors.notifications.decisions import PushAction, decide
 from processors.notifications.directory import Directory
+from processors.notifications.escalation_policy import policy_for
 from processors.notifications.preferences import Preferences
 from processors.notifications.recipients import resolve_recipients
 from streams.messages import ActivityEvent, DirectoryChange, Priority
@@ -74,6 +76,12 @@ def quiet_all_day_prefs(users) -> tuple[list[dict], dict[str, Preferences]]:
 def expected_outcomes(events: list[ActivityEvent], directory: Directory, prefs: dict[str, Preferences]):
     bell, now, held = set(), set(), set()
     for e in events:
+        policy = policy_for(e.organization_id, e.event_type, {}) if e.notify else None
+        if policy is not None:  # an alert: its step 0 is the event's notifications
+            first = plan_step(e, policy, 0, directory, prefs, notified_before=frozenset(), raised_at=NOW, now=NOW)
+            bell |= {(e.event_id, b.user_id) for b in first.bell}
+            now |= {(e.event_id, p.user_id) for p in first.pushes}
+            continue
         for r in resolve_recipients(e, directory):
             d = decide(e, r, prefs.get(r.user_id, Preferences(timezone=directory.users[r.user_id].timezone)), NOW)
             if d.in_app or d.push != PushAction.NONE:

@@ -26,14 +26,17 @@ class FakeLoader:
     def stored_contents(self, event_ids):
         return {i: self.stored[i] for i in event_ids if i in self.stored}
 
-    def load(self, events):
+    def overrides(self, events):
+        return {}
+
+    def load(self, events, overrides=None):
         return Directory.of(USERS, [("p1", "u1"), ("p2", "u2")]), {}
 
 
 def event(patient: str, title: str, event_id=None) -> ActivityEvent:
     return ActivityEvent(
         event_id or uuid.uuid4(),
-        "LAB_RESULT_CRITICAL",
+        "LAB_RESULT_RECEIVED",  # a care-team type that raises no alert
         NOW,
         "org",
         title,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, time, timezone
+from datetime import datetime, time, timedelta, timezone
 
 from processors.catalogue import RecipientRule
 from processors.notifications.decisions import PushAction
 from processors.notifications.directory import Directory, DirectoryUser
+from processors.notifications.escalation_policy import policy_from_json
 from processors.notifications.ids import notification_id
 from processors.notifications.plan import BellNotification, HeldNotification, plan_batch
 from processors.notifications.preferences import Preferences
@@ -52,7 +53,7 @@ def test_care_team_event_gives_bell_rows_to_all_but_the_actor_and_holds_per_pref
 
 
 def test_urgent_event_pushes_now_even_in_quiet_hours_with_the_notification_id_as_key():
-    e = event("LAB_RESULT_CRITICAL")
+    e = event("LAB_RESULT_RECEIVED", priority=Priority.URGENT)
     plan = plan_batch([e], DIRECTORY, {"night": QUIET_NOW}, NOW)
 
     assert sorted((p.user_id, p.notification_id) for p in plan.pushes) == sorted(
@@ -63,7 +64,7 @@ def test_urgent_event_pushes_now_even_in_quiet_hours_with_the_notification_id_as
 
 
 def test_the_same_event_twice_in_a_batch_is_planned_once():
-    e = event("LAB_RESULT_CRITICAL")
+    e = event("LAB_RESULT_RECEIVED", priority=Priority.URGENT)
     plan = plan_batch([e, e], DIRECTORY, {}, NOW)
     assert plan.marked == [e] and len(plan.pushes) == 2
 
@@ -84,6 +85,39 @@ def test_needed_users_asks_only_for_what_the_rules_read():
         event("PATIENT_UPDATED"),
     ]
     assert needed_users(events) == ({"doc"}, {"p9"}, {"org2"})
+
+
+def test_needed_users_asks_for_the_first_step_of_an_alert_not_the_catalogue_rule():
+    critical = event("LAB_RESULT_CRITICAL", practitioner_user_id="doc", patient_id="p9")
+    assert needed_users([critical]) == ({"doc"}, set(), set())  # step 0 is the practitioner, not the care team
+    named = {
+        ("org", "LAB_RESULT_CRITICAL"): policy_from_json(
+            {"steps": [{"targets": [{"type": "user", "user_id": "chief"}], "wait_s": 60}]}
+        )
+    }
+    assert needed_users([critical], named) == ({"chief"}, set(), set())
+
+
+def test_a_critical_result_raises_an_alert_whose_first_step_alerts_the_practitioner_urgently():
+    e = event("LAB_RESULT_CRITICAL")
+    plan = plan_batch([e], DIRECTORY, {"doc": QUIET_NOW}, NOW)
+
+    [alert] = plan.alerts
+    assert alert.event == e and alert.first_step.step == 0
+    assert alert.first_step.next_due_at == NOW + timedelta(minutes=5)
+    assert [(b.user_id, b.alert_step, b.push) for b in plan.bell] == [("doc", 0, PushAction.NOW)]
+    [push] = plan.pushes
+    assert (push.user_id, push.kind, push.priority) == ("doc", "alert", Priority.URGENT)
+    assert push.notification_id == notification_id(e.event_id, "doc")  # step 0 keeps the plain id
+    assert plan.held == [] and plan.marked == [e]
+
+
+def test_an_organization_may_turn_acknowledgement_off_and_the_catalogue_rule_applies_again():
+    e = event("LAB_RESULT_CRITICAL")
+    off = {("org", "LAB_RESULT_CRITICAL"): policy_from_json({"steps": []})}
+    plan = plan_batch([e], DIRECTORY, {}, NOW, off)
+    assert plan.alerts == []
+    assert sorted(b.user_id for b in plan.bell) == ["doc", "night"] and {b.alert_step for b in plan.bell} == {None}
 
 
 def test_the_plan_names_each_notification_and_held_push_by_event_user_and_reason():

@@ -46,6 +46,7 @@ def test_a_bell_notification_becomes_a_user_notifications_row(push, status):
         "resource_id": "obs-1",
         "occurred_at": AT,
         "push_status": status,
+        "alert_step": None,
     }
     assert type(row[5]) is str and type(row[6]) is str  # plain values for COPY, not the enums
 
