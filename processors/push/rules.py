@@ -6,6 +6,8 @@ and ``now``. Policy (docs/push.md):
 * devices: the user's active tokens, newest first, each token once; a (notification, token) already
   sent is never sent again (redelivery, replay, retry);
 * message: PHI-free title/body from the catalogue (``"N updates"`` for a digest), data = ids and types only;
+  an alert's push (kind ``alert``) keeps the catalogue's title, asks for acknowledgement in its body and is
+  high priority and time-sensitive whatever its request says (docs/decisions/0184-alert-pushes-time-sensitive.md);
 * result: UNREGISTERED, and INVALID_ARGUMENT naming the token, retire the token; UNAVAILABLE, INTERNAL,
   QUOTA_EXCEEDED (and no answer at all) are retried; anything else is permanent;
 * request: a permanent error dead-letters the request at once; otherwise transient errors schedule
@@ -22,12 +24,14 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from processors.catalogue import lookup
+from processors.notifications.alerts import ALERT_PUSH_KIND
 from processors.notifications.digests import digest_text
 from sinks.fcm.results import SendResult
 from sinks.postgres.tokens import DeviceToken
 from streams.messages import Priority, PushRequest
 from streams.retry import compute_backoff
 
+ALERT_PUSH_BODY = "Open Herald to acknowledge it."  # generic on purpose: a lock screen shows it
 RETIRE_CODES = frozenset({"UNREGISTERED"})
 RETRY_CODES = frozenset(
     {"UNAVAILABLE", "INTERNAL", "QUOTA_EXCEEDED", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", "UNKNOWN"}
@@ -65,12 +69,18 @@ class PushPayload:
     ttl_s: int
     high_priority: bool
     expires_at: int  # epoch seconds (APNs apns-expiration)
+    # An alert awaiting acknowledgement: iOS shows it through Focus modes (interruption level
+    # "time-sensitive"); never "critical", which bypasses the mute switch and needs Apple's entitlement.
+    time_sensitive: bool = False
 
 
 def payload_for(request: PushRequest, *, now: datetime, ttl_s: int) -> PushPayload:
     """The message for ``request``: the catalogue's generic text for its event type, or the digest text."""
+    alert = request.kind == ALERT_PUSH_KIND
     if request.kind == "digest":
         title, body = digest_text(max(request.digest_count, 1))
+    elif alert:
+        title, body = lookup(request.event_type).push_title, ALERT_PUSH_BODY
     else:
         entry = lookup(request.event_type)
         title, body = entry.push_title, entry.push_body
@@ -87,8 +97,9 @@ def payload_for(request: PushRequest, *, now: datetime, ttl_s: int) -> PushPaylo
         data,
         str(request.notification_id),
         ttl_s,
-        request.priority.rank >= Priority.HIGH.rank,
+        alert or request.priority.rank >= Priority.HIGH.rank,
         int(now.timestamp()) + ttl_s,
+        time_sensitive=alert,
     )
 
 

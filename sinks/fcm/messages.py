@@ -17,6 +17,7 @@ from sinks.fcm.firebase_internals import encode_message
 # still addresses a device by registration token, which is what apps register with Herald.
 warnings.filterwarnings("ignore", message="Message.token is deprecated", category=DeprecationWarning)
 
+INTERRUPTION_LEVEL, TIME_SENSITIVE = "interruption-level", "time-sensitive"  # APNs aps keys (iOS 15+)
 FcmMessage: TypeAlias = messaging.Message  # what callers outside sinks/fcm name, so firebase-admin stays imported here
 
 
@@ -24,7 +25,9 @@ def to_messages(payload, tokens: list[str]) -> list[FcmMessage]:
     """One message per token, sharing every other part. ``payload`` is a ``processors.push.rules.PushPayload``.
     Android: visibility PRIVATE (no content on the lock screen), collapse key and tag = notification id,
     TTL. APNs: apns-collapse-id = notification id, apns-expiration = the same TTL, priority 10 for
-    HIGH/URGENT, else 5."""
+    HIGH/URGENT, else 5; a time-sensitive payload (an alert) also gets ``aps.interruption-level``
+    "time-sensitive", so iOS shows it at once, through a Focus mode and outside the scheduled summary (Android has no such
+    level: its high priority is what wakes the device)."""
     notification = messaging.Notification(title=payload.title, body=payload.body)
     android = messaging.AndroidConfig(
         collapse_key=payload.collapse_key,
@@ -37,12 +40,18 @@ def to_messages(payload, tokens: list[str]) -> list[FcmMessage]:
             "apns-collapse-id": payload.collapse_key,
             "apns-priority": "10" if payload.high_priority else "5",
             "apns-expiration": str(payload.expires_at),
-        }
+        },
+        payload=_time_sensitive_aps() if payload.time_sensitive else None,
     )
     return [
         messaging.Message(token=token, notification=notification, data=payload.data, android=android, apns=apns)
         for token in tokens
     ]
+
+
+def _time_sensitive_aps() -> messaging.APNSPayload:
+    """firebase-admin's ``Aps`` has no field for the interruption level (iOS 15): it goes in as custom data."""
+    return messaging.APNSPayload(aps=messaging.Aps(custom_data={INTERRUPTION_LEVEL: TIME_SENSITIVE}))
 
 
 def to_message(payload, token: str) -> messaging.Message:

@@ -88,6 +88,27 @@ def test_payload_carries_ids_and_types_only():
     assert payload.body == "Open Herald to view it."
 
 
+@pytest.mark.parametrize(
+    "event_type, title", [("LAB_RESULT_CRITICAL", "Critical lab result"), ("NEW_TYPE", "New activity")]
+)
+@pytest.mark.parametrize("priority", [Priority.URGENT, Priority.NORMAL])
+def test_an_alert_push_asks_for_acknowledgement_high_priority_and_time_sensitive(event_type, title, priority):
+    payload = payload_for(request(kind="alert", event_type=event_type, priority=priority), now=NOW, ttl_s=60)
+
+    assert (payload.title, payload.body) == (title, "Open Herald to acknowledge it.")
+    assert payload.high_priority is True and payload.time_sensitive is True
+    assert set(payload.data) == {"notification_id", "event_type", "kind", "resource_type", "resource_id"}
+    assert payload.data["kind"] == "alert"
+
+
+@pytest.mark.parametrize("kind, priority", [("event", Priority.URGENT), ("digest", Priority.HIGH)])
+def test_only_alert_pushes_are_time_sensitive(kind, priority):
+    payload = payload_for(request(kind=kind, event_type="LAB_RESULT_CRITICAL", priority=priority), now=NOW, ttl_s=60)
+
+    assert payload.high_priority is True and payload.time_sensitive is False
+    assert "acknowledge" not in payload.body
+
+
 # --- tokens -----------------------------------------------------------------------------------------
 
 

@@ -34,6 +34,44 @@ def test_the_message_is_private_collapsible_and_expires():
     assert wire["data"]["notification_id"] == str(nid)
 
 
+def alert_payload(ttl_s: int = 600):
+    request = PushRequest(uuid.uuid4(), "u1", "org-1", "LAB_RESULT_CRITICAL", Priority.URGENT, NOW, NOW, kind="alert")
+    return payload_for(request, now=NOW, ttl_s=ttl_s)
+
+
+def test_an_alert_is_time_sensitive_on_ios_and_high_priority_on_android():
+    wire = encode(to_message(alert_payload(), "tok-abcdefgh"))
+
+    assert wire["apns"]["payload"] == {"aps": {"interruption-level": "time-sensitive"}}
+    assert wire["apns"]["headers"]["apns-priority"] == "10"
+    assert wire["android"]["priority"] == "high"
+    assert wire["notification"] == {"title": "Critical lab result", "body": "Open Herald to acknowledge it."}
+
+
+def test_other_pushes_leave_the_interruption_level_to_the_device():
+    request = PushRequest(uuid.uuid4(), "u1", "org-1", "LAB_RESULT_CRITICAL", Priority.URGENT, NOW, NOW)
+
+    wire = encode(to_message(payload_for(request, now=NOW, ttl_s=600), "tok-abcdefgh"))
+
+    assert "payload" not in wire["apns"]
+
+
+def test_alert_and_plain_pushes_encoded_together_keep_their_own_apns_parts():
+    plain = payload_for(
+        PushRequest(uuid.uuid4(), "u1", "org-1", "LAB_RESULT_CRITICAL", Priority.URGENT, NOW, NOW), now=NOW, ttl_s=600
+    )
+    alert = alert_payload()
+    messages = (
+        to_messages(plain, ["tok-a", "tok-b"]) + to_messages(alert, ["tok-c", "tok-d"]) + to_messages(plain, ["tok-e"])
+    )
+    wire = WireEncoder()
+
+    encoded = [wire(m) for m in messages]
+
+    assert ["payload" in e["apns"] for e in encoded] == [False, False, True, True, False]
+    assert encoded[3] == encode(to_message(alert, "tok-d"))
+
+
 def test_the_messages_of_one_push_share_their_parts_and_encode_as_the_sdk_does_each():
     payload = payload_for(
         PushRequest(uuid.uuid4(), "u1", "org-1", "APPOINTMENT_BOOKED", Priority.NORMAL, NOW, NOW), now=NOW, ttl_s=600
