@@ -48,6 +48,8 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_:\-.]{8,4096}$")
 _DURATION = re.compile(r"^\d+(\.\d{1,9})?s$")
 _VISIBILITY = {"VISIBILITY_UNSPECIFIED", "PRIVATE", "PUBLIC", "SECRET"}
 _PRIORITY = {"normal", "high"}
+# APNs' interruption levels (iOS 15); FCM passes apns.payload on, and a level outside these is refused.
+_INTERRUPTION_LEVELS = {"passive", "active", "time-sensitive", "critical"}
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,31 @@ def _check_apns(apns) -> None:
         raise Invalid("Invalid value at 'message.apns.headers'.", "message.apns.headers")
     if len(headers.get("apns-collapse-id", "")) > 64:
         raise Invalid("apns-collapse-id must be at most 64 bytes.", "message.apns.headers")
+    payload = apns.get("payload")
+    if payload is None:
+        return
+    aps = payload.get("aps") if isinstance(payload, dict) else None
+    if not isinstance(payload, dict) or not isinstance(aps, (dict, type(None))):
+        raise Invalid("Invalid value at 'message.apns.payload'.", "message.apns.payload")
+    if aps is not None and "interruption-level" in aps and aps["interruption-level"] not in _INTERRUPTION_LEVELS:
+        where = "message.apns.payload.aps.interruption-level"
+        raise Invalid(
+            f"Invalid value at '{where}': one of {', '.join(sorted(_INTERRUPTION_LEVELS))}.",
+            where,
+        )
+
+
+def delivery(message: dict) -> dict:
+    """How a device treats ``message``, as sent (None where the message leaves it to FCM or the device):
+    Android priority, APNs priority and iOS interruption level."""
+    apns = message.get("apns") or {}
+    aps = (apns.get("payload") or {}).get("aps") or {}
+    priority = (message.get("android") or {}).get("priority")
+    return {
+        "android_priority": None if priority is None else str(priority).lower(),
+        "apns_priority": (apns.get("headers") or {}).get("apns-priority"),
+        "interruption_level": aps.get("interruption-level"),
+    }
 
 
 # --- faults -----------------------------------------------------------------------------------------
@@ -313,19 +340,23 @@ class Emulator:
 
     def accepted(self, token: str | None = None) -> list[dict]:
         """Accepted messages, oldest first (all, or those to ``token``): name, project, token, the
-        ``message`` as sent, received_at."""
+        ``message`` as sent, its ``delivery`` (priorities and interruption level), received_at."""
         with self.lock:
             rows = [r for r in self.messages if token is None or r["token"] == token]
-        return [
-            {
-                "name": r["name"],
-                "project": r["project"],
-                "token": r["token"],
-                "message": json.loads(r["body"])["message"],
-                "received_at": r["received_at"],
-            }
-            for r in rows
-        ]
+        accepted = []
+        for r in rows:
+            message = json.loads(r["body"])["message"]
+            accepted.append(
+                {
+                    "name": r["name"],
+                    "project": r["project"],
+                    "token": r["token"],
+                    "message": message,
+                    "delivery": delivery(message),
+                    "received_at": r["received_at"],
+                }
+            )
+        return accepted
 
     def stats(self) -> dict:
         with self.lock:

@@ -14,7 +14,8 @@ Routes:
   GET    /healthz
   POST   /emulator/faults      a fault (or a list): {"token", "code", "times", "rate", "latency_ms", "retry_after"}
   GET    /emulator/faults      DELETE /emulator/faults[?token=T]
-  GET    /emulator/messages[?token=T]   accepted messages, oldest first;  DELETE clears messages and attempts
+  GET    /emulator/messages[?token=T]   accepted messages, oldest first, each with its ``delivery`` (Android
+                                        and APNs priority, iOS interruption level);  DELETE clears messages and attempts
   GET    /emulator/attempts[?token=T]   every send attempt with its outcome code and time
   GET    /emulator/stats                counts of accepted messages and attempts by code
 """

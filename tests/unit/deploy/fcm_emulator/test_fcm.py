@@ -21,6 +21,9 @@ GOOD = {
 }
 
 
+INTERRUPTION_LEVEL = "message.apns.payload.aps.interruption-level"
+
+
 def send(emulator: Emulator, message: dict | None = None, raw: bytes | None = None, authorized: bool = True):
     body = raw if raw is not None else json.dumps({"message": message or GOOD}).encode()
     return emulator.send("p", body, authorized)
@@ -44,6 +47,12 @@ def error_code(reply) -> str:
         ({**GOOD, "android": {"notification": {"visibility": "SOMETIMES"}}}, "message.android.notification.visibility"),
         ({**GOOD, "data": {"blob": "x" * PAYLOAD_MAX}}, "message"),
         ({**GOOD, "colour": "red"}, "message"),
+        ({**GOOD, "android": {"priority": True}}, "message.android.priority"),
+        ({**GOOD, "apns": {"payload": {"aps": {"interruption-level": "urgent"}}}}, INTERRUPTION_LEVEL),
+        ({**GOOD, "apns": {"payload": {"aps": {"interruption-level": "Time-Sensitive"}}}}, INTERRUPTION_LEVEL),
+        ({**GOOD, "apns": {"payload": {"aps": {"interruption-level": 2}}}}, INTERRUPTION_LEVEL),
+        ({**GOOD, "apns": {"payload": {"aps": "time-sensitive"}}}, "message.apns.payload"),
+        ({**GOOD, "apns": {"payload": []}}, "message.apns.payload"),
     ],
 )
 def test_invalid_messages_get_invalid_argument_like_fcm(message, field):
@@ -76,6 +85,38 @@ def test_accepted_messages_are_read_back_as_sent_and_kept_out_of_the_cyclic_coll
     assert [m["message"] for m in emulator.accepted()] == [GOOD, other]
     assert [m["message"] for m in emulator.accepted("tok-other-1")] == [other]
     assert {"name", "project", "token", "received_at"} <= set(emulator.accepted()[0])
+
+
+@pytest.mark.parametrize("level", ["passive", "active", "time-sensitive", "critical"])
+def test_every_apns_interruption_level_is_accepted_and_recorded_with_the_priorities(level):
+    emulator = Emulator()
+    message = {**GOOD, "apns": {"headers": {"apns-priority": "10"}, "payload": {"aps": {"interruption-level": level}}}}
+
+    reply = send(emulator, message)
+
+    assert reply.status == 200
+    assert emulator.accepted()[0]["delivery"] == {
+        "android_priority": "high",
+        "apns_priority": "10",
+        "interruption_level": level,
+    }
+
+
+def test_a_message_without_levels_records_none_for_them():
+    emulator = Emulator()
+    message = {k: v for k, v in GOOD.items() if k != "android"}
+
+    send(emulator, message)
+
+    assert emulator.accepted()[0]["delivery"] == {
+        "android_priority": None,
+        "apns_priority": None,
+        "interruption_level": None,
+    }
+    assert (
+        route(emulator, "GET", "/emulator/messages", {}, b"").body["messages"][0]["delivery"]["interruption_level"]
+        is None
+    )
 
 
 def test_no_bearer_token_is_unauthenticated_and_invalid_json_is_refused():
