@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings
 
 from api import settings as api_settings
 from processors.directory import settings as directory_settings
+from processors.escalator import settings as escalator_settings
 from processors.fanout import settings as fanout_settings
 from processors.lag_exporter import settings as lag_exporter_settings
 from processors.persister import settings as persister_settings
@@ -32,6 +33,7 @@ SETTINGS_MODULES: tuple[ModuleType, ...] = (
     directory_settings,
     fanout_settings,
     scheduler_settings,
+    escalator_settings,
     reconciler_settings,
     push_settings,
     fcm_settings,
@@ -47,7 +49,7 @@ SECTIONS: tuple[tuple[type[BaseSettings], str, str], ...] = (
     (
         stream_settings.RuntimeSettings,
         "Consumer runtime",
-        "persister, directory, fan-out, push sender, scheduler, reconciler",
+        "persister, directory, fan-out, push sender, scheduler, escalator, reconciler",
     ),
     (stream_settings.ProcessorSettings, "Every consumer-group processor", "the processors above"),
     (
@@ -58,6 +60,7 @@ SECTIONS: tuple[tuple[type[BaseSettings], str, str], ...] = (
     (persister_settings.PersisterSettings, "Persister", "`herald run persister`"),
     (fanout_settings.FanoutSettings, "Fan-out", "`herald run fanout`"),
     (scheduler_settings.SchedulerSettings, "Scheduler", "`herald run scheduler`"),
+    (escalator_settings.EscalatorSettings, "Escalator", "`herald run escalator`"),
     (reconciler_settings.ReconcilerSettings, "Reconciler", "`herald run reconciler`"),
     (push_settings.PushSenderSettings, "Push sender", "`herald run push-sender`"),
     (fcm_settings.FcmSettings, "FCM", "push sender"),

@@ -103,6 +103,17 @@ PROCESSES: dict[str, Process] = {
             "processors.scheduler.settings:SchedulerSettings",
             "any (advisory locks split the users)",
         ),
+        # Fires urgent alerts' escalation steps from the alert_steps timers (processors/escalator/app.py).
+        Process(
+            "escalator",
+            "processors.escalator",
+            None,
+            (),
+            (PUSH,),
+            9307,
+            "processors.escalator.settings:EscalatorSettings",
+            "any (`SKIP LOCKED` splits the alerts)",
+        ),
         # It dead-letters events it cannot fan out (processors/reconciler/app.py:event_dead_letter).
         Process(
             "reconciler",

@@ -88,7 +88,7 @@ class EscalationPolicy:
 
 # The defaults. A critical result goes to the ordering practitioner; unacknowledged after 5 minutes, to the
 # care team's clinicians; 10 minutes later, to the organization's medical directors; 15 minutes after
-# that the alert is exhausted (and pages, deploy/prometheus/alerts.yml). An urgent announcement records
+# that the alert is exhausted (and pages: the rules in deploy/prometheus/rules/). An urgent announcement records
 # each recipient's acknowledgement and escalates to no one.
 DEFAULT_POLICIES: dict[str, EscalationPolicy] = {
     "LAB_RESULT_CRITICAL": EscalationPolicy(
