@@ -60,7 +60,7 @@ def main(settings: PushSenderSettings | None = None) -> None:
         topics=list(PROCESS.inputs),
         dead_letters=PROCESS.dead_letters,
         decode=Decoder(serde, PushRequest.from_avro),
-        sink=PushSink(engine),
+        sink=PushSink(engine, on_first_accepted=hooks.on_first_accepted),
         transactional=True,
         pipelined=True,
     )

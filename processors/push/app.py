@@ -2,7 +2,8 @@
 
 ``handle`` does I/O on purpose (the Runtime allows it): it reads the users' tokens and the pairs
 already sent (one connection), sends every push of the batch concurrently through firebase-admin,
-and returns an Outcome: ``writes`` (deliveries, bell status, retired tokens, scheduled retries) for
+and returns an Outcome: ``writes`` (deliveries, bell status, retired tokens, scheduled retries, the
+urgent alerts FCM accepted a push of) for
 ``PushSink`` in one transaction, and the requests given up on as dead letters with FCM headers.
 
 Delivery guarantee: at least once per (notification, token), exactly once in the normal case. A
@@ -25,6 +26,7 @@ from typing import Callable, Protocol
 
 from sqlalchemy import Engine
 
+from processors.notifications.alerts import ALERT_PUSH_KIND
 from processors.push.metrics import PushHooks
 from processors.push.outage import FcmOutage, batch_class
 from processors.push.rules import (
@@ -228,6 +230,8 @@ class PushSender:
                 writes.retire.setdefault(reason, []).append(send.token.token)
                 tallies.retired[reason] += 1
             elif verdict is Verdict.SENT:
+                if request.kind == ALERT_PUSH_KIND and request.event_id is not None:
+                    writes.accepted_alerts.add(request.event_id)
                 if send.token.failure_count:
                     writes.recovered_tokens.append(send.token.token)
             else:

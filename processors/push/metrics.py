@@ -11,6 +11,8 @@ from collections import Counter as Tally
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from sinks.postgres.push import FirstAccepted
+
 # code = FCM's error code, "OK" on success; reason = the FCM code that retired the token.
 PUSH_RESULTS = Counter("herald_push_results_total", "Push sends to FCM by result code (OK on success)", ["code"])
 TOKENS_RETIRED = Counter(
@@ -41,6 +43,14 @@ SEND_SECONDS = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 
+# Event → the first push of its alert that FCM accepted; once per alert (sinks.postgres.push.PushSink).
+ALERT_FIRST_PUSH_ACCEPTED = Histogram(
+    "herald_alert_first_push_accepted_seconds",
+    "Time from an urgent alert's event to the first of its pushes FCM accepted, by event type",
+    ["event_type"],
+    buckets=(1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600),
+)
+
 
 class PushHooks:
     """Called by ``processors.push.app`` (results, decisions) and ``processors.push.retries`` (pump, prune)."""
@@ -69,6 +79,11 @@ class PushHooks:
             RETRIES_SCHEDULED.labels(code).inc(n)
         for (code, kind), n in dead.items():
             DEAD_LETTERED.labels(code, kind).inc(n)
+
+    def on_first_accepted(self, alerts: list[FirstAccepted]) -> None:
+        """After a batch's transaction recorded the first accepted push of these alerts (each alert once)."""
+        for alert in alerts:
+            ALERT_FIRST_PUSH_ACCEPTED.labels(alert.event_type).observe(alert.seconds)
 
     def on_retries_released(self, released: int, pending: int) -> None:
         if released:

@@ -1,14 +1,18 @@
-"""The push sender's tables: push_deliveries, the bell's push status, token retirement, push_retries.
+"""The push sender's tables: push_deliveries, the bell's push status, token retirement, push_retries,
+and when FCM first accepted a push of each urgent alert (``alerts.first_accepted_at``).
 
 ``PushSink.write`` runs once per batch in one transaction (checkpoint step 1), idempotent on natural
 keys: a (notification, token) row never goes back from ``sent``; the bell keeps its first ``pushed_at``;
-retiring a retired token changes nothing; a retry row is replaced only by a later attempt.
+retiring a retired token changes nothing; a retry row is replaced only by a later attempt; an alert's
+``first_accepted_at``, once set, never moves.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 from uuid import UUID
 
 from sqlalchemy import Engine, text
@@ -73,21 +77,46 @@ class PushWrites:
     failed_tokens: list[str] = field(default_factory=list)
     recovered_tokens: list[str] = field(default_factory=list)
     retries: list[RetryRow] = field(default_factory=list)
+    accepted_alerts: set[UUID] = field(default_factory=set)  # event ids of alerts FCM accepted a push of
+
+
+class FirstAccepted(NamedTuple):
+    """An alert whose first accepted push this batch recorded."""
+
+    event_id: UUID
+    event_type: str
+    occurred_at: datetime
+    accepted_at: datetime
+
+    @property
+    def seconds(self) -> float:
+        """From the event to FCM's acceptance (0 when the producer's clock ran ahead)."""
+        return max((self.accepted_at - self.occurred_at).total_seconds(), 0.0)
 
 
 class PushSink:
-    """Writes PushWrites; a raised error rolls everything back and aborts the checkpoint (batch redone)."""
+    """Writes PushWrites; a raised error rolls everything back and aborts the checkpoint (batch redone).
 
-    def __init__(self, engine: Engine) -> None:
+    ``on_first_accepted`` hears of the alerts whose ``first_accepted_at`` this write set, after the
+    transaction committed: a rolled-back write tells nothing, its redo finds the alerts unset again and
+    tells then, and a write that found them set (a redo after the commit, another replica, a later
+    step's push) tells nothing, so each alert is told once."""
+
+    def __init__(self, engine: Engine, on_first_accepted: Callable[[list[FirstAccepted]], None] | None = None) -> None:
         self._engine = engine
+        self._on_first_accepted = on_first_accepted
 
     def write(self, writes: PushWrites) -> None:
         with self._engine.begin() as conn:
+            # The alerts rows first: the lock order of sinks/postgres/alerts.py (alerts, then user_notifications).
+            first = mark_first_accepted(conn, writes.accepted_alerts, at=writes.now)
             self._deliveries(conn, writes)
             self._bell(conn, writes)
             retire_tokens(conn, writes.retire, now=writes.now)
             count_failures(conn, failed=writes.failed_tokens, recovered=writes.recovered_tokens)
             schedule_retries(conn, writes.retries)
+        if first and self._on_first_accepted is not None:
+            self._on_first_accepted(first)
 
     @staticmethod
     def _deliveries(conn, writes: PushWrites) -> None:
@@ -128,6 +157,24 @@ class PushSink:
                     ),
                     {"status": status, "ids": ids, "open": list(_OPEN_STATUSES)},
                 )
+
+
+def mark_first_accepted(conn, event_ids: Iterable[UUID], *, at: datetime) -> list[FirstAccepted]:
+    """Sets ``first_accepted_at`` of the alerts that have none yet; returns those it set. One statement per
+    alert, in event id order, so two replicas recording the same alerts lock them in the same order; a
+    replica that waited on another's lock finds the column set once that commits and updates nothing."""
+    first = []
+    for event_id in sorted(set(event_ids)):
+        row = conn.execute(
+            text(
+                "UPDATE alerts SET first_accepted_at = :at WHERE event_id = :e AND first_accepted_at IS NULL "
+                "RETURNING occurred_at, event_type"
+            ),
+            {"at": at, "e": event_id},
+        ).first()
+        if row is not None:
+            first.append(FirstAccepted(event_id, row[1], row[0], at))
+    return first
 
 
 def sent_pairs(conn, notification_ids: list[UUID]) -> set[tuple[UUID, str]]:
