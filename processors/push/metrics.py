@@ -11,6 +11,7 @@ from collections import Counter as Tally
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from processors.notifications.escalation_policy import DEFAULT_POLICIES
 from sinks.postgres.push import FirstAccepted
 
 # code = FCM's error code, "OK" on success; reason = the FCM code that retired the token.
@@ -50,6 +51,8 @@ ALERT_FIRST_PUSH_ACCEPTED = Histogram(
     ["event_type"],
     buckets=(1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600),
 )
+for _event_type in DEFAULT_POLICIES:  # series from the start: a type's first alert then shows in rate()
+    ALERT_FIRST_PUSH_ACCEPTED.labels(_event_type)
 
 
 class PushHooks:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from prometheus_client import REGISTRY
 
+from processors.notifications.escalation_policy import DEFAULT_POLICIES
 from processors.push.metrics import PushHooks
 from sinks.postgres.push import FirstAccepted
 
@@ -33,3 +34,10 @@ def test_first_accepted_pushes_are_observed_per_event_type_in_seconds_from_the_e
     assert sample(f"{name}_bucket", event_type, le="1.0") == 1
     assert sample(f"{name}_bucket", event_type, le="15.0") == 2
     assert sample(f"{name}_bucket", event_type, le="60.0") == 3
+
+
+def test_every_type_with_a_default_policy_has_its_series_before_its_first_alert():
+    name = "herald_alert_first_push_accepted_seconds_count"
+    assert DEFAULT_POLICIES and all(
+        REGISTRY.get_sample_value(name, {"event_type": t}) is not None for t in DEFAULT_POLICIES
+    )
