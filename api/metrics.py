@@ -20,6 +20,13 @@ LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+# Observed by the API when an acknowledgement ends an alert: the event's occurred_at to that moment.
+ALERT_ACKNOWLEDGED = Histogram(
+    "herald_alert_acknowledged_seconds",
+    "Time from an alert's event to the acknowledgement that ended the alert",
+    ["event_type"],
+    buckets=(1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600),
+)
 log = logging.getLogger("herald.api.access")
 
 

@@ -160,13 +160,28 @@ UNREAD_SQL = (
 )
 
 
+# An alert notification the caller has not answered, of an alert still open.
+AWAITING = (
+    " AND n.alert_step IS NOT NULL AND n.acknowledged_at IS NULL AND n.declined_at IS NULL"
+    " AND EXISTS (SELECT 1 FROM alerts a WHERE a.event_id = n.event_id AND a.state = 'open')"
+)
+
+
 def select_notifications(
-    *, session: Session, viewer: Viewer, facts: ViewerFacts, unread_only: bool, after: Position | None, limit: int
+    *,
+    session: Session,
+    viewer: Viewer,
+    facts: ViewerFacts,
+    unread_only: bool,
+    after: Position | None,
+    limit: int,
+    awaiting_only: bool = False,
 ) -> tuple[list[Row], int]:
     """A page of the caller's bell, and the unread count (capped at UNREAD_CAP + 1) of the same
-    snapshot: one statement, so a notification committed meanwhile is in both or in neither."""
+    snapshot: one statement, so a notification committed meanwhile is in both or in neither. An alert
+    notification's row carries its answer and its alert's state."""
     params = visibility_params(viewer=viewer, facts=facts) | {"limit": limit, "cap": UNREAD_CAP + 1}
-    where = _MINE + (" AND n.read_at IS NULL" if unread_only else "")
+    where = _MINE + (" AND n.read_at IS NULL" if unread_only else "") + (AWAITING if awaiting_only else "")
     if after is not None:
         where += " AND (n.created_at, n.notification_id) < (:after_at, :after_id)"
         params.update(after_at=after.at, after_id=after.row_id)
@@ -179,9 +194,10 @@ def select_notifications(
             SELECT count(*) AS n FROM ({UNREAD_SQL}) capped)
         SELECT unread.n AS unread, p.notification_id, p.event_id, p.event_type, p.priority, p.reason,
                p.patient_id, p.resource_type, p.resource_id, p.occurred_at, p.created_at, p.read_at,
-               e.title AS event_title
+               e.title AS event_title, p.alert_step, p.acknowledged_at, p.declined_at, al.state AS alert_state
         FROM unread
-        LEFT JOIN (page p LEFT JOIN activity_events e ON e.event_id = p.event_id AND {VISIBLE}) ON true
+        LEFT JOIN (page p LEFT JOIN activity_events e ON e.event_id = p.event_id AND {VISIBLE}
+                   LEFT JOIN alerts al ON al.event_id = p.event_id AND p.alert_step IS NOT NULL) ON true
         ORDER BY p.created_at DESC, p.notification_id DESC"""),
         params,
     ).all()

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, Valida
 from api.cursor import encode_cursor
 from api.queries import UNREAD_CAP
 from processors.catalogue import CATALOGUE, lookup
+from processors.notifications.alerts import AlertState, ack_status
 
 HH_MM_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 _HH_MM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")  # fullmatch: no trailing newline slips through
@@ -91,6 +92,14 @@ class FeedPage(BaseModel):
 # --- the bell ----------------------------------------------------------------------------------------
 
 
+class AcknowledgementState(BaseModel):
+    """An alert notification's answer: ``awaiting`` (the alert is open and the caller has not answered),
+    ``acknowledged``, ``declined``, or ``closed`` (the alert ended without the caller's answer)."""
+
+    status: Literal["awaiting", "acknowledged", "declined", "closed"]
+    step: int = Field(description="The escalation step that sent it (0 = the first).")
+
+
 class NotificationItem(BaseModel):
     """A bell entry: a generic, PHI-free ``title`` from the catalogue, and the event's own title
     (``event_title``) only while the caller may still see that event in the feed."""
@@ -108,10 +117,19 @@ class NotificationItem(BaseModel):
     occurred_at: datetime
     created_at: datetime
     read_at: datetime | None
+    acknowledgement: AcknowledgementState | None = Field(
+        description="Null for an ordinary notification; set for an urgent alert's, which asks for an answer."
+    )
 
     @classmethod
     def of(cls, row) -> "NotificationItem":
-        return cls.model_validate({**row._asdict(), "title": lookup(row.event_type).push_title})
+        values = row._asdict()
+        answer = None
+        if values.get("alert_step") is not None:
+            state = AlertState(values["alert_state"]) if values.get("alert_state") else None
+            status = ack_status(values["acknowledged_at"], values["declined_at"], state)
+            answer = AcknowledgementState(status=status.value, step=values["alert_step"])
+        return cls.model_validate({**values, "title": lookup(row.event_type).push_title, "acknowledgement": answer})
 
 
 class UnreadCount(BaseModel):
