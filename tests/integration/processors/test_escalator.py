@@ -161,11 +161,11 @@ def test_a_critical_result_pushes_the_practitioner_then_escalates_to_the_care_te
     [first] = alert_pushes(org)
     assert (first.user_id, first.kind, first.priority) == (org.uid("doc"), "alert", Priority.URGENT)
 
-    assert escalator(org, lambda: raised_at + timedelta(seconds=299)).tick().fired == 0  # not yet due
+    escalator(org, lambda: raised_at + timedelta(seconds=299)).tick()
+    assert notified(org, event) == {"doc": [0]}  # not yet due
 
-    report = escalator(org, lambda: raised_at + timedelta(seconds=300)).tick()
+    escalator(org, lambda: raised_at + timedelta(seconds=300)).tick()
 
-    assert report.fired == 1
     # The care team's clinical roles: not the front desk, and not the practitioner, whose step-0 alert still awaits.
     assert notified(org, event) == {"doc": [0], "nurse1": [1], "nurse2": [1]}
     assert sorted(p.user_id for p in alert_pushes(org) if p.kind == "alert") == sorted(
@@ -191,7 +191,8 @@ def test_every_step_then_exhaustion_and_no_timer_left(pipeline, org):
         pipeline, "SELECT count(*) FROM alert_steps WHERE event_id = :e AND fired_at IS NULL", e=event.event_id
     )
     assert pending == [(0,)]
-    assert escalator(org, lambda: t0 + timedelta(hours=2)).tick().fired == 0
+    escalator(org, lambda: t0 + timedelta(hours=2)).tick()
+    assert len(history(org, event)) == 2  # the practitioner skipped at step 1, the exhaustion: nothing after
 
 
 def test_an_acknowledged_alert_fires_no_later_step(pipeline, org):
@@ -205,7 +206,7 @@ def test_an_acknowledged_alert_fires_no_later_step(pipeline, org):
             {"e": event.event_id},
         )
 
-    assert escalator(org, lambda: t0 + timedelta(hours=1)).tick().fired == 0
+    escalator(org, lambda: t0 + timedelta(hours=1)).tick()
     assert notified(org, event) == {"doc": [0]}
 
 
@@ -265,7 +266,7 @@ def test_two_replicas_racing_fire_each_step_once(pipeline, org):
     [t.start() for t in threads]
     [t.join(120) for t in threads]
 
-    assert sum(fired) == len(events)
+    assert sum(fired) >= len(events)  # the session's other alerts may be due too
     ids = [p.notification_id for p in alert_pushes(org)]  # raise_alerts produced none: these are step 1's
     assert len(ids) == len(set(ids)) == len(events) * 3  # nurse1, nurse2, clerk: each pushed once per alert
     timers = query(

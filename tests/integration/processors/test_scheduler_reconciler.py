@@ -107,7 +107,7 @@ def test_the_reconciler_fans_out_a_stuck_event_once_and_never_again(pipeline, tm
         conn.execute(
             text(
                 "INSERT INTO activity_events (event_id, event_type, priority, occurred_at, organization_id, actor_user_id, "
-                "patient_id, title, notify, visibility, received_at) VALUES (:e, 'LAB_RESULT_CRITICAL', 'URGENT', :t, :o, "
+                "patient_id, title, notify, visibility, received_at) VALUES (:e, 'LAB_RESULT_RECEIVED', 'URGENT', :t, :o, "
                 "NULL, :p, 'Critical potassium', true, 'clinical_staff', :t)"
             ),
             {"e": event_id, "t": NOW - timedelta(hours=1), "o": org, "p": patient},
@@ -133,6 +133,48 @@ def test_the_reconciler_fans_out_a_stuck_event_once_and_never_again(pipeline, tm
     assert query(
         pipeline, "SELECT notification_sent_at IS NOT NULL FROM activity_events WHERE event_id = :e", e=event_id
     )[0][0]
+
+
+def test_the_reconciler_raises_the_alert_of_a_stuck_critical_result_with_its_first_step(pipeline):
+    org = f"o-{uuid.uuid4().hex[:6]}"
+    doc, patient, event_id = f"{org}-doc", f"{org}-p", uuid.uuid4()
+    engine = build_engine(pipeline.settings.database_url)
+    with engine.begin() as conn:  # the directory as the directory processor leaves it, and an event never fanned out
+        conn.execute(
+            text(
+                "INSERT INTO directory_users (user_id, organization_id, roles, active, changed_at) "
+                "VALUES (:u, :o, '{physician}', true, :t)"
+            ),
+            {"u": doc, "o": org, "t": NOW},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO activity_events (event_id, event_type, priority, occurred_at, organization_id, "
+                "patient_id, practitioner_user_id, title, notify, visibility, received_at) VALUES (:e, "
+                "'LAB_RESULT_CRITICAL', 'URGENT', :t, :o, :p, :d, 'Critical potassium', true, 'clinical_staff', :t)"
+            ),
+            {"e": event_id, "t": NOW - timedelta(hours=1), "o": org, "p": patient, "d": doc},
+        )
+    settings = ReconcilerSettings(
+        **{
+            k: getattr(pipeline.settings, k)
+            for k in ("kafka_bootstrap", "database_url", "topic_prefix", "group_prefix")
+        },
+        reconciler_grace_s=60,
+    )
+    reconciler = build_reconciler(settings)
+    while reconciler.tick():
+        pass
+
+    [push] = [p for p in decode_pushes(read_all(pipeline, PUSH)) if p.event_id == event_id]
+    assert (push.user_id, push.kind) == (doc, "alert")
+    steps = query(
+        pipeline, "SELECT step, fired_at IS NOT NULL FROM alert_steps WHERE event_id = :e ORDER BY step", e=event_id
+    )
+    assert steps == [(0, True), (1, False)]  # step 0 fired with the bell row, step 1 waiting for the escalator
+    assert query(pipeline, "SELECT user_id, alert_step FROM user_notifications WHERE event_id = :e", e=event_id) == [
+        (doc, 0)
+    ]
 
 
 def test_the_reconciler_sets_aside_an_event_whose_fan_out_the_database_refuses_and_does_the_rest(
@@ -161,7 +203,7 @@ def test_the_reconciler_sets_aside_an_event_whose_fan_out_the_database_refuses_a
             conn.execute(
                 text(
                     "INSERT INTO activity_events (event_id, event_type, priority, occurred_at, organization_id, "
-                    "patient_id, title, notify, visibility, received_at) VALUES (:e, 'LAB_RESULT_CRITICAL', 'URGENT', "
+                    "patient_id, title, notify, visibility, received_at) VALUES (:e, 'LAB_RESULT_RECEIVED', 'URGENT', "
                     ":t, :o, :p, 'Critical potassium', true, 'clinical_staff', :t)"
                 ),
                 {"e": event_id, "t": NOW - timedelta(hours=1), "o": org, "p": patient},
