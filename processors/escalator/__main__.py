@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from processors.escalator.app import Escalator
+from processors.escalator.metrics import declare
 from processors.escalator.settings import EscalatorSettings
+from processors.notifications.escalation_policy import DEFAULT_POLICIES
 from processors.periodic import run_periodic
 from processors.registry import PROCESSES
 from sinks.postgres.engine import build_engine
@@ -32,6 +34,7 @@ def build(settings: EscalatorSettings) -> Escalator:
 def main(settings: EscalatorSettings | None = None) -> None:
     settings = settings or EscalatorSettings()
     escalator = build(settings)
+    declare(DEFAULT_POLICIES)
     run_periodic(
         "escalator",
         settings,

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from processors.notifications.escalation_policy import EscalationPolicy
+
 STEPS = Counter("herald_escalation_steps_total", "Escalation steps fired by the escalator", ["event_type", "step"])
 EXHAUSTED = Counter("herald_alerts_exhausted_total", "Alerts whose every step went unacknowledged", ["event_type"])
 DELAY = Histogram(
@@ -37,6 +39,17 @@ def on_timer_fired(event_type: str, step: int, delay_s: float, skips: Iterable[s
         STEPS.labels(event_type, str(step)).inc()
     for reason in skips:
         SKIPS.labels(reason).inc()
+
+
+def declare(policies: Mapping[str, EscalationPolicy]) -> None:
+    """Called at start-up with the catalogue's policies: every step the escalator can fire for them, and
+    their delay and exhaustion, read 0 before the first one happens, so the late-step page and the
+    dashboard see a series (and a rate) from the first step on, not from the second."""
+    for event_type, policy in policies.items():
+        DELAY.labels(event_type)
+        EXHAUSTED.labels(event_type)
+        for step in range(1, len(policy.steps)):
+            STEPS.labels(event_type, str(step))
 
 
 _counted: set[str] = set()  # event types the gauges have a series for

@@ -32,3 +32,16 @@ def test_the_exhaustion_check_counts_as_exhausted_and_in_the_delay_but_not_as_a_
     assert value("herald_alerts_exhausted_total", event_type="UNIT_TYPE_C") == 1
     assert value("herald_escalation_step_delay_seconds_count", event_type="UNIT_TYPE_C") == delays + 2
     assert value("herald_escalation_step_delay_seconds_bucket", event_type="UNIT_TYPE_C", le="60.0") == 1
+
+
+def test_the_catalogues_steps_read_zero_before_any_fires():
+    from processors.escalator.metrics import declare
+    from processors.notifications.escalation_policy import DEFAULT_POLICIES
+
+    declare({"UNIT_TYPE_D": DEFAULT_POLICIES["LAB_RESULT_CRITICAL"]})
+
+    assert REGISTRY.get_sample_value("herald_escalation_steps_total", {"event_type": "UNIT_TYPE_D", "step": "2"}) == 0
+    assert (
+        REGISTRY.get_sample_value("herald_escalation_steps_total", {"event_type": "UNIT_TYPE_D", "step": "3"}) is None
+    )
+    assert REGISTRY.get_sample_value("herald_alerts_exhausted_total", {"event_type": "UNIT_TYPE_D"}) == 0
