@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -12,7 +13,15 @@ from api.alert_record import AlertRecord
 from api.alerts_queries import Answer
 from api.errors import FieldInvalid
 from api.schemas import PRINTABLE_PATTERN
-from processors.notifications.escalation_policy import MAX_STEPS, MAX_TARGETS, MAX_WAIT_S, PolicyError, policy_from_json
+from processors.notifications.escalation_policy import (
+    DEFAULT_POLICIES,
+    MAX_STEPS,
+    MAX_TARGETS,
+    MAX_WAIT_S,
+    EscalationPolicy,
+    PolicyError,
+    policy_from_json,
+)
 
 AckStatusName = Literal["awaiting", "acknowledged", "declined", "closed"]
 AlertStateName = Literal["open", "acknowledged", "exhausted"]
@@ -208,12 +217,29 @@ class PolicyBody(BaseModel):
     def _parses(cls, data: Any) -> Any:
         """The policy module is the authority on what a policy is: its PolicyError (which names the
         field) is the 422 the caller sees. Raised as FieldInvalid, which pydantic does not wrap."""
+        data = _whole_waits(data)
         try:
             policy_from_json(data)
         except PolicyError as exc:
             field, _, reason = str(exc).partition(": ")
             raise FieldInvalid(field, reason or str(exc)) from None
         return data
+
+    def policy(self) -> EscalationPolicy:
+        return policy_from_json(self.model_dump(exclude_none=True))
+
+
+def _whole_waits(data: Any) -> Any:
+    """``wait_s: 60.0`` is the JSON integer 60 (JSON Schema's ``integer`` allows it), so it is read as one."""
+    if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
+        return data
+    steps = [
+        {**s, "wait_s": int(s["wait_s"])}
+        if isinstance(s, dict) and isinstance(s.get("wait_s"), float) and s["wait_s"].is_integer()
+        else s
+        for s in data["steps"]
+    ]
+    return {**data, "steps": steps}
 
 
 class PolicyOut(BaseModel):
@@ -229,3 +255,35 @@ class PolicyOut(BaseModel):
 
 class PolicyList(BaseModel):
     items: list[PolicyOut]
+
+
+def override_out(row) -> PolicyOut:
+    policy = policy_from_json(row.policy)
+    return PolicyOut(
+        event_type=row.event_type,
+        source="override",
+        policy=policy.to_json(),
+        requires_acknowledgement=policy.requires_acknowledgement,
+        updated_by=row.updated_by,
+        updated_at=row.updated_at,
+    )
+
+
+def effective_policies(overrides: Iterable) -> PolicyList:
+    """Each type's override, else its default; an override this version cannot parse is left out, so
+    the default shows, as the fan-out applies it (``sinks.postgres.alerts.load_overrides``)."""
+    found: dict[str, PolicyOut] = {
+        event_type: PolicyOut(
+            event_type=event_type,
+            source="default",
+            policy=policy.to_json(),
+            requires_acknowledgement=policy.requires_acknowledgement,
+        )
+        for event_type, policy in DEFAULT_POLICIES.items()
+    }
+    for row in overrides:
+        try:
+            found[row.event_type] = override_out(row)
+        except PolicyError:
+            continue
+    return PolicyList(items=[found[t] for t in sorted(found)])

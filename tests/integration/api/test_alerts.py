@@ -414,3 +414,95 @@ def test_communications_are_a_valid_fhir_r4_bundle(client, world):
     assert nurse["recipient"] == [{"reference": f"Practitioner/{world.uid('nurse')}"}]
     assert other["status"] == "stopped" and "received" not in other
     assert dr["status"] == "stopped" and dr["statusReason"]["text"]
+
+
+# --- escalation policies -----------------------------------------------------------------------------
+
+ONE_STEP = {"acknowledgement": "each_step", "steps": [{"targets": [{"type": "user", "user_id": "u-1"}], "wait_s": 60}]}
+
+
+def test_policies_default_override_off_and_back(client, world):
+    admin, member = world.headers("director", "medical_director"), world.headers("nurse", "nurse")
+    listed = {p["event_type"]: p for p in client.get("/v1/escalation-policies", headers=member).json()["items"]}
+    assert listed[CRITICAL] == {
+        "event_type": CRITICAL,
+        "source": "default",
+        "policy": FIRST,
+        "requires_acknowledgement": True,
+        "updated_by": None,
+        "updated_at": None,
+    }
+    assert "ANNOUNCEMENT_URGENT" in listed
+
+    stored = client.put(f"/v1/escalation-policies/{CRITICAL}", json=ONE_STEP, headers=admin)
+    assert stored.status_code == 200, stored.text
+    assert stored.json()["policy"] == ONE_STEP and stored.json()["source"] == "override"
+    assert stored.json()["updated_by"] == world.uid("director")
+    row = world.row(
+        "SELECT policy, updated_by FROM escalation_policies WHERE organization_id = :o AND event_type = :t",
+        o=world.org,
+        t=CRITICAL,
+    )
+    assert row.policy == ONE_STEP and row.updated_by == world.uid("director")
+    listed = {p["event_type"]: p for p in client.get("/v1/escalation-policies", headers=member).json()["items"]}
+    assert listed[CRITICAL]["source"] == "override" and listed[CRITICAL]["policy"] == ONE_STEP
+
+    # Another organization still has the default.
+    other = World(world.db)
+    theirs = {
+        p["event_type"]: p
+        for p in client.get("/v1/escalation-policies", headers=other.headers("a", "admin")).json()["items"]
+    }
+    assert theirs[CRITICAL]["source"] == "default"
+
+    off = client.put(f"/v1/escalation-policies/{CRITICAL}", json={"steps": []}, headers=admin).json()
+    assert off["requires_acknowledgement"] is False and off["policy"] == {"acknowledgement": "first", "steps": []}
+    # A type without a default may get one.
+    assert client.put("/v1/escalation-policies/APPOINTMENT_SCHEDULED", json=ONE_STEP, headers=admin).status_code == 200
+
+    assert client.delete(f"/v1/escalation-policies/{CRITICAL}", headers=admin).status_code == 204
+    assert client.delete(f"/v1/escalation-policies/{CRITICAL}", headers=admin).status_code == 204
+    listed = {p["event_type"]: p for p in client.get("/v1/escalation-policies", headers=member).json()["items"]}
+    assert listed[CRITICAL]["source"] == "default" and listed["APPOINTMENT_SCHEDULED"]["source"] == "override"
+
+
+def test_only_administrators_change_policies(client, world):
+    for headers in (world.headers("dr", "physician"), world.headers("nurse", "nurse")):
+        assert client.put(f"/v1/escalation-policies/{CRITICAL}", json=ONE_STEP, headers=headers).status_code == 403
+        assert client.delete(f"/v1/escalation-policies/{CRITICAL}", headers=headers).status_code == 403
+    world.user("admin", "admin")
+    assert (
+        client.put(
+            f"/v1/escalation-policies/{CRITICAL}", json=ONE_STEP, headers=world.headers("admin", "admin")
+        ).status_code
+        == 200
+    )
+    assert world.scalar("SELECT count(*) FROM escalation_policies WHERE organization_id = :o", o=world.org) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"steps": [{"targets": [{"type": "practitioner"}], "wait_s": -1}]}, "steps[0].wait_s"),
+        ({"steps": [{"targets": [], "wait_s": 5}]}, "steps[0].targets"),
+        ({"steps": [{"targets": [{"type": "user"}], "wait_s": 5}]}, "steps[0].targets[0].user_id"),
+        (
+            {"steps": [{"targets": [{"type": "practitioner", "roles": ["nurse"]}], "wait_s": 5}]},
+            "steps[0].targets[0].roles",
+        ),
+        ({"acknowledgement": "whenever", "steps": []}, "acknowledgement"),
+        ({"steps": [], "colour": "red"}, "policy"),
+    ],
+)
+def test_a_policy_that_cannot_be_acted_on_is_a_422_naming_the_field(client, world, body, field):
+    world.user("admin", "admin")
+    response = client.put(f"/v1/escalation-policies/{CRITICAL}", json=body, headers=world.headers("admin", "admin"))
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == field
+    assert world.scalar("SELECT count(*) FROM escalation_policies WHERE organization_id = :o", o=world.org) == 0
+
+
+def test_an_unknown_event_type_is_refused(client, world):
+    world.user("admin", "admin")
+    response = client.put("/v1/escalation-policies/NOT_A_TYPE", json=ONE_STEP, headers=world.headers("admin", "admin"))
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "event_type"
