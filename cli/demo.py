@@ -106,6 +106,14 @@ def _traffic_and_summary(
     return 0
 
 
+ALERTS_SQL = (
+    "SELECT count(*), count(*) FILTER (WHERE state = 'open'), count(*) FILTER (WHERE state = 'acknowledged'), "
+    "count(*) FILTER (WHERE state = 'exhausted'), "
+    "(SELECT count(*) FROM alert_steps s JOIN alerts a USING (event_id) "
+    "WHERE s.step > 0 AND s.step < jsonb_array_length(a.policy -> 'steps') AND s.fired_at IS NOT NULL) FROM alerts"
+)
+
+
 def _print_summary(console: Console, settings: PersisterSettings) -> None:
     engine = build_engine(settings.database_url)
     with engine.connect() as conn:
@@ -116,6 +124,7 @@ def _print_summary(console: Console, settings: PersisterSettings) -> None:
                 "count(*) FILTER (WHERE outcome = 'digest') FROM held_notifications"
             )
         ).one()
+        alerts = conn.execute(text(ALERTS_SQL)).one()
     table = Table("event type", "events", "notify", "bell rows", "push now", "held", "bell only")
     for row in rows:
         table.add_row(*[str(v) for v in row])
@@ -123,6 +132,10 @@ def _print_summary(console: Console, settings: PersisterSettings) -> None:
     console.print(
         f"  held for quiet hours: {held[0]} waiting, {held[1]} released in digests; "
         f"push requests on {settings.topic(PUSH)}: {_topic_size(settings, PUSH)}"
+    )
+    console.print(
+        f"  urgent alerts: {alerts[0]} raised, {alerts[1]} awaiting acknowledgement, {alerts[2]} acknowledged, "
+        f"{alerts[3]} exhausted; {alerts[4]} escalation steps fired after the first (docs/alerts.md)"
     )
     console.print("  (totals over every demo run: all writes are idempotent)")
     engine.dispose()
