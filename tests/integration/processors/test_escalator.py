@@ -14,11 +14,17 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import text
 
+from api.auth import issue_token
+from api.main import create_app
+from api.settings import ApiSettings
 from cli.processes import wait_until
 from processors.escalator.app import Escalator
 from processors.fanout.app import Fanout
+from processors.notifications.ids import alert_notification_id
 from processors.notifications_io.loader import DirectoryLoader
 from sinks.postgres.engine import build_engine
 from sinks.postgres.notifications import NotificationSink
@@ -31,6 +37,7 @@ from streams.topics import PUSH
 from tests.integration.helpers import decode_pushes, publish_events, query, read_all, start
 
 pytestmark = pytest.mark.integration
+API_SECRET = "escalator-test-secret-" + "0123456789abcdef" * 3
 
 
 class Org:
@@ -208,6 +215,55 @@ def test_an_acknowledged_alert_fires_no_later_step(pipeline, org):
 
     escalator(org, lambda: t0 + timedelta(hours=1)).tick()
     assert notified(org, event) == {"doc": [0]}
+
+
+@pytest.fixture
+def api(pipeline):
+    """The read API in-process on the session's database, and a way to call it as one of ``org``'s users."""
+    settings = ApiSettings(
+        env="dev",
+        database_url=pipeline.settings.database_url,
+        api_jwt_secret=SecretStr(API_SECRET),
+        api_directory_cache_s=0,
+    )
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def answer(api, org: Org, user: str, event: ActivityEvent, step: int, verb: str) -> dict:
+    token = issue_token(API_SECRET, user_id=org.uid(user), organization_id=org.id, roles=["physician"])
+    nid = alert_notification_id(event.event_id, org.uid(user), step)
+    response = api.post(f"/v1/notifications/{nid}/{verb}", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_an_acknowledgement_through_the_api_stops_every_later_step(pipeline, org, api):
+    event = org.critical()
+    t0 = datetime.now(timezone.utc)
+    raise_alerts(org, [event], t0)
+
+    answer(api, org, "doc", event, 0, "acknowledge")
+    for minutes in (5, 15, 30, 60):
+        escalator(org, lambda m=minutes: t0 + timedelta(minutes=m)).tick()
+
+    assert notified(org, event) == {"doc": [0]}
+    assert query(pipeline, "SELECT state, acknowledged_by FROM alerts WHERE event_id = :e", e=event.event_id) == [
+        ("acknowledged", org.uid("doc"))
+    ]
+    assert alert_pushes(org) == []
+
+
+def test_a_decline_through_the_api_fires_the_next_step_at_the_next_tick(pipeline, org, api):
+    event = org.critical()
+    t0 = datetime.now(timezone.utc)
+    raise_alerts(org, [event], t0)
+
+    answer(api, org, "doc", event, 0, "decline")
+    escalator(org, lambda: datetime.now(timezone.utc)).tick()  # minutes before step 1's wait would run out
+
+    assert notified(org, event) == {"doc": [0], "nurse1": [1], "nurse2": [1]}
+    assert (0, "doc", "declined", None) in history(org, event)
 
 
 def test_a_member_who_left_the_care_team_before_step_2_is_skipped_and_the_skip_is_recorded(pipeline, org):
