@@ -26,11 +26,6 @@ from processors.notifications.alerts import AckStatus, AlertState
 
 CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/communication-category"
 IDENTIFIER_SYSTEM = "urn:herald:alert-notification"
-EVENT_STATUSES = frozenset(
-    {"preparation", "in-progress", "not-done", "on-hold", "stopped", "completed", "entered-in-error", "unknown"}
-)
-REQUEST_PRIORITIES = frozenset({"routine", "urgent", "asap", "stat"})
-
 PRIORITY = {"LOW": "routine", "NORMAL": "routine", "HIGH": "urgent", "URGENT": "stat"}
 RECIPIENT_STATUS = {
     AckStatus.AWAITING: "in-progress",

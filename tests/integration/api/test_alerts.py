@@ -13,7 +13,6 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import text
 
-from api.fhir import EVENT_STATUSES, REQUEST_PRIORITIES
 from processors.notifications.escalation_policy import DEFAULT_POLICIES
 from processors.notifications.ids import alert_notification_id
 from tests.integration.api.conftest import World
@@ -21,6 +20,19 @@ from tests.integration.api.conftest import World
 pytestmark = pytest.mark.integration
 
 CRITICAL = "LAB_RESULT_CRITICAL"
+# The required bindings of Communication.status and .priority in FHIR R4 (fhir.resources checks the
+# structure, types and cardinalities, not the codes).
+EVENT_STATUS = {
+    "preparation",
+    "in-progress",
+    "not-done",
+    "on-hold",
+    "stopped",
+    "completed",
+    "entered-in-error",
+    "unknown",
+}
+REQUEST_PRIORITY = {"routine", "urgent", "asap", "stat"}
 FIRST = DEFAULT_POLICIES[CRITICAL].to_json()
 EACH_STEP = FIRST | {"acknowledgement": "each_step"}
 EACH_RECIPIENT = FIRST | {"acknowledgement": "each_recipient"}
@@ -394,11 +406,11 @@ def test_communications_are_a_valid_fhir_r4_bundle(client, world):
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/fhir+json")
     bundle = response.json()
-    Bundle.model_validate(bundle)  # the R4 structure, types and cardinalities
+    Bundle.model_validate(bundle)  # the R4 structure, types and cardinalities (required fields included)
     resources = [e["resource"] for e in bundle["entry"]]
     for resource in resources:
         Communication.model_validate(resource)
-        assert resource["status"] in EVENT_STATUSES and resource["priority"] in REQUEST_PRIORITIES
+        assert resource["status"] in EVENT_STATUS and resource["priority"] in REQUEST_PRIORITY
         assert resource["category"] == [
             {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/communication-category", "code": "alert"}]}
         ]

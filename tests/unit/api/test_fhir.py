@@ -9,18 +9,23 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from api.alert_record import AlertRecord, Notified, Push, Step
-from api.fhir import (
-    EVENT_STATUSES,
-    PRIORITY,
-    REQUEST_PRIORITIES,
-    communication,
-    communications_bundle,
-    parent,
-)
+from api.fhir import PRIORITY, communication, communications_bundle, parent
 from processors.notifications.alerts import AckStatus, AlertState
 
 T0 = datetime(2026, 12, 4, 12, tzinfo=timezone.utc)
 EVENT = uuid.uuid4()
+# FHIR R4's required value sets for Communication.status (event-status) and .priority (request-priority).
+EVENT_STATUSES = {
+    "preparation",
+    "in-progress",
+    "not-done",
+    "on-hold",
+    "stopped",
+    "completed",
+    "entered-in-error",
+    "unknown",
+}
+REQUEST_PRIORITIES = {"routine", "urgent", "asap", "stat"}
 
 
 def _notified(user: str, status: AckStatus, acked: datetime | None = None) -> Notified:
