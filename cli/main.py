@@ -87,6 +87,9 @@ def db_upgrade(revision: str = "head") -> None:
 def run(
     processor: str = typer.Argument(..., help="|".join(PROCESSES) + "|all"),
     once: bool = typer.Option(False, "--once", help="reconciler: one pass over what is pending, then exit"),
+    database_url: Optional[str] = typer.Option(
+        None, "--database-url", help="outbox-relay: the EMR's database holding the outbox (HERALD_OUTBOX_DATABASE_URL)"
+    ),
 ) -> None:
     """Run one processor until SIGTERM; `all`: every processor and the API, supervised, in one terminal."""
     if processor == "all":
@@ -107,6 +110,8 @@ def run(
         from cli.devstack import default_fcm_env
 
         os.environ.update(default_fcm_env(os.environ))  # local runs push to the emulator unless FCM is configured
+    if database_url and processor == "outbox-relay":
+        os.environ["HERALD_OUTBOX_DATABASE_URL"] = database_url
     module = importlib.import_module(f"{PROCESSES[processor].module}.__main__")
     module.main(once=True) if once and processor == "reconciler" else module.main()
 
@@ -209,6 +214,22 @@ def dlq_replay(
         console.print(f"[yellow]skipped {entry.partition}@{entry.offset}: {why}[/yellow]")
     verb = "would replay" if dry_run else "replayed"
     console.print(f"{verb} {len(report.replayed)}; already replayed before: {report.already_replayed}")
+
+
+outbox = typer.Typer(help="The transactional outbox in an EMR's database (docs/outbox.md).", no_args_is_help=True)
+app.add_typer(outbox, name="outbox")
+
+
+@outbox.command("install")
+def outbox_install(
+    database_url: str = typer.Option(..., "--database-url", help="The EMR's database (SQLAlchemy or libpq URL)."),
+    table: str = typer.Option("herald_outbox", help="Name of the outbox table (its dead letters: <table>_dead)."),
+) -> None:
+    """Create the outbox table, its relay index, its insert trigger and its dead-letter table (idempotent)."""
+    from cli.outbox import install
+
+    install(database_url, table)
+    console.print(f"outbox {table} installed (dead letters: {table}_dead)")
 
 
 @app.command("demo")

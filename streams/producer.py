@@ -108,6 +108,49 @@ class Publisher:
             self._on_failure(PublishFailure(topic, key, reason))
 
 
+def activity_event(
+    *,
+    event_type: str,
+    organization_id: str,
+    title: str,
+    priority: str | None = None,
+    patient_id: str | None = None,
+    actor_user_id: str | None = None,
+    description: str | None = None,
+    resource_type: str | None = None,
+    resource_id: str | None = None,
+    notify: bool = False,
+    encounter_id: str | None = None,
+    practitioner_user_id: str | None = None,
+    visibility: str | None = None,
+    attributes: dict[str, str] | None = None,
+    source: str = "",
+    occurred_at: datetime | None = None,
+    event_id: uuid.UUID | None = None,
+) -> ActivityEvent:
+    """The validated event of ``emit_activity_event``'s keyword arguments (the SDK's and the outbox's:
+    streams/outbox.py); raises InvalidEvent naming the first broken rule."""
+    return ActivityEvent(
+        event_id=event_id or uuid.uuid4(),
+        event_type=event_type,
+        occurred_at=occurred_at or utcnow(),
+        organization_id=organization_id,
+        title=title,
+        priority=parse_priority(priority),
+        actor_user_id=actor_user_id,
+        patient_id=patient_id,
+        encounter_id=encounter_id,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        practitioner_user_id=practitioner_user_id,
+        description=description,
+        notify=notify,
+        visibility=visibility,
+        attributes={str(k): str(v) for k, v in (attributes or {}).items()},
+        source=source,
+    ).validate()
+
+
 class ActivityPublisher:
     """``emit_activity_event(...)`` for EMR services, with the EMR's keyword arguments."""
 
@@ -145,25 +188,25 @@ class ActivityPublisher:
         event_id: uuid.UUID | None = None,
     ) -> uuid.UUID:
         """Validates, encodes and enqueues one event; returns its id. Raises InvalidEvent on a bad event."""
-        event = ActivityEvent(
-            event_id=event_id or uuid.uuid4(),
+        event = activity_event(
             event_type=event_type,
-            occurred_at=occurred_at or utcnow(),
             organization_id=organization_id,
             title=title,
-            priority=parse_priority(priority),
-            actor_user_id=actor_user_id,
+            priority=priority,
             patient_id=patient_id,
-            encounter_id=encounter_id,
+            actor_user_id=actor_user_id,
+            description=description,
             resource_type=resource_type,
             resource_id=resource_id,
-            practitioner_user_id=practitioner_user_id,
-            description=description,
             notify=notify,
+            encounter_id=encounter_id,
+            practitioner_user_id=practitioner_user_id,
             visibility=visibility,
-            attributes={str(k): str(v) for k, v in (attributes or {}).items()},
+            attributes=attributes,
             source=source,
-        ).validate()
+            occurred_at=occurred_at,
+            event_id=event_id,
+        )
         self.publish(event)
         return event.event_id
 

@@ -1,0 +1,90 @@
+"""The transactional outbox's tables, in one place: ``herald outbox install`` runs these statements, and an
+EMR's own Alembic migration can run the same ones (``for s in outbox_ddl(): op.execute(s)``; docs/outbox.md).
+
+The table follows the column names of Debezium's outbox event router (``id``, ``aggregatetype``,
+``aggregateid``, ``type``, ``payload``), so either Herald's relay or Debezium can carry it to Kafka. Every
+statement is idempotent (``IF NOT EXISTS``, ``CREATE OR REPLACE``): running them twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+
+DEFAULT_TABLE = "herald_outbox"
+
+# The two classes of advisory locks (the first int4 key of pg_advisory_xact_lock(int4, int4)); the second
+# key is hashtext(aggregateid). Writers serialize per key from their insert to their commit, so within a key
+# seq order is commit order; relays hold a key for the duration of one pass, so two relays never send one
+# key's rows at once. Two distinct classes: a relay never waits for a writer, nor a writer for a relay.
+WRITER_LOCK_CLASS = 0x48_52_4C_57  # "HRLW"
+RELAY_LOCK_CLASS = 0x48_52_4C_52  # "HRLR"
+
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,50}")  # room for the _dead / _notify suffixes within 63 bytes
+
+
+def checked_table(table: str) -> str:
+    """``table`` if it is a plain lower-case SQL identifier; it is put into statements as text, so
+    anything else (quotes, a schema, spaces) is refused rather than quoted."""
+    if not _IDENTIFIER.fullmatch(table):
+        raise ValueError(f"outbox table name must match {_IDENTIFIER.pattern}: {table!r}")
+    return table
+
+
+def dead_table(table: str = DEFAULT_TABLE) -> str:
+    """The dead-letter table of an outbox table: rows the broker refused for good, with the reason."""
+    return f"{checked_table(table)}_dead"
+
+
+def channel(table: str = DEFAULT_TABLE) -> str:
+    """The LISTEN/NOTIFY channel an insert into ``table`` notifies: the table's name."""
+    return checked_table(table)
+
+
+def outbox_ddl(table: str = DEFAULT_TABLE) -> list[str]:
+    """Every statement that creates the outbox, its relay index, its insert trigger and its dead-letter
+    table; idempotent, in order."""
+    t = checked_table(table)
+    dead = dead_table(t)
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {t} (
+    id uuid PRIMARY KEY,
+    aggregatetype text NOT NULL,
+    aggregateid text NOT NULL,
+    type text NOT NULL,
+    payload bytea,
+    seq bigint GENERATED ALWAYS AS IDENTITY,
+    created_at timestamptz NOT NULL DEFAULT now()
+)""",
+        # The relay reads the oldest rows first: without it every pass would sort the whole table.
+        f"CREATE UNIQUE INDEX IF NOT EXISTS {t}_seq ON {t} (seq)",
+        # One notification per inserting statement (and Postgres folds equal ones of a transaction into one,
+        # delivered at commit): a relay waiting on LISTEN wakes when rows are there to read.
+        f"""CREATE OR REPLACE FUNCTION {t}_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('{channel(t)}', '');
+    RETURN NULL;
+END
+$$""",
+        f"CREATE OR REPLACE TRIGGER {t}_notify AFTER INSERT ON {t} FOR EACH STATEMENT EXECUTE FUNCTION {t}_notify()",
+        f"""CREATE TABLE IF NOT EXISTS {dead} (
+    id uuid PRIMARY KEY,
+    aggregatetype text NOT NULL,
+    aggregateid text NOT NULL,
+    type text NOT NULL,
+    payload bytea,
+    seq bigint NOT NULL,
+    created_at timestamptz NOT NULL,
+    reason text NOT NULL,
+    dead_at timestamptz NOT NULL DEFAULT now()
+)""",
+    ]
+
+
+def outbox_drop_ddl(table: str = DEFAULT_TABLE) -> list[str]:
+    """The reverse of ``outbox_ddl``, for a migration's downgrade (the dead letters go too)."""
+    t = checked_table(table)
+    return [
+        f"DROP TABLE IF EXISTS {t}",
+        f"DROP FUNCTION IF EXISTS {t}_notify()",
+        f"DROP TABLE IF EXISTS {dead_table(t)}",
+    ]
