@@ -230,7 +230,8 @@ def test_a_late_acknowledgement_of_an_exhausted_alert_is_recorded_and_ends_it(cl
 
 def test_an_acknowledgement_waits_for_the_alert_row_lock(client, world, db):
     """The answer locks the alert first: while another transaction (the escalator firing a step) holds
-    it, the acknowledgement waits, then sees that transaction's work."""
+    it, the acknowledgement waits, holding no lock on the notification yet (so the two cannot deadlock),
+    then sees that transaction's work."""
     event_id, ids = world.alert({0: ["dr"]})
     result: dict = {}
     with db.connect() as holder:
@@ -239,12 +240,19 @@ def test_an_acknowledgement_waits_for_the_alert_row_lock(client, world, db):
             target=lambda: result.update(r=post(client, world, "dr", ids[(0, "dr")], "acknowledge"))
         )
         worker.start()
-        waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FROM alerts%'"
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' "
+            "AND query LIKE '%FROM alerts%'"
+        )
         for _ in range(500):
             if world.scalar(waiting):
                 break
             threading.Event().wait(0.01)
         assert world.scalar(waiting) >= 1 and "r" not in result
+        holder.execute(  # raises if the waiting acknowledgement had locked the notification first
+            text("SELECT 1 FROM user_notifications WHERE notification_id = :n FOR UPDATE NOWAIT"),
+            {"n": ids[(0, "dr")]},
+        )
         holder.execute(text("UPDATE alerts SET latest_step = 1 WHERE event_id = :e"), {"e": event_id})
         holder.commit()
     worker.join(10)
