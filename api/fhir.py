@@ -71,15 +71,19 @@ def parent(record: AlertRecord) -> dict[str, Any]:
     return resource
 
 
-def communication(record: AlertRecord, step: int, notified: Notified) -> dict[str, Any]:
-    """What step ``step`` sent one recipient, and their answer."""
+def communication(
+    record: AlertRecord, step: int, notified: Notified, common: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What step ``step`` sent one recipient, and their answer. ``common``: ``_common(record)``, made
+    once per bundle (an announcement has thousands of recipients; the nested values may be shared, as
+    they are only serialized)."""
     resource: dict[str, Any] = {
         "resourceType": "Communication",
         "id": str(notified.notification_id),
         "identifier": [{"system": IDENTIFIER_SYSTEM, "value": f"{record.event_id}/step/{step}/{notified.user_id}"}],
         "partOf": [{"reference": f"Communication/{record.event_id}"}],
         "status": RECIPIENT_STATUS[notified.status],
-        **_common(record),
+        **(common or _common(record)),
         "recipient": [{"reference": f"Practitioner/{notified.user_id}"}],
         "sent": _instant(notified.notified_at),
     }
@@ -92,5 +96,6 @@ def communication(record: AlertRecord, step: int, notified: Notified) -> dict[st
 
 def communications_bundle(record: AlertRecord) -> dict[str, Any]:
     """The parent first, then each step's Communications in step and recipient order."""
-    resources = [parent(record)] + [communication(record, s.step, n) for s in record.steps for n in s.notified]
+    common = _common(record)
+    resources = [parent(record)] + [communication(record, s.step, n, common) for s in record.steps for n in s.notified]
     return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]}
