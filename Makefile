@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup upgrade-deps lint stack prometheus demo test test-unit test-faults bench bench-quick bench-persist bench-fanout bench-api bench-push bench-compression bench-fcm-send bench-validation bench-scale-out down
+.PHONY: setup upgrade-deps lint stack prometheus demo test test-unit test-faults bench bench-quick bench-persist bench-fanout bench-api bench-push bench-compression bench-fcm-send bench-validation bench-scale-out bench-escalation down
 
 # Exactly the versions CI tested: requirements.lock pins every package with its hashes; Herald itself is
 # installed on top without resolving anything again. `make upgrade-deps` refreshes the lock.
@@ -72,6 +72,10 @@ bench-fcm-send: setup
 
 bench-scale-out: stack
 	$(BIN)/python bench/scale_out.py
+
+# The escalator with one process, then two: how late steps fire, none after an acknowledgement, the catch-up rate.
+bench-escalation: stack
+	$(BIN)/python bench/escalation.py --replicas 1 2
 
 # Herald vs Quix Streams vs the raw ceiling, fan-out EOS on/off, end-to-end latency, crash under load;
 # 3 repetitions, ~30 min; writes bench/results/latest.{json,md}. bench-quick: small sizes, one repetition.
