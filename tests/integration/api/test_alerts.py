@@ -143,6 +143,10 @@ def acknowledged_count(event_type: str = CRITICAL) -> float:
     return REGISTRY.get_sample_value("herald_alert_acknowledged_seconds_count", {"event_type": event_type}) or 0.0
 
 
+def acknowledged_sum(event_type: str = CRITICAL) -> float:
+    return REGISTRY.get_sample_value("herald_alert_acknowledged_seconds_sum", {"event_type": event_type}) or 0.0
+
+
 def post(client, world: AlertWorld, who: str, nid: uuid.UUID, action: str, role: str = "physician"):
     return client.post(f"/v1/notifications/{nid}/{action}", headers=world.headers(who, role))
 
@@ -151,8 +155,8 @@ def post(client, world: AlertWorld, who: str, nid: uuid.UUID, action: str, role:
 
 
 def test_acknowledge_ends_the_alert_cancels_its_timer_and_is_idempotent(client, world):
-    event_id, ids = world.alert({0: ["dr", "nurse"]})
-    before = acknowledged_count()
+    event_id, ids = world.alert({0: ["dr", "nurse"]})  # the event occurred 42 s ago
+    before, seconds_before = acknowledged_count(), acknowledged_sum()
     first = post(client, world, "dr", ids[(0, "dr")], "acknowledge")
     assert first.status_code == 200, first.text
     body = first.json()
@@ -167,6 +171,7 @@ def test_acknowledge_ends_the_alert_cancels_its_timer_and_is_idempotent(client, 
     )
     assert world.log(event_id) == [(0, world.uid("dr"), "acknowledged")]
     assert acknowledged_count() == before + 1
+    assert 42 <= acknowledged_sum() - seconds_before < 100  # event to acknowledgement
 
     again = post(client, world, "dr", ids[(0, "dr")], "acknowledge")
     assert again.status_code == 200 and again.json() == body
