@@ -20,6 +20,7 @@ from processors.directory import settings as directory_settings
 from processors.escalator import settings as escalator_settings
 from processors.fanout import settings as fanout_settings
 from processors.lag_exporter import settings as lag_exporter_settings
+from processors.outbox_relay import settings as outbox_relay_settings
 from processors.persister import settings as persister_settings
 from processors.push import settings as push_settings
 from processors.reconciler import settings as reconciler_settings
@@ -38,6 +39,7 @@ SETTINGS_MODULES: tuple[ModuleType, ...] = (
     push_settings,
     fcm_settings,
     lag_exporter_settings,
+    outbox_relay_settings,
     api_settings,
 )
 
@@ -66,6 +68,7 @@ SECTIONS: tuple[tuple[type[BaseSettings], str, str], ...] = (
     (fcm_settings.FcmSettings, "FCM", "push sender"),
     (stream_settings.ProducerSettings, "Producer SDK", "`emit_activity_event`, `ActivityPublisher`, `herald produce`"),
     (lag_exporter_settings.LagExporterSettings, "Lag exporter", "`herald run lag-exporter`, `herald lag`"),
+    (outbox_relay_settings.OutboxRelaySettings, "Outbox relay", "`herald run outbox-relay` (docs/outbox.md)"),
     (api_settings.ApiSettings, "Read API", "`herald run api`"),
 )
 

@@ -48,10 +48,22 @@ def ticks_succeed(beat: Beat, max_failed: int) -> Probe:
 
 
 def tick_until_stopped(
-    tick: Callable[[], bool], interval_s: float, stop: threading.Event, beat: Beat, name: str
+    tick: Callable[[], bool],
+    interval_s: float,
+    stop: threading.Event,
+    beat: Beat,
+    name: str,
+    *,
+    wait: Callable[[float], object] | None = None,
+    retry_in: Callable[[int], float] | None = None,
 ) -> None:
     """Calls ``tick()`` every ``interval_s`` until ``stop``; a tick returning True (more work waiting) runs
-    again at once; a tick that raises is logged and tried again next time."""
+    again at once; a tick that raises is logged and tried again next time.
+
+    ``wait(interval_s)`` replaces the pause between ticks (default: ``stop.wait``); a job woken by something
+    else than time (a LISTEN notification) returns from it early, and must return soon after ``stop`` is
+    set. ``retry_in(failures in a row)`` is the pause after a failed tick (default: ``interval_s``)."""
+    pause = wait or stop.wait
     while not stop.is_set():
         beat.beat()
         try:
@@ -61,10 +73,11 @@ def tick_until_stopped(
                 continue
         except Exception as exc:  # only the first line: a driver's later lines can quote rows
             beat.failed(exc)
-            log.error(
-                "%s tick failed (%s: %s); retrying in %.1fs", name, type(exc).__name__, reason_line(exc), interval_s
-            )
-        stop.wait(interval_s)
+            delay = retry_in(beat.failing) if retry_in else interval_s
+            log.error("%s tick failed (%s: %s); retrying in %.1fs", name, type(exc).__name__, reason_line(exc), delay)
+            stop.wait(delay)
+            continue
+        pause(interval_s)
 
 
 def run_periodic(

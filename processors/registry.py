@@ -137,6 +137,18 @@ PROCESSES: dict[str, Process] = {
             "1",
             in_demo=False,
         ),
+        # Reads an EMR's transactional outbox (its own database, HERALD_OUTBOX_DATABASE_URL; docs/outbox.md).
+        Process(
+            "outbox-relay",
+            "processors.outbox_relay",
+            None,
+            (),
+            (ACTIVITY,),
+            9309,
+            "processors.outbox_relay.settings:OutboxRelaySettings",
+            "any (advisory locks split the keys)",
+            in_demo=False,
+        ),
         # The API serves /metrics, /healthz and /readyz on its own HTTP port.
         Process("api", "api", None, (), (), 8080, "api.settings:ApiSettings", "any", port_setting="HERALD_API_PORT"),
     )

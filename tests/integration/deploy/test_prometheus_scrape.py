@@ -16,6 +16,7 @@ import httpx
 import pytest
 import yaml
 
+from cli.outbox import install as install_outbox
 from cli.processes import stop_processor, wait_until
 from cli.produce import demo_event_list
 from processors.registry import PROCESSES
@@ -42,9 +43,14 @@ KNOWN_PENDING: dict[str, str] = {
 }
 
 
-def extra_env(fcm) -> dict[str, dict[str, str]]:
+def extra_env(fcm, pipeline) -> dict[str, dict[str, str]]:
     """Env a process needs here beyond the pipeline's and its port."""
     return {
+        # the session's database stands in for an EMR's: the relay reads the outbox installed there
+        "outbox-relay": {
+            "HERALD_OUTBOX_DATABASE_URL": pipeline.settings.database_url,
+            "HERALD_OUTBOX_COUNT_INTERVAL_S": "1",
+        },
         "lag-exporter": {"HERALD_LAG_INTERVAL_S": "1"},
         "api": {"HERALD_ENV": "dev"},
         "push-sender": {"HERALD_FCM_ENDPOINT": fcm.url, "HERALD_BATCH_TIMEOUT_S": "0.1"},
@@ -160,7 +166,8 @@ def push_traffic(pipeline, fcm) -> int:
 
 def test_a_real_prometheus_finds_a_series_for_every_dashboard_and_alert_expression(pipeline, prometheus, fcm, tmp_path):
     # Given every process running and scraped by Prometheus with the deployed rules
-    ports = start_processes(pipeline, tmp_path, extra_env(fcm))
+    install_outbox(pipeline.settings.database_url)
+    ports = start_processes(pipeline, tmp_path, extra_env(fcm, pipeline))
     url = prometheus(scrape_config(ports))
     wait_until(
         lambda: len(query(url, 'up{job=~"herald-.*"} == 1')) == len(ports),

@@ -1,0 +1,95 @@
+"""``herald run outbox-relay`` / ``python -m processors.outbox_relay``."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from functools import partial
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from processors.outbox_relay.app import OutboxRelay
+from processors.outbox_relay.settings import OutboxRelaySettings
+from processors.outbox_relay.wakeup import Wakeup
+from processors.periodic import Beat, tick_until_stopped, ticks_succeed
+from processors.registry import PROCESSES
+from sinks.postgres.engine import build_engine
+from streams.app import configure_logging, tune_gc
+from streams.clients import build_producer
+from streams.health import database_answers, heartbeat_within, serve_process
+from streams.messages import ACTIVITY_EVENT
+from streams.outbox_schema import channel
+from streams.retry import compute_backoff
+from streams.serde import AvroSerde, SchemaStore
+from streams.shutdown import arm_deadline
+from streams.topics import ACTIVITY
+
+PROCESS = PROCESSES["outbox-relay"]
+
+
+def build_relay(settings: OutboxRelaySettings, engine=None) -> OutboxRelay:
+    """The relay as ``main`` runs it; ``engine`` on the EMR's database (default: built from the settings).
+    Its serde only checks payloads: the relay sends the bytes the writer stored and needs no registry."""
+    engine = engine or build_engine(settings.outbox_database_url, pool_size=2)
+    timeout_ms = settings.outbox_delivery_timeout_ms
+    # Acknowledgements give up when the pass does: a record the broker never took is not left queued
+    # behind the rolled-back pass, to be sent again by the next one anyway.
+    overrides: dict[str, Any] = {"delivery.timeout.ms": timeout_ms, "linger.ms": 5}
+    new_producer = partial(build_producer, settings, **overrides)
+    return OutboxRelay(
+        engine,
+        new_producer(),
+        AvroSerde(ACTIVITY_EVENT, SchemaStore()),
+        settings.topic(ACTIVITY),
+        table=settings.outbox_table,
+        batch_size=settings.outbox_batch_size,
+        delivery_timeout_s=timeout_ms / 1000 + 1,
+        count_interval_s=settings.outbox_count_interval_s,
+        rebuild_producer=new_producer,
+    )
+
+
+def main(settings: OutboxRelaySettings | None = None) -> None:
+    """Passes until SIGTERM (the pass in hand finishes first): woken by the outbox's insert notifications,
+    or every ``outbox_poll_s``; after failed passes, waits with exponential backoff. Live while the loop
+    turns; ready while passes succeed and the EMR's database answers."""
+    configure_logging()
+    settings = settings or OutboxRelaySettings()
+    engine = build_engine(settings.outbox_database_url, pool_size=2)
+    relay = build_relay(settings, engine)
+    beat, stop = Beat(), threading.Event()
+    serve_process(
+        PROCESS.name,
+        settings.metrics_port,
+        default_port=PROCESS.port,
+        live={
+            "loop": heartbeat_within(lambda: beat.last, max(settings.liveness_timeout_s, 3 * settings.outbox_poll_s))
+        },
+        ready={"passes": ticks_succeed(beat, settings.ready_max_failed_batches), "database": database_answers(engine)},
+    )
+    conninfo = make_url(settings.outbox_database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    wakeup = Wakeup(conninfo, channel(settings.outbox_table), stop)
+    deadline: list[threading.Timer] = []
+
+    def on_sigterm(*_) -> None:
+        if not stop.is_set():
+            deadline.append(arm_deadline(settings.shutdown_timeout_s))
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_sigterm)
+    tune_gc(settings)
+    backoff = partial(compute_backoff, base=settings.outbox_retry_base_s, cap=settings.outbox_retry_cap_s, jitter=True)
+    try:
+        tick_until_stopped(
+            relay.tick, settings.outbox_poll_s, stop, beat, PROCESS.name, wait=wakeup.wait, retry_in=backoff
+        )
+    finally:
+        wakeup.close()
+    for timer in deadline:
+        timer.cancel()
+
+
+if __name__ == "__main__":
+    main()
