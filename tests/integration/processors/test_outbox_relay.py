@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import defaultdict
+from types import SimpleNamespace
 
 import httpx
 import psycopg
@@ -18,11 +19,15 @@ from sqlalchemy.orm import Session
 
 from cli.processes import stop_processor, wait_until
 from streams import outbox
+from streams.admin import create_topics
+from streams.clients import build_admin
 from streams.messages import ACTIVITY_EVENT, ActivityEvent, utcnow
 from streams.serde import AvroSerde, SchemaStore
-from streams.topics import ACTIVITY
+from streams.settings import KafkaSettings
+from streams.topics import ACTIVITY, topic_specs
 from tests.integration.helpers import count_rows, read_all, start, topic_size
 from tests.integration.outbox_db import emr_database_url, libpq_url, outbox_rows  # noqa: F401 (fixture)
+from tests.integration.throwaway_kafka import ThrowawayKafka
 from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
@@ -280,3 +285,58 @@ def test_the_relay_survives_its_database_going_away_and_resumes_by_itself(pipeli
     engine.dispose()
     admin.dispose()
     stop_processor(pipeline.processes[0])
+
+
+def test_a_broker_outage_holds_1000_commits_and_the_relay_sends_them_in_order_once_it_is_back(
+    pipeline,
+    emr_database_url,  # noqa: F811
+    tmp_path,
+):
+    # Given a relay producing to a broker of its own (the shared broker is never stopped), and one event
+    # through, so the relay has a working producer when the broker dies
+    kafka = ThrowawayKafka(tmp_path / "kafka")
+    kafka.format()
+    kafka.start()
+    own = SimpleNamespace(settings=KafkaSettings(kafka_bootstrap=kafka.bootstrap, topic_prefix="outage."))
+    own.topic = own.settings.topic
+    create_topics(build_admin(own.settings), own.settings, [s for s in topic_specs(partitions=4) if s.base == ACTIVITY])
+    port = free_port()
+    relay = run_relay(
+        pipeline,
+        tmp_path,
+        emr_database_url,
+        port,
+        HERALD_KAFKA_BOOTSTRAP=kafka.bootstrap,
+        HERALD_TOPIC_PREFIX="outage.",
+        HERALD_OUTBOX_DELIVERY_TIMEOUT_MS="2000",
+        HERALD_OUTBOX_RETRY_CAP_S="2",
+        HERALD_READY_MAX_FAILED_BATCHES="1",
+    )
+    engine = create_engine(emr_database_url)
+    with engine.begin() as conn:
+        outbox.emit_activity_event(conn, patient_id="pat-0", attributes={"n": "-1"}, **FIELDS)
+    wait_until(lambda: outbox_empty(emr_database_url) and ready(port), 30, what="the first event through")
+
+    try:
+        # When the broker dies and 1,000 transactions over 20 patients commit from 4 threads
+        kafka.kill()
+        expected = write_concurrently(emr_database_url, patients=20, per_patient=50)
+
+        # Then the relay is not ready, keeps every row, and stays alive
+        wait_until(lambda: not ready(port), 30, what="the relay to report not ready")
+        assert len(outbox_rows(emr_database_url)) == 1000
+        assert relay.poll() is None
+
+        # And once the broker is back, it sends all of them by itself, each patient's in commit order
+        kafka.start()
+        wait_until(lambda: outbox_empty(emr_database_url), 90, what="the relay to drain the outbox")
+        wait_until(lambda: ready(port), 30, what="the relay to be ready again")
+        events = events_on_topic(own)
+        expected["pat-0"] = [-1, *expected["pat-0"]]
+        in_order_per_patient(events, expected)
+        assert len({e.event_id for e in events}) == 1001
+        assert relay.poll() is None
+    finally:
+        stop_processor(relay)
+        kafka.stop()
+        engine.dispose()
