@@ -15,7 +15,17 @@ from api.deps import known_query_only
 from api.directory import DirectoryCache
 from api.limits import Gate
 from api.metrics import MetricsMiddleware
-from api.routes import alerts, devices, escalation_policies, feed, health, notifications, patients, preferences
+from api.routes import (
+    alerts,
+    devices,
+    escalation_policies,
+    feed,
+    health,
+    notifications,
+    patients,
+    preferences,
+    receipts,
+)
 from api.schemas import ERROR_RESPONSES
 from api.settings import ApiSettings
 from streams.app import configure_logging
@@ -42,7 +52,7 @@ def create_app(settings: ApiSettings, *, engine: Engine | None = None) -> FastAP
     app.state.database = database
     app.state.directory = DirectoryCache(database, settings.api_directory_cache_s)
     app.include_router(health.router)
-    for resource in (feed, patients, notifications, alerts, escalation_policies, preferences, devices):
+    for resource in (feed, patients, notifications, receipts, alerts, escalation_policies, preferences, devices):
         app.include_router(resource.router, responses=ERROR_RESPONSES, dependencies=[Depends(known_query_only)])
     errors.install(app)
     app.add_middleware(Gate, verifier=app.state.verifier, max_body_bytes=settings.api_max_body_bytes)

@@ -13,6 +13,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from processors.catalogue import CATALOGUE, RecipientRule
+
 REQUESTS = Counter("herald_api_requests_total", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram(
     "herald_api_request_duration_seconds",
@@ -27,6 +29,19 @@ ALERT_ACKNOWLEDGED = Histogram(
     ["event_type"],
     buckets=(1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600),
 )
+# Observed by the API when a notification is first opened (POST /v1/notifications/{id}/opened): from FCM's
+# first acceptance of its push, or from its creation when it was never pushed (api.receipts.open_seconds).
+OPENED = Counter("herald_notifications_opened_total", "Notifications opened by their recipient", ["event_type"])
+OPEN_SECONDS = Histogram(
+    "herald_notification_open_seconds",
+    "Time from a notification's accepted push (else its creation) to its first open",
+    ["event_type"],
+    buckets=(5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400),
+)
+for _entry in CATALOGUE.values():  # series from the start: a type's first open then shows in rate()
+    if _entry.recipients is not RecipientRule.NONE:
+        OPENED.labels(_entry.event_type)
+        OPEN_SECONDS.labels(_entry.event_type)
 log = logging.getLogger("herald.api.access")
 
 

@@ -132,6 +132,7 @@ class UserNotificationRow(Base):
     alert_step: Mapped[int | None] = mapped_column(Integer)  # set on an alert's notifications (migration 0006)
     acknowledged_at: Mapped[datetime | None] = mapped_column(_TZ)
     declined_at: Mapped[datetime | None] = mapped_column(_TZ)
+    opened_at: Mapped[datetime | None] = mapped_column(_TZ)  # the user tapped the push (migration 0008)
 
 
 class HeldNotificationRow(Base):
