@@ -83,10 +83,12 @@ class Escalator:
         report = TickReport(
             len(plans), len(due) - len(plans), sum(len(p.bell) for _, p in plans), sum(len(p.pushes) for _, p in plans)
         )
-        skipped = {id(d): p.skipped for d, p in plans}
-        for d in due:  # committed: count what happened
+        # Committed: count what happened. The delay is measured now, when the pushes are on the broker, not
+        # at the tick's start (``fired_at``), which reads up to a tick's work early.
+        done, skipped = self._clock(), {id(d): p.skipped for d, p in plans}
+        for d in due:
             skips = (s.reason.value for s in skipped.get(id(d), []))
-            on_timer_fired(d.event.event_type, d.step, (now - d.due_at).total_seconds(), skips, exhausted=d.exhausts)
+            on_timer_fired(d.event.event_type, d.step, (done - d.due_at).total_seconds(), skips, exhausted=d.exhausts)
         return report
 
     def _fire(self, conn: Connection, due: list[DueStep], now: datetime) -> list[tuple[DueStep, StepPlan]]:
@@ -98,11 +100,8 @@ class Escalator:
             plans = [(d, self._plan(d, directory, preferences, before, now)) for d in steps]
         with raw_connection(conn).cursor() as cur:
             write_rows(cur, FanoutWrites(bell=[b for _, p in plans for b in p.bell]))
-            for d, plan in plans:
-                record_fired(cur, d, plan)
-            for d in due:
-                if d.exhausts:
-                    record_exhausted(cur, d, now)
+            record_fired(cur, plans)
+            record_exhausted(cur, [d for d in due if d.exhausts], now)
         pushes = [push for _, p in plans for push in p.pushes]
         if pushes:
             deliver(self._producer, push_outputs(pushes, self._serde, self._topic))

@@ -16,7 +16,7 @@ STEPS = Counter("herald_escalation_steps_total", "Escalation steps fired by the 
 EXHAUSTED = Counter("herald_alerts_exhausted_total", "Alerts whose every step went unacknowledged", ["event_type"])
 DELAY = Histogram(
     "herald_escalation_step_delay_seconds",
-    "How late an escalation step fired: fired at minus due at",
+    "How late an escalation step fired: from its due time to its pushes on the broker and its commit",
     ["event_type"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
 )
