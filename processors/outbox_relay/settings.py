@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from streams.outbox_schema import DEFAULT_TABLE
 from streams.settings import HERALD_CONFIG, KafkaSettings, MetricsSettings, RuntimeSettings
@@ -18,7 +18,8 @@ class OutboxRelaySettings(KafkaSettings, MetricsSettings, RuntimeSettings):
     # `herald outbox install` has run there; a deployment sets the EMR's.
     outbox_database_url: str = Field(
         default="postgresql+psycopg://herald@127.0.0.1:5432/herald",
-        description="SQLAlchemy URL (psycopg 3 driver) of the EMR database that holds the outbox table",
+        description="URL of the EMR database that holds the outbox table (SQLAlchemy, or libpq's postgresql://, "
+        "which gets the psycopg 3 driver)",
     )
     outbox_table: str = Field(
         default=DEFAULT_TABLE, description="The outbox table (its dead letters: <table>_dead, its channel: <table>)"
@@ -42,3 +43,12 @@ class OutboxRelaySettings(KafkaSettings, MetricsSettings, RuntimeSettings):
         default=0.5, gt=0, description="First wait after a failed pass; doubled each failure in a row, in seconds"
     )
     outbox_retry_cap_s: float = Field(default=30.0, gt=0, description="Longest wait after failed passes, in seconds")
+
+    @field_validator("outbox_database_url")
+    @classmethod
+    def _psycopg_driver(cls, url: str) -> str:
+        """An EMR's libpq URL (``postgresql://…``) would make SQLAlchemy look for psycopg2: use psycopg 3."""
+        for scheme in ("postgresql://", "postgres://"):
+            if url.startswith(scheme):
+                return "postgresql+psycopg://" + url[len(scheme) :]
+        return url
