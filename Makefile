@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup upgrade-deps lint stack prometheus demo test test-unit test-faults bench bench-quick bench-persist bench-fanout bench-api bench-push bench-compression bench-fcm-send bench-validation bench-scale-out bench-escalation down
+.PHONY: setup upgrade-deps lint stack prometheus chromium demo test test-unit test-faults bench bench-quick bench-persist bench-fanout bench-api bench-push bench-compression bench-fcm-send bench-validation bench-scale-out bench-escalation down
 
 # Exactly the versions CI tested: requirements.lock pins every package with its hashes; Herald itself is
 # installed on top without resolving anything again. `make upgrade-deps` refreshes the lock.
@@ -37,7 +37,11 @@ demo: stack
 prometheus:
 	sh deploy/prometheus/install.sh
 
-test: stack prometheus
+# The page test (tests/integration/api/test_ui_page.py) drives a headless Chromium from Debian's packages.
+chromium:
+	sh tests/install-chromium.sh
+
+test: stack prometheus chromium
 	$(BIN)/python -m pytest -q --durations=10
 
 test-unit: setup prometheus
