@@ -28,6 +28,7 @@ from api.routes import (
 )
 from api.schemas import ERROR_RESPONSES
 from api.settings import ApiSettings
+from api.ui import mount as mount_ui
 from streams.app import configure_logging
 
 DESCRIPTION = """Activity feed, patient timelines, the notification bell, preferences and push devices.
@@ -54,6 +55,7 @@ def create_app(settings: ApiSettings, *, engine: Engine | None = None) -> FastAP
     app.include_router(health.router)
     for resource in (feed, patients, notifications, receipts, alerts, escalation_policies, preferences, devices):
         app.include_router(resource.router, responses=ERROR_RESPONSES, dependencies=[Depends(known_query_only)])
+    mount_ui(app)
     errors.install(app)
     app.add_middleware(Gate, verifier=app.state.verifier, max_body_bytes=settings.api_max_body_bytes)
     app.add_middleware(AllowedMethods, document=app.openapi)
