@@ -39,6 +39,7 @@ def try_the_api(console: Console, supervisor: Supervisor) -> None:
     )
     console.print(f"export HERALD_TOKEN={token}", soft_wrap=True)
     console.print(f'curl -s -H "Authorization: Bearer $HERALD_TOKEN" "{base}/v1/feed?limit=3"\n', soft_wrap=True)
+    console.print(f"  the bell and the feed, live, in a browser: {base}/ui/ (paste the token)\n")
     feed = httpx.get(f"{base}/v1/feed?limit=3", headers={"Authorization": f"Bearer {token}"}, timeout=10).json()
     for item in feed.get("items", []):
         console.print(f"  {item['occurred_at']}  {item['event_type']:<24} {item['title']}")
