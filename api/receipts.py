@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from api.errors import FieldInvalid
-
 DEFAULT_WINDOW = timedelta(days=7)
 MAX_WINDOW = timedelta(days=92)  # a quarter: bounded work for one request
 
@@ -25,14 +23,11 @@ class Window:
 
     @classmethod
     def of(cls, since: datetime | None, until: datetime | None, *, now: datetime) -> Window:
-        """Defaults: until = now, since = until - 7 days. 422 for an empty or reversed window, or one
-        longer than MAX_WINDOW."""
+        """Defaults: until = now, since = until - 7 days. A window longer than MAX_WINDOW starts
+        MAX_WINDOW before its end (the summary states the window it covers); a reversed one is empty.
+        Neither is refused: the OpenAPI document cannot state a rule between two parameters."""
         end = until or now
-        start = since or end - DEFAULT_WINDOW
-        if start >= end:
-            raise FieldInvalid("since", "must be before until")
-        if end - start > MAX_WINDOW:
-            raise FieldInvalid("since", f"the window may span at most {MAX_WINDOW.days} days")
+        start = max(since or end - DEFAULT_WINDOW, end - MAX_WINDOW)
         return cls(start, end)
 
 

@@ -31,19 +31,18 @@ async def receipts(
     since: Annotated[
         DateTimeParam | None,
         Query(
-            description="created_at >= since (ISO 8601; naive = UTC); default: until - 7 days",
+            description="created_at >= since (ISO 8601; naive = UTC); default: until - 7 days; at most 92 days "
+            "before until (an earlier one is moved up: the answer states its window)",
             json_schema_extra=_DATE_TIME,
         ),
     ] = None,
     until: Annotated[
         DateTimeParam | None,
-        Query(
-            description="created_at < until; default: now. At most 92 days after since.", json_schema_extra=_DATE_TIME
-        ),
+        Query(description="created_at < until (ISO 8601; naive = UTC); default: now", json_schema_extra=_DATE_TIME),
     ] = None,
 ) -> ReceiptsSummary:
     """Per event type, of the organization's notifications created in the window: pushed, accepted by
-    FCM, opened, and the median time to open. Administrators only (403)."""
+    FCM, opened, and the median time to open. Administrators only (403). A reversed window is empty."""
     if not viewer.roles & ADMIN_ROLES:
         raise HTTPException(403, "only an administrator may read the organization's receipts")
     window = Window.of(_utc(since, "since"), _utc(until, "until"), now=datetime.now(timezone.utc))
