@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from processors.outbox_relay.app import OutboxRelay
+from processors.outbox_relay.app import OutboxRelay, broker_answers
 from processors.outbox_relay.settings import OutboxRelaySettings
 from processors.outbox_relay.wakeup import Wakeup
 from processors.periodic import Beat, tick_until_stopped, ticks_succeed
@@ -66,7 +66,11 @@ def main(settings: OutboxRelaySettings | None = None) -> None:
         live={
             "loop": heartbeat_within(lambda: beat.last, max(settings.liveness_timeout_s, 3 * settings.outbox_poll_s))
         },
-        ready={"passes": ticks_succeed(beat, settings.ready_max_failed_batches), "database": database_answers(engine)},
+        ready={
+            "passes": ticks_succeed(beat, settings.ready_max_failed_batches),
+            "database": database_answers(engine),
+            "broker": broker_answers(relay),
+        },
     )
     conninfo = make_url(settings.outbox_database_url).set(drivername="postgresql").render_as_string(hide_password=False)
     wakeup = Wakeup(conninfo, channel(settings.outbox_table), stop)

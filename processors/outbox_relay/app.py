@@ -30,6 +30,7 @@ from sqlalchemy import Engine, text
 from processors.outbox_relay.metrics import DEAD_LETTERED, FAILURES, PUBLISHED, on_counted
 from processors.outbox_relay.verdicts import payload_problem, refused_for_good
 from streams.errors import ClientFatal, ProduceFailed
+from streams.health import Check, Probe
 from streams.outbox_schema import DEFAULT_TABLE, RELAY_LOCK_CLASS, checked_table, dead_table
 from streams.serde import AvroSerde
 
@@ -104,6 +105,15 @@ class OutboxRelay:
         self._count_interval_s, self._clock = count_interval_s, clock
         self._rebuild = rebuild_producer
         self._counted_at: float | None = None
+
+    @property
+    def producer(self) -> Any:
+        """The producer in use (a new one after a fatal error)."""
+        return self._producer
+
+    @property
+    def topic(self) -> str:
+        return self._topic
 
     def tick(self) -> bool:
         """One pass; True when it claimed a full batch (more is probably waiting: run again at once)."""
@@ -204,3 +214,14 @@ class OutboxRelay:
                 )
             ).one()
         return int(row[0]), max(float(row[1]), 0.0)
+
+
+def broker_answers(relay: OutboxRelay, timeout_s: float = 2.0) -> Probe:
+    """Ready only while the broker answers a metadata request: with nothing to send, a relay's passes
+    never touch the broker, and an idle relay that could not send the next commit must not look ready."""
+
+    def probe() -> Check:
+        relay.producer.list_topics(relay.topic, timeout=timeout_s)  # raises KafkaException when it does not answer
+        return Check(True)
+
+    return probe

@@ -318,12 +318,15 @@ def test_a_broker_outage_holds_1000_commits_and_the_relay_sends_them_in_order_on
     wait_until(lambda: outbox_empty(emr_database_url) and ready(port), 30, what="the first event through")
 
     try:
-        # When the broker dies and 1,000 transactions over 20 patients commit from 4 threads
+        # When the broker dies, the idle relay turns not ready (it could not send the next commit)
         kafka.kill()
+        wait_until(lambda: not ready(port), 30, what="the idle relay to report not ready")
+        # and 1,000 transactions over 20 patients commit from 4 threads
         expected = write_concurrently(emr_database_url, patients=20, per_patient=50)
 
-        # Then the relay is not ready, keeps every row, and stays alive
-        wait_until(lambda: not ready(port), 30, what="the relay to report not ready")
+        # Then the relay keeps every row, stays not ready and alive
+        wait_until(lambda: scrape(port)["herald_outbox_failures_total"] >= 1, 30, what="a pass to fail")
+        assert not ready(port)
         assert len(outbox_rows(emr_database_url)) == 1000
         assert relay.poll() is None
 
