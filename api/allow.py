@@ -46,10 +46,12 @@ class AllowedMethods:
                 return
 
         async def sending(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] == 405:
-                allowed = ", ".join(self.allowed(scope)).encode()
+            served = (
+                self.allowed(scope) if message["type"] == "http.response.start" and message["status"] == 405 else []
+            )
+            if served:  # a path outside the document (the /ui/ page) keeps the Allow its app set
                 message["headers"] = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"] + [
-                    (b"allow", allowed)
+                    (b"allow", ", ".join(served).encode())
                 ]
             await send(message)
 

@@ -43,7 +43,11 @@ class PageFiles(StaticFiles):
         self.csp = content_security_policy((directory / "index.html").read_text())
 
     async def get_response(self, path: str, scope: Scope) -> Response:
-        response = await super().get_response(path, scope)
+        if scope["method"] not in ("GET", "HEAD"):  # OPTIONS: 204, anything else 405, both naming what it serves
+            status = 204 if scope["method"] == "OPTIONS" else 405
+            response = Response(status_code=status, headers={"Allow": "GET, HEAD, OPTIONS"})
+        else:
+            response = await super().get_response(path, scope)
         response.headers["Content-Security-Policy"] = self.csp
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"

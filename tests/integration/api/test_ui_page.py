@@ -127,6 +127,8 @@ def test_the_page_shows_the_feed_and_the_bell_loaded_over_rest(page, live_api, w
     older = world.notification("dr", world.event(title="Clinic closes early", at=at(-5)), created=at(-5), read=True)
     served = httpx.get(f"{base}/ui/", timeout=5)
     assert "script-src 'sha256-" in served.headers["content-security-policy"]  # the page's script runs under it
+    assert httpx.options(f"{base}/ui/").headers["allow"] == "GET, HEAD, OPTIONS"
+    assert httpx.post(f"{base}/ui/").status_code == 405
 
     connect(page, base, token(world.uid("dr"), world.org, "physician"))
 
