@@ -30,6 +30,7 @@ REPOSITORY_WIDE = {
 # Tests that sit in a mirrored directory but are named for no module there, each with the reason.
 EXCEPTIONS = {
     "deploy/test_prometheus_rules.py": "checks deploy/prometheus (YAML rules, promtool tests), not a Python module",
+    "deploy/test_dockerfile.py": "checks the Dockerfile at the repository root, not a Python module",
     "processors/test_notifying_settings.py": "compares the fan-out's, scheduler's and reconciler's settings "
     "with one another",
 }
