@@ -17,6 +17,7 @@ from streams.records import DeadLetter, Message, Record
 from streams.replays import for_group
 from streams.runtime import LoopConfig, Processor, Runtime
 from streams.settings import KafkaSettings, ProcessorSettings, RuntimeSettings
+from streams.tracing import configure as configure_tracing
 
 W = TypeVar("W")  # what the processor's batches write, and the sink takes
 
@@ -87,6 +88,7 @@ def build_runtime(
         config=loop_config(settings, pipelined=pipelined),
         client_errors=consumer_errors,
     )
+    configure_tracing(f"herald-{processor.name}")  # off unless OTEL_TRACES_EXPORTER asks (streams/tracing.py)
     tune_gc(settings)
     return runtime
 

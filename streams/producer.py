@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from confluent_kafka import KafkaException, Producer
 
+from streams import tracing
 from streams.clients import producer_config
 from streams.messages import ACTIVITY_EVENT, ActivityEvent, parse_priority, utcnow
 from streams.metrics import PUBLISH_FAILED, PUBLISHED
@@ -162,6 +163,7 @@ class ActivityPublisher:
     @classmethod
     def from_settings(cls, settings: ProducerSettings, **kwargs: Any) -> "ActivityPublisher":
         registry = registry_client(settings.schema_registry_url)
+        tracing.configure("herald-sdk")  # the host's tracer provider, or OTEL_TRACES_EXPORTER's (streams/tracing.py)
         topic = settings.topic(ACTIVITY)
         serde = AvroSerde(ACTIVITY_EVENT, SchemaStore(), registry=registry, subject=f"{topic}-value")
         return cls(Publisher(settings, **kwargs), serde, topic)
@@ -215,8 +217,14 @@ class ActivityPublisher:
         return self.emit_activity_event(**kwargs)
 
     def publish(self, event: ActivityEvent) -> bool:
-        """Enqueues an already built event (used by replays and the demo); raises InvalidEvent on a bad one."""
-        return self._publisher.publish(self.topic, event.key, self.encode(event.validate()))
+        """Enqueues an already built event (used by replays and the demo); raises InvalidEvent on a bad one.
+        With tracing on, a ``publish`` span whose context the record's headers carry (ids and type only)."""
+        value = self.encode(event.validate())
+        if not tracing.ACTIVE:
+            return self._publisher.publish(self.topic, event.key, value)
+        ids = {"herald.event.id": str(event.event_id), "herald.event.type": event.event_type}
+        with tracing.publishing(self.topic, ids) as headers:
+            return self._publisher.publish(self.topic, event.key, value, list(headers))
 
     def encode(self, event: ActivityEvent) -> bytes:
         """The record value ``publish`` would send (registry framing + Avro), to publish later as bytes."""

@@ -55,6 +55,7 @@ from streams.records import DeadLetter, Message, Outcome, Record, Skipped, W
 from streams.replays import Decode
 from streams.retry import RetryPolicy, compute_backoff
 from streams.shutdown import arm_deadline
+from streams.tracing import BatchTrace, end_batch, handling, start_batch
 
 log = logging.getLogger("herald.runtime")
 
@@ -246,10 +247,13 @@ class Runtime:
         decoded = [self._decode(m) for m in messages]
         batch = [d for d in decoded if isinstance(d, Record)]
         dead = [d for d in decoded if isinstance(d, DeadLetter)]
+        trace = start_batch(self._processor.name, batch)  # None unless tracing is on (streams/tracing.py)
         try:
-            outcome = self._processor.handle(batch) if batch else Outcome()
+            with handling(trace):
+                outcome = self._processor.handle(batch) if batch else Outcome()
             outcome.dead_letters.extend(dead)
         except Exception as exc:
+            end_batch(trace, exc)
             if self._settle():
                 self._failed(messages, decoded, exc)
             else:  # the batch before failed too: its rewind is the earlier position
@@ -259,15 +263,18 @@ class Runtime:
             try:
                 self._checkpoint.commit(outcome, offsets_after(messages))
             except Exception as exc:  # any failure before the commit: redo the batch
+                end_batch(trace, exc)
                 self._failed(messages, decoded, exc)
                 return
+            end_batch(trace)
             self._done(messages, outcome, started)
             return
         if not self._settle():  # the batch before failed and was rewound: this one goes with it
+            end_batch(trace)
             self._rewind(messages, 0.0, None)
             return
         self._inflight = _InFlight(
-            self._writer.submit(self._checkpoint.prepare, outcome), messages, decoded, outcome, started
+            self._writer.submit(self._checkpoint.prepare, outcome), messages, decoded, outcome, started, trace
         )
 
     def _settle(self, timeout_s: float | None = None) -> bool | None:
@@ -283,7 +290,9 @@ class Runtime:
             inflight.future.result()
             self._checkpoint.finish(self._owned(offsets_after(inflight.messages)))
         except Exception as exc:
+            end_batch(inflight.trace, exc)
             return self._failed(inflight.messages, inflight.decoded, exc)
+        end_batch(inflight.trace)
         self._done(inflight.messages, inflight.outcome, inflight.started)
         return True
 
@@ -515,6 +524,7 @@ class _InFlight:
     decoded: list[Record | DeadLetter | Skipped]
     outcome: Outcome[Any]
     started: float
+    trace: BatchTrace | None = None  # its spans end when it is durable (streams/tracing.py)
 
 
 def _isolates(exc: Exception) -> bool:

@@ -22,6 +22,7 @@ from processors.notifications_io.writes import writes_of
 from sinks.postgres.activity import row_content
 from sinks.postgres.activity_rows import event_row
 from sinks.postgres.notifications import FanoutWrites
+from streams import tracing
 from streams.messages import ActivityEvent
 from streams.records import Outcome, Record
 from streams.serde import AvroSerde
@@ -58,9 +59,17 @@ class Fanout:
         on_fanout_planned(self.name, plan)
         return Outcome(
             writes=writes_of(plan),
-            outputs=push_outputs(plan.pushes, self._serde, self._push_topic),
+            outputs=push_outputs(plan.pushes, self._serde, self._push_topic, _trace_headers(kept)),
             dead_letters=conflicting,
         )
+
+
+def _trace_headers(records: list[Record]) -> Callable[[UUID | None], list[tuple[str, bytes]] | None] | None:
+    """Each traced event's context by event id, for its push requests (None when tracing is off)."""
+    if not tracing.ACTIVE:
+        return None
+    traced = {r.value.event_id: h for r in records if (h := tracing.headers_of(r.message)) is not None}
+    return traced.get if traced else None
 
 
 def _event_id(record: Record) -> UUID:

@@ -45,6 +45,7 @@ from sinks.fcm.messages import FcmMessage, to_messages
 from sinks.fcm.results import SendResult
 from sinks.postgres.push import DeliveryRow, PushWrites, RetryRow, sent_pairs
 from sinks.postgres.tokens import DeviceToken, active_tokens
+from streams import tracing
 from streams.deadletter import H_FIRST_FAILED, H_REPLAY_OF
 from streams.errors import SinkBackpressure
 from streams.messages import PushRequest, utcnow
@@ -124,7 +125,13 @@ class PushSender:
         ]
         if skipped:
             self._hooks.on_sent(Counter(), None, skipped)
-        results = self._send(messages)
+        if tracing.ACTIVE:  # an "fcm send" span, and one in each traced request's trace
+            with tracing.calling(
+                "fcm send", [i.record.message for i, _ in pairs], {"herald.fcm.messages": len(messages)}
+            ):
+                results = self._send(messages)
+        else:
+            results = self._send(messages)
         sends: dict[int, list[Send]] = {}
         for (item, token), result in zip(pairs, results, strict=True):
             sends.setdefault(id(item), []).append(Send(token, result))
