@@ -41,6 +41,22 @@ def scratch_database(name: str) -> str:
     return url
 
 
+def scratch_emr_database(name: str) -> str:
+    """A fresh database ``<name>_<random>`` standing in for an EMR's: no Herald tables, only the outbox
+    (``herald outbox install``); dropped when the benchmark exits. Returns its URL."""
+    from cli.outbox import install
+
+    base = PersisterSettings().database_url
+    name = f"{name}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    atexit.register(_drop_database, admin, name)
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    install(url)
+    return url
+
+
 def _drop_database(admin, name: str) -> None:
     try:
         drop_database(admin, name)
