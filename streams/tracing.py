@@ -22,7 +22,18 @@ from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    Tracer,
+    TraceState,
+)
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from streams.records import Message, Record
@@ -261,18 +272,39 @@ def calling(
 
 
 def sampled_context(headers: Sequence[tuple[str, bytes]] | None) -> SpanContext | None:
-    """The remote span context of a record's headers when its ``traceparent`` is valid and sampled."""
+    """The remote span context of a record's headers when its ``traceparent`` is valid and sampled.
+
+    Parsed here rather than by the propagator's extract (~19 µs a record, its regular expressions):
+    an unsampled record costs a header scan, a sampled one ~2 µs; malformed values count as absent."""
     if not headers:
         return None
-    carrier: dict[str, str] = {}
+    parent = state = None
     for key, value in headers:
-        if key == TRACEPARENT or key == TRACESTATE:
-            carrier[key] = value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
-    parent = carrier.get(TRACEPARENT)
-    if parent is None or not parent.endswith(("1", "3", "5", "7", "9", "b", "d", "f")):  # flags' sampled bit
+        if key == TRACEPARENT:
+            parent = value
+        elif key == TRACESTATE:
+            state = value
+    if parent is None or len(parent) != 55 or parent[-1] not in _SAMPLED_LAST:
         return None
-    context = trace.get_current_span(_propagator.extract(carrier)).get_span_context()
-    return context if context.is_valid and context.trace_flags.sampled else None
+    try:
+        text = parent.decode("ascii") if isinstance(parent, bytes) else str(parent)
+        version, trace_id, span_id, flags = text.split("-")
+        if len(version) != 2 or version == "ff" or len(trace_id) != 32 or len(span_id) != 16 or len(flags) != 2:
+            return None
+        context = SpanContext(
+            trace_id=int(trace_id, 16),
+            span_id=int(span_id, 16),
+            is_remote=True,
+            trace_flags=TraceFlags(int(flags, 16)),
+            trace_state=TraceState.from_header([state.decode("ascii")]) if state else None,
+        )
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return context if context.is_valid else None
+
+
+# The last character of a sampled traceparent's flags (its lowest bit set), as bytes' ints and as str.
+_SAMPLED_LAST = frozenset(b"13579bdfBDF") | frozenset("13579bdfBDF")
 
 
 def _inject(context: SpanContext) -> Headers:

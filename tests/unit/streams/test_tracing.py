@@ -174,3 +174,28 @@ def test_given_an_unsampled_root_then_publish_still_carries_its_context_and_noth
         assert tracing.sampled_context(headers) is None
     finally:
         tracing.disable()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"garbage",
+        b"ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",  # a version that is invalid
+        b"00-00000000000000000000000000000000-b7ad6b7169203331-01",  # an all-zero trace id
+        b"00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",
+        b"00-0af7651916cd43dd8448eb211c8031zz-b7ad6b7169203331-01",  # not hex
+        b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b716920333-101",
+    ],
+)
+def test_given_a_malformed_traceparent_then_the_record_counts_as_untraced(value):
+    assert tracing.sampled_context([("traceparent", value)]) is None
+
+
+def test_given_a_traceparent_and_tracestate_then_both_are_read_as_the_propagator_would():
+    from opentelemetry.trace import get_current_span
+
+    headers = [("x", b"y"), ("traceparent", SAMPLED), ("tracestate", b"vendor=abc,other=1")]
+    ours = tracing.sampled_context(headers)
+    carrier = {k: v.decode() for k, v in headers}
+    theirs = get_current_span(tracing._propagator.extract(carrier)).get_span_context()
+    assert ours == theirs and ours is not None and ours.trace_state.get("vendor") == "abc"
