@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup upgrade-deps lint stack prometheus chromium demo test test-unit test-faults bench bench-quick bench-persist bench-fanout bench-api bench-push bench-compression bench-fcm-send bench-validation bench-scale-out bench-escalation down
+.PHONY: setup upgrade-deps lint stack prometheus chromium demo test test-unit test-faults bench bench-quick bench-persist bench-fanout bench-api bench-push bench-compression bench-fcm-send bench-validation bench-scale-out bench-escalation bench-outbox down
 
 # Exactly the versions CI tested: requirements.lock pins every package with its hashes; Herald itself is
 # installed on top without resolving anything again. `make upgrade-deps` refreshes the lock.
@@ -80,6 +80,11 @@ bench-scale-out: stack
 # The escalator with one process, then two: how late steps fire, none after an acknowledgement, the catch-up rate.
 bench-escalation: stack
 	$(BIN)/python bench/escalation.py --replicas 1 2
+
+# The transactional outbox: commit -> topic latency at 1,000 transactions/s (NOTIFY, then polling only) and the
+# relay's events/s through a 200,000-row backlog at one and two relays, beside the SDK's direct publish rate.
+bench-outbox: stack
+	$(BIN)/python bench/outbox.py --relays 1 2
 
 # Herald vs Quix Streams vs the raw ceiling, fan-out EOS on/off, end-to-end latency, crash under load;
 # 3 repetitions, ~30 min; writes bench/results/latest.{json,md}. bench-quick: small sizes, one repetition.

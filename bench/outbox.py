@@ -59,6 +59,7 @@ from streams.topics import ACTIVITY  # noqa: E402
 
 TABLE = "herald_outbox"
 DEFAULT_POLL_S = OutboxRelaySettings.model_fields["outbox_poll_s"].default
+DEFAULT_BATCH = OutboxRelaySettings.model_fields["outbox_batch_size"].default
 TARGET_P99_S = 0.100
 TARGET_EVENTS_PER_S = 20_000
 PATIENTS = 5_000  # keys the events spread over: writers of one patient wait for each other (decision 0191)
@@ -376,15 +377,19 @@ def sdk_phase(settings, events: list[ActivityEvent]) -> dict:
     return {"events": len(events), "seconds": took, "enqueue_s": enqueued, "events_per_s": len(events) / took}
 
 
-def backlog_phase(settings, url: str, events: list[ActivityEvent], relays: int, logs: Path) -> dict:
-    """``len(events)`` rows waiting, then ``relays`` relays let loose on them at once: events/s to empty."""
+def backlog_phase(
+    settings, url: str, events: list[ActivityEvent], relays: int, logs: Path, batch_size: int | None
+) -> dict:
+    """``len(events)`` rows waiting, then ``relays`` relays let loose on them at once: events/s to empty.
+    ``batch_size``: HERALD_OUTBOX_BATCH_SIZE (None: the default)."""
     written_s = write_backlog(url, events)
     probe = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "bench-outbox-probe"})
     topic = settings.topic(ACTIVITY)
     before = sum(topic_ends(probe, topic).values())
     gate = psycopg.connect(libpq(url))
     gate.execute(f"LOCK TABLE {TABLE} IN ACCESS EXCLUSIVE MODE")
-    procs = Relays(settings, url, relays, logs)
+    env = {} if batch_size is None else {"HERALD_OUTBOX_BATCH_SIZE": str(batch_size)}
+    procs = Relays(settings, url, relays, logs, **env)
     try:
         wait_until(lambda: procs.waiting_on_lock(url), 60, interval=0.05, what="every relay to claim")
         startup_s = time.time() - procs.started
@@ -402,6 +407,7 @@ def backlog_phase(settings, url: str, events: list[ActivityEvent], relays: int, 
     assert grown >= len(events), f"the topic grew by {grown}, not {len(events)}"
     return {
         "relays": relays,
+        "batch_size": batch_size or DEFAULT_BATCH,
         "events": len(events),
         "backlog_written_s": written_s,
         "relay_startup_s": startup_s,
@@ -437,7 +443,7 @@ class TimedProducer:
         return getattr(self._producer, name)
 
 
-def relay_phases(settings, url: str, events: list[ActivityEvent]) -> dict:
+def relay_phases(settings, url: str, events: list[ActivityEvent], batch_size: int | None) -> dict:
     """The backlog drained by one relay in this process, its phases timed: the claim and the delete
     statements (SQLAlchemy's cursor events), the produce calls and the flush (a timing producer), the
     payload check (``payload_problem`` timed apart on the same payloads); the rest of a pass is its Python
@@ -452,7 +458,10 @@ def relay_phases(settings, url: str, events: list[ActivityEvent]) -> dict:
 
     write_backlog(url, events)
     relay_settings = OutboxRelaySettings(
-        outbox_database_url=url, kafka_bootstrap=settings.kafka_bootstrap, topic_prefix=settings.topic_prefix
+        outbox_database_url=url,
+        kafka_bootstrap=settings.kafka_bootstrap,
+        topic_prefix=settings.topic_prefix,
+        outbox_batch_size=batch_size or DEFAULT_BATCH,
     )
     timers: defaultdict[str, float] = defaultdict(float)  # seconds per phase
     engine = build_engine(relay_settings.outbox_database_url, pool_size=2)
@@ -533,7 +542,7 @@ def report_backlog(run: dict) -> list[str]:
     b, sdk = run["relay"], run["sdk"]
     met = b["events_per_s"] >= TARGET_EVENTS_PER_S
     return [
-        f"  backlog, {b['relays']} relay(s): {b['events']:,} rows (written in {b['backlog_written_s']:.1f} s; "
+        f"  backlog, {b['relays']} relay(s), batch {b['batch_size']}: {b['events']:,} rows (written in {b['backlog_written_s']:.1f} s; "
         f"relay start-up {b['relay_startup_s']:.1f} s, not counted)",
         f"     relay  {b['events_per_s']:>9,.0f} events/s ({b['seconds']:.2f} s; relay CPU "
         f"{b['relay_cpu_us_per_event']:.0f} µs per event)",
@@ -563,6 +572,9 @@ def main() -> None:
         default=[DEFAULT_POLL_S, 0.05],
         help="poll intervals of the polling-only latency runs (trigger dropped); one run each",
     )
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="HERALD_OUTBOX_BATCH_SIZE of the backlog part (default: 500)"
+    )
     parser.add_argument("--phases", action="store_true", help="also drain the backlog in-process, phases timed")
     parser.add_argument("--skip-latency", action="store_true", help="the throughput part only")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
@@ -585,12 +597,12 @@ def main() -> None:
     backlog = []
     for relays in args.relays:
         sdk = sdk_phase(settings, events)
-        relay = backlog_phase(settings, url, events, relays, logs)
+        relay = backlog_phase(settings, url, events, relays, logs, args.batch_size)
         backlog.append({"relay": relay, "sdk": sdk, "relay_over_sdk": relay["events_per_s"] / sdk["events_per_s"]})
         print("\n".join(report_backlog(backlog[-1])), flush=True)
     phases = None
     if args.phases:
-        phases = relay_phases(settings, url, events)
+        phases = relay_phases(settings, url, events, args.batch_size)
         print(f"  relay phases, in this process: {phases['events_per_s']:,.0f} events/s, {phases['passes']} passes")
         for name, us in sorted(phases["us_per_event"].items(), key=lambda kv: -kv[1]):
             print(f"     {name:<42} {us:6.1f} µs per event")
