@@ -14,6 +14,7 @@ from api.database import Database
 from api.deps import known_query_only
 from api.directory import DirectoryCache
 from api.limits import Gate
+from api.live.install import install as install_live
 from api.metrics import MetricsMiddleware
 from api.routes import (
     alerts,
@@ -55,6 +56,7 @@ def create_app(settings: ApiSettings, *, engine: Engine | None = None) -> FastAP
     app.include_router(health.router)
     for resource in (feed, patients, notifications, receipts, alerts, escalation_policies, preferences, devices):
         app.include_router(resource.router, responses=ERROR_RESPONSES, dependencies=[Depends(known_query_only)])
+    install_live(app, settings)
     mount_ui(app)
     errors.install(app)
     app.add_middleware(Gate, verifier=app.state.verifier, max_body_bytes=settings.api_max_body_bytes)

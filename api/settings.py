@@ -88,6 +88,31 @@ class ApiSettings(PostgresSettings):
         le=300,
         description="How long a caller's directory facts (care teams, supervisees, active) are cached, in seconds",
     )
+    api_stream_heartbeat_s: float = Field(
+        default=15.0, gt=0, le=300, description="Live streams: seconds between heartbeat comments on an idle stream"
+    )
+    api_stream_replay_s: float = Field(
+        default=3600.0,
+        ge=1,
+        le=7 * 86400,
+        description="Live streams: how long changes are kept for a reconnecting client's Last-Event-ID; "
+        "an older one gets a reset",
+    )
+    api_stream_queue_max: int = Field(
+        default=1000,
+        ge=10,
+        le=100_000,
+        description="Live streams: events queued per client; a client further behind gets a reset and is closed",
+    )
+    api_stream_poll_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="Live streams: how often the change log is read when no notification arrives, in seconds",
+    )
+    api_stream_send_timeout_s: float = Field(
+        default=30.0, gt=0, le=600, description="Live streams: a client that accepts no data for this long is closed"
+    )
     api_jwt_algorithm: str = Field(
         default="HS256", description="JWT algorithm: HS256/384/512, RS256/384/512, ES256/384 or PS256"
     )

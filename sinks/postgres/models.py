@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     Text,
     Time,
@@ -22,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import UserDefinedType
 
 
 class Base(DeclarativeBase):
@@ -263,3 +265,52 @@ class AlertLogRow(Base):
     action: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str | None] = mapped_column(String(32))
     at: Mapped[datetime] = mapped_column(_TZ)
+
+
+class Xid8(UserDefinedType):
+    """Postgres's 64-bit transaction id (``pg_current_xact_id()``); read as an int through its text form."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw) -> str:
+        return "xid8"
+
+
+class LiveChangeRow(Base):
+    """A change the API streams live (migration 0007, written by triggers): a bell row inserted or
+    answered, an activity event inserted. ``xid`` is the writing transaction's id; the API reads rows
+    below the oldest running transaction, so each row is read exactly once (decision 0200)."""
+
+    __tablename__ = "live_changes"
+
+    xid: Mapped[int] = mapped_column(Xid8(), primary_key=True, server_default=text("pg_current_xact_id()"))
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))  # notification | notification-updated | feed-item
+    organization_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str | None] = mapped_column(String(64))  # the bell's recipient; null for feed-item
+    item_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))  # notification_id, or event_id for feed-item
+    at: Mapped[datetime] = mapped_column(_TZ, server_default=func.now())
+
+    __table_args__ = (
+        Index("ix_live_changes_user", "user_id", "xid", "seq", postgresql_where=text("user_id IS NOT NULL")),
+        Index("ix_live_changes_feed", "organization_id", "xid", "seq", postgresql_where=text("kind = 'feed-item'")),
+    )
+
+
+class LiveHorizonRow(Base):
+    """One row: changes of transactions below ``xid`` were pruned (past the API's replay window)."""
+
+    __tablename__ = "live_horizon"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, server_default="1")
+    xid: Mapped[int] = mapped_column(Xid8())
+    pruned_at: Mapped[datetime] = mapped_column(_TZ, server_default=func.now())
+
+
+class LiveMarkRow(Base):
+    """The oldest running transaction at ``at``, noted by the API once a minute: where to prune."""
+
+    __tablename__ = "live_marks"
+
+    at: Mapped[datetime] = mapped_column(_TZ, primary_key=True, server_default=text("clock_timestamp()"))
+    xid: Mapped[int] = mapped_column(Xid8())

@@ -7,13 +7,13 @@ lead with the user): ``ix_user_notifications_org_time`` is built CONCURRENTLY, s
 database does not block the fan-out's inserts.
 
 Revision ID: 0008_opened_receipts
-Revises: 0006_alerts
+Revises: 0007_live_changes
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_opened_receipts"
-down_revision = "0006_alerts"
+down_revision = "0007_live_changes"
 branch_labels = None
 depends_on = None
 
