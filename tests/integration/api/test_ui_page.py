@@ -1,8 +1,9 @@
 """The bell page at /ui/ in a real headless Chromium (tests/browser.py: the DevTools Protocol).
 
 Against the real API (uvicorn on a free port, the session's database): the page loads the feed and the
-bell over REST with a pasted token, and rows committed afterwards (as the fan-out and the persister
-write them) appear live. Against a scripted server that speaks the streams' contract: reconnection with
+bell over REST with a pasted token, rows committed afterwards (as the fan-out and the persister write
+them) appear live, and after a dropped connection (a relay that cuts it) the page resumes with
+Last-Event-ID and the server replays the row committed meanwhile. Against a scripted server that speaks the streams' contract: reconnection with
 Last-Event-ID, every event kind, the acknowledge button, and no call outside the contract. The
 event-stream parser is checked on awkward chunkings in the browser itself. Screenshots go to
 ``test-artifacts/`` (ignored by git).
@@ -11,7 +12,9 @@ event-stream parser is checked on awkward chunkings in the browser itself. Scree
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
 import threading
 import time
 import uuid
@@ -163,6 +166,94 @@ def test_rows_committed_after_loading_appear_live(page, live_api, world: World, 
     page.wait_for("document.querySelector('#bell-count').textContent === '1'", LIVE_WITHIN_S, what="the unread count")
     screenshot(page, "ui-page-live", capsys)
     assert_no_phi_in_console(page, "Sodium 128", world.uid("p-1"), str(nid))
+
+
+class CuttingProxy:
+    """A TCP relay in front of the API that can cut every open connection at once (a dropped network),
+    and records the head of each request it relays (requests here are small: one read each)."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.heads: list[str] = []
+        self.open: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            with self.lock:
+                self.open += [client, upstream]
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, request: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                if request and data.split(b" ", 1)[0] in (b"GET", b"POST", b"HEAD", b"OPTIONS"):
+                    self.heads.append(data.split(b"\r\n\r\n", 1)[0].decode("latin-1"))  # keep-alive: any request
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        with self.lock:
+            sockets, self.open = self.open, []
+        for s in sockets:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def stream_heads(self, path: str) -> list[str]:
+        return [h for h in self.heads if h.startswith(f"GET {path} ")]
+
+    def close(self) -> None:
+        self.listener.close()
+        self.cut()
+
+
+def test_a_dropped_connection_resumes_after_the_last_event_id(page, live_api, world: World, capsys):
+    base, _ = live_api
+    world.user("dr", "physician")
+    world.on_team("p-1", "dr")
+    bearer = token(world.uid("dr"), world.org, "physician")
+    if not streams_served(base, bearer):
+        pytest.skip("the API serves no /v1/notifications/stream and /v1/feed/stream yet")
+    proxy = CuttingProxy(int(base.rsplit(":", 1)[1]))
+    try:
+        connect(page, f"http://127.0.0.1:{proxy.port}", bearer)
+        page.wait_for("document.querySelector('#status').dataset.state === 'live'", 5, what="the streams to open")
+        first = world.notification("dr", world.event(patient="p-1"), patient="p-1", created=datetime.now(timezone.utc))
+        page.wait_for(shown("bell", first), LIVE_WITHIN_S, what="a first live row, whose id the page keeps")
+
+        # When the network drops and a row is committed before the page is back
+        proxy.cut()
+        missed = world.notification("dr", world.event(patient="p-1"), patient="p-1", created=datetime.now(timezone.utc))
+
+        # Then the page reconnects with the last id it saw, and the server replays what it missed
+        cut = time.monotonic()
+        page.wait_for(shown("bell", missed), 10, what="the row committed while disconnected")
+        with capsys.disabled():
+            print(
+                f"\nthe row committed while disconnected shown {1000 * (time.monotonic() - cut):.0f} ms after the cut"
+            )
+        bell = proxy.stream_heads("/v1/notifications/stream")
+        assert len(bell) >= 2
+        assert "last-event-id:" not in bell[0].lower()
+        assert "last-event-id:" in bell[1].lower()
+        assert len(proxy.stream_heads("/v1/notifications?limit=50")) == 1  # replayed, not a reset and a reload
+        screenshot(page, "ui-page-reconnected", capsys)
+    finally:
+        proxy.close()
 
 
 # --- a scripted server speaking the streams' contract -----------------------------------------------
