@@ -35,6 +35,7 @@ INSTALL = ROOT / "deploy" / "helm" / "install-helm.sh"
 REQUIRED = {
     "database": {"url": "postgresql+psycopg://herald@postgres:5432/herald"},
     "jwt": {"secret": "a-test-secret-of-at-least-32-characters"},
+    "fcm": {"credentials": '{"type": "service_account"}'},
 }
 MODELS = {
     ("apps/v1", "Deployment"): "V1Deployment",
@@ -210,8 +211,7 @@ def model_differences(obj: dict[str, Any]) -> tuple[str, Any]:
 
 @pytest.fixture(scope="module")
 def objects(helm, tmp_path_factory) -> list[dict[str, Any]]:
-    values = REQUIRED | {"fcm": {"credentials": '{"type": "service_account"}'}}
-    return render(helm, tmp_path_factory.mktemp("chart"), values)
+    return render(helm, tmp_path_factory.mktemp("chart"), REQUIRED)
 
 
 def test_every_core_object_reads_into_its_kubernetes_model_unchanged(objects):
@@ -379,9 +379,21 @@ def test_existing_secrets_are_used_as_they_are(helm, tmp_path):
     assert volume["secret"]["secretName"] == "emr-fcm"
 
 
-def test_a_missing_database_url_or_jwt_secret_fails_the_render_naming_the_value(helm, tmp_path):
-    assert "set database.url or database.existingSecret" in render_error(helm, tmp_path, {"jwt": REQUIRED["jwt"]})
-    assert "set jwt.secret or jwt.existingSecret" in render_error(helm, tmp_path, {"database": REQUIRED["database"]})
+def test_a_missing_database_url_jwt_secret_or_fcm_credentials_fails_the_render_naming_the_value(helm, tmp_path):
+    def without(key: str) -> dict[str, Any]:
+        return {k: v for k, v in REQUIRED.items() if k != key}
+
+    assert "set database.url or database.existingSecret" in render_error(helm, tmp_path, without("database"))
+    assert "set jwt.secret or jwt.existingSecret" in render_error(helm, tmp_path, without("jwt"))
+    # Unconfigured, `herald run push-sender` would send to a local emulator (cli/devstack/fcm.py).
+    assert "set fcm.credentials or fcm.existingSecret" in render_error(helm, tmp_path, without("fcm"))
+
+
+def test_an_fcm_endpoint_of_its_own_needs_no_credentials(helm, tmp_path):
+    values = {k: v for k, v in REQUIRED.items() if k != "fcm"} | {"fcm": {"endpoint": "http://fcm-proxy:8080"}}
+    push = workloads(render(helm, tmp_path, values))["push-sender"]
+    assert env_of(push)["HERALD_FCM_ENDPOINT"]["value"] == "http://fcm-proxy:8080"
+    assert "HERALD_FCM_CREDENTIALS" not in env_of(push)
 
 
 def test_resources_default_for_all_and_are_overridden_per_process(helm, tmp_path):
