@@ -43,6 +43,7 @@ MODELS = {
     ("v1", "Service"): "V1Service",
     ("v1", "Secret"): "V1Secret",
     ("policy/v1", "PodDisruptionBudget"): "V1PodDisruptionBudget",
+    ("batch/v1", "Job"): "V1Job",
 }
 
 DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -216,7 +217,7 @@ def objects(helm, tmp_path_factory) -> list[dict[str, Any]]:
 
 def test_every_core_object_reads_into_its_kubernetes_model_unchanged(objects):
     core = [o for o in objects if (o["apiVersion"], o["kind"]) in MODELS]
-    assert {o["kind"] for o in core} == {"Deployment", "StatefulSet", "Service", "Secret", "PodDisruptionBudget"}
+    assert {o["kind"] for o in core} == {"Deployment", "StatefulSet", "Service", "Secret", "PodDisruptionBudget", "Job"}
     for obj in core:
         name, back = model_differences(obj)
         assert back == obj, f"{obj['kind']} {obj['metadata']['name']}: fields {name} does not know or lost"
@@ -275,7 +276,8 @@ def test_the_api_listens_beyond_loopback_behind_a_service(objects):
 
 
 def test_no_container_runs_as_root(objects):
-    for name, workload in workloads(objects).items():
+    pods = workloads(objects) | {"setup": of_kind(objects, "Job")["herald-setup"]}
+    for name, workload in pods.items():
         pod = workload["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0, name
         for c in pod["containers"] + pod.get("initContainers", []):
@@ -438,3 +440,16 @@ def test_without_keda_the_groups_keep_a_replica_count_and_the_outbox_relay_can_b
     for obj in objects:
         if (obj["apiVersion"], obj["kind"]) in MODELS:
             assert model_differences(obj)[1] == obj
+
+
+def test_the_setup_job_migrates_then_creates_the_topics_around_installs_and_upgrades(objects):
+    job = of_kind(objects, "Job")["herald-setup"]
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,pre-upgrade"
+    pod = job["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    (migrate,) = pod["initContainers"]
+    (topics,) = pod["containers"]
+    assert migrate["args"] == ["db", "upgrade"] and topics["args"] == ["topics", "create"]
+    assert migrate["env"][0]["valueFrom"]["secretKeyRef"]["name"] == "herald-database"
+    assert {e["name"]: e.get("value") for e in topics["env"]}["HERALD_TOPIC_PREFIX"] == "emr."
+    assert migrate["image"] == topics["image"] == container(workloads(objects)["api"])["image"]

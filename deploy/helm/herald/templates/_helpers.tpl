@@ -37,17 +37,17 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{- if or $s.existingSecret (get $s $field) -}}true{{- end -}}
 {{- end -}}
 
-{{/* The pod of one process: `herald run NAME` in the one image; context: dict root, name, p. */}}
-{{- define "herald.podSpec" -}}
-{{- $root := .root -}}
-{{- $p := .p -}}
-{{- $values := $root.Values -}}
-{{- with $values.imagePullSecrets }}
+{{- define "herald.image" -}}
+"{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}"
+{{- end -}}
+
+{{/* What every pod shares: pull secrets, no API token, uid 10001 (the image's user). */}}
+{{- define "herald.podCommon" -}}
+{{- with .Values.imagePullSecrets }}
 imagePullSecrets:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 automountServiceAccountToken: false
-terminationGracePeriodSeconds: {{ $values.terminationGracePeriodSeconds }}
 securityContext:
   runAsNonRoot: true
   runAsUser: 10001
@@ -55,9 +55,49 @@ securityContext:
   fsGroup: 10001
   seccompProfile:
     type: RuntimeDefault
+{{- end -}}
+
+{{/* Every container: nothing to escalate to, no capabilities, a read-only root file system. */}}
+{{- define "herald.containerSecurity" -}}
+runAsNonRoot: true
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: ["ALL"]
+{{- end -}}
+
+{{/* Where the broker is and how topics and groups are prefixed: every process, and the setup job. */}}
+{{- define "herald.kafkaEnv" -}}
+- name: HERALD_KAFKA_BOOTSTRAP
+  value: {{ .Values.kafka.bootstrap | quote }}
+- name: HERALD_TOPIC_PREFIX
+  value: {{ .Values.kafka.topicPrefix | quote }}
+- name: HERALD_GROUP_PREFIX
+  value: {{ .Values.kafka.groupPrefix | quote }}
+{{- with .Values.kafka.schemaRegistryUrl }}
+- name: HERALD_SCHEMA_REGISTRY_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- end -}}
+
+{{- define "herald.databaseEnv" -}}
+- name: HERALD_DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "herald.secretName" (dict "root" . "secret" "database") }}
+      key: {{ .Values.database.key }}
+{{- end -}}
+
+{{/* The pod of one process: `herald run NAME` in the one image; context: dict root, name, p. */}}
+{{- define "herald.podSpec" -}}
+{{- $root := .root -}}
+{{- $p := .p -}}
+{{- $values := $root.Values -}}
+{{ include "herald.podCommon" $root }}
+terminationGracePeriodSeconds: {{ $values.terminationGracePeriodSeconds }}
 containers:
   - name: {{ .name }}
-    image: "{{ $values.image.repository }}:{{ $values.image.tag | default $root.Chart.AppVersion }}"
+    image: {{ include "herald.image" $root }}
     imagePullPolicy: {{ $values.image.pullPolicy }}
     args: ["run", {{ .name | quote }}]
     ports:
@@ -65,16 +105,7 @@ containers:
         containerPort: {{ $p.port }}
         protocol: TCP
     env:
-      - name: HERALD_KAFKA_BOOTSTRAP
-        value: {{ $values.kafka.bootstrap | quote }}
-      - name: HERALD_TOPIC_PREFIX
-        value: {{ $values.kafka.topicPrefix | quote }}
-      - name: HERALD_GROUP_PREFIX
-        value: {{ $values.kafka.groupPrefix | quote }}
-      {{- with $values.kafka.schemaRegistryUrl }}
-      - name: HERALD_SCHEMA_REGISTRY_URL
-        value: {{ . | quote }}
-      {{- end }}
+      {{- include "herald.kafkaEnv" $root | nindent 6 }}
       - name: {{ $p.portSetting }}
         value: {{ $p.port | quote }}
       {{- if $p.group }}
@@ -89,11 +120,7 @@ containers:
         value: "0.0.0.0"
       {{- end }}
       {{- if has "database" $p.secrets }}
-      - name: HERALD_DATABASE_URL
-        valueFrom:
-          secretKeyRef:
-            name: {{ include "herald.secretName" (dict "root" $root "secret" "database") }}
-            key: {{ $values.database.key }}
+      {{- include "herald.databaseEnv" $root | nindent 6 }}
       {{- end }}
       {{- if has "outboxDatabase" $p.secrets }}
       - name: HERALD_OUTBOX_DATABASE_URL
@@ -142,11 +169,7 @@ containers:
     resources:
       {{- toYaml ($p.resources | default $values.resources) | nindent 6 }}
     securityContext:
-      runAsNonRoot: true
-      allowPrivilegeEscalation: false
-      readOnlyRootFilesystem: true
-      capabilities:
-        drop: ["ALL"]
+      {{- include "herald.containerSecurity" $root | nindent 6 }}
     volumeMounts:
       - name: tmp
         mountPath: /tmp
