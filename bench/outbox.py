@@ -5,15 +5,19 @@ A scratch database stands in for the EMR's (``herald outbox install`` run on it,
 real relay runs as processes (``python -m processors.outbox_relay``, default settings: batch 500, poll
 every 1 s, LISTEN on the outbox's channel).
 
+0. commit ceiling: ``--writers`` threads commit one-event transactions as fast as they can for 5 s, no
+   relay running, with the insert trigger and without; what their backends waited on is sampled. The
+   trigger's pg_notify takes PostgreSQL's cluster-wide notify lock from commit until the WAL flush, so
+   notifying transactions commit one at a time: this shows what that caps.
 1. latency: ``--writers`` threads, each with its own psycopg connection, commit one-event transactions
    (``streams.outbox.emit_activity_event``, then ``commit()``) on a shared schedule of ``--rate`` per second
    for ``--seconds``; each writer notes the time its commit returned, per event id. A consumer assigned to
    every partition of the activity topic notes when each record reached it (its receive time: what a
    downstream service experiences) and the record's CreateTime (set by the relay's producer when it
-   produced the record). Reported: receive − commit p50/p99/max, and CreateTime − commit. Run twice: with
-   the insert trigger's NOTIFY (the default), and polling only. LISTEN cannot be turned off by a setting,
-   so the polling run drops the trigger in the scratch database (the relay still listens, and is woken by
-   its ``HERALD_OUTBOX_POLL_S`` alone). Target: p99 < 100 ms with NOTIFY.
+   produced the record). Reported: receive − commit p50/p99/max, and CreateTime − commit. Run with the
+   insert trigger's NOTIFY (the default), then polling only at each ``--poll-s``. LISTEN cannot be turned
+   off by a setting, so the polling runs drop the trigger in the scratch database (the relay still
+   listens, and is woken by its ``HERALD_OUTBOX_POLL_S`` alone). Target: p99 < 100 ms with NOTIFY.
 2. backlog: ``--backlog`` rows written with no relay running (COPY, 10,000 rows a transaction). The SDK
    first publishes the same events straight to the topic (``ActivityPublisher.publish`` as fast as it can,
    then flush): events/s to the last acknowledgement. Then the relays start while the benchmark holds an
@@ -21,8 +25,10 @@ every 1 s, LISTEN on the outbox's channel).
    released and the clock starts (process start-up is left out, and reported apart); it stops when the
    outbox is empty (a relay deletes rows only after the broker acknowledged them), and the topic must
    then have grown by every row. Reported: events/s and relay/SDK. Target: ≥ 20,000 events/s.
+   ``--phases`` drains the backlog once more with a relay in this process, its phases timed.
 
-Usage: python bench/outbox.py [--rate 1000] [--seconds 20] [--backlog 200000] [--relays 1 [2 ...]] [--json PATH]
+Usage: python bench/outbox.py [--rate 1000] [--seconds 20] [--writers 8] [--poll-s 1 0.05] [--backlog 200000]
+       [--relays 1 [2 ...]] [--batch-size N] [--phases] [--skip-latency] [--json PATH]
 """
 
 from __future__ import annotations
