@@ -3,10 +3,12 @@
 ``live_changes`` gets one row per bell row inserted (``notification``), per bell row read, acknowledged
 or declined (``notification-updated``) and per activity event inserted (``feed-item``), written by the
 triggers below in the writer's own transaction and stamped with its transaction id (``xid``). The API
-reads it in windows below ``pg_snapshot_xmin(pg_current_snapshot())``, which only finished transactions
-are under, so a row that commits after a later-numbered one is still read exactly once
+reads it in windows below the oldest transaction of this database still running, which only finished
+transactions are under, so a row that commits after a later-numbered one is still read exactly once
 (docs/decisions/0200-live-updates-change-cursor.md). Each trigger also ``pg_notify('herald_live')``
-once per statement, which wakes the API's poller.
+once per statement, which wakes the API's poller, unless ``herald.live_notify`` is ``off`` (``ALTER
+DATABASE … SET herald.live_notify = off``): a notifying commit holds a server-wide lock until its WAL
+is flushed, so where commits must share flushes the API polls instead (``HERALD_API_STREAM_POLL_S``).
 
 Inserts use statement-level triggers with transition tables: the fan-out and the persister COPY
 thousands of rows per statement, and one INSERT … SELECT per statement costs far less than a function
@@ -66,7 +68,7 @@ def upgrade() -> None:
         BEGIN
             INSERT INTO live_changes (kind, organization_id, user_id, item_id)
             SELECT 'notification', organization_id, user_id, notification_id FROM new_rows;
-            IF FOUND THEN
+            IF FOUND AND current_setting('herald.live_notify', true) IS DISTINCT FROM 'off' THEN
                 PERFORM pg_notify('herald_live', '');
             END IF;
             RETURN NULL;
@@ -83,7 +85,9 @@ def upgrade() -> None:
         BEGIN
             INSERT INTO live_changes (kind, organization_id, user_id, item_id)
             VALUES ('notification-updated', NEW.organization_id, NEW.user_id, NEW.notification_id);
-            PERFORM pg_notify('herald_live', '');
+            IF current_setting('herald.live_notify', true) IS DISTINCT FROM 'off' THEN
+                PERFORM pg_notify('herald_live', '');
+            END IF;
             RETURN NULL;
         END $$"""
     )
@@ -101,7 +105,7 @@ def upgrade() -> None:
         BEGIN
             INSERT INTO live_changes (kind, organization_id, item_id)
             SELECT 'feed-item', organization_id, event_id FROM new_rows;
-            IF FOUND THEN
+            IF FOUND AND current_setting('herald.live_notify', true) IS DISTINCT FROM 'off' THEN
                 PERFORM pg_notify('herald_live', '');
             END IF;
             RETURN NULL;
