@@ -215,6 +215,13 @@ def objects(helm, tmp_path_factory) -> list[dict[str, Any]]:
     return render(helm, tmp_path_factory.mktemp("chart"), REQUIRED)
 
 
+def test_helm_lint_strict_passes_with_the_values_an_operator_must_set(helm, tmp_path):
+    file = tmp_path / "values.json"
+    file.write_text(json.dumps(REQUIRED))
+    done = subprocess.run([helm, "lint", "--strict", str(CHART), "-f", str(file)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_every_core_object_reads_into_its_kubernetes_model_unchanged(objects):
     core = [o for o in objects if (o["apiVersion"], o["kind"]) in MODELS]
     assert {o["kind"] for o in core} == {"Deployment", "StatefulSet", "Service", "Secret", "PodDisruptionBudget", "Job"}
