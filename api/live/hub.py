@@ -24,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
+from prometheus_client import Counter, Gauge, Histogram
 from psycopg import AsyncConnection
 
 from api.live import changes, events
@@ -34,6 +35,15 @@ from processors.visibility import Viewer, ViewerFacts
 
 log = logging.getLogger("herald.api.live")
 CHANNEL = "herald_live"
+STREAMS = Gauge("herald_api_live_streams", "Live streams open in this process", ["stream"])
+EVENTS = Counter("herald_api_live_events_total", "Events handed to live streams", ["event"])
+RESETS = Counter("herald_api_live_resets_total", "Live streams sent a reset", ["reason"])
+CYCLES = Histogram(
+    "herald_api_live_cycle_seconds",
+    "One read of the change log for every live stream of the process, and the hand-out",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+FAILURES = Counter("herald_api_live_failures_total", "Change-log reads that failed (the hub reconnects)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +92,14 @@ class LiveHub:
     _pruned_at: float = 0.0
 
     def subscribe(self, stream: Stream) -> None:
+        STREAMS.labels("feed" if stream.feed else "notifications").inc()
         self._pending.append(stream)
         self._wake.set()
 
     def unsubscribe(self, stream: Stream) -> None:
+        if stream.closed:
+            return
+        STREAMS.labels("feed" if stream.feed else "notifications").dec()
         stream.closed = True
         if stream in self._pending:
             self._pending.remove(stream)
@@ -109,11 +123,13 @@ class LiveHub:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     backoff = 1.0
                     while True:
-                        await self._cycle(conn)
+                        with CYCLES.time():
+                            await self._cycle(conn)
                         await self._wait(conn)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database went away: streams wait, nothing is lost
+                FAILURES.inc()
                 log.warning("live updates: %s; reconnecting in %.0f s", type(exc).__name__, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
@@ -254,6 +270,9 @@ class LiveHub:
     def _put(self, stream: Stream, event: Outgoing) -> None:
         try:
             stream.queue.put_nowait(event)
+            EVENTS.labels(event.event).inc()
+            if event.event == "reset":
+                RESETS.labels(event.data["reason"]).inc()
         except asyncio.QueueFull:
             self._reset(stream, "client too slow")
 
@@ -266,6 +285,7 @@ class LiveHub:
     def _reset(self, stream: Stream, reason: str) -> None:
         """The stream sends ``reset`` before anything still queued, then closes."""
         stream.reset = reason
+        RESETS.labels(reason).inc()
         self.unsubscribe(stream)
         self._wake_stream(stream)
 

@@ -77,16 +77,20 @@ async def _events(request: Request, stream: Stream, expires_at: float) -> AsyncI
             left = expires_at - time.time()
             if left <= 0:
                 return  # the token expired: the client reconnects with a new one
+            if time.monotonic() >= refresh_at:  # care teams, supervisees, roles, deactivation
+                refresh_at = time.monotonic() + refresh_s
+                try:
+                    standing = await directory.standing(token_viewer)
+                except Exception:  # the database is busy or away: keep the facts, try again next period
+                    standing = None
+                if standing is not None and standing.member is False:
+                    return
+                if standing is not None:
+                    stream.viewer, stream.facts = standing.viewer, standing.facts
             try:
                 async with asyncio.timeout(min(left, max(refresh_at - time.monotonic(), 0.01))):
                     event = await stream.queue.get()
             except TimeoutError:
-                if time.monotonic() >= refresh_at:  # care teams, supervisees, roles, deactivation
-                    standing = await directory.standing(token_viewer)
-                    if standing.member is False:
-                        return
-                    stream.viewer, stream.facts = standing.viewer, standing.facts
-                    refresh_at = time.monotonic() + refresh_s
                 continue
             if stream.reset is not None or event.event == "wake":
                 continue  # a fatal reset is sent first, at the top of the loop; a marker only woke us
