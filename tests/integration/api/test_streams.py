@@ -350,3 +350,35 @@ def test_the_feed_stream_sends_exactly_what_the_feed_shows_each_caller(server, s
         key = lambda item: item["event_id"]  # noqa: E731
         assert sorted(received, key=key) == sorted(expected, key=key), name
     assert {i["patient_id"] for i in received} == {None, world.uid("p-1"), world.uid("p-2")}  # front desk: org-wide
+
+
+def test_with_the_notify_switched_off_no_notification_is_sent_and_the_poll_delivers(server, streams, world, db):
+    import psycopg
+
+    from api.live.install import conninfo
+
+    world.user("dr", "physician")
+    stream = streams(f"{server.url}/v1/notifications/stream", world.headers("dr", "physician"))
+    stream.next("unread-count")
+    event_id = world.event("LAB_RESULT_RECEIVED", visibility="clinical_staff")
+    with psycopg.connect(conninfo(db.url.render_as_string(hide_password=False)), autocommit=True) as listener:
+        listener.execute("LISTEN herald_live")
+        with db.begin() as conn:
+            conn.execute(text("SET LOCAL herald.live_notify = 'off'"))
+            conn.execute(
+                text(
+                    "INSERT INTO user_notifications (notification_id, user_id, organization_id, event_id, event_type, "
+                    "priority, reason, occurred_at) VALUES (:n, :u, :o, :e, 'LAB_RESULT_RECEIVED', 'NORMAL', "
+                    "'care_team', now())"
+                ),
+                {"n": uuid.uuid4(), "u": world.uid("dr"), "o": world.org, "e": event_id},
+            )
+        with db.begin() as conn:  # committed after it: notifications arrive in commit order
+            conn.execute(text("SELECT pg_notify('herald_live', 'marker')"))
+        payloads = []
+        for notify in listener.notifies(timeout=10):
+            payloads.append(notify.payload)
+            if notify.payload == "marker":
+                break
+    assert payloads == ["marker"]
+    assert stream.next("notification", timeout=3)[2]["event_id"] == str(event_id)  # found by the poll
