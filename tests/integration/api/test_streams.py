@@ -382,3 +382,22 @@ def test_with_the_notify_switched_off_no_notification_is_sent_and_the_poll_deliv
                 break
     assert payloads == ["marker"]
     assert stream.next("notification", timeout=3)[2]["event_id"] == str(event_id)  # found by the poll
+
+
+def test_an_idle_stream_sends_heartbeat_comments(api_settings, world: World):
+    world.user("dr", "physician")
+    quick = LiveServer(api_settings.model_copy(update={"api_stream_heartbeat_s": 0.2}))
+    try:
+        headers = world.headers("dr", "physician")
+        with httpx.Client(timeout=httpx.Timeout(5, read=5)) as http:
+            with http.stream("GET", f"{quick.url}/v1/notifications/stream", headers=headers) as response:
+                assert response.headers["content-type"].startswith("text/event-stream")
+                comments = []
+                for line in response.iter_lines():
+                    if line.startswith(":"):
+                        comments.append(line)
+                    if len(comments) == 2:
+                        break
+        assert comments == [": heartbeat", ": heartbeat"]
+    finally:
+        quick.stop()
