@@ -167,34 +167,38 @@ class LiveHub:
             for stream in self._joined():
                 self._reset(stream, "expired")
         joining, self._pending = self._pending, []
-        replays = await self._replays(conn, joining, window.hi)
-        bell_ids = {c.item_id for c in window.changes if c.kind != FEED}
-        feed_ids = {c.item_id for c in window.changes if c.kind == FEED}
-        for replay in replays.values():
-            bell_ids.update(c.item_id for c in replay if c.kind != FEED)
-            feed_ids.update(c.item_id for c in replay if c.kind == FEED)
-        counted = {(c.user_id, c.organization_id) for c in window.changes if c.user_id is not None}
-        counted.update((s.viewer.user_id, s.viewer.organization_id) for s in replays if not s.feed)
-        bell_rows = await changes.load_notifications(conn, list(bell_ids))
-        feed_rows = await changes.load_events(conn, list(feed_ids))
-        unread = await changes.count_unread(conn, [(u, o) for u, o in counted if u is not None], UNREAD_CAP + 1)
-        for change in window.changes:
-            targets = (
-                self._feed.get(change.organization_id, ())
-                if change.kind == FEED
-                else self._bell.get(change.user_id or "", ())
-            )
-            for stream in list(targets):
-                self._hand(stream, change, bell_rows, feed_rows)
-        for stream in self._joined(bell_only=True):
-            self._count(stream, unread)
-        for stream, replay in replays.items():
-            for change in replay:
-                self._hand(stream, change, bell_rows, feed_rows)
-            if not stream.feed:
+        try:
+            replays = await self._replays(conn, joining, window.hi)
+            bell_ids = {c.item_id for c in window.changes if c.kind != FEED}
+            feed_ids = {c.item_id for c in window.changes if c.kind == FEED}
+            for replay in replays.values():
+                bell_ids.update(c.item_id for c in replay if c.kind != FEED)
+                feed_ids.update(c.item_id for c in replay if c.kind == FEED)
+            counted = {(c.user_id, c.organization_id) for c in window.changes if c.user_id is not None}
+            counted.update((s.viewer.user_id, s.viewer.organization_id) for s in replays if not s.feed)
+            bell_rows = await changes.load_notifications(conn, list(bell_ids))
+            feed_rows = await changes.load_events(conn, list(feed_ids))
+            unread = await changes.count_unread(conn, [(u, o) for u, o in counted if u is not None], UNREAD_CAP + 1)
+            for change in window.changes:
+                targets = (
+                    self._feed.get(change.organization_id, ())
+                    if change.kind == FEED
+                    else self._bell.get(change.user_id or "", ())
+                )
+                for stream in list(targets):
+                    self._hand(stream, change, bell_rows, feed_rows)
+            for stream in self._joined(bell_only=True):
                 self._count(stream, unread)
-            if stream.reset is None and not stream.closed:
-                (self._feed if stream.feed else self._bell)[stream.key].add(stream)
+            for stream, replay in replays.items():
+                for change in replay:
+                    self._hand(stream, change, bell_rows, feed_rows)
+                if not stream.feed:
+                    self._count(stream, unread)
+                if stream.reset is None and not stream.closed:
+                    (self._feed if stream.feed else self._bell)[stream.key].add(stream)
+        except BaseException:  # they join in the next cycle, which reads the same window again
+            self._pending[:0] = [s for s in joining if not s.closed and s.reset is None]
+            raise
         self.lo = window.hi
         if time.monotonic() - self._pruned_at >= self.prune_every_s:
             self._pruned_at = time.monotonic()
