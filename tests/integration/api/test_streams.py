@@ -401,3 +401,20 @@ def test_an_idle_stream_sends_heartbeat_comments(api_settings, world: World):
         assert comments == [": heartbeat", ": heartbeat"]
     finally:
         quick.stop()
+
+
+def test_the_feed_stream_resumes_from_its_last_event_id(server, streams, world: World):
+    world.user("dr", "physician")
+    headers = world.headers("dr", "physician")
+    url = f"{server.url}/v1/feed/stream"
+    stream = streams(url, headers)
+    _joined(server, feed=True, key=world.org)
+    seen = world.event("APPOINTMENT_SCHEDULED")
+    _, position, item = stream.next("feed-item")
+    assert item["event_id"] == str(seen)
+    stream.close()
+    missed = [world.event("APPOINTMENT_SCHEDULED", at=at(i)) for i in range(3)]
+    again = streams(url, headers, last_event_id=position)
+    assert [again.next("feed-item")[2]["event_id"] for _ in missed] == [str(e) for e in missed]
+    later = world.event("APPOINTMENT_SCHEDULED")
+    assert again.next("feed-item")[2]["event_id"] == str(later)
