@@ -224,7 +224,7 @@ class ActivityPublisher:
             return self._publisher.publish(self.topic, event.key, value)
         ids = {"herald.event.id": str(event.event_id), "herald.event.type": event.event_type}
         with tracing.publishing(self.topic, ids) as headers:
-            return self._publisher.publish(self.topic, event.key, value, list(headers))
+            return self._publisher.publish(self.topic, event.key, value, list(headers) or None)
 
     def encode(self, event: ActivityEvent) -> bytes:
         """The record value ``publish`` would send (registry framing + Avro), to publish later as bytes."""
