@@ -198,3 +198,51 @@ def test_given_a_traceparent_and_tracestate_then_both_are_read_as_the_propagator
     carrier = {k: v.decode() for k, v in headers}
     theirs = get_current_span(tracing._propagator.extract(carrier)).get_span_context()
     assert ours == theirs and ours is not None and ours.trace_state.get("vendor") == "abc"
+
+
+class Enqueued:
+    """The SDK's Publisher as far as ActivityPublisher uses it: what would be produced."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple] = []
+
+    def publish(self, topic, key, value, headers=None) -> bool:
+        self.records.append((topic, key, value, headers))
+        return True
+
+
+def test_given_the_sdk_then_a_published_event_s_record_carries_its_publish_span_and_no_phi(spans):
+    from streams.messages import ACTIVITY_EVENT
+    from streams.producer import ActivityPublisher, activity_event
+    from streams.serde import AvroSerde, SchemaStore
+
+    enqueued = Enqueued()
+    sdk = ActivityPublisher(enqueued, AvroSerde(ACTIVITY_EVENT, SchemaStore()), "t.activity")  # type: ignore[arg-type]
+    event = activity_event(
+        event_type="LAB_RESULT_RECEIVED",
+        organization_id="org-1",
+        title="Potassium for Jane Roe",
+        description="K+ 6.1",
+        patient_id="patient-77",
+        actor_user_id="user-5",
+    )
+    sdk.publish(event)
+    (span,) = spans.get_finished_spans()
+    ((_, _, _, headers),) = enqueued.records
+    context = tracing.sampled_context(headers)
+    assert context is not None and context.span_id == span.context.span_id
+    assert span.attributes["herald.event.id"] == str(event.event_id)
+    assert span.attributes["herald.event.type"] == "LAB_RESULT_RECEIVED"
+    values = " ".join(str(v) for v in span.attributes.values()) + span.name
+    assert not [w for w in ("Jane", "Roe", "Potassium", "6.1", "patient-77", "user-5") if w in values]
+
+
+def test_given_the_sdk_with_tracing_off_then_records_carry_no_headers():
+    from streams.messages import ACTIVITY_EVENT
+    from streams.producer import ActivityPublisher, activity_event
+    from streams.serde import AvroSerde, SchemaStore
+
+    enqueued = Enqueued()
+    sdk = ActivityPublisher(enqueued, AvroSerde(ACTIVITY_EVENT, SchemaStore()), "t.activity")  # type: ignore[arg-type]
+    sdk.publish(activity_event(event_type="LAB_RESULT_RECEIVED", organization_id="org-1", title="t"))
+    assert enqueued.records[0][3] is None

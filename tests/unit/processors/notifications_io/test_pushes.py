@@ -52,3 +52,12 @@ def test_the_head_is_the_schemas_leading_fields():
     assert names[:2] == ["notification_id", "user_id"]
     assert push.head() == (str(push.notification_id), push.user_id)
     assert len(push.tail()) == len(names) - 2
+
+
+def test_given_trace_headers_by_event_then_each_push_carries_its_own_event_s_and_only_those():
+    traced, other = uuid.uuid4(), uuid.uuid4()
+    context = [("traceparent", b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")]
+    pushes = pushes_of(traced, ["u1", "u2"]) + pushes_of(other, ["u3"]) + pushes_of(traced, ["u4"], attempt=2)
+    outputs = push_outputs(pushes, SERDE, "t.push", {traced: context}.get)
+    assert [o.headers for o in outputs] == [context, context, None, context]
+    assert all(o.headers is None for o in push_outputs(pushes, SERDE, "t.push"))
