@@ -115,6 +115,14 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def rss_mb(pid: int) -> float:
+    """VmRSS of a live process (its resident memory now, not its peak), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds a live process has used."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
