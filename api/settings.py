@@ -110,6 +110,13 @@ class ApiSettings(PostgresSettings):
         le=60,
         description="Live streams: how often the change log is read when no notification arrives, in seconds",
     )
+    api_stream_recheck_s: float = Field(
+        default=60.0,
+        ge=1,
+        le=3600,
+        description="Live streams: how often each open stream re-reads its caller's standing (care teams, roles, "
+        "deactivation), in seconds, each stream at its own offset; a deactivated user's stream closes within this",
+    )
     api_stream_send_timeout_s: float = Field(
         default=30.0, gt=0, le=600, description="Live streams: a client that accepts no data for this long is closed"
     )
