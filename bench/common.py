@@ -30,13 +30,7 @@ RESULTS = Path(__file__).parent / "results"
 def scratch_database(name: str) -> str:
     """A fresh database ``<name>_<random>`` next to HERALD_DATABASE_URL's, migrated, dropped when the
     benchmark exits (unique, so two benchmarks running at once never share one); returns its URL."""
-    base = PersisterSettings().database_url
-    name = f"{name}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    atexit.register(_drop_database, admin, name)
-    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    url = _empty_database(name)
     upgrade(url)
     return url
 
@@ -46,15 +40,20 @@ def scratch_emr_database(name: str) -> str:
     (``herald outbox install``); dropped when the benchmark exits. Returns its URL."""
     from cli.outbox import install
 
+    url = _empty_database(name)
+    install(url)
+    return url
+
+
+def _empty_database(name: str) -> str:
+    """Creates ``<name>_<random>`` beside HERALD_DATABASE_URL's database, to drop at exit; returns its URL."""
     base = PersisterSettings().database_url
     name = f"{name}_{uuid.uuid4().hex[:6]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     atexit.register(_drop_database, admin, name)
-    url = make_url(base).set(database=name).render_as_string(hide_password=False)
-    install(url)
-    return url
+    return make_url(base).set(database=name).render_as_string(hide_password=False)
 
 
 def _drop_database(admin, name: str) -> None:
