@@ -29,12 +29,14 @@ from processors.notifications_io.loader import DirectoryLoader
 from sinks.postgres.engine import build_engine
 from sinks.postgres.notifications import NotificationSink
 from streams.clients import build_producer
+from streams.errors import ProduceFailed
 from streams.messages import PUSH_REQUEST, ActivityEvent, Priority
 from streams.records import Record
 from streams.serde import AvroSerde, SchemaStore
 from streams.testing import FakeMessage
 from streams.topics import PUSH
 from tests.integration.helpers import decode_pushes, publish_events, query, read_all, start
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 API_SECRET = "escalator-test-secret-" + "0123456789abcdef" * 3
@@ -294,6 +296,32 @@ def test_escalation_pushes_ignore_quiet_hours_and_type_filters_but_not_push_off(
     assert notified(org, event) == {"doc": [0], "nurse1": [1], "nurse2": [1]}  # both get the bell row
     pushed = [p.user_id for p in alert_pushes(org)]
     assert org.uid("nurse1") in pushed and org.uid("nurse2") not in pushed
+
+
+def test_a_broker_that_does_not_acknowledge_fires_nothing_and_the_step_fires_once_it_does(pipeline, org):
+    event = org.critical()
+    t0 = datetime.now(timezone.utc)
+    raise_alerts(org, [event], t0)
+    gone = org.pipeline.settings.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{free_port()}"})
+    broker_away = Escalator(
+        org.engine,
+        build_producer(gone, **{"message.timeout.ms": 2000}),
+        AvroSerde(PUSH_REQUEST, SchemaStore()),
+        gone.topic(PUSH),
+        batch=200,
+        overdue_s=1800,
+        clock=lambda: t0 + timedelta(minutes=5),
+    )
+
+    with pytest.raises(ProduceFailed):
+        broker_away.tick()
+
+    assert notified(org, event) == {"doc": [0]}  # the bell rows were rolled back with the step
+    pending = "SELECT fired_at IS NULL FROM alert_steps WHERE event_id = :e AND step = 1"
+    assert query(pipeline, pending, e=event.event_id) == [(True,)]
+    escalator(org, lambda: t0 + timedelta(minutes=5)).tick()
+    assert notified(org, event) == {"doc": [0], "nurse1": [1], "nurse2": [1]}
+    assert sorted(p.user_id for p in alert_pushes(org)) == [org.uid("nurse1"), org.uid("nurse2")]
 
 
 def test_two_replicas_racing_fire_each_step_once(pipeline, org):
