@@ -22,11 +22,11 @@ from typing import Callable
 
 from sqlalchemy import Connection, Engine, text
 
-from processors.catalogue import RecipientRule
 from processors.escalator.metrics import on_alerts_counted, on_timer_fired
 from processors.notifications.alerts import StepPlan, plan_step
 from processors.notifications.directory import Directory
 from processors.notifications.preferences import Preferences
+from processors.notifications.recipients import needed_for_targets
 from processors.notifications_io.loader import assemble
 from processors.notifications_io.pushes import push_outputs
 from sinks.postgres.alerts import (
@@ -124,19 +124,7 @@ class Escalator:
     def _load(conn: Connection, steps: Sequence[DueStep]) -> tuple[Directory, dict[str, Preferences]]:
         """What the steps' targets name: practitioners and named users, the patients' care teams (with
         members who left since the oldest alert was raised), and whole organizations for organization targets."""
-        users: set[str] = set()
-        patients: set[str] = set()
-        organizations: set[str] = set()
-        for d in steps:
-            for target in d.policy.steps[d.step].targets:
-                if target.rule == RecipientRule.PRACTITIONER and d.event.practitioner_user_id:
-                    users.add(d.event.practitioner_user_id)
-                elif target.rule == RecipientRule.USER and target.user_id:
-                    users.add(target.user_id)
-                elif target.rule == RecipientRule.CARE_TEAM and d.event.patient_id:
-                    patients.add(d.event.patient_id)
-                elif target.rule == RecipientRule.ORGANIZATION:
-                    organizations.add(d.event.organization_id)
+        users, patients, organizations = needed_for_targets((d.event, d.policy.steps[d.step].targets) for d in steps)
         team = load_care_teams(conn, patients) if patients else []
         former = load_former_members(conn, patients, min(d.raised_at for d in steps)) if patients else []
         users |= {u for _, u in team} | {u for _, u, _ in former}

@@ -54,12 +54,22 @@ def needed_users(
     """What the directory slice must hold for ``resolve_recipients``, or for the first step of the alert
     an event raises: (user ids named directly, patient ids, organizations with org-wide events), so a
     loader reads only that."""
+    pairs = []
+    for e in events:
+        policy = policy_for(e.organization_id, e.event_type, overrides or {}) if e.notify else None
+        pairs.append((e, policy.steps[0].targets if policy else (Target(lookup(e.event_type).recipients),)))
+    return needed_for_targets(pairs)
+
+
+def needed_for_targets(
+    pairs: Iterable[tuple[ActivityEvent, Iterable[Target]]],
+) -> tuple[set[str], set[str], set[str]]:
+    """(user ids named directly, patient ids, organizations) the targets name for their events: what a
+    loader reads for a fan-out batch (``needed_users``) or for the escalator's due steps."""
     users: set[str] = set()
     patients: set[str] = set()
     organizations: set[str] = set()
-    for e in events:
-        policy = policy_for(e.organization_id, e.event_type, overrides or {}) if e.notify else None
-        targets = policy.steps[0].targets if policy else [Target(lookup(e.event_type).recipients)]
+    for e, targets in pairs:
         for target in targets:
             if target.rule == RecipientRule.PRACTITIONER and e.practitioner_user_id:
                 users.add(e.practitioner_user_id)
