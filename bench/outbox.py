@@ -5,19 +5,21 @@ A scratch database stands in for the EMR's (``herald outbox install`` run on it,
 real relay runs as processes (``python -m processors.outbox_relay``, default settings: batch 500, poll
 every 1 s, LISTEN on the outbox's channel).
 
-0. commit ceiling: ``--writers`` threads commit one-event transactions as fast as they can for 5 s, no
-   relay running, with the insert trigger and without; what their backends waited on is sampled. The
-   trigger's pg_notify takes PostgreSQL's cluster-wide notify lock from commit until the WAL flush, so
-   notifying transactions commit one at a time: this shows what that caps.
+0. commit ceiling: ``--writers`` threads commit one-event transactions as fast as they can for 5 s: with
+   the trigger dropped and no relay; with the trigger and a relay running (it sleeps behind its gate when
+   the outbox is empty, so the trigger notifies only then); and with the gate held shut by the benchmark,
+   so that every commit notifies. pg_notify takes PostgreSQL's cluster-wide notify lock from commit until
+   the WAL flush, so notifying transactions commit one at a time: the third shows what the gate avoids.
+   The notifications sent and what the writers' backends waited on are reported.
 1. latency: ``--writers`` threads, each with its own psycopg connection, commit one-event transactions
    (``streams.outbox.emit_activity_event``, then ``commit()``) on a shared schedule of ``--rate`` per second
    for ``--seconds``; each writer notes the time its commit returned, per event id. A consumer assigned to
    every partition of the activity topic notes when each record reached it (its receive time: what a
    downstream service experiences) and the record's CreateTime (set by the relay's producer when it
    produced the record). Reported: receive − commit p50/p99/max, and CreateTime − commit. Run with the
-   insert trigger's NOTIFY (the default), then polling only at each ``--poll-s``. LISTEN cannot be turned
-   off by a setting, so the polling runs drop the trigger in the scratch database (the relay still
-   listens, and is woken by its ``HERALD_OUTBOX_POLL_S`` alone). Target: p99 < 100 ms with NOTIFY.
+   default wake-up (NOTIFY while the relay sleeps behind its gate; under load, passes back to back), and,
+   for each ``--poll-s`` given, with the trigger dropped and ``HERALD_OUTBOX_POLL_S`` set (what a
+   deployment without the trigger gets). Target: p99 < 100 ms with NOTIFY.
 2. backlog: ``--backlog`` rows written with no relay running (COPY, 10,000 rows a transaction). The SDK
    first publishes the same events straight to the topic (``ActivityPublisher.publish`` as fast as it can,
    then flush): events/s to the last acknowledgement. Then the relays start while the benchmark holds an
@@ -27,7 +29,7 @@ every 1 s, LISTEN on the outbox's channel).
    then have grown by every row. Reported: events/s and relay/SDK. Target: ≥ 20,000 events/s.
    ``--phases`` drains the backlog once more with a relay in this process, its phases timed.
 
-Usage: python bench/outbox.py [--rate 1000] [--seconds 20] [--writers 8] [--poll-s 1 0.05] [--backlog 200000]
+Usage: python bench/outbox.py [--rate 1000] [--seconds 20] [--writers 8] [--poll-s S ...] [--backlog 200000]
        [--relays 1 [2 ...]] [--batch-size N] [--phases] [--skip-latency] [--json PATH]
 """
 
@@ -58,6 +60,7 @@ from cli.processes import start_processor, stop_processor, wait_until  # noqa: E
 from processors.outbox_relay.settings import OutboxRelaySettings  # noqa: E402
 from streams import outbox  # noqa: E402
 from streams.messages import ACTIVITY_EVENT, ActivityEvent  # noqa: E402
+from streams.outbox_schema import SLEEP_LOCK_CLASS  # noqa: E402
 from streams.producer import ActivityPublisher, activity_event  # noqa: E402
 from streams.serde import AvroSerde, SchemaStore  # noqa: E402
 from streams.settings import ProducerSettings  # noqa: E402
@@ -65,6 +68,7 @@ from streams.topics import ACTIVITY  # noqa: E402
 
 TABLE = "herald_outbox"
 DEFAULT_POLL_S = OutboxRelaySettings.model_fields["outbox_poll_s"].default
+DEFAULT_BUSY_S = OutboxRelaySettings.model_fields["outbox_busy_poll_s"].default
 DEFAULT_BATCH = OutboxRelaySettings.model_fields["outbox_batch_size"].default
 TARGET_P99_S = 0.100
 TARGET_EVENTS_PER_S = 20_000
@@ -240,15 +244,33 @@ class Writers:
                     self.late.append(began - due)
 
 
-def commit_ceiling(url: str, writers: int, seconds: float, notify: bool) -> dict:
-    """``writers`` threads committing one-event transactions as fast as they can, no relay running: the
-    commit rate, and what the writers' backends waited on (pg_stat_activity, sampled every 10 ms)."""
-    if not notify:
+CEILING_MODES = {
+    "raw": "trigger dropped, no relay",
+    "relay": "trigger installed, a relay running",
+    "always": "trigger installed, the gate held shut (every commit notifies, as an ungated trigger would)",
+}
+
+
+def commit_ceiling(settings, url: str, writers: int, seconds: float, mode: str, logs: Path) -> dict:
+    """``writers`` threads committing one-event transactions as fast as they can (``mode``: CEILING_MODES):
+    the commit rate, the notifications sent, and what the writers' backends waited on (pg_stat_activity,
+    sampled every 10 ms)."""
+    if mode == "raw":
         sql(url, f"DROP TRIGGER {TABLE}_notify ON {TABLE}")
     names = [f"{APP}_writer_{uuid.uuid4().hex[:6]}_{k}" for k in range(writers)]
-    stop_at = time.time() + seconds
     counts: list[int] = []
     waits: Counter[str] = Counter()
+    relays = Relays(settings, url, 1, logs) if mode == "relay" else None
+    gate = psycopg.connect(libpq(url), autocommit=True)
+    gate.execute("LISTEN " + TABLE)
+    if mode == "always":
+        gate.execute(f"SELECT pg_advisory_lock({SLEEP_LOCK_CLASS}, hashtext('{TABLE}'))")
+    if relays is not None:  # connected and passing: one row through first
+        with psycopg.connect(libpq(url)) as conn:
+            outbox.emit_activity_event(conn, **fields(0))
+            conn.commit()
+        wait_until(lambda: sql(url, f"SELECT count(*) FROM {TABLE}") == 0, 60, interval=0.05, what="the relay")
+    stop_at = time.time() + seconds
 
     def write(name: str) -> None:
         serde = AvroSerde(ACTIVITY_EVENT, SchemaStore())
@@ -277,15 +299,20 @@ def commit_ceiling(url: str, writers: int, seconds: float, notify: bool) -> dict
             t.start()
         for t in threads:
             t.join()
+        notifications = sum(1 for _ in gate.notifies(timeout=0.5))
     finally:
-        if not notify:
+        gate.close()
+        if relays is not None:
+            relays.stop()
+        if mode == "raw":
             install(url)
         sql(url, f"TRUNCATE {TABLE}")
     seen = sum(waits.values()) or 1
     return {
-        "notify": notify,
+        "mode": mode,
         "writers": writers,
         "commits_per_s": sum(counts) / seconds,
+        "notifying_share": notifications / max(sum(counts), 1),
         "waits": {name: n / seen for name, n in waits.most_common(4)},
     }
 
@@ -521,7 +548,11 @@ def relay_phases(settings, url: str, events: list[ActivityEvent], batch_size: in
 
 def report_latency(phase: dict, rate: float) -> list[str]:
     r, c = phase["receive_minus_commit"], phase["createtime_minus_commit"]
-    how = "NOTIFY" if phase["notify"] else f"polling only (trigger dropped), HERALD_OUTBOX_POLL_S={phase['poll_s']:g}"
+    how = (
+        f"default (NOTIFY while the relay sleeps, a look every {DEFAULT_BUSY_S * 1000:g} ms while writers are in flight)"
+        if phase["notify"]
+        else f"polling only (trigger dropped), HERALD_OUTBOX_POLL_S={phase['poll_s']:g}"
+    )
     lines = [
         f"  latency, {how}: {phase['transactions']:,} transactions at {rate:,.0f}/s "
         f"(achieved {phase['achieved_rate']:,.0f}/s; writer start late p99 {phase['writer_start_late']['p99_ms']:.1f} ms)",
@@ -537,9 +568,9 @@ def report_latency(phase: dict, rate: float) -> list[str]:
 
 def report_ceiling(phase: dict) -> list[str]:
     waits = ", ".join(f"{name} {share:.0%}" for name, share in phase["waits"].items())
-    how = "with the trigger's NOTIFY" if phase["notify"] else "trigger dropped"
     return [
-        f"  commit ceiling, {how}: {phase['commits_per_s']:,.0f} commits/s from {phase['writers']} writers, no relay",
+        f"  commit ceiling, {CEILING_MODES[phase['mode']]}: {phase['commits_per_s']:,.0f} commits/s from "
+        f"{phase['writers']} writers; {phase['notifying_share']:.1%} of commits notified",
         f"     writers' backends: {waits}",
     ]
 
@@ -575,8 +606,9 @@ def main() -> None:
         "--poll-s",
         type=float,
         nargs="*",
-        default=[DEFAULT_POLL_S, 0.05],
-        help="poll intervals of the polling-only latency runs (trigger dropped); one run each",
+        default=[],
+        help="also latency runs with the trigger dropped, the relay waking every POLL_S (or when its look at "
+        "the table after a pass finds rows); one run each",
     )
     parser.add_argument(
         "--batch-size", type=int, default=None, help="HERALD_OUTBOX_BATCH_SIZE of the backlog part (default: 500)"
@@ -592,8 +624,8 @@ def main() -> None:
     print("outbox relay, default settings (batch 500, poll 1 s, linger 5 ms)", flush=True)
     latency, ceiling = [], []
     if not args.skip_latency:
-        for notify in (True, False):
-            ceiling.append(commit_ceiling(url, args.writers, CEILING_S, notify))
+        for mode in CEILING_MODES:
+            ceiling.append(commit_ceiling(settings, url, args.writers, CEILING_S, mode, logs))
             print("\n".join(report_ceiling(ceiling[-1])), flush=True)
         for notify, poll_s in [(True, None), *((False, p) for p in args.poll_s)]:
             latency.append(latency_phase(settings, url, args.rate, args.seconds, args.writers, notify, poll_s, logs))

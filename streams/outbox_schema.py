@@ -18,6 +18,17 @@ DEFAULT_TABLE = "herald_outbox"
 # key's rows at once. Two distinct classes: a relay never waits for a writer, nor a writer for a relay.
 WRITER_LOCK_CLASS = 0x48_52_4C_57  # "HRLW"
 RELAY_LOCK_CLASS = 0x48_52_4C_52  # "HRLR"
+# The sleep gate (second key: hashtext(table)). A relay about to sleep on LISTEN takes it exclusively for as
+# long as it sleeps; the insert trigger notifies only when it cannot take it shared, that is only while a relay
+# sleeps (or is about to). pg_notify holds PostgreSQL's cluster-wide notify lock from commit to the WAL flush,
+# so notifying transactions commit one at a time: under load, when no relay sleeps, writers never notify and
+# commit side by side. Lock state is not MVCC, so no isolation level can read a stale gate
+# (processors/outbox_relay/wakeup.py; docs/decisions/0217).
+SLEEP_LOCK_CLASS = 0x48_52_4C_53  # "HRLS"
+# The sleeper's badge (same second key): the relay holding the gate also holds this, so another relay that
+# finds the gate taken can tell a sleeping relay (sleep too: the notifications reach every listener) from
+# writers in flight (rows are coming: look again soon).
+SLEEPER_LOCK_CLASS = 0x48_52_4C_42  # "HRLB"
 
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,50}")  # room for the _dead / _notify suffixes within 63 bytes
 
@@ -57,11 +68,15 @@ def outbox_ddl(table: str = DEFAULT_TABLE) -> list[str]:
 )""",
         # The relay reads the oldest rows first: without it every pass would sort the whole table.
         f"CREATE UNIQUE INDEX IF NOT EXISTS {t}_seq ON {t} (seq)",
-        # One notification per inserting statement (and Postgres folds equal ones of a transaction into one,
-        # delivered at commit): a relay waiting on LISTEN wakes when rows are there to read.
+        # At most one notification per inserting statement, and only while a relay sleeps (SLEEP_LOCK_CLASS);
+        # Postgres folds equal ones of a transaction into one, delivered at commit. A writer that takes the
+        # gate shared holds it to its commit, so a relay cannot go to sleep before that writer's rows are
+        # visible to the look it takes after closing the gate.
         f"""CREATE OR REPLACE FUNCTION {t}_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify('{channel(t)}', '');
+    IF NOT pg_try_advisory_xact_lock_shared({SLEEP_LOCK_CLASS}, hashtext('{t}')) THEN
+        PERFORM pg_notify('{channel(t)}', '');
+    END IF;
     RETURN NULL;
 END
 $$""",

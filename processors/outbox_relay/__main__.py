@@ -19,7 +19,6 @@ from streams.app import configure_logging, tune_gc
 from streams.clients import build_producer
 from streams.health import database_answers, heartbeat_within, serve_process
 from streams.messages import ACTIVITY_EVENT
-from streams.outbox_schema import channel
 from streams.retry import compute_backoff
 from streams.serde import AvroSerde, SchemaStore
 from streams.shutdown import arm_deadline
@@ -73,7 +72,7 @@ def main(settings: OutboxRelaySettings | None = None) -> None:
         },
     )
     conninfo = make_url(settings.outbox_database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    wakeup = Wakeup(conninfo, channel(settings.outbox_table), stop)
+    wakeup = Wakeup(conninfo, settings.outbox_table, stop, busy_s=settings.outbox_busy_poll_s)
     deadline: list[threading.Timer] = []
 
     def on_sigterm(*_) -> None:

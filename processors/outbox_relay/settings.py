@@ -29,6 +29,13 @@ class OutboxRelaySettings(KafkaSettings, MetricsSettings, RuntimeSettings):
         gt=0,
         description="Longest wait between passes when no insert notification arrives (LISTEN's fallback), in seconds",
     )
+    outbox_busy_poll_s: float = Field(
+        default=0.01,
+        gt=0,
+        le=1.0,
+        description="How soon the relay looks again while EMR transactions that inserted rows are still open "
+        "(writers notify only while a relay sleeps, and it cannot sleep before they commit), in seconds",
+    )
     outbox_batch_size: int = Field(default=500, ge=1, le=50_000, description="Most rows one pass claims and sends")
     outbox_delivery_timeout_ms: int = Field(
         default=15_000,

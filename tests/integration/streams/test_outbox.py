@@ -15,6 +15,7 @@ from cli.outbox import install
 from streams import outbox
 from streams.errors import InvalidEvent
 from streams.messages import ACTIVITY_EVENT, ActivityEvent
+from streams.outbox_schema import SLEEP_LOCK_CLASS
 from streams.serde import AvroSerde, SchemaStore
 from tests.integration.outbox_db import emr_database_url, libpq_url, outbox_rows  # noqa: F401 (fixture)
 
@@ -184,9 +185,11 @@ def wait_for_lock_waiter(engine, timeout: float = 10.0) -> bool:
         return False
 
 
-def test_a_committed_insert_notifies_the_channel(emr_database_url):  # noqa: F811
+def test_a_committed_insert_notifies_a_sleeping_relays_channel(emr_database_url):  # noqa: F811
     with psycopg.connect(libpq_url(emr_database_url), autocommit=True) as listener:
         listener.execute("LISTEN herald_outbox")
+        # as a relay does before it sleeps (processors/outbox_relay/wakeup.py): writers notify only then
+        listener.execute(f"SELECT pg_advisory_lock({SLEEP_LOCK_CLASS}, hashtext('herald_outbox'))")
         engine = create_engine(emr_database_url)
         with engine.connect() as conn:  # rolled back: no notification
             outbox.emit_activity_event(conn, **FIELDS)

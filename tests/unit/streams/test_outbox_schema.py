@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from streams.outbox_schema import RELAY_LOCK_CLASS, WRITER_LOCK_CLASS, channel, dead_table, outbox_ddl, outbox_drop_ddl
+from streams.outbox_schema import (
+    RELAY_LOCK_CLASS,
+    SLEEP_LOCK_CLASS,
+    SLEEPER_LOCK_CLASS,
+    WRITER_LOCK_CLASS,
+    channel,
+    dead_table,
+    outbox_ddl,
+    outbox_drop_ddl,
+)
 
 
 def test_every_statement_is_idempotent():
@@ -24,6 +33,9 @@ def test_the_table_has_debeziums_outbox_columns_and_the_relays_order():
 def test_the_trigger_notifies_once_per_statement_on_the_tables_channel():
     ddl = "\n".join(outbox_ddl("emr_outbox"))
     assert "pg_notify('emr_outbox', '')" in ddl
+    # only while a relay sleeps behind the gate: a notifying commit waits for every other one
+    gated = f"IF NOT pg_try_advisory_xact_lock_shared({SLEEP_LOCK_CLASS}, hashtext('emr_outbox')) THEN"
+    assert ddl.index(gated) < ddl.index("pg_notify(")
     assert "AFTER INSERT ON emr_outbox FOR EACH STATEMENT" in ddl
     assert f"CREATE TABLE IF NOT EXISTS {dead_table('emr_outbox')}" in ddl
     assert channel() == "herald_outbox"
@@ -44,5 +56,6 @@ def test_drop_reverses_the_install():
 
 
 def test_the_lock_classes_are_distinct_int4_keys():
-    assert WRITER_LOCK_CLASS != RELAY_LOCK_CLASS
-    assert all(0 < c < 2**31 for c in (WRITER_LOCK_CLASS, RELAY_LOCK_CLASS))
+    classes = (WRITER_LOCK_CLASS, RELAY_LOCK_CLASS, SLEEP_LOCK_CLASS, SLEEPER_LOCK_CLASS)
+    assert len(set(classes)) == len(classes)
+    assert all(0 < c < 2**31 for c in classes)
