@@ -12,6 +12,10 @@ transaction-scoped advisory lock on the key: two transactions writing one patien
 other from the insert to the commit, so within a key the insert order (``seq``) is the commit order, which
 is the order the relay sends them in (docs/decisions/0191-outbox-order-per-key.md).
 
+With tracing on (streams/tracing.py), the insert is a ``publish`` span whose W3C context goes into the
+row's ``traceparent`` / ``tracestate`` columns; the relay sends them as the record's headers, so the
+event's trace runs from the EMR's transaction through every hop as the SDK's does.
+
 Three kinds of connection are accepted: a SQLAlchemy 2 ORM ``Session``, a Core ``Connection`` and a plain
 psycopg 3 ``Connection``. One statement (lock and insert together), so an insert costs one round trip.
 """
@@ -22,6 +26,7 @@ import functools
 import uuid
 from typing import Any
 
+from streams import tracing
 from streams.messages import ACTIVITY_EVENT, ActivityEvent
 from streams.outbox_schema import DEFAULT_TABLE, WRITER_LOCK_CLASS, checked_table
 from streams.producer import activity_event
@@ -37,9 +42,9 @@ def _insert_sql(table: str, placeholder: str) -> str:
     p = placeholder.format
     return (
         f"WITH lock AS (SELECT pg_advisory_xact_lock({WRITER_LOCK_CLASS}, hashtext(CAST({p('aggregateid')} AS text)))) "
-        f"INSERT INTO {checked_table(table)} (id, aggregatetype, aggregateid, type, payload) "
+        f"INSERT INTO {checked_table(table)} (id, aggregatetype, aggregateid, type, payload, traceparent, tracestate) "
         f"SELECT CAST({p('id')} AS uuid), {p('aggregatetype')}, {p('aggregateid')}, {p('type')}, "
-        f"CAST({p('payload')} AS bytea) FROM lock "
+        f"CAST({p('payload')} AS bytea), CAST({p('traceparent')} AS text), CAST({p('tracestate')} AS text) FROM lock "
         "ON CONFLICT (id) DO NOTHING"
     )
 
@@ -63,7 +68,16 @@ def outbox_row(event: ActivityEvent, serde: AvroSerde) -> dict[str, Any]:
         "aggregateid": event.key.decode(),
         "type": event.event_type,
         "payload": serde.encode(event.to_avro()),
+        "traceparent": None,
+        "tracestate": None,
     }
+
+
+@functools.cache
+def _tracing_configured() -> bool:
+    """Tracing set up once per process, as the SDK's ``from_settings`` does: the host's tracer provider,
+    or the OTEL_* variables."""
+    return tracing.configure("herald-sdk")
 
 
 def publish_event(
@@ -73,7 +87,14 @@ def publish_event(
     one, TypeError on a connection of an unknown kind, ValueError on a psycopg connection outside a
     transaction (autocommit), where the event would commit on its own."""
     row = outbox_row(event.validate(), serde or default_serde())
-    _execute(conn, table, row)
+    _tracing_configured()
+    if not tracing.ACTIVE:
+        _execute(conn, table, row)
+        return
+    ids = {"herald.event.id": str(event.event_id), "herald.event.type": event.event_type}
+    with tracing.publishing(checked_table(table), ids) as headers:
+        row.update({name: value.decode() for name, value in headers if name in row})
+        _execute(conn, table, row)
 
 
 def emit_activity_event(

@@ -64,8 +64,14 @@ def outbox_ddl(table: str = DEFAULT_TABLE) -> list[str]:
     type text NOT NULL,
     payload bytea,
     seq bigint GENERATED ALWAYS AS IDENTITY,
-    created_at timestamptz NOT NULL DEFAULT now()
+    created_at timestamptz NOT NULL DEFAULT now(),
+    traceparent text,
+    tracestate text
 )""",
+        # The W3C trace context of the writer's span, sent as the record's headers (null: not traced). Added
+        # for outboxes installed before the columns existed; Debezium can place them as headers too.
+        f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS traceparent text",
+        f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS tracestate text",
         # The relay reads the oldest rows first: without it every pass would sort the whole table.
         f"CREATE UNIQUE INDEX IF NOT EXISTS {t}_seq ON {t} (seq)",
         # At most one notification per inserting statement, and only while a relay sleeps (SLEEP_LOCK_CLASS);

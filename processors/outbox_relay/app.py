@@ -12,6 +12,8 @@ other relay holds, produce them to the activity topic, wait for every acknowledg
   them again with the same event id, which every sink keys on (the persister's primary key).
 * **Poison rows.** A payload Herald cannot decode, or a record the broker refuses for good (too large),
   moves to the dead-letter table with its reason in the same transaction; the rows behind it flow.
+* **Tracing.** A row written with tracing on carries its span's W3C context; it goes out as the record's
+  ``traceparent`` / ``tracestate`` headers, so the persister's and fan-out's spans join the writer's trace.
 * **Transient failures.** Anything else (broker down, a timeout, the database gone) raises: the transaction
   rolls back, the rows stay, and the loop retries with backoff.
 """
@@ -33,6 +35,7 @@ from streams.errors import ClientFatal, ProduceFailed
 from streams.health import Check, Probe
 from streams.outbox_schema import DEFAULT_TABLE, RELAY_LOCK_CLASS, checked_table, dead_table
 from streams.serde import AvroSerde
+from streams.tracing import TRACEPARENT, TRACESTATE
 
 log = logging.getLogger("herald.outbox_relay")
 
@@ -51,8 +54,17 @@ class _Row:
     id: Any
     aggregateid: str
     payload: bytes | None
+    headers: list[tuple[str, bytes]] | None = None  # the writer's trace context, when it was traced
     error: KafkaError | None = None
     acked: bool = False
+
+
+def trace_headers(traceparent: str | None, tracestate: str | None) -> list[tuple[str, bytes]] | None:
+    """The record headers of a row's trace context (streams/tracing.py reads them downstream)."""
+    if not traceparent:
+        return None
+    headers = [(TRACEPARENT, traceparent.encode("ascii"))]
+    return headers + [(TRACESTATE, tracestate.encode("ascii"))] if tracestate else headers
 
 
 def claim_sql(table: str) -> str:
@@ -62,7 +74,8 @@ def claim_sql(table: str) -> str:
         f" SELECT id FROM (SELECT id, aggregateid FROM {t} ORDER BY seq LIMIT :window) w"
         f" WHERE pg_try_advisory_xact_lock({RELAY_LOCK_CLASS}, hashtext(w.aggregateid))"
         " LIMIT :batch"
-        f") SELECT o.id, o.aggregateid, o.payload FROM {t} o WHERE o.id IN (SELECT id FROM claimed)"
+        f") SELECT o.id, o.aggregateid, o.payload, o.traceparent, o.tracestate FROM {t} o"
+        " WHERE o.id IN (SELECT id FROM claimed)"
         " ORDER BY o.seq FOR UPDATE SKIP LOCKED"
     )
 
@@ -129,7 +142,10 @@ class OutboxRelay:
         """Claims, produces, dead-letters and deletes in one transaction; raises (rolling back) on a
         transient failure, leaving every claimed row where it was."""
         with self._engine.begin() as conn:
-            rows = [_Row(r.id, r.aggregateid, r.payload) for r in conn.execute(self._claim, self._limits())]
+            rows = [
+                _Row(r.id, r.aggregateid, r.payload, trace_headers(r.traceparent, r.tracestate))
+                for r in conn.execute(self._claim, self._limits())
+            ]
             if not rows:
                 return PassReport(0, 0, 0)
             dead = self._produce(rows)
@@ -181,12 +197,13 @@ class OutboxRelay:
         def delivered(err: KafkaError | None, _msg: Any) -> None:
             row.error, row.acked = err, err is None
 
-        payload = bytes(row.payload or b"")
+        payload, key = bytes(row.payload or b""), row.aggregateid.encode()
+        extra = {"headers": row.headers} if row.headers else {}
         try:
-            self._producer.produce(self._topic, payload, row.aggregateid.encode(), on_delivery=delivered)
+            self._producer.produce(self._topic, payload, key, on_delivery=delivered, **extra)
         except BufferError:  # the local queue is full: let deliveries drain, then once more
             self._producer.flush(self._delivery_timeout_s)
-            self._producer.produce(self._topic, payload, row.aggregateid.encode(), on_delivery=delivered)
+            self._producer.produce(self._topic, payload, key, on_delivery=delivered, **extra)
 
     def _check_fatal(self, error: KafkaError) -> None:
         if not error.fatal():

@@ -13,12 +13,15 @@ from types import SimpleNamespace
 import httpx
 import psycopg
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from cli.processes import stop_processor, wait_until
-from streams import outbox
+from streams import outbox, tracing
 from streams.admin import create_topics
 from streams.clients import build_admin
 from streams.messages import ACTIVITY_EVENT, ActivityEvent, utcnow
@@ -135,6 +138,37 @@ def test_committed_events_arrive_once_and_rolled_back_ones_never(pipeline, emr_d
     assert sorted(e.event_id for e in events_on_topic(pipeline)) == sorted(committed)
     assert count_rows(pipeline, rolled_back) == 0
     engine.dispose()
+
+
+def test_a_traced_write_sends_its_trace_context_with_the_record(pipeline, emr_database_url, tmp_path):  # noqa: F811
+    # Given tracing on in the writing process (an in-memory exporter) and a relay with tracing off
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing.use(provider)
+    try:
+        with psycopg.connect(libpq_url(emr_database_url)) as conn:
+            traced = outbox.emit_activity_event(conn, patient_id="pat-t", **FIELDS)
+            conn.commit()
+    finally:
+        tracing.disable()
+    with psycopg.connect(libpq_url(emr_database_url)) as conn:
+        untraced = outbox.emit_activity_event(conn, patient_id="pat-t", **FIELDS)
+        conn.commit()
+    run_relay(pipeline, tmp_path, emr_database_url)
+
+    # Then the traced event's record carries the writer's publish span as its parent context
+    wait_until(lambda: topic_size(pipeline, ACTIVITY) == 2, 60, what="both records on the topic")
+    headers = {
+        ActivityEvent.from_avro(SERDE.decode(m.value())).event_id: dict(m.headers() or [])
+        for m in read_all(pipeline, ACTIVITY)
+    }
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "herald_outbox publish" and span.attributes["herald.event.id"] == str(traced)
+    context = tracing.sampled_context(list(headers[traced].items()))
+    assert context is not None
+    assert (context.trace_id, context.span_id) == (span.context.trace_id, span.context.span_id)
+    assert "traceparent" not in headers[untraced]  # not traced: no header bytes
 
 
 def test_the_relay_sends_exactly_the_bytes_the_sdk_would(pipeline, emr_database_url, tmp_path):  # noqa: F811

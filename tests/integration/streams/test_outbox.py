@@ -47,7 +47,7 @@ def catalogue(url: str) -> list:
 
 def test_install_twice_changes_nothing(emr_database_url):  # noqa: F811
     before = catalogue(emr_database_url)
-    assert len([r for r in before if r[0] == "herald_outbox"]) == 7  # the seven columns
+    assert len([r for r in before if r[0] == "herald_outbox"]) == 9  # the nine columns
     assert any(r[0] == "herald_outbox_seq" for r in before) and any(r[0] == "herald_outbox_notify" for r in before)
     install(emr_database_url)
     assert catalogue(emr_database_url) == before

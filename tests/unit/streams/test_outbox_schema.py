@@ -18,7 +18,7 @@ from streams.outbox_schema import (
 
 def test_every_statement_is_idempotent():
     for statement in outbox_ddl():
-        head = " ".join(statement.split()[:6]).upper()
+        head = " ".join(statement.split()[:8]).upper()
         assert "IF NOT EXISTS" in head or "OR REPLACE" in head, statement
 
 
