@@ -19,6 +19,7 @@ from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 from streams.client_errors import client_hooks
 from streams.clients import build_admin
 from streams.errors import ServiceUnavailable
+from streams.replication import Replication, replication_for
 from streams.settings import KafkaSettings
 from streams.topics import TopicSpec
 
@@ -50,14 +51,20 @@ def wait_for_kafka(admin: AdminClient, timeout_s: float = 60.0) -> None:
 
 
 def create_topics(admin: AdminClient, settings: KafkaSettings, specs: list[TopicSpec]) -> dict[str, str]:
-    """Creates the missing topics; returns ``{name: "created" | "exists"}``. Safe to run again."""
-    existing = set(admin.list_topics(timeout=10).topics)
+    """Creates the missing topics; returns ``{name: "created" | "exists"}``. Safe to run again.
+
+    Each new topic gets the replication ``streams.replication`` gives the cluster's broker count (as the
+    metadata call lists them): replication factor min(3, brokers), ``min.insync.replicas`` 2 from three
+    brokers on, so the producers' ``acks=all`` means two copies. Existing topics are left as they are."""
+    cluster = admin.list_topics(timeout=10)
+    existing = set(cluster.topics)
     todo = [s for s in specs if settings.topic(s.base) not in existing]
     result = {settings.topic(s.base): "exists" for s in specs if settings.topic(s.base) in existing}
     if not todo:
         return result
+    replication = replication_for(max(len(cluster.brokers), 1))
     futures = admin.create_topics(
-        [NewTopic(settings.topic(s.base), s.partitions, 1, config=s.config) for s in todo],
+        [_new_topic(settings.topic(s.base), s, replication) for s in todo],
         operation_timeout=ADMIN_TIMEOUT_S,
         request_timeout=ADMIN_TIMEOUT_S,
     )
@@ -71,6 +78,11 @@ def create_topics(admin: AdminClient, settings: KafkaSettings, specs: list[Topic
             result[name] = "exists"
     _wait_for_leaders(admin, list(futures))
     return result
+
+
+def _new_topic(name: str, spec: TopicSpec, replication: Replication) -> NewTopic:
+    """The spec's own config wins: a topic that asks for its own ``min.insync.replicas`` keeps it."""
+    return NewTopic(name, spec.partitions, replication.factor, config={**replication.topic_config(), **spec.config})
 
 
 def delete_topics(
