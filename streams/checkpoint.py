@@ -36,6 +36,7 @@ from another thread can wait forever for a rebalance callback that is waiting fo
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any, Callable, Iterable, Protocol, TypeVar
 
@@ -64,6 +65,9 @@ class Sink(Protocol[W_contra]):
 
 
 TXN_TIMEOUT_S = 10.0  # each transaction call's deadline: a broker that is gone never blocks the loop for longer
+# How long past its own timeout ``send_offsets_to_transaction`` may block before the process gives up on
+# its producer (see ``call_within``).
+HUNG_CALL_GRACE_S = 10.0
 
 
 class Checkpoint:
@@ -147,8 +151,17 @@ class Checkpoint:
         try:
             if offsets:  # 3 + 4, atomically with the outputs
                 metadata = self._consumer.consumer_group_metadata()
-                self._retrying(lambda t: self._producer.send_offsets_to_transaction(offsets, metadata, t))
+                producer = self._producer
+                self._retrying(
+                    lambda t: call_within(
+                        lambda: producer.send_offsets_to_transaction(offsets, metadata, t),
+                        t + HUNG_CALL_GRACE_S,
+                        "send_offsets_to_transaction",
+                    )
+                )
             self._retrying(self._producer.commit_transaction)
+        except ClientFatal:
+            raise  # a hung call: nothing more can be asked of this producer, not even an abort
         except Exception as exc:
             self._abort(exc)
         self.forget(offsets)  # committed past anything held for those partitions
@@ -227,6 +240,36 @@ class Checkpoint:
         raise ClientFatal(
             f"Kafka producer failed fatally: {reason_line(exc)}", recoverable=self._producer_factory is not None
         ) from exc
+
+
+def call_within(call: Callable[[], object], timeout_s: float, what: str) -> None:
+    """Runs ``call`` on a helper thread and waits at most ``timeout_s`` for it; raises what it raised.
+
+    librdkafka's ``send_offsets_to_transaction`` can block forever, past its own timeout, when the
+    group coordinator's broker died (librdkafka issues #5456, #5511: the coordinator request's timeout
+    is never checked, and a coordinator whose broker left the metadata is never looked up again). On a
+    cluster that is what a killed broker does to every fan-out whose group it coordinated. The blocked
+    call holds the producer's transaction, so neither an abort nor a new producer beside it is safe:
+    the process must exit (``ClientFatal``, not recoverable; ``EXIT_FATAL``) for its supervisor to start
+    it again, whose ``init_transactions`` fences the old transaction. Its batch was not committed, so it
+    is redone, exactly once as ever."""
+    done = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread as it is
+            failure.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name=f"herald-{what}", daemon=True).start()
+    if not done.wait(timeout_s):
+        log.critical("%s did not return within %.0f s: the producer is stuck", what, timeout_s)
+        raise ClientFatal(f"Kafka producer stuck: {what} did not return within {timeout_s:.0f} s", recoverable=False)
+    if failure:
+        raise failure[0]
 
 
 def produce_all(producer: Any, outputs: list[Output]) -> list[str]:
