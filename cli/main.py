@@ -10,9 +10,10 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from cli.rebuild import rebuild as rebuild_app
 from processors.registry import PROCESSES
 from streams.settings import KafkaSettings, PostgresSettings, ProducerSettings
-from streams.topics import PUSH_PARTITIONS
+from streams.topics import ACTIVITY_RETENTION_DAYS, PUSH_PARTITIONS
 
 app = typer.Typer(
     help="Herald: EMR activity and notification pipeline.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -61,17 +62,73 @@ def topics_create(
     push_partitions: int = typer.Option(
         PUSH_PARTITIONS, help="Partitions of the push topic (at most this many push-sender replicas share the work)."
     ),
+    activity_retention_days: int = typer.Option(
+        ACTIVITY_RETENTION_DAYS, help="Retention of the activity topic: how far back `herald rebuild feed` reaches."
+    ),
 ) -> None:
-    """Create every Herald topic that is missing (idempotent)."""
+    """Create every Herald topic that is missing (idempotent); name existing ones whose configs differ
+    from the spec (`herald topics sync` sets them)."""
     from streams.admin import create_topics, wait_for_kafka
     from streams.clients import build_admin
+    from streams.topic_configs import config_drift
     from streams.topics import topic_specs
 
     settings = KafkaSettings()
     admin = build_admin(settings)
     wait_for_kafka(admin)
-    for name, state in sorted(create_topics(admin, settings, topic_specs(partitions, push_partitions)).items()):
+    specs = topic_specs(partitions, push_partitions, activity_retention_days)
+    for name, state in sorted(create_topics(admin, settings, specs).items()):
         console.print(f"{name}: {state}")
+    drift, _ = config_drift(admin, settings, specs)
+    for name, changes in sorted(drift.items()):
+        keys = ", ".join(f"{c.key} {c.current} (spec: {c.wanted})" for c in changes)
+        console.print(f"[yellow]{name}: configs differ from the spec: {keys}; `herald topics sync` sets them[/yellow]")
+
+
+@topics.command("sync")
+def topics_sync(
+    partitions: int = typer.Option(12, help="Partitions of the activity topic (not changed; names the specs)."),
+    push_partitions: int = typer.Option(PUSH_PARTITIONS, help="Partitions of the push topic (not changed)."),
+    activity_retention_days: int = typer.Option(
+        ACTIVITY_RETENTION_DAYS, help="Retention of the activity topic: how far back `herald rebuild feed` reaches."
+    ),
+    allow_shorter_retention: bool = typer.Option(
+        False, "--allow-shorter-retention", help="Also apply changes that make the broker delete records sooner."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; change nothing."),
+) -> None:
+    """Set the retention, segment and compaction configs of existing topics to the specs' values
+    (docs/operations.md#topic-retention-and-sizing); a change that deletes records sooner is refused
+    unless --allow-shorter-retention."""
+    from streams.admin import wait_for_kafka
+    from streams.clients import build_admin
+    from streams.topic_configs import sync_topic_configs
+    from streams.topics import topic_specs
+
+    settings = KafkaSettings()
+    admin = build_admin(settings)
+    wait_for_kafka(admin)
+    report = sync_topic_configs(
+        admin,
+        settings,
+        topic_specs(partitions, push_partitions, activity_retention_days),
+        allow_shorter=allow_shorter_retention,
+        dry_run=dry_run,
+    )
+    verb = "would set" if dry_run else "set"
+    for name, changes in sorted(report.applied.items()):
+        for c in changes:
+            console.print(f"{name}: {verb} {c.key} {c.current} -> {c.wanted}")
+    for name, changes in sorted(report.refused.items()):
+        for c in changes:
+            console.print(
+                f"[yellow]{name}: refused {c.key} {c.current} -> {c.wanted} (deletes records sooner; "
+                "--allow-shorter-retention applies it)[/yellow]"
+            )
+    for name in report.missing:
+        console.print(f"{name}: missing (`herald topics create` makes it)")
+    if not report.applied and not report.refused:
+        console.print("every existing topic has its spec's configs")
 
 
 @db.command("upgrade")
@@ -238,6 +295,9 @@ def demo(events: int = typer.Option(2000, "--events", "-n"), rate: float = 0.0) 
     from cli.demo import run_demo
 
     raise typer.Exit(run_demo(console, events=events, rate=rate))
+
+
+app.add_typer(rebuild_app, name="rebuild")
 
 
 if __name__ == "__main__":
