@@ -101,21 +101,21 @@ def check_target(table: str, *, into_live: bool) -> None:
         raise RebuildRefused(f"{LIVE_TABLE} is the live feed; pass --into-live to add the missing events to it")
 
 
-def prepare_table(engine: Engine, table: str, *, replace: bool) -> int:
+def prepare_table(engine: Engine, table: str, *, replace: bool) -> None:
     """Creates ``table`` shaped like activity_events (columns, defaults, constraints, indexes; not its
-    partitions or triggers: the rebuilt table notifies no live stream) unless it exists; ``replace``
-    drops it first. Returns the rows it holds (an earlier, interrupted rebuild's)."""
+    partitions or triggers: the rebuilt table notifies no live stream) unless it exists, to resume an
+    interrupted rebuild; ``replace`` drops it first. The live table is left as it is."""
+    if table == LIVE_TABLE:
+        return
     with engine.begin() as conn:
-        if replace and table != LIVE_TABLE:
+        if replace:
             conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
-        if table != LIVE_TABLE:
-            conn.execute(
-                text(
-                    f"CREATE TABLE IF NOT EXISTS {table} (LIKE {LIVE_TABLE} "
-                    "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)"
-                )
+        conn.execute(
+            text(
+                f"CREATE TABLE IF NOT EXISTS {table} (LIKE {LIVE_TABLE} "
+                "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)"
             )
-        return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+        )
 
 
 def rebuild_row(record: Record) -> tuple:
@@ -200,6 +200,8 @@ def rebuild_feed(
             "group.id": f"{settings.group_prefix}feed-rebuild",  # never joins nor commits: assign() only
             "enable.auto.commit": False,
             "isolation.level": "read_committed",
+            # A start offset retention deleted meanwhile: read from the oldest record left, not the newest.
+            "auto.offset.reset": "earliest",
         }
     )
     try:

@@ -142,3 +142,21 @@ def test_the_command_reports_counts_without_record_content_and_refuses_the_live_
     assert "undecodable, DecodeError: unknown framing: 1" in result.output
     assert new[0].title not in result.output and "not avro" not in result.output
     assert refused.exit_code == 2 and "--into-live" in refused.output
+
+
+def test_given_rows_missing_from_the_live_feed_when_rebuilt_into_it_then_exactly_those_come_back(pipeline, two_windows):
+    old, new, later = two_windows
+    engine = create_engine(pipeline.settings.database_url)
+    lost = [e.event_id for e in new[:25]]
+    before = rows_of(engine, "activity_events", lost)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM activity_events WHERE event_id = ANY(:ids)"), {"ids": lost})
+
+    report = rebuild_feed(pipeline.settings, engine, SERDE, since=later, table="activity_events", into_live=True)
+
+    assert (report.written, report.already_stored) == (25, 276)
+    width = len(COLUMNS)
+    restored = rows_of(engine, "activity_events", lost)
+    assert {k: r[:width] for k, r in restored.items()} == {k: r[:width] for k, r in before.items()}
+    assert count_rows(pipeline, [e.event_id for e in old + new]) == 600
+    engine.dispose()
