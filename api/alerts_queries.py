@@ -205,7 +205,7 @@ _NOTIFIED = """
            array_remove(array_agg(DISTINCT d.status), NULL) AS statuses
     FROM user_notifications n LEFT JOIN push_deliveries d ON d.notification_id = n.notification_id
     WHERE n.event_id = :id AND n.alert_step IS NOT NULL
-    GROUP BY n.notification_id"""
+    GROUP BY n.notification_id, n.occurred_at"""  # the primary key (migration 0009): n's columns follow from it
 
 
 def load_alert(*, session: Session, viewer: Viewer, facts: ViewerFacts, event_id: uuid.UUID) -> AlertRecord | None:

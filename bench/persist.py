@@ -78,9 +78,7 @@ def bare_copy(database_url: str, events: list, batch: int = 5000) -> float:
     started = time.perf_counter()
     for i in range(0, len(rows), batch):
         with engine.begin() as conn, raw_connection(conn).cursor() as cur:
-            copy_new_rows(
-                cur, "activity_events", COLUMNS, rows[i : i + batch], key="event_id", conflict="(event_id) DO NOTHING"
-            )
+            copy_new_rows(cur, "activity_events", COLUMNS, rows[i : i + batch], key="event_id", conflict="DO NOTHING")
     elapsed = time.perf_counter() - started
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE activity_events"))

@@ -230,6 +230,7 @@ class PushSender:
                     result.message_id,
                     result.code,
                     item.attempt,
+                    request.occurred_at,
                 )
             )
             if verdict is Verdict.RETIRE:

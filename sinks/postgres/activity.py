@@ -50,7 +50,9 @@ COLUMNS = (
     "attributes",
     "source",
 )
-_CONFLICT = "(event_id) DO NOTHING"
+# No conflict target: the key is (event_id, occurred_at) on the partitioned table and (event_id) on a
+# table not yet converted by migration 0009, and DO NOTHING needs none (decision 0230).
+_CONFLICT = "DO NOTHING"
 
 
 # One activity_events row as the persister decided it: a plain tuple in COLUMNS order, ``attributes``

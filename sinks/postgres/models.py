@@ -31,14 +31,16 @@ class Base(DeclarativeBase):
 
 
 class ActivityEventRow(Base):
-    """Every event, once (PK event_id): the activity feed and patient timelines read it."""
+    """Every event, once (PK event_id, occurred_at): the activity feed and patient timelines read it.
+    Partitioned by month of occurred_at (migration 0009); the event's own time is in the key so that a
+    redelivery meets its first copy in the same partition (docs/decisions/0230-partition-key-is-the-event-time.md)."""
 
     __tablename__ = "activity_events"
 
     event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     event_type: Mapped[str] = mapped_column(String(64))
     priority: Mapped[str] = mapped_column(String(8))
-    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     organization_id: Mapped[str] = mapped_column(String(64))
     actor_user_id: Mapped[str | None] = mapped_column(String(64))
     patient_id: Mapped[str | None] = mapped_column(String(64))
@@ -112,7 +114,8 @@ class NotificationPreferencesRow(Base):
 
 
 class UserNotificationRow(Base):
-    """One bell entry: PK uuid5(event_id, user_id), so a redelivered event never adds a second."""
+    """One bell entry: PK (uuid5(event_id, user_id), the event's occurred_at), so a redelivered event never
+    adds a second; partitioned by month of the event's occurred_at, not of created_at (migration 0009)."""
 
     __tablename__ = "user_notifications"
 
@@ -126,7 +129,7 @@ class UserNotificationRow(Base):
     patient_id: Mapped[str | None] = mapped_column(String(64))
     resource_type: Mapped[str | None] = mapped_column(String(64))
     resource_id: Mapped[str | None] = mapped_column(String(128))
-    occurred_at: Mapped[datetime] = mapped_column(_TZ)
+    occurred_at: Mapped[datetime] = mapped_column(_TZ, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(_TZ, server_default=func.now())
     read_at: Mapped[datetime | None] = mapped_column(_TZ)
     push_status: Mapped[str] = mapped_column(String(16), server_default="none")
@@ -173,7 +176,8 @@ class DeviceTokenRow(Base):
 
 
 class PushDeliveryRow(Base):
-    """What happened to one (notification, token) push; the sender's de-duplication key."""
+    """What happened to one (notification, token) push; the sender's de-duplication key. Partitioned by
+    month of the push request's occurred_at, which is in the key (migration 0010; decision 0230)."""
 
     __tablename__ = "push_deliveries"
 
@@ -185,6 +189,7 @@ class PushDeliveryRow(Base):
     error_code: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, server_default="1")
     updated_at: Mapped[datetime] = mapped_column(_TZ, server_default=func.now())
+    occurred_at: Mapped[datetime] = mapped_column(_TZ, primary_key=True, server_default=text("'-infinity'"))
 
 
 class PushRetryRow(Base):

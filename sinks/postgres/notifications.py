@@ -112,8 +112,8 @@ class FanoutWrites:
 
 
 _MARKED_COLUMNS = EVENT_COLUMNS + ("notification_sent_at",)
-_MARK = (
-    "(event_id) DO UPDATE SET notification_sent_at = "
+_MARK = (  # the primary key of the partitioned table (migration 0009; decision 0230)
+    "(event_id, occurred_at) DO UPDATE SET notification_sent_at = "
     "COALESCE(activity_events.notification_sent_at, EXCLUDED.notification_sent_at)"
 )
 
@@ -138,7 +138,7 @@ def write_rows(cur, batch: FanoutWrites) -> None:
             BELL_COLUMNS,
             bell_rows(batch.bell),
             key="notification_id",
-            conflict="(notification_id) DO NOTHING",
+            conflict="DO NOTHING",  # the key is (notification_id, occurred_at): see activity._CONFLICT
         )
     if batch.held:
         copy_new_rows(

@@ -30,9 +30,12 @@ DELIVERY_COLUMNS = (
     "error_code",
     "attempts",
     "updated_at",
+    "occurred_at",
 )
+# The key includes the push request's occurred_at, the partition key (migration 0010; decision 0230): a
+# retry or redelivery of a request carries the same one, so it finds its row in the same partition.
 _DELIVERY_CONFLICT = (
-    "(notification_id, token) DO UPDATE SET status = EXCLUDED.status, "
+    "(notification_id, token, occurred_at) DO UPDATE SET status = EXCLUDED.status, "
     "fcm_message_id = COALESCE(EXCLUDED.fcm_message_id, push_deliveries.fcm_message_id), "
     "error_code = EXCLUDED.error_code, attempts = GREATEST(push_deliveries.attempts, EXCLUDED.attempts), "
     "updated_at = EXCLUDED.updated_at WHERE push_deliveries.status <> 'sent'"
@@ -50,6 +53,7 @@ class DeliveryRow:
     fcm_message_id: str | None
     error_code: str | None
     attempts: int
+    occurred_at: datetime  # the push request's: the partition key
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +127,17 @@ class PushSink:
         if not writes.deliveries:
             return
         rows = [
-            (d.notification_id, d.token, d.user_id, d.status, d.fcm_message_id, d.error_code, d.attempts, writes.now)
+            (
+                d.notification_id,
+                d.token,
+                d.user_id,
+                d.status,
+                d.fcm_message_id,
+                d.error_code,
+                d.attempts,
+                writes.now,
+                d.occurred_at,
+            )
             for d in writes.deliveries
         ]
         with raw_connection(conn).cursor() as cursor:
@@ -133,7 +147,7 @@ class PushSink:
                 DELIVERY_COLUMNS,
                 rows,
                 conflict=_DELIVERY_CONFLICT,
-                order_by="notification_id, token",
+                order_by="notification_id, token, occurred_at",
             )
 
     @staticmethod

@@ -75,9 +75,7 @@ def test_copy_new_rows_falls_back_when_another_writer_commits_a_row_meanwhile(en
 
     def ours() -> None:
         with engine.begin() as conn, raw_connection(conn).cursor() as cur:
-            inserted.append(
-                copy_new_rows(cur, "activity_events", COLUMNS, rows, key="event_id", conflict="(event_id) DO NOTHING")
-            )
+            inserted.append(copy_new_rows(cur, "activity_events", COLUMNS, rows, key="event_id", conflict="DO NOTHING"))
 
     write_behind_their_row(engine, ours, other, other_tx)
     got = stored(engine, org)

@@ -96,7 +96,7 @@ def test_a_row_committed_by_another_writer_during_the_copy_is_compared_after_the
                     COLUMNS,
                     rows,
                     key="event_id",
-                    conflict="(event_id) DO NOTHING",
+                    conflict="DO NOTHING",
                     content=row_content,
                 )
             )

@@ -37,7 +37,7 @@ def first_accepted_at(engine, event_id: uuid.UUID) -> datetime | None:
 
 def accepted(now: datetime, *event_ids: uuid.UUID) -> PushWrites:
     writes = PushWrites(now=now, accepted_alerts=set(event_ids))
-    writes.deliveries = [DeliveryRow(uuid.uuid4(), f"tk-{uuid.uuid4().hex}", "u1", "sent", "m1", None, 1)]
+    writes.deliveries = [DeliveryRow(uuid.uuid4(), f"tk-{uuid.uuid4().hex}", "u1", "sent", "m1", None, 1, NOW)]
     return writes
 
 
@@ -64,7 +64,7 @@ def test_a_rolled_back_write_tells_nothing_and_its_redo_records_the_alert(engine
     sink = PushSink(engine, on_first_accepted=told.extend)
     alert = raise_alert(engine, NOW - timedelta(seconds=30))
     broken = accepted(NOW, alert)
-    broken.deliveries.append(DeliveryRow(uuid.uuid4(), "tk-x", "u1", "sent" * 10, None, None, 1))  # too long
+    broken.deliveries.append(DeliveryRow(uuid.uuid4(), "tk-x", "u1", "sent" * 10, None, None, 1, NOW))  # too long
 
     with pytest.raises(psycopg.errors.StringDataRightTruncation):
         sink.write(broken)

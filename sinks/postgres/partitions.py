@@ -1,0 +1,182 @@
+"""Monthly partitions of the time-partitioned tables: which should exist (pure), and creating them.
+
+``plan`` answers, from the partitions a table has, the time and the settings, which months to create
+(this month and ``ahead`` more) and which partitions lie wholly before the retention cutoff (to detach,
+archive and drop: ``sinks.postgres.retention``). ``maintain`` reads the catalogue, creates what the plan
+asks for and reports what it did; ``herald partitions maintain`` runs it (a Kubernetes CronJob or cron, daily). A small command of our own rather
+than pg_partman: it needs no extension (so no superuser) and no background worker, and the whole job
+is these two lists (docs/decisions/0232-partition-maintenance-command.md).
+
+DDL runs under a short ``lock_timeout`` and is retried: creating a partition locks the parent briefly,
+and a wait behind a long transaction would queue every writer behind it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+# parent table -> partition key (the event's occurred_at: decision 0230)
+PARTITIONED: dict[str, str] = {
+    "activity_events": "occurred_at",
+    "user_notifications": "occurred_at",
+    "push_deliveries": "occurred_at",
+}
+LOCK_TIMEOUT = "2s"
+ATTEMPTS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """One partition of ``table``: rows with ``lower <= key < upper``; None is MINVALUE / MAXVALUE.
+    A default partition has ``default`` set and no bounds."""
+
+    table: str
+    name: str
+    lower: datetime | None
+    upper: datetime | None
+    default: bool = False
+
+    def overlaps(self, lower: datetime, upper: datetime) -> bool:
+        if self.default:
+            return False
+        return (self.lower is None or self.lower < upper) and (self.upper is None or lower < self.upper)
+
+
+@dataclass
+class Plan:
+    create: list[Partition] = field(default_factory=list)
+    drop: list[Partition] = field(default_factory=list)
+
+
+def month_start(at: datetime) -> datetime:
+    """The first instant (UTC) of the month ``at`` falls in."""
+    at = at.astimezone(timezone.utc)
+    return datetime(at.year, at.month, 1, tzinfo=timezone.utc)
+
+
+def add_months(month: datetime, n: int) -> datetime:
+    index = month.year * 12 + month.month - 1 + n
+    return month.replace(year=index // 12, month=index % 12 + 1)
+
+
+def partition_name(table: str, month: datetime) -> str:
+    return f"{table}_p{month:%Y%m}"
+
+
+def plan(table: str, existing: list[Partition], *, now: datetime, ahead: int, keep_days: int | None) -> Plan:
+    """Months from this one to ``ahead`` months on that no partition covers yet; and, when ``keep_days``
+    is set, every bounded partition whose rows are all older than ``now - keep_days`` (the default
+    partition is never dropped: it holds rows no month covers)."""
+    result = Plan()
+    first = month_start(now)
+    for n in range(ahead + 1):
+        lower, upper = add_months(first, n), add_months(first, n + 1)
+        if not any(p.overlaps(lower, upper) for p in existing):
+            result.create.append(Partition(table, partition_name(table, lower), lower, upper))
+    if keep_days is not None:
+        cutoff = now - timedelta(days=keep_days)
+        result.drop = [p for p in existing if not p.default and p.upper is not None and p.upper <= cutoff]
+    return result
+
+
+_BOUND = re.compile(r"FOR VALUES FROM \((?P<lower>[^)]*)\) TO \((?P<upper>[^)]*)\)")
+
+
+def parse_bound(table: str, name: str, bound: str) -> Partition:
+    """A partition from ``pg_get_expr(relpartbound)`` read with TimeZone UTC."""
+    if bound == "DEFAULT":
+        return Partition(table, name, None, None, default=True)
+    match = _BOUND.fullmatch(bound)
+    if match is None:
+        raise ValueError(f"{name}: not a range partition bound: {bound}")
+
+    def value(literal: str) -> datetime | None:
+        if literal in ("MINVALUE", "MAXVALUE"):
+            return None
+        return datetime.fromisoformat(literal.strip("'")).astimezone(timezone.utc)
+
+    return Partition(table, name, value(match["lower"]), value(match["upper"]))
+
+
+def existing_partitions(conn: Connection, table: str) -> list[Partition]:
+    """The partitions attached to ``table``, oldest first (default last)."""
+    conn.execute(text("SET LOCAL TIME ZONE 'UTC'"))  # bounds print in the session's time zone
+    rows = conn.execute(
+        text(
+            "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = to_regclass(:t)"
+        ),
+        {"t": table},
+    ).all()
+    found = [parse_bound(table, name, bound) for name, bound in rows]
+    epoch = datetime.min.replace(tzinfo=timezone.utc)
+    return sorted(found, key=lambda p: (p.default, p.lower or epoch))
+
+
+@dataclass
+class Maintained:
+    created: list[str] = field(default_factory=list)
+    moved_from_default: int = 0  # rows a new partition took over from the default partition
+
+
+def maintain(engine: Engine, *, now: datetime, ahead: int) -> Maintained:
+    """Creates the partitions ``plan`` asks for on every partitioned table (dropping expired ones is
+    ``sinks.postgres.retention``'s)."""
+    done = Maintained()
+    for table, key in PARTITIONED.items():
+        with engine.begin() as conn:
+            todo = plan(table, existing_partitions(conn, table), now=now, ahead=ahead, keep_days=None)
+        for partition in todo.create:
+            done.moved_from_default += _create(engine, partition, key)
+            done.created.append(partition.name)
+    return done
+
+
+def _create(engine: Engine, partition: Partition, key: str) -> int:
+    """Creates ``partition``; rows of its range already in the default partition (an event dated ahead
+    of the months created) move into it in the same transaction. Returns how many moved."""
+    assert partition.lower is not None and partition.upper is not None
+    table, name = partition.table, partition.name
+    bounds = f"FROM ('{partition.lower.isoformat()}') TO ('{partition.upper.isoformat()}')"
+    in_range = f"{key} >= '{partition.lower.isoformat()}' AND {key} < '{partition.upper.isoformat()}'"
+    default = f"{table}_default"
+    with engine.begin() as conn:
+        has_default = conn.execute(text("SELECT to_regclass(:d) IS NOT NULL"), {"d": default}).scalar()
+        waiting = has_default and conn.execute(text(f"SELECT count(*) FROM {default} WHERE {in_range}")).scalar()
+    if not waiting:
+        try:
+            retry(engine, f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table} FOR VALUES {bounds}")
+            return 0
+        except IntegrityError:  # such a row reached the default partition since the count: move it
+            pass
+    retry(
+        engine,
+        f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS)",
+        f"LOCK TABLE {default} IN ACCESS EXCLUSIVE MODE",
+        f"INSERT INTO {name} SELECT * FROM {default} WHERE {in_range}",
+        f"DELETE FROM {default} WHERE {in_range}",
+        f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES {bounds}",
+    )
+    with engine.connect() as conn:
+        return int(conn.execute(text(f"SELECT count(*) FROM {name}")).scalar_one())
+
+
+def retry(engine: Engine, *statements: str) -> None:
+    """``statements`` in one transaction under LOCK_TIMEOUT, again while a lock could not be had."""
+    for attempt in range(ATTEMPTS):
+        try:
+            with engine.begin() as conn:
+                conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+                for statement in statements:
+                    conn.execute(text(statement))
+            return
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "55P03" or attempt == ATTEMPTS - 1:
+                raise
+            time.sleep(min(0.1 * 2**attempt, 5.0))  # a long transaction holds the table: let it finish
