@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from cli.data_lifecycle import APPS as LIFECYCLE_APPS
 from cli.rebuild import rebuild as rebuild_app
 from processors.registry import PROCESSES
 from streams.settings import KafkaSettings, PostgresSettings, ProducerSettings
@@ -275,6 +276,8 @@ def dlq_replay(
 
 outbox = typer.Typer(help="The transactional outbox in an EMR's database (docs/outbox.md).", no_args_is_help=True)
 app.add_typer(outbox, name="outbox")
+for name, lifecycle_app in LIFECYCLE_APPS.items():
+    app.add_typer(lifecycle_app, name=name)
 
 
 @outbox.command("install")

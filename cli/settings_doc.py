@@ -26,6 +26,7 @@ from processors.push import settings as push_settings
 from processors.reconciler import settings as reconciler_settings
 from processors.scheduler import settings as scheduler_settings
 from sinks.fcm import settings as fcm_settings
+from sinks.postgres import settings as postgres_settings
 from streams import settings as stream_settings
 
 SETTINGS_MODULES: tuple[ModuleType, ...] = (
@@ -41,6 +42,7 @@ SETTINGS_MODULES: tuple[ModuleType, ...] = (
     lag_exporter_settings,
     outbox_relay_settings,
     api_settings,
+    postgres_settings,
 )
 
 # (class, section title, which processes read it), in the order a reader meets them.
@@ -70,6 +72,11 @@ SECTIONS: tuple[tuple[type[BaseSettings], str, str], ...] = (
     (lag_exporter_settings.LagExporterSettings, "Lag exporter", "`herald run lag-exporter`, `herald lag`"),
     (outbox_relay_settings.OutboxRelaySettings, "Outbox relay", "`herald run outbox-relay` (docs/outbox.md)"),
     (api_settings.ApiSettings, "Read API", "`herald run api`"),
+    (
+        postgres_settings.DataLifecycleSettings,
+        "Partitions and retention",
+        "`herald partitions maintain`, `herald retention run`",
+    ),
 )
 
 # Read with os.environ where a settings class would be overkill (logging is set up before any settings

@@ -1,0 +1,42 @@
+"""Settings of the time-partitioned tables' life cycle (``sinks.postgres.partitions``): how many months
+are created ahead, how long each table keeps its rows before whole partitions are dropped, and where
+the dropped ones are archived."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+from streams.settings import HERALD_CONFIG
+
+
+class DataLifecycleSettings(BaseSettings):
+    """Read by ``herald partitions maintain`` and ``herald retention run``. A partition is dropped only once every row it can hold is
+    older than its table's retention, so rows live at least that long and at most a month longer."""
+
+    model_config = HERALD_CONFIG
+
+    partitions_ahead_months: int = Field(
+        default=3, ge=1, le=24, description="Monthly partitions kept ready past the current month"
+    )
+    retention_feed_days: int = Field(
+        default=400, ge=1, description="Days activity_events (the feed, timelines) keeps an event, by occurred_at"
+    )
+    retention_bell_days: int = Field(
+        default=90, ge=1, description="Days user_notifications (the bell) keeps an entry, by the event's occurred_at"
+    )
+    retention_push_days: int = Field(
+        default=30, ge=1, description="Days push_deliveries keeps a delivery, by the push request's occurred_at"
+    )
+    archive_dir: str | None = Field(
+        default=None,
+        description="Directory `herald retention run` archives expired partitions to (unset: dropped unarchived)",
+    )
+
+    def keep_days(self) -> dict[str, int | None]:
+        """Retention per partitioned table."""
+        return {
+            "activity_events": self.retention_feed_days,
+            "user_notifications": self.retention_bell_days,
+            "push_deliveries": self.retention_push_days,
+        }
