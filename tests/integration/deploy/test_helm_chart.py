@@ -44,6 +44,7 @@ MODELS = {
     ("v1", "Secret"): "V1Secret",
     ("policy/v1", "PodDisruptionBudget"): "V1PodDisruptionBudget",
     ("batch/v1", "Job"): "V1Job",
+    ("batch/v1", "CronJob"): "V1CronJob",
 }
 
 DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -224,7 +225,15 @@ def test_helm_lint_strict_passes_with_the_values_an_operator_must_set(helm, tmp_
 
 def test_every_core_object_reads_into_its_kubernetes_model_unchanged(objects):
     core = [o for o in objects if (o["apiVersion"], o["kind"]) in MODELS]
-    assert {o["kind"] for o in core} == {"Deployment", "StatefulSet", "Service", "Secret", "PodDisruptionBudget", "Job"}
+    assert {o["kind"] for o in core} == {
+        "Deployment",
+        "StatefulSet",
+        "Service",
+        "Secret",
+        "PodDisruptionBudget",
+        "Job",
+        "CronJob",
+    }
     for obj in core:
         name, back = model_differences(obj)
         assert back == obj, f"{obj['kind']} {obj['metadata']['name']}: fields {name} does not know or lost"
@@ -460,3 +469,30 @@ def test_the_setup_job_migrates_then_creates_the_topics_around_installs_and_upgr
     assert migrate["env"][0]["valueFrom"]["secretKeyRef"]["name"] == "herald-database"
     assert {e["name"]: e.get("value") for e in topics["env"]}["HERALD_TOPIC_PREFIX"] == "emr."
     assert migrate["image"] == topics["image"] == container(workloads(objects)["api"])["image"]
+
+
+def test_the_lifecycle_cronjob_only_creates_partitions_until_retention_is_turned_on(objects):
+    cron = of_kind(objects, "CronJob")["herald-lifecycle"]
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (maintain,) = pod["containers"]
+    assert maintain["args"] == ["partitions", "maintain"] and "initContainers" not in pod
+    assert maintain["env"][0]["valueFrom"]["secretKeyRef"]["name"] == "herald-database"
+    assert maintain["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def test_with_retention_on_the_cronjob_maintains_then_archives_to_its_claim(helm, tmp_path):
+    values = REQUIRED | {
+        "lifecycle": {"retention": True, "archiveClaim": "herald-archive", "env": {"HERALD_RETENTION_BELL_DAYS": "60"}}
+    }
+    cron = of_kind(render(helm, tmp_path, values), "CronJob")["herald-lifecycle"]
+    name, back = model_differences(cron)
+    assert back == cron, f"fields {name} does not know or lost"
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (maintain,) = pod["initContainers"]
+    (retention,) = pod["containers"]
+    assert maintain["args"] == ["partitions", "maintain"]
+    assert retention["args"] == ["retention", "run", "--archive-dir", "/archive"]
+    assert {e["name"]: e.get("value") for e in retention["env"]}["HERALD_RETENTION_BELL_DAYS"] == "60"
+    assert retention["volumeMounts"] == [{"name": "archive", "mountPath": "/archive"}]
+    assert pod["volumes"] == [{"name": "archive", "persistentVolumeClaim": {"claimName": "herald-archive"}}]
