@@ -1,10 +1,11 @@
-"""Local development stack: a single-node Kafka (KRaft), a PostgreSQL cluster and the FCM emulator.
+"""Local development stack: Kafka (KRaft; one node, or three with `--brokers 3`), a PostgreSQL cluster
+and the FCM emulator.
 
 No Docker here, so Kafka runs from Maven Central jars under the user's cache
 dir and PostgreSQL comes from Debian's packages. `deploy/compose.yaml` is the
 Docker equivalent; both give the same addresses:
 
-    Kafka     127.0.0.1:9092
+    Kafka     127.0.0.1:9092 (three nodes: also 127.0.0.1:9094 and 127.0.0.1:9096)
     Postgres  postgresql://herald@127.0.0.1:5432/herald
     FCM       http://127.0.0.1:9099 (deploy/fcm_emulator; HERALD_FCM_EMULATOR_PORT)
 
@@ -19,8 +20,8 @@ which give them the same pid files, logs, readiness wait and state records.
 
 One module per part: `paths` (cache and state dirs), `errors` (DevstackError
 and log quotes), `report` (ServiceStatus rows, progress lines), `process`
-(state file, pid files, start/stop/wait), `kafka`, `postgres`, `fcm` (the FCM
-emulator). This module composes them into the public entry points.
+(state file, pid files, start/stop/wait), `kafka` (the single node), `kafka_nodes`
+and `kafka_cluster` (several nodes), `postgres`, `fcm` (the FCM emulator). This module composes them into the public entry points.
 """
 
 from __future__ import annotations
@@ -50,6 +51,15 @@ from cli.devstack.kafka import (
     kafka_status,
     kafka_up,
 )
+from cli.devstack.kafka_cluster import (
+    choose_nodes,
+    cluster_down,
+    cluster_status,
+    cluster_up,
+    existing_nodes,
+    layout_in_use,
+)
+from cli.devstack.kafka_nodes import BASE_PORT
 from cli.devstack.paths import DEPLOY_DIR, REPO_ROOT, cache_dir, state_dir
 from cli.devstack.postgres import (
     PG_DSN,
@@ -69,11 +79,17 @@ from cli.devstack.report import ServiceStatus
 # --------------------------------------------------------------------------
 
 
-def up() -> list[ServiceStatus]:
+def up(brokers: int | None = None, base_port: int = BASE_PORT) -> list[ServiceStatus]:
     """Bring up Postgres, Kafka and the FCM emulator (idempotent: running parts are kept).
-    Raises DevstackError naming the part and its log if one cannot start."""
+    ``brokers``: Kafka's nodes (1 to 3; None: as many as the state dir holds, else 1); the first on
+    ``base_port``. Raises DevstackError naming the part and its log if one cannot start, or if the
+    state dir holds Kafka of another size (see ``kafka_cluster.choose_nodes``)."""
+    nodes = choose_nodes(brokers, existing_nodes(), state_dir() / "kafka")
     postgres_up()
-    kafka_up()
+    if nodes == 1:
+        kafka_up()
+    else:
+        cluster_up(nodes, base_port)
     fcm_emulator_up()
     return status()
 
@@ -81,13 +97,19 @@ def up() -> list[ServiceStatus]:
 def down() -> None:
     """Stop what `up` started, and nothing else. Kafka first: it is ours for sure."""
     fcm_emulator_down()
-    kafka_down()
+    layout = layout_in_use()
+    if layout is None:
+        kafka_down()
+    else:
+        cluster_down(layout)
     postgres_down()
 
 
 def status() -> list[ServiceStatus]:
-    """Probe each part (cheap: a metadata call and a SELECT 1)."""
-    return [kafka_status(), postgres_status(), fcm_emulator_status()]
+    """Probe each part (cheap: a metadata call and a SELECT 1); a cluster gives a row per node."""
+    layout = layout_in_use()
+    kafka = [kafka_status()] if layout is None else cluster_status(layout)
+    return [*kafka, postgres_status(), fcm_emulator_status()]
 
 
 def print_status(rows: list[ServiceStatus] | None = None) -> None:
