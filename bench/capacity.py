@@ -87,12 +87,14 @@ class Size:
 
 
 def processes(peak: float, per_process: float, headroom: float) -> int:
-    return max(1, math.ceil(peak * headroom / per_process))
+    """Enough for the peak with headroom, and never fewer than two: one may be down (a PDB allows it)."""
+    return max(2, math.ceil(peak * headroom / per_process))
 
 
 def partitions(workers: int, floor: int = 12) -> int:
-    """Room to double the group without re-partitioning (a key's partition would change), in twelves."""
-    return max(floor, 12 * math.ceil(2 * workers / 12))
+    """Room to double the group without re-partitioning (a key's partition would change): twice the
+    workers, in sixes, at least the topic's default (``herald topics create``: 12 activity, 6 push)."""
+    return max(floor, 6 * math.ceil(2 * workers / 6))
 
 
 def plan(hospitals: int, a: Assumptions, m: Measured) -> Size:
@@ -130,7 +132,7 @@ def plan(hospitals: int, a: Assumptions, m: Measured) -> Size:
         fanouts=fanouts,
         push_senders=senders,
         activity_partitions=partitions(max(persisters, fanouts)),
-        push_partitions=partitions(senders),
+        push_partitions=partitions(senders, floor=6),
         kafka_tb=kafka_tb,
         brokers=brokers,
         postgres_hot_tb=hot_gb / 1000,

@@ -27,9 +27,9 @@ def test_the_load_is_the_stated_assumptions_multiplied_out():
 
 
 def test_processes_cover_the_peak_with_headroom_and_partitions_leave_room_to_double():
-    assert processes(1_000, 2_800, 2.0) == 1
+    assert processes(1_000, 2_800, 2.0) == 2  # never fewer than two
     assert processes(3_000, 2_800, 2.0) == 3
-    assert partitions(1) == 12 and partitions(7) == 24 and partitions(12) == 24
+    assert partitions(2) == 12 and partitions(7) == 18 and partitions(2, floor=6) == 6
 
 
 def test_storage_grows_with_retention_and_replication():
