@@ -53,6 +53,37 @@ def test_install_twice_changes_nothing(emr_database_url):  # noqa: F811
     assert catalogue(emr_database_url) == before
 
 
+def test_install_over_an_older_outbox_adds_the_trace_columns_and_gates_the_trigger(emr_database_url):  # noqa: F811
+    engine = create_engine(emr_database_url)
+    with engine.begin() as conn:  # the outbox as an earlier version installed it, with a row waiting
+        conn.execute(text("ALTER TABLE herald_outbox DROP COLUMN traceparent, DROP COLUMN tracestate"))
+        conn.execute(
+            text(
+                "CREATE OR REPLACE FUNCTION herald_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN PERFORM pg_notify('herald_outbox', ''); RETURN NULL; END $$"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO herald_outbox (id, aggregatetype, aggregateid, type, payload) VALUES (:id, 'p', 'k', 't', '')"
+            ),
+            {"id": uuid.uuid4()},
+        )
+    install(emr_database_url)
+    with engine.connect() as conn:
+        columns = {
+            r[0]
+            for r in conn.execute(
+                text("SELECT column_name FROM information_schema.columns WHERE table_name = 'herald_outbox'")
+            )
+        }
+        source = conn.execute(text("SELECT prosrc FROM pg_proc WHERE proname = 'herald_outbox_notify'")).scalar_one()
+        waiting = conn.execute(text("SELECT count(*) FROM herald_outbox")).scalar_one()
+    assert {"traceparent", "tracestate"} <= columns and waiting == 1  # the row waiting is kept
+    assert "pg_try_advisory_xact_lock_shared" in source
+    engine.dispose()
+
+
 def test_orm_session_commit_writes_one_row_with_the_sdk_bytes(emr_database_url):  # noqa: F811
     engine = create_engine(emr_database_url)
     with Session(engine) as session, session.begin():
