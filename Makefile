@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup upgrade-deps lint stack prometheus chromium helm demo test test-unit test-faults bench bench-quick bench-persist bench-fanout bench-api bench-push bench-compression bench-fcm-send bench-validation bench-scale-out bench-escalation bench-live bench-outbox down
+.PHONY: setup upgrade-deps lint stack prometheus chromium helm demo test test-unit test-faults bench bench-quick bench-persist bench-fanout bench-api bench-push bench-compression bench-fcm-send bench-validation bench-scale-out bench-escalation bench-live bench-outbox bench-broker-failure down
 
 # Exactly the versions CI tested: requirements.lock pins every package with its hashes; Herald itself is
 # installed on top without resolving anything again. `make upgrade-deps` refreshes the lock.
@@ -54,7 +54,8 @@ test-unit: setup prometheus
 
 # tests/faults (also part of `make test`): a broker, Postgres cluster and FCM emulator of the suite's own,
 # on other ports, killed under load; each fault's counts and recovery times are printed ([fault] lines).
-# HERALD_FAULT_REPS=3 injects each fault three times. About 12 minutes at one repetition.
+# HERALD_FAULT_REPS=3 injects each fault three times. About 12 minutes at one repetition, plus ~6.5 for
+# test_broker_failover.py (a three-node cluster of its own: leader and controller killed, rolling restart).
 test-faults: stack
 	$(BIN)/python -m pytest -q -s --durations=0 tests/faults
 
@@ -95,6 +96,11 @@ bench-live: stack
 # relay's events/s through a 200,000-row backlog at one and two relays, beside the SDK's direct publish rate.
 bench-outbox: stack
 	$(BIN)/python bench/outbox.py --relays 1 2
+
+# A three-node cluster of the fault suite's own under load: the busiest leader and the active controller
+# SIGKILLed and back after a minute, then a rolling restart; lost, duplicates, recovery times. ~8 minutes.
+bench-broker-failure: stack
+	$(BIN)/python bench/broker_failure.py --down 60
 
 # Herald vs Quix Streams vs the raw ceiling, fan-out EOS on/off, end-to-end latency, crash under load;
 # 3 repetitions, ~30 min; writes bench/results/latest.{json,md}. bench-quick: small sizes, one repetition.
