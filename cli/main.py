@@ -30,12 +30,20 @@ console = Console(width=None if sys.stdout.isatty() else 130)  # CI logs are not
 
 
 @dev.command("up")
-def dev_up() -> None:
+def dev_up(
+    brokers: Optional[int] = typer.Option(
+        None,
+        min=1,
+        max=3,
+        help="Kafka nodes (each broker and controller); 3 gives replicated topics. "
+        "Default: as many as the state dir already holds, else 1.",
+    ),
+) -> None:
     """Start (or reuse) Postgres and Kafka and wait until both answer."""
     from cli import devstack
 
     try:
-        devstack.print_status(devstack.up())
+        devstack.print_status(devstack.up(brokers))
     except devstack.DevstackError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
