@@ -11,6 +11,7 @@ group back to its steady lag within 60 s of the node's return, by itself.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 
 import pytest
@@ -50,6 +51,8 @@ def cluster(fault_root):
     cluster.start()
     yield cluster
     cluster.stop()
+    for node in cluster.nodes:  # the bulk; the logs stay for a failure's diagnosis
+        shutil.rmtree(node.data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
