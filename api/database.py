@@ -44,7 +44,10 @@ def build_api_engine(settings: ApiSettings) -> Engine:
     pre-ping (another round trip per request): after a database restart the first request on each dead
     connection gets a 503 and the pool is replaced. A statement may not run longer than 5 s. No
     overflow: the permits already bound the connections in use, and a checkout that still finds none
-    (another user of the engine) fails after a second instead of stalling."""
+    (another user of the engine) fails after a second instead of stalling. Every statement is planned
+    with its parameters (no generic plan once psycopg has prepared it): partitions are then pruned while
+    planning, which is what lets the feed read its months newest first and stop at the page's end
+    (docs/decisions/0250-feed-bounded-by-the-partition-key.md)."""
     return create_engine(
         settings.database_url,
         pool_size=settings.api_db_pool_size,
@@ -53,7 +56,10 @@ def build_api_engine(settings: ApiSettings) -> Engine:
         pool_recycle=1800,
         isolation_level="AUTOCOMMIT",
         hide_parameters=True,
-        connect_args={"connect_timeout": 5, "options": "-c statement_timeout=5000"},
+        connect_args={
+            "connect_timeout": 5,
+            "options": "-c statement_timeout=5000 -c plan_cache_mode=force_custom_plan",
+        },
     )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import CursorResult, Row, text
@@ -32,6 +32,11 @@ from processors.visibility import (
 )
 
 UNREAD_CAP = 999
+# The feed leaves out events dated further than this ahead of the database server's clock (a wrong
+# clock) until their time comes. The bound is what lets the planner drop the default partition and the
+# empty months ahead, and then read the months newest first, stopping where the page ends
+# (docs/decisions/0250-feed-bounded-by-the-partition-key.md).
+FEED_AHEAD = timedelta(days=1)
 _sql = functools.lru_cache(maxsize=256)(text)  # a statement's text is parsed once, not per request
 
 VISIBLE = """
@@ -95,7 +100,8 @@ def load_caller(*, session: Session, viewer: Viewer) -> tuple[bool | None, froze
 
 
 def _filter_sql(flt: FeedFilter, params: dict) -> str:
-    clauses = []
+    clauses = ["e.occurred_at < :horizon"]
+    params["horizon"] = datetime.now(timezone.utc) + FEED_AHEAD
     if flt.event_types:
         clauses.append("e.event_type = ANY(:types)")
         params["types"] = list(flt.event_types)
@@ -106,7 +112,8 @@ def _filter_sql(flt: FeedFilter, params: dict) -> str:
         clauses.append("e.occurred_at < :until")
         params["until"] = flt.until
     if flt.after is not None:
-        clauses.append("(e.occurred_at, e.event_id) < (:after_at, :after_id)")
+        # The second clause is implied by the first; Postgres prunes partitions on it, not on a row comparison.
+        clauses.append("(e.occurred_at, e.event_id) < (:after_at, :after_id) AND e.occurred_at <= :after_at")
         params.update(after_at=flt.after.at, after_id=flt.after.row_id)
     return "".join(f"\n    AND {c}" for c in clauses)
 
@@ -158,6 +165,14 @@ _MINE = "n.user_id = :viewer AND n.organization_id = :org"
 UNREAD_SQL = (
     f"SELECT 1 FROM user_notifications n WHERE {_MINE} AND n.read_at IS NULL ORDER BY n.created_at DESC LIMIT :cap"
 )
+# With the bell's window set (ApiSettings.api_bell_window_days), entries of events older than it are left
+# out and their partitions are never read: the bell is ordered by arrival (created_at), so only a bound on
+# the partition key prunes it (docs/decisions/0251-the-bell-window.md).
+_WINDOW = " AND n.occurred_at >= :bell_since"
+
+
+def _unread_sql(bell_since: datetime | None) -> str:
+    return UNREAD_SQL.replace(" ORDER BY", (_WINDOW if bell_since else "") + " ORDER BY")
 
 
 # An alert notification the caller has not answered, of an alert still open.
@@ -176,12 +191,16 @@ def select_notifications(
     after: Position | None,
     limit: int,
     awaiting_only: bool = False,
+    bell_since: datetime | None = None,
 ) -> tuple[list[Row], int]:
     """A page of the caller's bell, and the unread count (capped at UNREAD_CAP + 1) of the same
     snapshot: one statement, so a notification committed meanwhile is in both or in neither. An alert
     notification's row carries its answer and its alert's state."""
     params = visibility_params(viewer=viewer, facts=facts) | {"limit": limit, "cap": UNREAD_CAP + 1}
     where = _MINE + (" AND n.read_at IS NULL" if unread_only else "") + (AWAITING if awaiting_only else "")
+    if bell_since is not None:
+        where += _WINDOW
+        params["bell_since"] = bell_since
     if after is not None:
         where += " AND (n.created_at, n.notification_id) < (:after_at, :after_id)"
         params.update(after_at=after.at, after_id=after.row_id)
@@ -191,7 +210,7 @@ def select_notifications(
             SELECT n.* FROM user_notifications n WHERE {where}
             ORDER BY n.created_at DESC, n.notification_id DESC LIMIT :limit),
         unread AS (
-            SELECT count(*) AS n FROM ({UNREAD_SQL}) capped)
+            SELECT count(*) AS n FROM ({_unread_sql(bell_since)}) capped)
         SELECT unread.n AS unread, p.notification_id, p.event_id, p.event_type, p.priority, p.reason,
                p.patient_id, p.resource_type, p.resource_id, p.occurred_at, p.created_at, p.read_at,
                e.title AS event_title, p.alert_step, p.acknowledged_at, p.declined_at, al.state AS alert_state
@@ -205,11 +224,11 @@ def select_notifications(
     return [r for r in rows if r.notification_id is not None], unread
 
 
-def count_unread(*, session: Session, viewer: Viewer) -> int:
+def count_unread(*, session: Session, viewer: Viewer, bell_since: datetime | None = None) -> int:
     """The caller's unread notifications, counted up to UNREAD_CAP + 1 (bounded work at any backlog)."""
     return session.execute(
-        _sql(f"SELECT count(*) FROM ({UNREAD_SQL}) capped"),
-        {"viewer": viewer.user_id, "org": viewer.organization_id, "cap": UNREAD_CAP + 1},
+        _sql(f"SELECT count(*) FROM ({_unread_sql(bell_since)}) capped"),
+        {"viewer": viewer.user_id, "org": viewer.organization_id, "cap": UNREAD_CAP + 1, "bell_since": bell_since},
     ).scalar_one()
 
 

@@ -457,15 +457,16 @@ def explain(url: str, viewer: Viewer, deep: Position) -> None:
             "at": deep.at,
             "id": deep.row_id,
             "cap": queries.UNREAD_CAP + 1,
+            "horizon": datetime.now(timezone.utc) + queries.FEED_AHEAD,
         }
         feed = (
-            f"SELECT e.* FROM activity_events e WHERE {queries.VISIBLE} {{}} "
+            f"SELECT e.* FROM activity_events e WHERE {queries.VISIBLE} AND e.occurred_at < :horizon {{}} "
             "ORDER BY e.occurred_at DESC, e.event_id DESC LIMIT 51"
         )
         mine = "n.user_id = :viewer AND n.organization_id = :org AND n.read_at IS NULL"
         statements = [
             ("feed, first page", feed.format("")),
-            ("feed, deep page", feed.format("AND (e.occurred_at, e.event_id) < (:at, :id)")),
+            ("feed, deep page", feed.format("AND (e.occurred_at, e.event_id) < (:at, :id) AND e.occurred_at <= :at")),
             ("unread count (capped)", f"SELECT count(*) FROM ({queries.UNREAD_SQL}) c"),
             ("unread count (plain, for comparison)", f"SELECT count(*) FROM user_notifications n WHERE {mine}"),
         ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, Query
+from fastapi import APIRouter, Body, HTTPException, Query, Request
 
 from api import alerts_queries, queries
 from api.alert_schemas import AcknowledgementOut
@@ -28,6 +28,7 @@ router = APIRouter(prefix="/v1/notifications", tags=["notifications"])
 
 @router.get("", response_model=NotificationPage)
 async def list_notifications(
+    request: Request,
     db: DatabaseDep,
     viewer: CurrentUser,
     facts: Facts,
@@ -46,14 +47,16 @@ async def list_notifications(
         awaiting_only=awaiting_acknowledgement,
         after=page.after,
         limit=page.limit + 1,
+        bell_since=request.app.state.settings.bell_since(),
     )
     return NotificationPage.of(rows, page.limit, counted)
 
 
 @router.get("/unread-count", response_model=UnreadCount)
-async def unread_count(db: DatabaseDep, viewer: CurrentUser) -> UnreadCount:
+async def unread_count(request: Request, db: DatabaseDep, viewer: CurrentUser) -> UnreadCount:
     """Exact up to the cap; beyond it the bell shows "999+"."""
-    return UnreadCount.of(await db.run(queries.count_unread, viewer=viewer))
+    bell_since = request.app.state.settings.bell_since()
+    return UnreadCount.of(await db.run(queries.count_unread, viewer=viewer, bell_since=bell_since))
 
 
 @router.post("/{notification_id}/read", response_model=ReadReceipt)
