@@ -4,7 +4,7 @@
                                        [--beds 300] [--events-per-bed-day 150] [--json PATH]
 
 Measured here, by this script: the bytes one row takes in Postgres, indexes included, for
-``activity_events``, ``user_notifications`` and ``push_deliveries`` (``--rows`` events COPYed into a scratch
+``activity_events``, ``user_notifications`` and ``push_deliveries`` (``--rows`` events generated into a scratch
 database migrated to the current schema with ``bench/api.py``'s generator, a bell entry per event and a
 delivery per bell entry, then ``VACUUM ANALYZE`` and ``pg_total_relation_size`` summed over every
 partition). Taken from other benchmarks, with the command that measured each: the persister's and the
@@ -223,7 +223,7 @@ def table(sizes: list[Size]) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=200_000, help="events COPYed to measure bytes per row")
+    parser.add_argument("--rows", type=int, default=200_000, help="events generated to measure bytes per row")
     parser.add_argument("--kafka-bytes-per-event", type=float, required=True, help="python bench/topic_bytes.py, lz4")
     parser.add_argument("--push-per-s", type=float, required=True, help="make bench-push: the push sender's pushes/s")
     parser.add_argument(
