@@ -5,8 +5,8 @@
 
 Measured here, by this script: the bytes one row takes in Postgres, indexes included, for
 ``activity_events``, ``user_notifications`` and ``push_deliveries`` (``--rows`` events generated into a scratch
-database migrated to the current schema with ``bench/api.py``'s generator, a bell entry per event and a
-delivery per bell entry, then ``VACUUM ANALYZE`` and ``pg_total_relation_size`` summed over every
+database migrated to the current schema with ``bench/api.py``'s generator, 400 bell entries for each of
+its ~500 users and a delivery per bell entry, then ``VACUUM ANALYZE`` and ``pg_total_relation_size`` summed over every
 partition). Taken from other benchmarks, with the command that measured each: the persister's and the
 fan-out's events/s (``make bench``: ``bench/results/latest.json``, the median run), the push sender's
 pushes/s (``make bench-push``), live streams per API process (``make bench-live``) and the activity
