@@ -20,7 +20,7 @@ from typing import Any
 
 from cli.devstack import kafka as single
 from cli.devstack.errors import DevstackError, _failure
-from cli.devstack.kafka_nodes import BASE_PORT, KafkaNode, bootstrap_list, cluster_layout, node_config
+from cli.devstack.kafka_nodes import BASE_PORT, KafkaNode, bootstrap_list, cluster_layout, node_config, quorum_leader
 from cli.devstack.paths import DEPLOY_DIR, _logs_dir
 from cli.devstack.process import (
     _load_state,
@@ -185,21 +185,19 @@ def cluster_down(layout: list[KafkaNode]) -> None:
             _say(f"kafka: node {node.node_id} was not running")
 
 
+def read_quorum_state(data_dir: Path) -> dict:
+    """A voter's last persisted view of the quorum (``leaderId``, ``leaderEpoch``), or {}."""
+    try:
+        return json.loads((data_dir / "__cluster_metadata-0" / "quorum-state").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def active_controller(layout: list[KafkaNode]) -> int | None:
-    """The quorum's leader as the running voters last recorded it (their ``quorum-state`` files; the
-    highest epoch wins), or None. The broker API has no answer: DescribeCluster answered by a KRaft
-    broker names a random broker, and ``kafka-metadata-quorum`` is in kafka-tools, not in our jar set."""
-    best: dict = {}
-    for node in layout:
-        if not _process_alive(_service(node.node_id)):
-            continue
-        try:
-            state = json.loads((_node_dir(node.node_id) / "data" / "__cluster_metadata-0" / "quorum-state").read_text())
-        except (OSError, ValueError):
-            continue
-        if state.get("leaderId", -1) >= 0 and state.get("leaderEpoch", -1) > best.get("leaderEpoch", -1):
-            best = state
-    return best.get("leaderId")
+    """The active controller as the running nodes last recorded it (``kafka_nodes.quorum_leader``)."""
+    return quorum_leader(
+        read_quorum_state(_node_dir(node.node_id) / "data") for node in layout if _process_alive(_service(node.node_id))
+    )
 
 
 def cluster_status(layout: list[KafkaNode]) -> list[ServiceStatus]:

@@ -11,6 +11,7 @@ cluster; node N listens on base + 2(N-1) and its controller on the port after it
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from streams.replication import replication_for
@@ -41,6 +42,15 @@ def cluster_layout(nodes: int, base_port: int = BASE_PORT) -> list[KafkaNode]:
     if not 1 <= nodes <= MAX_NODES:
         raise ValueError(f"the local stack runs 1 to {MAX_NODES} Kafka nodes, not {nodes}")
     return [KafkaNode(n, base_port + 2 * (n - 1), base_port + 2 * (n - 1) + 1) for n in range(1, nodes + 1)]
+
+
+def quorum_leader(states: Iterable[Mapping]) -> int | None:
+    """The active controller from the running voters' ``quorum-state`` files (``leaderId``,
+    ``leaderEpoch``): the leader of the highest epoch any of them recorded, or None. The broker API has no
+    answer: DescribeCluster answered by a KRaft broker names a random broker, and ``kafka-metadata-quorum``
+    is in kafka-tools, not in the broker's jar set."""
+    known = [s for s in states if s.get("leaderId", -1) >= 0]
+    return max(known, key=lambda s: s.get("leaderEpoch", -1))["leaderId"] if known else None
 
 
 def bootstrap_list(layout: list[KafkaNode]) -> str:

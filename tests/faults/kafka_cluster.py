@@ -14,7 +14,6 @@ broker names a random broker, not the controller.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -24,7 +23,8 @@ from collections import Counter
 from pathlib import Path
 
 from cli.devstack import kafka as devkafka
-from cli.devstack.kafka_nodes import KafkaNode, bootstrap_list, node_config
+from cli.devstack.kafka_cluster import read_quorum_state
+from cli.devstack.kafka_nodes import KafkaNode, bootstrap_list, node_config, quorum_leader
 from cli.devstack.paths import DEPLOY_DIR
 from cli.processes import wait_until
 from tests.faults.cluster import _quiet_logger
@@ -93,13 +93,6 @@ class FaultNode:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
-
-    def quorum_state(self) -> dict:
-        """This voter's last persisted view of the quorum (leaderId, leaderEpoch), or {}."""
-        try:
-            return json.loads((self.data_dir / "__cluster_metadata-0" / "quorum-state").read_text())
-        except (OSError, ValueError):
-            return {}
 
 
 class FaultKafkaCluster:
@@ -203,12 +196,11 @@ class FaultKafkaCluster:
         return min(counts, key=lambda n: (-counts[n], n))
 
     def active_controller(self) -> int:
-        """The quorum's leader as the running voters last recorded it (the highest epoch wins)."""
-        states = [n.quorum_state() for n in self.nodes if n.alive()]
-        states = [s for s in states if s.get("leaderId", -1) >= 0]
-        if not states:
+        """The quorum's leader as the running voters last recorded it (``kafka_nodes.quorum_leader``)."""
+        leader = quorum_leader(read_quorum_state(n.data_dir) for n in self.nodes if n.alive())
+        if leader is None:
             raise RuntimeError("no running voter has recorded a quorum leader")
-        return max(states, key=lambda s: s["leaderEpoch"])["leaderId"]
+        return leader
 
     def out_of_sync(self, prefix: str = "") -> int:
         """Partitions of these topics with a replica missing from the in-sync set (or no leader)."""

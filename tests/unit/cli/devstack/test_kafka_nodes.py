@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from cli.devstack.kafka_nodes import bootstrap_list, cluster_layout, node_config, read_property, set_property
+from cli.devstack.kafka_nodes import (
+    bootstrap_list,
+    cluster_layout,
+    node_config,
+    quorum_leader,
+    read_property,
+    set_property,
+)
 from cli.devstack.paths import DEPLOY_DIR
 
 TEMPLATE = (DEPLOY_DIR / "kafka" / "server.properties").read_text()
@@ -60,3 +67,10 @@ def test_one_node_renders_the_templates_single_node_values():
 
 def test_set_property_appends_a_key_the_text_lacks():
     assert set_property("a=1\n", "b", "2") == "a=1\nb=2\n"
+
+
+def test_the_active_controller_is_the_leader_of_the_highest_epoch_recorded():
+    stale, current = {"leaderId": 1, "leaderEpoch": 4}, {"leaderId": 3, "leaderEpoch": 5}
+    assert quorum_leader([stale, current, {}]) == 3  # a voter that has not recorded one yet: {}
+    assert quorum_leader([{"leaderId": -1, "leaderEpoch": 6}, stale]) == 1  # an election in progress: no leader
+    assert quorum_leader([{}, {"leaderId": -1}]) is None
