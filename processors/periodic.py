@@ -11,7 +11,7 @@ from collections.abc import Callable
 from streams.app import configure_logging, tune_gc
 from streams.errors import reason_line
 from streams.health import Check, Probe, database_answers, heartbeat_within, serve_process
-from streams.settings import ProcessorSettings
+from streams.settings import JobSettings
 from streams.shutdown import arm_deadline
 
 log = logging.getLogger("herald.periodic")
@@ -82,30 +82,37 @@ def tick_until_stopped(
 
 def run_periodic(
     process: str,
-    settings: ProcessorSettings,
+    settings: JobSettings,
     tick: Callable[[], bool],
     interval_s: float,
     engine=None,
     *,
     default_port: int,
+    ready: dict[str, Probe] | None = None,
+    stop: threading.Event | None = None,
+    wait: Callable[[float], object] | None = None,
+    retry_in: Callable[[int], float] | None = None,
 ) -> None:
     """Runs ``tick`` periodically until SIGTERM/SIGINT (the current tick finishes first), serving
     /metrics on ``settings.metrics_port`` or else ``default_port`` (the process's, processors/registry.py).
-    Live while ticks keep coming (within max(liveness timeout, 3 intervals)); ready while the database answers."""
+    Live while ticks keep coming (within max(liveness timeout, 3 intervals)); ready while ticks succeed,
+    the database answers and every probe of ``ready`` passes. ``stop`` (set on SIGTERM), ``wait`` and
+    ``retry_in`` as ``tick_until_stopped`` takes them: a job woken by something else than time passes its
+    own wait, built on the same ``stop``."""
     configure_logging()
     beat = Beat()
     silence = max(settings.liveness_timeout_s, 3 * interval_s)
-    ready = {"ticks": ticks_succeed(beat, settings.ready_max_failed_batches)}
+    checks = {"ticks": ticks_succeed(beat, settings.ready_max_failed_batches)}
     if engine is not None:
-        ready["database"] = database_answers(engine)
+        checks["database"] = database_answers(engine)
     serve_process(
         process,
         settings.metrics_port,
         default_port=default_port,
         live={"loop": heartbeat_within(lambda: beat.last, silence)},
-        ready=ready,
+        ready={**checks, **(ready or {})},
     )
-    stop = threading.Event()
+    stop = stop or threading.Event()
     deadline: list[threading.Timer] = []
 
     def on_sigterm(*_) -> None:  # the tick in hand finishes, within the deadline (streams/shutdown.py)
@@ -116,6 +123,6 @@ def run_periodic(
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_sigterm)
     tune_gc(settings)
-    tick_until_stopped(tick, interval_s, stop, beat, process)
+    tick_until_stopped(tick, interval_s, stop, beat, process, wait=wait, retry_in=retry_in)
     for timer in deadline:  # stopped in time: the deadline must not end whatever runs after (a test session)
         timer.cancel()

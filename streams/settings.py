@@ -145,7 +145,14 @@ class RuntimeSettings(BaseSettings):
     )
 
 
-class ProcessorSettings(KafkaSettings, PostgresSettings, MetricsSettings, RuntimeSettings):
+class JobSettings(MetricsSettings, RuntimeSettings):
+    """What running a loop as a process takes (its endpoints, liveness, readiness, shutdown deadline,
+    GC tuning): ``processors.periodic.run_periodic`` reads no more."""
+
+    model_config = HERALD_CONFIG
+
+
+class ProcessorSettings(KafkaSettings, PostgresSettings, JobSettings):
     """Settings every consumer-group processor shares."""
 
     model_config = HERALD_CONFIG

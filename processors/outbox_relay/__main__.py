@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import threading
 from functools import partial
 from typing import Any
@@ -12,16 +11,13 @@ from sqlalchemy.engine import make_url
 from processors.outbox_relay.app import OutboxRelay, broker_answers
 from processors.outbox_relay.settings import OutboxRelaySettings
 from processors.outbox_relay.wakeup import Wakeup
-from processors.periodic import Beat, tick_until_stopped, ticks_succeed
+from processors.periodic import run_periodic
 from processors.registry import PROCESSES
 from sinks.postgres.engine import build_engine
-from streams.app import configure_logging, tune_gc
 from streams.clients import build_producer
-from streams.health import database_answers, heartbeat_within, serve_process
 from streams.messages import ACTIVITY_EVENT
 from streams.retry import compute_backoff
 from streams.serde import AvroSerde, SchemaStore
-from streams.shutdown import arm_deadline
 from streams.topics import ACTIVITY
 
 PROCESS = PROCESSES["outbox-relay"]
@@ -52,46 +48,29 @@ def build_relay(settings: OutboxRelaySettings, engine=None) -> OutboxRelay:
 def main(settings: OutboxRelaySettings | None = None) -> None:
     """Passes until SIGTERM (the pass in hand finishes first): woken by the outbox's insert notifications,
     or every ``outbox_poll_s``; after failed passes, waits with exponential backoff. Live while the loop
-    turns; ready while passes succeed and the EMR's database answers."""
-    configure_logging()
+    turns; ready while passes succeed, the EMR's database answers and the broker does."""
     settings = settings or OutboxRelaySettings()
     engine = build_engine(settings.outbox_database_url, pool_size=2)
     relay = build_relay(settings, engine)
-    beat, stop = Beat(), threading.Event()
-    serve_process(
-        PROCESS.name,
-        settings.metrics_port,
-        default_port=PROCESS.port,
-        live={
-            "loop": heartbeat_within(lambda: beat.last, max(settings.liveness_timeout_s, 3 * settings.outbox_poll_s))
-        },
-        ready={
-            "passes": ticks_succeed(beat, settings.ready_max_failed_batches),
-            "database": database_answers(engine),
-            "broker": broker_answers(relay),
-        },
-    )
     conninfo = make_url(settings.outbox_database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    stop = threading.Event()
     wakeup = Wakeup(conninfo, settings.outbox_table, stop, busy_s=settings.outbox_busy_poll_s)
-    deadline: list[threading.Timer] = []
-
-    def on_sigterm(*_) -> None:
-        if not stop.is_set():
-            deadline.append(arm_deadline(settings.shutdown_timeout_s))
-        stop.set()
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, on_sigterm)
-    tune_gc(settings)
     backoff = partial(compute_backoff, base=settings.outbox_retry_base_s, cap=settings.outbox_retry_cap_s, jitter=True)
     try:
-        tick_until_stopped(
-            relay.tick, settings.outbox_poll_s, stop, beat, PROCESS.name, wait=wakeup.wait, retry_in=backoff
+        run_periodic(
+            PROCESS.name,
+            settings,
+            relay.tick,
+            settings.outbox_poll_s,
+            engine,
+            default_port=PROCESS.port,
+            ready={"broker": broker_answers(relay)},
+            stop=stop,
+            wait=wakeup.wait,
+            retry_in=backoff,
         )
     finally:
         wakeup.close()
-    for timer in deadline:
-        timer.cancel()
 
 
 if __name__ == "__main__":

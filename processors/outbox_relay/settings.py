@@ -5,10 +5,10 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from streams.outbox_schema import DEFAULT_TABLE
-from streams.settings import HERALD_CONFIG, KafkaSettings, MetricsSettings, RuntimeSettings
+from streams.settings import HERALD_CONFIG, JobSettings, KafkaSettings
 
 
-class OutboxRelaySettings(KafkaSettings, MetricsSettings, RuntimeSettings):
+class OutboxRelaySettings(KafkaSettings, JobSettings):
     """Settings of ``herald run outbox-relay``. The outbox lives in the EMR's database, not Herald's, so its
     URL is a setting of its own (``HERALD_DATABASE_URL`` is not read)."""
 
