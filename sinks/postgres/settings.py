@@ -4,10 +4,22 @@ the dropped ones are archived."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings
 
 from streams.settings import HERALD_CONFIG
+
+# the partitioned tables whose rows carry an organization_id, by the name an override gives them
+ORGANIZATION_TABLES = {"feed_days": "activity_events", "bell_days": "user_notifications"}
+
+
+class OrganizationRetention(BaseModel):
+    """One organization's retention where it differs from its table's (unset: the table's)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    feed_days: int | None = Field(default=None, ge=1)
+    bell_days: int | None = Field(default=None, ge=1)
 
 
 class DataLifecycleSettings(BaseSettings):
@@ -28,6 +40,11 @@ class DataLifecycleSettings(BaseSettings):
     retention_push_days: int = Field(
         default=30, ge=1, description="Days push_deliveries keeps a delivery, by the push request's occurred_at"
     )
+    retention_organizations: dict[str, OrganizationRetention] = Field(
+        default_factory=dict,
+        description="Per-organization retention, shorter or longer than the table's: JSON "
+        '`{"<organization_id>": {"feed_days": N, "bell_days": N}}` (push deliveries carry no organization)',
+    )
     archive_dir: str | None = Field(
         default=None,
         description="Directory `herald retention run` archives expired partitions to (unset: dropped unarchived)",
@@ -40,3 +57,17 @@ class DataLifecycleSettings(BaseSettings):
             "user_notifications": self.retention_bell_days,
             "push_deliveries": self.retention_push_days,
         }
+
+    def organization_days(self) -> dict[str, dict[str, int]]:
+        """Per partitioned table, the organizations whose retention differs from the table's, and theirs."""
+        found: dict[str, dict[str, int]] = {table: {} for table in ORGANIZATION_TABLES.values()}
+        for organization, override in self.retention_organizations.items():
+            for field_name, table in ORGANIZATION_TABLES.items():
+                days = getattr(override, field_name)
+                if days is not None and days != self.keep_days()[table]:
+                    found[table][organization] = days
+        return found
+
+    def days_for(self, table: str, organization_id: str) -> int | None:
+        """How long ``table`` keeps ``organization_id``'s rows."""
+        return self.organization_days().get(table, {}).get(organization_id, self.keep_days()[table])
