@@ -63,24 +63,40 @@ def retention_run(
     ] = None,
     dry_run: bool = typer.Option(False, "--dry-run", help="Name the expired partitions; change nothing."),
 ) -> None:
-    """Detach every partition wholly past its table's retention, archive it, drop it; run daily."""
-    from sinks.postgres.partitions import PARTITIONED, existing_partitions, plan
+    """Detach every partition wholly past its table's retention, archive it, drop it (re-attaching the rows of
+    organizations that keep the month longer); delete the rows of organizations that keep it shorter; run daily."""
+    from sinks.postgres.partitions import PARTITIONED, existing_partitions
     from sinks.postgres.retention import run_retention
+    from sinks.postgres.retention_plan import fates
     from sinks.postgres.settings import DataLifecycleSettings
 
     settings = DataLifecycleSettings()
     now, engine = datetime.now(timezone.utc), _engine()
+    organizations = settings.organization_days()
     if dry_run:
         with engine.begin() as conn:
             for table in PARTITIONED:
                 keep = settings.keep_days()[table]
-                for p in plan(table, existing_partitions(conn, table), now=now, ahead=0, keep_days=keep).drop:
-                    console.print(f"would drop {p.name} ({table}, retention {keep} days)")
+                overrides = organizations.get(table, {})
+                for f in fates(existing_partitions(conn, table), now=now, keep_days=keep, organizations=overrides):
+                    if f.drop:
+                        kept = f", keeping the rows of {len(f.keep)} organization(s)" if f.keep else ""
+                        console.print(f"would drop {f.partition.name} ({table}, retention {keep} days){kept}")
+                    else:
+                        console.print(
+                            f"would delete the rows of {len(f.purge)} organization(s) from {f.partition.name}"
+                        )
         return
     where = archive_dir or (Path(settings.archive_dir) if settings.archive_dir else None)
-    done = run_retention(engine, now=now, keep_days=settings.keep_days(), archive_dir=where)
+    done = run_retention(
+        engine, now=now, keep_days=settings.keep_days(), archive_dir=where, organizations=organizations
+    )
     for manifest in done.archived:
         console.print(f"archived: {manifest}")
+    for name, rows in done.purged.items():
+        console.print(f"deleted from {name}: {rows} rows of organizations with a shorter retention")
+    for name, rows in done.kept.items():
+        console.print(f"kept in {name}: {rows} rows of organizations with a longer retention")
     console.print(f"dropped: {', '.join(done.dropped) or 'none'}")
 
 

@@ -9,7 +9,7 @@ so an archive can be checked and restored without the database that wrote it
 
 ``export_table`` writes the file and its manifest, each to a temporary name renamed once complete
 and flushed: a manifest exists only for a whole archive. ``restore`` reloads one into a table of its own
-(``restored_<partition>``), never into the live table, so retention does not drop it again and the
+(``restored_<archive>``, dots made underscores), never into the live table, so retention does not drop it again and the
 API does not show it.
 """
 
@@ -47,6 +47,9 @@ class Manifest:
     bytes: int
     format: str
     exported_at: str
+    # whose rows the file holds: None, every organization's (a whole partition); else only these
+    # organizations' (rows retention deleted from a partition the others keep, or re-attached)
+    organizations: list[str] | None = None
 
     @staticmethod
     def read(path: Path) -> Manifest:
@@ -85,26 +88,49 @@ def export_table(
     upper: datetime | None,
 ) -> Path:
     """Writes ``relation`` (a detached partition of ``table``) to ``directory``; returns the manifest's path."""
-    directory.mkdir(parents=True, exist_ok=True)
-    data = directory / f"{relation}.csv.gz"
-    digest = hashlib.sha256()
     with engine.begin() as conn:
-        columns = columns_of(conn, relation)
-        names = ", ".join(f'"{name}"' for name, _ in columns)
-        cursor = raw_connection(conn).cursor()
+        return export_rows(
+            conn, relation, directory, partition=relation, table=table, key=key, lower=lower, upper=upper
+        )
 
-        def write(out) -> None:
-            with gzip.GzipFile(fileobj=_Hashing(out, digest), mode="wb", mtime=0) as zipped:
-                with cursor.copy(f"COPY {relation} ({names}) TO STDOUT (FORMAT csv, HEADER true)") as copy:
-                    for chunk in copy:
-                        zipped.write(chunk)
 
-        _write_atomically(data, write)
-        size = data.stat().st_size
-        rows, key_min, key_max = conn.execute(text(f"SELECT count(*), min({key}), max({key}) FROM {relation}")).one()
+def export_rows(
+    conn: Connection,
+    relation: str,
+    directory: Path,
+    *,
+    partition: str,
+    table: str,
+    key: str,
+    lower: datetime | None,
+    upper: datetime | None,
+    organizations: list[str] | None = None,
+) -> Path:
+    """Writes every row of ``relation`` as an archive of ``partition`` of ``table``, in ``conn``'s transaction
+    (so rows deleted into a temporary table are archived before the delete commits); returns the
+    manifest's path. An archive is never overwritten: a second one of the same partition (a month
+    archived again after some organizations' rows were kept, or a crashed run's rerun) gets the next
+    free name, ``<partition>.2``, ``.3``, ..."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = _free_stem(directory, partition if organizations is None else f"{partition}.organizations")
+    data = directory / f"{stem}.csv.gz"
+    digest = hashlib.sha256()
+    columns = columns_of(conn, relation)
+    names = ", ".join(f'"{name}"' for name, _ in columns)
+    cursor = raw_connection(conn).cursor()
+
+    def write(out) -> None:
+        with gzip.GzipFile(fileobj=_Hashing(out, digest), mode="wb", mtime=0) as zipped:
+            with cursor.copy(f"COPY {relation} ({names}) TO STDOUT (FORMAT csv, HEADER true)") as copy:
+                for chunk in copy:
+                    zipped.write(chunk)
+
+    _write_atomically(data, write)
+    size = data.stat().st_size
+    rows, key_min, key_max = conn.execute(text(f"SELECT count(*), min({key}), max({key}) FROM {relation}")).one()
     manifest = Manifest(
         table=table,
-        partition=relation,
+        partition=partition,
         lower=lower.isoformat() if lower else None,
         upper=upper.isoformat() if upper else None,
         columns=columns,
@@ -117,10 +143,20 @@ def export_table(
         bytes=size,
         format=FORMAT,
         exported_at=datetime.now(timezone.utc).isoformat(),
+        organizations=organizations,
     )
-    path = directory / f"{relation}.manifest.json"
+    path = directory / f"{stem}.manifest.json"
     _write_atomically(path, lambda out: out.write(json.dumps(asdict(manifest), indent=2).encode()))
     return path
+
+
+def _free_stem(directory: Path, base: str) -> str:
+    """``base``, or ``base.N`` with the smallest N from 2 that names no archive in ``directory``."""
+    stem, n = base, 1
+    while (directory / f"{stem}.manifest.json").exists() or (directory / f"{stem}.csv.gz").exists():
+        n += 1
+        stem = f"{base}.{n}"
+    return stem
 
 
 class _Hashing:
@@ -155,11 +191,11 @@ def verify(manifest_path: Path) -> Manifest:
 
 
 def restore(engine: Engine, manifest_path: Path, *, into: str | None = None) -> tuple[str, int]:
-    """Reloads an archive into a new table (``restored_<partition>`` unless ``into``), shaped like the
+    """Reloads an archive into a new table (``restored_<archive name>`` unless ``into``), shaped like the
     live table's columns as the manifest lists them; returns (table, rows). Refuses a damaged archive
     and an existing table."""
     manifest = verify(manifest_path)
-    target = into or f"restored_{manifest.partition}"
+    target = into or "restored_" + manifest.file.removesuffix(".csv.gz").replace(".", "_")
     columns = ", ".join(f'"{name}" {kind}' for name, kind in manifest.columns)
     names = ", ".join(f'"{name}"' for name, _ in manifest.columns)
     with engine.begin() as conn:
