@@ -17,6 +17,7 @@ from api.cursor import CURSOR_PATTERN, InvalidCursor, Position, decode_cursor
 from api.database import Database
 from api.errors import FieldInvalid
 from api.schemas import PRINTABLE_PATTERN
+from api.windows import RetentionWindows
 from processors.visibility import Viewer, ViewerFacts
 
 _bearer = HTTPBearer(auto_error=False, description="A JWT: sub = user id, org, roles, exp.")
@@ -29,6 +30,13 @@ def get_database(request: Request) -> Database:
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+def get_windows(request: Request) -> RetentionWindows:
+    return request.app.state.windows
+
+
+WindowsDep = Annotated[RetentionWindows, Depends(get_windows)]
 
 
 _QUERY_NAMES: dict[tuple[str, str], frozenset[str]] = {}

@@ -30,6 +30,8 @@ from api.routes import (
 from api.schemas import ERROR_RESPONSES
 from api.settings import ApiSettings
 from api.ui import mount as mount_ui
+from api.windows import RetentionWindows
+from sinks.postgres.settings import DataLifecycleSettings
 from streams.app import configure_logging
 
 DESCRIPTION = """Activity feed, patient timelines, the notification bell, preferences and push devices.
@@ -39,8 +41,12 @@ A user never sees another organization's data, nor a patient they may not access
 objects of another organization)."""
 
 
-def create_app(settings: ApiSettings, *, engine: Engine | None = None) -> FastAPI:
-    """Called once per process (``api.__main__``, tests); ``settings.check_secure()`` is the caller's job."""
+def create_app(
+    settings: ApiSettings, *, engine: Engine | None = None, retention: DataLifecycleSettings | None = None
+) -> FastAPI:
+    """Called once per process (``api.__main__``, tests); ``settings.check_secure()`` is the caller's job.
+    ``retention`` (default: read from the environment now) bounds how far back each organization's feed,
+    timelines and bell reach (``api.windows``)."""
     database = Database.from_settings(settings, engine)
 
     @asynccontextmanager
@@ -50,6 +56,7 @@ def create_app(settings: ApiSettings, *, engine: Engine | None = None) -> FastAP
 
     app = FastAPI(title="Herald API", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
+    app.state.windows = RetentionWindows.from_settings(settings, retention or DataLifecycleSettings())
     app.state.verifier = TokenVerifier.from_settings(settings)
     app.state.database = database
     app.state.directory = DirectoryCache(database, settings.api_directory_cache_s)

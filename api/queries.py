@@ -99,9 +99,14 @@ def load_caller(*, session: Session, viewer: Viewer) -> tuple[bool | None, froze
 # --- feed and timeline -------------------------------------------------------------------------------
 
 
-def _filter_sql(flt: FeedFilter, params: dict) -> str:
+def _filter_sql(flt: FeedFilter, params: dict, kept_since: datetime | None) -> str:
     clauses = ["e.occurred_at < :horizon"]
     params["horizon"] = datetime.now(timezone.utc) + FEED_AHEAD
+    if kept_since is not None:
+        # What retention keeps of the organization's feed (api.windows), whether or not its job has dropped
+        # the expired months yet; the months before are pruned, so a far-back scan ends there.
+        clauses.append("e.occurred_at >= :kept_since")
+        params["kept_since"] = kept_since
     if flt.event_types:
         clauses.append("e.event_type = ANY(:types)")
         params["types"] = list(flt.event_types)
@@ -119,11 +124,19 @@ def _filter_sql(flt: FeedFilter, params: dict) -> str:
 
 
 def select_feed(
-    *, session: Session, viewer: Viewer, facts: ViewerFacts, flt: FeedFilter, limit: int, patient_id: str | None = None
+    *,
+    session: Session,
+    viewer: Viewer,
+    facts: ViewerFacts,
+    flt: FeedFilter,
+    limit: int,
+    patient_id: str | None = None,
+    kept_since: datetime | None = None,
 ) -> list[Row]:
-    """Up to ``limit`` visible events, newest first; one patient's only when ``patient_id`` is given."""
+    """Up to ``limit`` visible events, newest first, none older than ``kept_since``; one patient's only
+    when ``patient_id`` is given."""
     params = visibility_params(viewer=viewer, facts=facts) | {"limit": limit, "skip": flt.skip}
-    where = VISIBLE + _filter_sql(flt, params)
+    where = VISIBLE + _filter_sql(flt, params, kept_since)
     if patient_id is not None:
         where += "\n    AND e.patient_id = :patient_id"
         params["patient_id"] = patient_id
@@ -149,12 +162,27 @@ def patient_known(*, session: Session, viewer: Viewer, patient_id: str) -> bool:
 
 
 def select_timeline(
-    *, session: Session, viewer: Viewer, facts: ViewerFacts, flt: FeedFilter, limit: int, patient_id: str
+    *,
+    session: Session,
+    viewer: Viewer,
+    facts: ViewerFacts,
+    flt: FeedFilter,
+    limit: int,
+    patient_id: str,
+    kept_since: datetime | None = None,
 ) -> list[Row] | None:
     """One patient's page of ``select_feed``; None when the organization does not know the patient."""
     if not patient_known(session=session, viewer=viewer, patient_id=patient_id):
         return None
-    return select_feed(session=session, viewer=viewer, facts=facts, flt=flt, limit=limit, patient_id=patient_id)
+    return select_feed(
+        session=session,
+        viewer=viewer,
+        facts=facts,
+        flt=flt,
+        limit=limit,
+        patient_id=patient_id,
+        kept_since=kept_since,
+    )
 
 
 # --- the bell ----------------------------------------------------------------------------------------
@@ -165,14 +193,20 @@ _MINE = "n.user_id = :viewer AND n.organization_id = :org"
 UNREAD_SQL = (
     f"SELECT 1 FROM user_notifications n WHERE {_MINE} AND n.read_at IS NULL ORDER BY n.created_at DESC LIMIT :cap"
 )
-# With the bell's window set (ApiSettings.api_bell_window_days), entries of events older than it are left
-# out and their partitions are never read: the bell is ordered by arrival (created_at), so only a bound on
-# the partition key prunes it (docs/decisions/0251-the-bell-window.md).
+# The bell's window (api.windows: as long as retention keeps the organization's bell entries, or
+# HERALD_API_BELL_WINDOW_DAYS) leaves out entries of older events, and their partitions are never read:
+# the bell is ordered by arrival (created_at), so only a bound on the partition key prunes it
+# (docs/decisions/0256-the-api-shows-what-retention-keeps.md).
 _WINDOW = " AND n.occurred_at >= :bell_since"
 
 
 def _unread_sql(bell_since: datetime | None) -> str:
     return UNREAD_SQL.replace(" ORDER BY", (_WINDOW if bell_since else "") + " ORDER BY")
+
+
+# A bell row carries its event's occurred_at (the partition key of both tables), so the join reads the
+# event's month only; the window again, on the event's side, prunes the older months while planning.
+_EVENT_WINDOW = "AND e.occurred_at >= :bell_since"
 
 
 # An alert notification the caller has not answered, of an alert still open.
@@ -215,7 +249,8 @@ def select_notifications(
                p.patient_id, p.resource_type, p.resource_id, p.occurred_at, p.created_at, p.read_at,
                e.title AS event_title, p.alert_step, p.acknowledged_at, p.declined_at, al.state AS alert_state
         FROM unread
-        LEFT JOIN (page p LEFT JOIN activity_events e ON e.event_id = p.event_id AND {VISIBLE}
+        LEFT JOIN (page p LEFT JOIN activity_events e ON e.event_id = p.event_id AND e.occurred_at = p.occurred_at
+                   {_EVENT_WINDOW if bell_since is not None else ""} AND {VISIBLE}
                    LEFT JOIN alerts al ON al.event_id = p.event_id AND p.alert_step IS NOT NULL) ON true
         ORDER BY p.created_at DESC, p.notification_id DESC"""),
         params,

@@ -7,7 +7,6 @@ API refuses to start with the dev secret (or with no key at all). ``make demo`` 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Literal
 
@@ -93,7 +92,8 @@ class ApiSettings(PostgresSettings):
         default=None,
         ge=1,
         description="When set, the bell and its unread count show only entries whose event is at most this many "
-        "days old, and older months are never read; set it to HERALD_RETENTION_BELL_DAYS when retention runs",
+        "days old, for every organization; unset, as many days as retention keeps the caller's organization's "
+        "bell (HERALD_RETENTION_BELL_DAYS or its HERALD_RETENTION_ORGANIZATIONS override). Older months are never read",
     )
     api_stream_heartbeat_s: float = Field(
         default=15.0, gt=0, le=300, description="Live streams: seconds between heartbeat comments on an idle stream"
@@ -142,12 +142,6 @@ class ApiSettings(PostgresSettings):
     def hmac_secret(self) -> str:
         """The HS* secret in force: the configured one, else the dev secret (allowed in dev only)."""
         return self.api_jwt_secret.get_secret_value() if self.api_jwt_secret else DEV_JWT_SECRET
-
-    def bell_since(self) -> datetime | None:
-        """The oldest event time the bell shows now, or None (no window)."""
-        if self.api_bell_window_days is None:
-            return None
-        return datetime.now(timezone.utc) - timedelta(days=self.api_bell_window_days)
 
     def check_secure(self) -> None:
         """Called before the app is built; raises InsecureSettings naming what to fix."""

@@ -75,7 +75,7 @@ SECTIONS: tuple[tuple[type[BaseSettings], str, str], ...] = (
     (
         postgres_settings.DataLifecycleSettings,
         "Partitions and retention",
-        "`herald partitions maintain`, `herald retention run`",
+        "`herald partitions maintain`, `herald retention run`; the API (how far back it shows each organization)",
     ),
 )
 

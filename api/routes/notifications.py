@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, Query, Request
+from fastapi import APIRouter, Body, HTTPException, Query
 
 from api import alerts_queries, queries
 from api.alert_schemas import AcknowledgementOut
 from api.alerts_queries import Action, Refusal
-from api.deps import CurrentUser, DatabaseDep, Facts, PageDep
+from api.deps import CurrentUser, DatabaseDep, Facts, PageDep, WindowsDep
 from api.errors import not_found
 from api.metrics import ALERT_ACKNOWLEDGED
 from api.schemas import (
@@ -28,8 +28,8 @@ router = APIRouter(prefix="/v1/notifications", tags=["notifications"])
 
 @router.get("", response_model=NotificationPage)
 async def list_notifications(
-    request: Request,
     db: DatabaseDep,
+    windows: WindowsDep,
     viewer: CurrentUser,
     facts: Facts,
     page: PageDep,
@@ -38,7 +38,8 @@ async def list_notifications(
         bool, Query(description="Only alert notifications still awaiting the caller's acknowledgement.")
     ] = False,
 ) -> NotificationPage:
-    """Newest first, with the unread count of the same snapshot (of the whole bell, whatever the filters)."""
+    """Newest first, with the unread count of the same snapshot (of the whole bell, whatever the filters);
+    entries of events older than retention keeps the organization's bell are left out of both."""
     rows, counted = await db.run(
         queries.select_notifications,
         viewer=viewer,
@@ -47,15 +48,15 @@ async def list_notifications(
         awaiting_only=awaiting_acknowledgement,
         after=page.after,
         limit=page.limit + 1,
-        bell_since=request.app.state.settings.bell_since(),
+        bell_since=windows.bell_since(viewer.organization_id),
     )
     return NotificationPage.of(rows, page.limit, counted)
 
 
 @router.get("/unread-count", response_model=UnreadCount)
-async def unread_count(request: Request, db: DatabaseDep, viewer: CurrentUser) -> UnreadCount:
-    """Exact up to the cap; beyond it the bell shows "999+"."""
-    bell_since = request.app.state.settings.bell_since()
+async def unread_count(db: DatabaseDep, viewer: CurrentUser, windows: WindowsDep) -> UnreadCount:
+    """Exact up to the cap; beyond it the bell shows "999+". Counts the entries the bell shows."""
+    bell_since = windows.bell_since(viewer.organization_id)
     return UnreadCount.of(await db.run(queries.count_unread, viewer=viewer, bell_since=bell_since))
 
 

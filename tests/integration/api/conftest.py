@@ -21,7 +21,8 @@ from api.settings import ApiSettings
 from processors.notifications.ids import notification_id
 
 SECRET = "integration-test-secret-" + "0123456789abcdef" * 3
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+# A month back: inside the feed's and the bell's default retention, which bound what the API shows.
+T0 = (datetime.now(timezone.utc) - timedelta(days=30)).replace(hour=12, minute=0, second=0, microsecond=0)
 
 
 @pytest.fixture(scope="session")
@@ -139,9 +140,11 @@ class World:
         user_id = self.uid(user)
         nid = notification_id(event_id, user_id)
         self._run(
+            # The bell row carries its event's occurred_at, as the fan-out writes it (the shared partition key).
             "INSERT INTO user_notifications (notification_id, user_id, organization_id, event_id, event_type, "
             "priority, reason, patient_id, occurred_at, created_at, read_at) VALUES (:n, :u, :o, :e, :t, "
-            "'NORMAL', 'care_team', :p, :c, :c, CASE WHEN :r THEN now() END)",
+            "'NORMAL', 'care_team', :p, COALESCE((SELECT occurred_at FROM activity_events WHERE event_id = :e), :c), "
+            ":c, CASE WHEN :r THEN now() END)",
             n=nid,
             u=user_id,
             o=self.org,

@@ -175,7 +175,7 @@ def _open(db, nid_world: World, user: str):
         text(
             "INSERT INTO user_notifications (notification_id, user_id, organization_id, event_id, event_type, "
             "priority, reason, patient_id, occurred_at) VALUES (:n, :u, :o, :e, 'LAB_RESULT_RECEIVED', 'NORMAL', "
-            "'care_team', :p, now())"
+            "'care_team', :p, (SELECT occurred_at FROM activity_events WHERE event_id = :e))"
         ),
         {"n": nid, "u": nid_world.uid(user), "o": nid_world.org, "e": event_id, "p": nid_world.uid("p-1")},
     )
@@ -248,7 +248,8 @@ def test_other_users_and_organizations_never_appear(server, streams, world: Worl
         conn.execute(
             text(
                 "INSERT INTO user_notifications (notification_id, user_id, organization_id, event_id, event_type, "
-                "priority, reason, occurred_at) VALUES (:n, :u, :o, :e, 'LAB_RESULT_RECEIVED', 'NORMAL', 'care_team', now())"
+                "priority, reason, occurred_at) VALUES (:n, :u, :o, :e, 'LAB_RESULT_RECEIVED', 'NORMAL', 'care_team', "
+                "(SELECT occurred_at FROM activity_events WHERE event_id = :e))"
             ),
             {"n": uuid.uuid4(), "u": world.uid("dr"), "o": other.org, "e": other_event},
         )
@@ -369,7 +370,7 @@ def test_with_the_notify_switched_off_no_notification_is_sent_and_the_poll_deliv
                 text(
                     "INSERT INTO user_notifications (notification_id, user_id, organization_id, event_id, event_type, "
                     "priority, reason, occurred_at) VALUES (:n, :u, :o, :e, 'LAB_RESULT_RECEIVED', 'NORMAL', "
-                    "'care_team', now())"
+                    "'care_team', (SELECT occurred_at FROM activity_events WHERE event_id = :e))"
                 ),
                 {"n": uuid.uuid4(), "u": world.uid("dr"), "o": world.org, "e": event_id},
             )
