@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup upgrade-deps lint stack prometheus chromium helm demo test test-unit test-faults bench bench-quick bench-persist bench-fanout bench-api bench-push bench-compression bench-fcm-send bench-validation bench-scale-out bench-escalation bench-live bench-outbox bench-broker-failure down
+.PHONY: setup upgrade-deps lint stack prometheus chromium helm demo test test-unit test-faults bench bench-quick bench-persist bench-fanout bench-api bench-push bench-compression bench-fcm-send bench-validation bench-scale-out bench-escalation bench-live bench-outbox bench-broker-failure bench-retention down
 
 # Exactly the versions CI tested: requirements.lock pins every package with its hashes; Herald itself is
 # installed on top without resolving anything again. `make upgrade-deps` refreshes the lock.
@@ -101,6 +101,12 @@ bench-outbox: stack
 # SIGKILLed and back after a minute, then a rolling restart; lost, duplicates, recovery times. ~8 minutes.
 bench-broker-failure: stack
 	$(BIN)/python bench/broker_failure.py --down 60
+
+# Retention of one 2-million-event month: dropped whole, one organization kept, one purged, against
+# keeping one by deleting the rest; seconds, WAL and vacuum. ~3 minutes (twice: archive on and off).
+bench-retention: stack
+	$(BIN)/python bench/retention.py
+	$(BIN)/python bench/retention.py --no-archive
 
 # Herald vs Quix Streams vs the raw ceiling, fan-out EOS on/off, end-to-end latency, crash under load;
 # 3 repetitions, ~30 min; writes bench/results/latest.{json,md}. bench-quick: small sizes, one repetition.
