@@ -63,7 +63,7 @@ def create_app(
     app.include_router(health.router)
     for resource in (feed, patients, notifications, receipts, alerts, escalation_policies, preferences, devices):
         app.include_router(resource.router, responses=ERROR_RESPONSES, dependencies=[Depends(known_query_only)])
-    install_live(app, settings)
+    install_live(app, settings, app.state.windows)
     mount_ui(app)
     errors.install(app)
     app.add_middleware(Gate, verifier=app.state.verifier, max_body_bytes=settings.api_max_body_bytes)

@@ -228,8 +228,9 @@ def select_notifications(
     bell_since: datetime | None = None,
 ) -> tuple[list[Row], int]:
     """A page of the caller's bell, and the unread count (capped at UNREAD_CAP + 1) of the same
-    snapshot: one statement, so a notification committed meanwhile is in both or in neither. An alert
-    notification's row carries its answer and its alert's state."""
+    snapshot: one statement, so a notification committed meanwhile is in both or in neither; entries of
+    events before ``bell_since`` are in neither. An alert notification's row carries its answer and its
+    alert's state."""
     params = visibility_params(viewer=viewer, facts=facts) | {"limit": limit, "cap": UNREAD_CAP + 1}
     where = _MINE + (" AND n.read_at IS NULL" if unread_only else "") + (AWAITING if awaiting_only else "")
     if bell_since is not None:

@@ -8,7 +8,9 @@ changes name, and the unread counts of the users they touched.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -140,7 +142,7 @@ async def load_notifications(conn: AsyncConnection, ids: list[uuid.UUID]) -> dic
                    e.title AS e_title, e.organization_id AS e_organization_id, e.visibility AS e_visibility,
                    e.actor_user_id AS e_actor_user_id, e.patient_id AS e_patient_id
             FROM user_notifications p
-            LEFT JOIN activity_events e ON e.event_id = p.event_id
+            LEFT JOIN activity_events e ON e.event_id = p.event_id AND e.occurred_at = p.occurred_at
             LEFT JOIN alerts al ON al.event_id = p.event_id AND p.alert_step IS NOT NULL
             WHERE p.notification_id = ANY(%(ids)s)""",
             {"ids": ids},
@@ -163,9 +165,15 @@ async def load_events(conn: AsyncConnection, ids: list[uuid.UUID]) -> dict[uuid.
         return {row["event_id"]: row for row in await cur.fetchall()}
 
 
-async def count_unread(conn: AsyncConnection, users: list[tuple[str, str]], cap: int) -> dict[tuple[str, str], int]:
+async def count_unread(
+    conn: AsyncConnection,
+    users: list[tuple[str, str]],
+    cap: int,
+    since: Callable[[str], datetime | None] = lambda organization_id: None,
+) -> dict[tuple[str, str], int]:
     """Unread counts of (user, organization) pairs, each counted up to ``cap`` (``api.queries.UNREAD_SQL``'s
-    index-only scan), in one statement."""
+    index-only scan), in one statement; only entries of events at or after ``since(organization)``, the
+    bell's window, as the REST count (``api.windows``)."""
     if not users:
         return {}
     async with conn.cursor() as cur:
@@ -174,9 +182,15 @@ async def count_unread(conn: AsyncConnection, users: list[tuple[str, str]], cap:
             SELECT u.user_id, u.org, (
                 SELECT count(*) FROM (
                     SELECT 1 FROM user_notifications n WHERE n.user_id = u.user_id AND n.organization_id = u.org
-                    AND n.read_at IS NULL ORDER BY n.created_at DESC LIMIT %(cap)s) capped)
-            FROM unnest(%(users)s::text[], %(orgs)s::text[]) AS u(user_id, org)""",
-            {"users": [u for u, _ in users], "orgs": [o for _, o in users], "cap": cap},
+                    AND n.read_at IS NULL AND n.occurred_at >= COALESCE(u.since, '-infinity')
+                    ORDER BY n.created_at DESC LIMIT %(cap)s) capped)
+            FROM unnest(%(users)s::text[], %(orgs)s::text[], %(since)s::timestamptz[]) AS u(user_id, org, since)""",
+            {
+                "users": [u for u, _ in users],
+                "orgs": [o for _, o in users],
+                "since": [since(o) for _, o in users],
+                "cap": cap,
+            },
         )
         return {(user, org): n for user, org, n in await cur.fetchall()}
 

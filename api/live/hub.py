@@ -23,6 +23,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from prometheus_client import Counter, Gauge, Histogram
 from psycopg import AsyncConnection
@@ -83,6 +84,8 @@ class LiveHub:
     replay_s: float = 3600.0
     queue_max: int = 1000
     prune_every_s: float = 60.0
+    # the bell's window per organization (api.windows): older entries are neither handed nor counted, as in REST
+    bell_since: Callable[[str], datetime | None] = lambda organization_id: None
     lo: int | None = None  # every change below it has been handed to the streams that had joined
     cycles: int = 0
     _pending: list[Stream] = field(default_factory=list)
@@ -178,7 +181,9 @@ class LiveHub:
             counted.update((s.viewer.user_id, s.viewer.organization_id) for s in replays if not s.feed)
             bell_rows = await changes.load_notifications(conn, list(bell_ids))
             feed_rows = await changes.load_events(conn, list(feed_ids))
-            unread = await changes.count_unread(conn, [(u, o) for u, o in counted if u is not None], UNREAD_CAP + 1)
+            unread = await changes.count_unread(
+                conn, [(u, o) for u, o in counted if u is not None], UNREAD_CAP + 1, self.bell_since
+            )
             for change in window.changes:
                 targets = (
                     self._feed.get(change.organization_id, ())
@@ -253,7 +258,8 @@ class LiveHub:
                 viewer.organization_id,
             )
             data = None
-            if row is None or not mine:
+            since = self.bell_since(viewer.organization_id) if row is not None else None
+            if row is None or not mine or (since is not None and row["occurred_at"] < since):
                 pass
             elif change.kind == CREATED:
                 data = events.notification(row, viewer, stream.facts)

@@ -15,6 +15,7 @@ from api.live.hub import LiveHub
 from api.routes import streams
 from api.schemas import ERROR_RESPONSES
 from api.settings import ApiSettings
+from api.windows import RetentionWindows
 
 
 def conninfo(database_url: str) -> str:
@@ -22,7 +23,7 @@ def conninfo(database_url: str) -> str:
     return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def install(app: FastAPI, settings: ApiSettings) -> LiveHub:
+def install(app: FastAPI, settings: ApiSettings, windows: RetentionWindows) -> LiveHub:
     """Called once by ``create_app``; the hub's task runs while the app's lifespan does."""
     url = conninfo(settings.database_url)
 
@@ -34,6 +35,7 @@ def install(app: FastAPI, settings: ApiSettings) -> LiveHub:
         poll_s=settings.api_stream_poll_s,
         replay_s=settings.api_stream_replay_s,
         queue_max=settings.api_stream_queue_max,
+        bell_since=windows.bell_since,
     )
     app.state.live = hub
     app.include_router(streams.router, responses=ERROR_RESPONSES, dependencies=[Depends(known_query_only)])

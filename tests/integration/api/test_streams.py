@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -138,6 +139,29 @@ def test_a_committed_bell_row_arrives_within_a_second_as_the_rest_item(server, s
     assert item["notification_id"] == str(nid) and item["event_title"] == "something happened"
     assert stream.next()[0::2] == ("unread-count", {"unread": 1, "capped": False})
     assert stream.status == 200
+
+
+def test_entries_older_than_the_bell_window_are_neither_counted_nor_sent_as_in_rest(server, streams, client, world):
+    """The default window: as many days as retention keeps the organization's bell (90)."""
+    world.user("dr", "physician")
+    headers = world.headers("dr", "physician")
+    long_ago = datetime.now(timezone.utc) - timedelta(days=100)
+
+    def old_bell() -> uuid.UUID:
+        return world.notification(
+            "dr", world.event("LAB_RESULT_RECEIVED", at=long_ago), created=datetime.now(timezone.utc)
+        )
+
+    old_bell()
+    recent = _bell(world, "dr")
+    rest = client.get("/v1/notifications", headers=headers).json()
+    assert [i["notification_id"] for i in rest["items"]] == [str(recent)] and rest["unread"]["count"] == 1
+    stream = streams(f"{server.url}/v1/notifications/stream", headers)
+    assert stream.next()[0::2] == ("unread-count", {"unread": 1, "capped": False})
+    old_bell()  # arrives late, for an event older than the window
+    newer = _bell(world, "dr")
+    assert stream.next("notification")[2]["notification_id"] == str(newer)
+    assert stream.next("unread-count")[2] == {"unread": 2, "capped": False}
 
 
 def test_read_and_acknowledge_send_the_update_and_the_count(server, streams, client, world: World, db):
