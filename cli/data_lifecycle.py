@@ -20,9 +20,11 @@ console = Console()
 
 def _engine():
     from sinks.postgres.engine import build_engine
+    from sinks.postgres.settings import DataLifecycleSettings
     from streams.settings import PostgresSettings
 
-    return build_engine(PostgresSettings().database_url, pool_size=1)
+    timeout_ms = DataLifecycleSettings().upkeep_statement_timeout_s * 1000
+    return build_engine(PostgresSettings().database_url, pool_size=1, statement_timeout_ms=timeout_ms)
 
 
 @partitions.command("maintain")
@@ -30,11 +32,13 @@ def partitions_maintain(
     ahead: int | None = typer.Option(None, help="Months to create past this one (HERALD_PARTITIONS_AHEAD_MONTHS)."),
 ) -> None:
     """Create this month's partition and the next ones (idempotent); run daily."""
-    from sinks.postgres.partitions import maintain
+    from sinks.postgres.partitions import maintain, upkeep_lock
     from sinks.postgres.settings import DataLifecycleSettings
 
     months = ahead or DataLifecycleSettings().partitions_ahead_months
-    done = maintain(_engine(), now=datetime.now(timezone.utc), ahead=months)
+    engine = _engine()
+    with upkeep_lock(engine, wait=True):  # after `herald run lifecycle`'s tick, if one is running
+        done = maintain(engine, now=datetime.now(timezone.utc), ahead=months)
     console.print(f"created: {', '.join(done.created) or 'none'}")
     if done.moved_from_default:
         console.print(f"rows moved out of the default partitions: {done.moved_from_default}")
@@ -65,7 +69,7 @@ def retention_run(
 ) -> None:
     """Detach every partition wholly past its table's retention, archive it, drop it (re-attaching the rows of
     organizations that keep the month longer); delete the rows of organizations that keep it shorter; run daily."""
-    from sinks.postgres.partitions import PARTITIONED, existing_partitions
+    from sinks.postgres.partitions import PARTITIONED, existing_partitions, upkeep_lock
     from sinks.postgres.retention import run_retention
     from sinks.postgres.retention_plan import fates
     from sinks.postgres.settings import DataLifecycleSettings
@@ -88,9 +92,10 @@ def retention_run(
                         )
         return
     where = archive_dir or (Path(settings.archive_dir) if settings.archive_dir else None)
-    done = run_retention(
-        engine, now=now, keep_days=settings.keep_days(), archive_dir=where, organizations=organizations
-    )
+    with upkeep_lock(engine, wait=True):  # after `herald run lifecycle`'s tick, if one is running
+        done = run_retention(
+            engine, now=now, keep_days=settings.keep_days(), archive_dir=where, organizations=organizations
+        )
     for manifest in done.archived:
         console.print(f"archived: {manifest}")
     for name, rows in done.purged.items():

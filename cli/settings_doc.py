@@ -20,6 +20,7 @@ from processors.directory import settings as directory_settings
 from processors.escalator import settings as escalator_settings
 from processors.fanout import settings as fanout_settings
 from processors.lag_exporter import settings as lag_exporter_settings
+from processors.lifecycle import settings as lifecycle_settings
 from processors.outbox_relay import settings as outbox_relay_settings
 from processors.persister import settings as persister_settings
 from processors.push import settings as push_settings
@@ -43,6 +44,7 @@ SETTINGS_MODULES: tuple[ModuleType, ...] = (
     outbox_relay_settings,
     api_settings,
     postgres_settings,
+    lifecycle_settings,
 )
 
 # (class, section title, which processes read it), in the order a reader meets them.
@@ -76,6 +78,11 @@ SECTIONS: tuple[tuple[type[BaseSettings], str, str], ...] = (
         postgres_settings.DataLifecycleSettings,
         "Partitions and retention",
         "`herald partitions maintain`, `herald retention run`; the API (how far back it shows each organization)",
+    ),
+    (
+        lifecycle_settings.LifecycleSettings,
+        "Lifecycle",
+        "`herald run lifecycle` (and the partition and retention settings)",
     ),
 )
 

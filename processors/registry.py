@@ -149,6 +149,19 @@ PROCESSES: dict[str, Process] = {
             "any (advisory locks split the keys)",
             in_demo=False,
         ),
+        # Creates the months ahead and applies retention (docs/data-lifecycle.md); a second replica skips
+        # its ticks while the first holds the upkeep lock, so one is all there is to run.
+        Process(
+            "lifecycle",
+            "processors.lifecycle",
+            None,
+            (),
+            (),
+            9310,
+            "processors.lifecycle.settings:LifecycleSettings",
+            "1",
+            in_demo=False,
+        ),
         # The API serves /metrics, /healthz and /readyz on its own HTTP port.
         Process("api", "api", None, (), (), 8080, "api.settings:ApiSettings", "any", port_setting="HERALD_API_PORT"),
     )

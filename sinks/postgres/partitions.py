@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -29,6 +31,9 @@ PARTITIONED: dict[str, str] = {
 }
 LOCK_TIMEOUT = "2s"
 ATTEMPTS = 20
+# the session advisory lock one upkeep holds at a time (processor and commands): "HRLC", key 0
+UPKEEP_LOCK = (0x48_52_4C_43, 0)
+_LOCK_ARGS = {"c": UPKEEP_LOCK[0], "k": UPKEEP_LOCK[1]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +88,44 @@ def plan(table: str, existing: list[Partition], *, now: datetime, ahead: int, ke
         cutoff = now - timedelta(days=keep_days)
         result.drop = [p for p in existing if not p.default and p.upper is not None and p.upper <= cutoff]
     return result
+
+
+def months_ready(existing: list[Partition], *, now: datetime) -> int:
+    """How many months after this one have their partition, counted until the first missing one; -1 when
+    this month has none (its rows go to the default partition)."""
+
+    def covered(lower: datetime) -> bool:
+        upper = add_months(lower, 1)
+        return any(
+            not p.default and (p.lower is None or p.lower <= lower) and (p.upper is None or upper <= p.upper)
+            for p in existing
+        )
+
+    month, ready = month_start(now), -1
+    while covered(month) and ready < 120:  # a MAXVALUE bound covers every month: stop counting at ten years
+        ready += 1
+        month = add_months(month, 1)
+    return ready
+
+
+@contextmanager
+def upkeep_lock(engine: Engine, *, wait: bool) -> Iterator[bool]:
+    """Holds the upkeep's session advisory lock while the block runs, so two upkeeps (a second replica of
+    the lifecycle processor, a command run by hand) never detach or delete at once. Yields whether it is
+    held: without ``wait``, False at once when another holds it."""
+    with engine.connect() as conn:
+        if wait:
+            conn.execute(text("SELECT pg_advisory_lock(:c, :k)"), _LOCK_ARGS)
+            held = True
+        else:
+            held = bool(conn.execute(text("SELECT pg_try_advisory_lock(:c, :k)"), _LOCK_ARGS).scalar())
+        conn.commit()  # a session lock outlives the transaction; the connection is not left idle in one
+        try:
+            yield held
+        finally:
+            if held:
+                conn.execute(text("SELECT pg_advisory_unlock(:c, :k)"), _LOCK_ARGS)
+                conn.commit()
 
 
 _BOUND = re.compile(r"FOR VALUES FROM \((?P<lower>[^)]*)\) TO \((?P<upper>[^)]*)\)")

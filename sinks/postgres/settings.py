@@ -47,6 +47,12 @@ class DataLifecycleSettings(BaseSettings):
         description="Per-organization retention, shorter or longer than the table's: JSON "
         '`{"<organization_id>": {"feed_days": N, "bell_days": N}}` (push deliveries carry no organization)',
     )
+    upkeep_statement_timeout_s: int = Field(
+        default=3600,
+        ge=1,
+        description="Longest one statement of partition upkeep and retention may run (a month's archive COPY, "
+        "the copy of kept rows, an organization's delete), instead of the pipeline's 60 s",
+    )
     archive_dir: str | None = Field(
         default=None,
         description="Directory `herald retention run` archives expired partitions to (unset: dropped unarchived)",

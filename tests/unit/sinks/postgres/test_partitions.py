@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from sinks.postgres.partitions import Partition, add_months, month_start, parse_bound, plan
+from sinks.postgres.partitions import Partition, add_months, month_start, months_ready, parse_bound, plan
 
 UTC = timezone.utc
 T = "activity_events"
@@ -87,3 +87,13 @@ def test_parse_bound_reads_the_catalogue_forms(bound, lower, upper, default):
 def test_parse_bound_refuses_what_is_not_a_range():
     with pytest.raises(ValueError):
         parse_bound(T, "x", "FOR VALUES IN ('a')")
+
+
+def test_months_ready_counts_the_months_after_this_one_until_the_first_gap():
+    now = datetime(2026, 12, 4, tzinfo=UTC)
+    assert months_ready(monthly(month(2026, 12), month(2027, 1), month(2027, 2)), now=now) == 2
+    assert months_ready(monthly(month(2026, 12), month(2027, 2)), now=now) == 0  # January is missing
+    assert months_ready(monthly(month(2027, 1)), now=now) == -1  # this month's rows go to the default
+    legacy = Partition(T, f"{T}_legacy", None, month(2027, 1))  # covers December from MINVALUE
+    default = Partition(T, f"{T}_default", None, None, default=True)
+    assert months_ready([legacy, *monthly(month(2027, 1)), default], now=now) == 1

@@ -1,0 +1,1 @@
+"""The lifecycle processor: keeps the time-partitioned tables' months ahead and applies retention."""
