@@ -232,7 +232,6 @@ def test_every_core_object_reads_into_its_kubernetes_model_unchanged(objects):
         "Secret",
         "PodDisruptionBudget",
         "Job",
-        "CronJob",
     }
     for obj in core:
         name, back = model_differences(obj)
@@ -471,28 +470,36 @@ def test_the_setup_job_migrates_then_creates_the_topics_around_installs_and_upgr
     assert migrate["image"] == topics["image"] == container(workloads(objects)["api"])["image"]
 
 
-def test_the_lifecycle_cronjob_only_creates_partitions_until_retention_is_turned_on(objects):
-    cron = of_kind(objects, "CronJob")["herald-lifecycle"]
-    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
-    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-    (maintain,) = pod["containers"]
-    assert maintain["args"] == ["partitions", "maintain"] and "initContainers" not in pod
-    assert maintain["env"][0]["valueFrom"]["secretKeyRef"]["name"] == "herald-database"
-    assert maintain["securityContext"]["readOnlyRootFilesystem"] is True
+def test_the_lifecycle_process_only_creates_partitions_until_retention_is_turned_on(objects):
+    assert "CronJob" not in {o["kind"] for o in objects}
+    lifecycle = workloads(objects)["lifecycle"]
+    assert lifecycle["kind"] == "Deployment" and lifecycle["spec"]["replicas"] == 1
+    assert lifecycle["spec"]["strategy"] == {"type": "Recreate"}  # one upkeep at a time, even while rolling
+    c = container(lifecycle)
+    assert c["args"] == ["run", "lifecycle"]
+    env = env_of(lifecycle)
+    assert env["HERALD_LIFECYCLE_RETENTION"]["value"] == "false" and "HERALD_ARCHIVE_DIR" not in env
+    assert env["HERALD_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "herald-database"
+    assert [m["name"] for m in c["volumeMounts"]] == ["tmp"]
 
 
-def test_with_retention_on_the_cronjob_maintains_then_archives_to_its_claim(helm, tmp_path):
+def test_with_retention_on_the_lifecycle_process_archives_to_its_claim(helm, tmp_path):
     values = REQUIRED | {
-        "lifecycle": {"retention": True, "archiveClaim": "herald-archive", "env": {"HERALD_RETENTION_BELL_DAYS": "60"}}
+        "lifecycle": {"retention": True, "archiveClaim": "herald-archive"},
+        "env": [{"name": "HERALD_RETENTION_BELL_DAYS", "value": "60"}],
     }
-    cron = of_kind(render(helm, tmp_path, values), "CronJob")["herald-lifecycle"]
-    name, back = model_differences(cron)
-    assert back == cron, f"fields {name} does not know or lost"
-    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-    (maintain,) = pod["initContainers"]
-    (retention,) = pod["containers"]
-    assert maintain["args"] == ["partitions", "maintain"]
-    assert retention["args"] == ["retention", "run", "--archive-dir", "/archive"]
-    assert {e["name"]: e.get("value") for e in retention["env"]}["HERALD_RETENTION_BELL_DAYS"] == "60"
-    assert retention["volumeMounts"] == [{"name": "archive", "mountPath": "/archive"}]
-    assert pod["volumes"] == [{"name": "archive", "persistentVolumeClaim": {"claimName": "herald-archive"}}]
+    objects = render(helm, tmp_path, values)
+    lifecycle = workloads(objects)["lifecycle"]
+    name, back = model_differences(lifecycle)
+    assert back == lifecycle, f"fields {name} does not know or lost"
+    env = env_of(lifecycle)
+    assert env["HERALD_LIFECYCLE_RETENTION"]["value"] == "true" and env["HERALD_ARCHIVE_DIR"]["value"] == "/archive"
+    # the periods are global: the API, which hides what retention expires, reads the same ones
+    assert (
+        env["HERALD_RETENTION_BELL_DAYS"]["value"]
+        == env_of(workloads(objects)["api"])["HERALD_RETENTION_BELL_DAYS"]["value"]
+    )
+    assert {"name": "archive", "mountPath": "/archive"} in container(lifecycle)["volumeMounts"]
+    pod = lifecycle["spec"]["template"]["spec"]
+    assert {"name": "archive", "persistentVolumeClaim": {"claimName": "herald-archive"}} in pod["volumes"]
+    assert "archive" not in {v["name"] for v in workloads(objects)["api"]["spec"]["template"]["spec"]["volumes"]}

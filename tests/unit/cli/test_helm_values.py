@@ -49,9 +49,9 @@ def test_the_secrets_a_process_mounts_follow_its_settings_fields():
     assert processes["outbox-relay"]["secrets"] == ["outboxDatabase"]
 
 
-def test_only_the_lag_exporter_is_a_singleton_and_only_the_outbox_relay_is_off():
+def test_only_the_lag_exporter_and_lifecycle_are_singletons_and_only_the_outbox_relay_is_off():
     processes = yaml.safe_load(helm_values.render())["processes"]
-    assert {n for n, p in processes.items() if p.get("singleton")} == {"lag-exporter"}
+    assert {n for n, p in processes.items() if p.get("singleton")} == {"lag-exporter", "lifecycle"}
     assert {n for n, p in processes.items() if not p["enabled"]} == {"outbox-relay"}
 
 

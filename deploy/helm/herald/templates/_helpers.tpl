@@ -148,6 +148,15 @@ containers:
         value: /var/run/secrets/herald/fcm/{{ $values.fcm.key }}
       {{- end }}
       {{- end }}
+      {{- if eq .name "lifecycle" }}
+      # Retention deletes data: off until lifecycle.retention is turned on (docs/data-lifecycle.md).
+      - name: HERALD_LIFECYCLE_RETENTION
+        value: {{ $values.lifecycle.retention | quote }}
+      {{- if $values.lifecycle.archiveClaim }}
+      - name: HERALD_ARCHIVE_DIR
+        value: /archive
+      {{- end }}
+      {{- end }}
       {{- with $values.env }}
       {{- toYaml . | nindent 6 }}
       {{- end }}
@@ -178,9 +187,18 @@ containers:
         mountPath: /var/run/secrets/herald/fcm
         readOnly: true
       {{- end }}
+      {{- if and (eq .name "lifecycle") $values.lifecycle.archiveClaim }}
+      - name: archive
+        mountPath: /archive
+      {{- end }}
 volumes:
   - name: tmp
     emptyDir: {}
+  {{- if and (eq .name "lifecycle") $values.lifecycle.archiveClaim }}
+  - name: archive
+    persistentVolumeClaim:
+      claimName: {{ $values.lifecycle.archiveClaim }}
+  {{- end }}
   {{- if and (has "fcm" $p.secrets) (include "herald.secretSet" (dict "root" $root "secret" "fcm")) }}
   - name: fcm
     secret:
