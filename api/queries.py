@@ -200,7 +200,7 @@ UNREAD_SQL = (
 _WINDOW = " AND n.occurred_at >= :bell_since"
 
 
-def _unread_sql(bell_since: datetime | None) -> str:
+def unread_sql(bell_since: datetime | None) -> str:
     return UNREAD_SQL.replace(" ORDER BY", (_WINDOW if bell_since else "") + " ORDER BY")
 
 
@@ -245,7 +245,7 @@ def select_notifications(
             SELECT n.* FROM user_notifications n WHERE {where}
             ORDER BY n.created_at DESC, n.notification_id DESC LIMIT :limit),
         unread AS (
-            SELECT count(*) AS n FROM ({_unread_sql(bell_since)}) capped)
+            SELECT count(*) AS n FROM ({unread_sql(bell_since)}) capped)
         SELECT unread.n AS unread, p.notification_id, p.event_id, p.event_type, p.priority, p.reason,
                p.patient_id, p.resource_type, p.resource_id, p.occurred_at, p.created_at, p.read_at,
                e.title AS event_title, p.alert_step, p.acknowledged_at, p.declined_at, al.state AS alert_state
@@ -263,7 +263,7 @@ def select_notifications(
 def count_unread(*, session: Session, viewer: Viewer, bell_since: datetime | None = None) -> int:
     """The caller's unread notifications, counted up to UNREAD_CAP + 1 (bounded work at any backlog)."""
     return session.execute(
-        _sql(f"SELECT count(*) FROM ({_unread_sql(bell_since)}) capped"),
+        _sql(f"SELECT count(*) FROM ({unread_sql(bell_since)}) capped"),
         {"viewer": viewer.user_id, "org": viewer.organization_id, "cap": UNREAD_CAP + 1, "bell_since": bell_since},
     ).scalar_one()
 

@@ -56,6 +56,7 @@ from processors.visibility import Viewer  # noqa: E402
 from sinks.postgres.engine import raw_connection  # noqa: E402
 from sinks.postgres.migrate import upgrade  # noqa: E402
 from sinks.postgres.partitions import add_months, existing_partitions, month_start, partition_name  # noqa: E402
+from sinks.postgres.settings import DataLifecycleSettings  # noqa: E402
 from streams.settings import PostgresSettings  # noqa: E402
 
 DB_NAME = "herald_bench_api"
@@ -453,6 +454,7 @@ def deep_cursor(url: str, depth_fraction: float) -> str:
 def explain(url: str, viewer: Viewer, deep: Position) -> None:
     """EXPLAIN (ANALYZE, BUFFERS) of the statements the scenarios run, with the physician's parameters."""
     engine = create_engine(url)
+    since = datetime.now(timezone.utc) - timedelta(days=DataLifecycleSettings().retention_bell_days)
     with engine.connect() as conn:
         _, _, facts = queries.load_caller(session=conn, viewer=viewer)
         params = queries.visibility_params(viewer=viewer, facts=facts) | {
@@ -460,6 +462,7 @@ def explain(url: str, viewer: Viewer, deep: Position) -> None:
             "id": deep.row_id,
             "cap": queries.UNREAD_CAP + 1,
             "horizon": datetime.now(timezone.utc) + queries.FEED_AHEAD,
+            "bell_since": since,
         }
         feed = (
             f"SELECT e.* FROM activity_events e WHERE {queries.VISIBLE} AND e.occurred_at < :horizon {{}} "
@@ -469,7 +472,11 @@ def explain(url: str, viewer: Viewer, deep: Position) -> None:
         statements = [
             ("feed, first page", feed.format("")),
             ("feed, deep page", feed.format("AND (e.occurred_at, e.event_id) < (:at, :id) AND e.occurred_at <= :at")),
-            ("unread count (capped)", f"SELECT count(*) FROM ({queries.UNREAD_SQL}) c"),
+            (
+                "unread count (capped, the bell's retention window)",
+                f"SELECT count(*) FROM ({queries.unread_sql(since)}) c",
+            ),
+            ("unread count (capped, no window)", f"SELECT count(*) FROM ({queries.unread_sql(None)}) c"),
             ("unread count (plain, for comparison)", f"SELECT count(*) FROM user_notifications n WHERE {mine}"),
         ]
         for name, sql in statements:
