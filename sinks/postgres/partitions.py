@@ -3,9 +3,9 @@
 ``plan`` answers, from the partitions a table has, the time and the settings, which months to create
 (this month and ``ahead`` more) and which partitions lie wholly before the retention cutoff (to detach,
 archive and drop: ``sinks.postgres.retention``). ``maintain`` reads the catalogue, creates what the plan
-asks for and reports what it did; ``herald partitions maintain`` runs it (a Kubernetes CronJob or cron, daily). A small command of our own rather
-than pg_partman: it needs no extension (so no superuser) and no background worker, and the whole job
-is these two lists (docs/decisions/0232-partition-maintenance-command.md).
+asks for and reports what it did; ``herald partitions maintain`` runs it once, ``herald run lifecycle``
+every hour. Our own code rather than pg_partman: it needs no extension (so no superuser) and no
+background worker, and the whole job is these two lists (docs/decisions/0232-partition-maintenance-command.md).
 
 DDL runs under a short ``lock_timeout`` and is retried: creating a partition locks the parent briefly,
 and a wait behind a long transaction would queue every writer behind it.
