@@ -9,9 +9,11 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from sinks.postgres import archive, partitions, retention
+from sinks.postgres.migrate import upgrade
 
 pytestmark = pytest.mark.integration
 UTC = timezone.utc
@@ -157,3 +159,86 @@ def test_a_run_that_crashed_after_detaching_is_finished_and_late_rows_are_kept(e
         f"{table}_p202611",
         f"{table}_default",
     ]
+
+
+@pytest.fixture
+def live_schema(services):
+    """A freshly migrated database, whose ``user_notifications`` (the live table: its partial index, its
+    triggers) gets a partition for August 2026 in place of the empty legacy one."""
+    name = f"herald_orgret_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(services.database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(services.database_url).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE user_notifications DETACH PARTITION user_notifications_legacy"))
+        conn.execute(text("DROP TABLE user_notifications_legacy"))
+        conn.execute(
+            text(
+                "CREATE TABLE user_notifications_p202608 PARTITION OF user_notifications "
+                "FOR VALUES FROM ('2026-08-01Z') TO ('2026-09-01Z')"
+            )
+        )
+    yield engine
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def shape(engine, relation: str) -> tuple[list[str], list[str]]:
+    """The index definitions and the triggers of ``relation``, its own name taken out of both."""
+    with engine.begin() as conn:
+        indexes = conn.execute(
+            text(
+                "SELECT regexp_replace(indexdef, 'INDEX \\S+ ON \\S+', 'INDEX ON') FROM pg_indexes WHERE tablename = :r"
+            ),
+            {"r": relation},
+        ).scalars()
+        triggers = conn.execute(
+            text("SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass(:r)"), {"r": relation}
+        ).scalars()
+        return sorted(indexes), sorted(triggers)
+
+
+def test_a_month_of_the_live_bell_table_swapped_for_its_kept_rows_has_its_indexes_and_triggers(
+    live_schema, monkeypatch
+):
+    engine = live_schema
+    monkeypatch.setattr(retention, "PARTITIONED", {"user_notifications": "occurred_at"})
+    with engine.begin() as conn:  # a month the migration created
+        made = next(
+            p.name
+            for p in partitions.existing_partitions(conn, "user_notifications")
+            if p.lower and p.lower.year > 2026
+        )
+    expected = shape(engine, made)
+    assert expected[0] and expected[1]
+    with engine.begin() as conn:
+        for organization in ("long", "long", "other"):
+            conn.execute(
+                text(
+                    "INSERT INTO user_notifications (notification_id, user_id, organization_id, event_id, event_type, "
+                    "priority, reason, occurred_at) VALUES (gen_random_uuid(), 'u1', :o, gen_random_uuid(), "
+                    "'LAB_RESULT', 'HIGH', 'CARE_TEAM', '2026-08-15Z')"
+                ),
+                {"o": organization},
+            )
+
+    done = retention.run_retention(
+        engine,
+        now=NOW,
+        keep_days={"user_notifications": 90},
+        archive_dir=None,
+        organizations={"user_notifications": {"long": 400}},
+    )
+
+    assert done.kept == {"user_notifications_p202608": 2}
+    assert shape(engine, "user_notifications_p202608") == expected
+    with engine.begin() as conn:  # the unread index answers for the kept month as for any other
+        unread = conn.execute(
+            text("SELECT count(*) FROM user_notifications WHERE user_id = 'u1' AND read_at IS NULL")
+        ).scalar()
+        assert unread == 2
