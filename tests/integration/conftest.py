@@ -17,10 +17,8 @@ from dataclasses import dataclass, field
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from cli.devstack.databases import drop_database
 from cli.processes import stop_processor
 from processors.persister.settings import PersisterSettings
 from sinks.postgres.migrate import upgrade
@@ -28,6 +26,7 @@ from streams.admin import create_topics, delete_topics, wait_for_kafka
 from streams.clients import build_admin
 from streams.errors import ServiceUnavailable
 from streams.topics import topic_specs
+from tests.integration.scratch import scratch_database
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 DEFAULT_DB = "postgresql+psycopg://herald@127.0.0.1:5432/herald"
@@ -115,15 +114,9 @@ def _check(found: Services) -> None:
 @pytest.fixture(scope="session")
 def database_url(services):
     """A fresh database for this test session, migrated to head; dropped afterwards."""
-    name = f"herald_test_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(services.database_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(services.database_url).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    yield url
-    drop_database(admin, name)
-    admin.dispose()
+    with scratch_database(services.database_url, "herald_test") as url:
+        upgrade(url)
+        yield url
 
 
 @dataclass

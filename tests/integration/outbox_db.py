@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from cli.devstack.databases import drop_database
 from cli.outbox import install
+from tests.integration.scratch import scratch_database
 
 
 @pytest.fixture
 def emr_database_url(services):
     """A fresh database standing in for the EMR's, with ``herald outbox install`` run on it."""
-    name = f"emr_test_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(services.database_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(services.database_url).set(database=name).render_as_string(hide_password=False)
-    install(url)
-    yield url
-    drop_database(admin, name)
-    admin.dispose()
+    with scratch_database(services.database_url, "emr_test") as url:
+        install(url)
+        yield url
 
 
 def libpq_url(url: str) -> str:

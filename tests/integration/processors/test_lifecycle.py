@@ -5,7 +5,6 @@ what waits in the default partition and what is overdue; a second upkeep skips w
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timezone
 
 import httpx
@@ -18,6 +17,7 @@ from processors.lifecycle import app, metrics
 from processors.lifecycle.settings import LifecycleSettings
 from sinks.postgres import partitions, retention
 from sinks.postgres.partitions import upkeep_lock
+from tests.integration.scratch import partitioned_table
 from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
@@ -35,18 +35,13 @@ def engine(database_url):
 @pytest.fixture
 def table(engine, monkeypatch):
     """A partitioned table of its own, standing in for the feed: August 2026 and a default partition."""
-    name = f"test_life_{uuid.uuid4().hex[:8]}"
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                f"CREATE TABLE {name} (id uuid NOT NULL DEFAULT gen_random_uuid(), organization_id text NOT NULL, "
-                "occurred_at timestamptz NOT NULL, PRIMARY KEY (id, occurred_at)) PARTITION BY RANGE (occurred_at)"
-            )
-        )
-        conn.execute(
-            text(f"CREATE TABLE {name}_p202608 PARTITION OF {name} FOR VALUES FROM ('2026-08-01Z') TO ('2026-09-01Z')")
-        )
-        conn.execute(text(f"CREATE TABLE {name}_default PARTITION OF {name} DEFAULT"))
+    name = partitioned_table(
+        engine,
+        "test_life",
+        "id uuid NOT NULL DEFAULT gen_random_uuid(), organization_id text NOT NULL, occurred_at timestamptz NOT NULL, "
+        "PRIMARY KEY (id, occurred_at)",
+        {"p202608": ("2026-08-01Z", "2026-09-01Z")},
+    )
     for module in (partitions, retention, app):
         monkeypatch.setattr(module, "PARTITIONED", {name: "occurred_at"})
     yield name

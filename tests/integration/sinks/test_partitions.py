@@ -21,6 +21,7 @@ from sinks.postgres.activity_rows import event_row
 from sinks.postgres.notifications import FanoutWrites, NotificationSink
 from sinks.postgres.push import DeliveryRow, PushSink, PushWrites
 from streams.messages import ActivityEvent, Priority
+from tests.integration.scratch import partitioned_table
 
 pytestmark = pytest.mark.integration
 UTC = timezone.utc
@@ -30,15 +31,9 @@ LAST_INSTANT_OF_JANUARY = datetime(2027, 1, 31, 23, 59, 59, 999999, tzinfo=UTC)
 @pytest.fixture
 def scratch_table(engine, monkeypatch):
     """A partitioned table of its own, standing in for activity_events (whose partitions other tests use)."""
-    table = f"test_parts_{uuid.uuid4().hex[:8]}"
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                f"CREATE TABLE {table} (id uuid, occurred_at timestamptz NOT NULL, PRIMARY KEY (id, occurred_at)) "
-                "PARTITION BY RANGE (occurred_at)"
-            )
-        )
-        conn.execute(text(f"CREATE TABLE {table}_default PARTITION OF {table} DEFAULT"))
+    table = partitioned_table(
+        engine, "test_parts", "id uuid, occurred_at timestamptz NOT NULL, PRIMARY KEY (id, occurred_at)", {}
+    )
     for module in (partitions, retention):
         monkeypatch.setattr(module, "PARTITIONED", {table: "occurred_at"})
     yield table

@@ -5,15 +5,14 @@ next one; rows that reached the default partition meanwhile are not lost."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from sinks.postgres import archive, partitions, retention
 from sinks.postgres.migrate import upgrade
+from tests.integration.scratch import partitioned_table, scratch_database
 
 pytestmark = pytest.mark.integration
 UTC = timezone.utc
@@ -28,20 +27,15 @@ MONTHS = {
 @pytest.fixture
 def table(engine, monkeypatch):
     """A partitioned table of its own with September to November 2026 and a default partition."""
-    name = f"test_orgret_{uuid.uuid4().hex[:8]}"
+    name = partitioned_table(
+        engine,
+        "test_orgret",
+        "id uuid NOT NULL DEFAULT gen_random_uuid(), organization_id text NOT NULL, occurred_at timestamptz NOT NULL, "
+        "note text, PRIMARY KEY (id, occurred_at)",
+        MONTHS,
+    )
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                f"CREATE TABLE {name} (id uuid NOT NULL DEFAULT gen_random_uuid(), organization_id text NOT NULL, "
-                "occurred_at timestamptz NOT NULL, note text, PRIMARY KEY (id, occurred_at)) PARTITION BY RANGE (occurred_at)"
-            )
-        )
         conn.execute(text(f"CREATE INDEX ON {name} (organization_id, occurred_at DESC)"))
-        for suffix, (lower, upper) in MONTHS.items():
-            conn.execute(
-                text(f"CREATE TABLE {name}_{suffix} PARTITION OF {name} FOR VALUES FROM ('{lower}') TO ('{upper}')")
-            )
-        conn.execute(text(f"CREATE TABLE {name}_default PARTITION OF {name} DEFAULT"))
     for module in (partitions, retention):
         monkeypatch.setattr(module, "PARTITIONED", {name: "occurred_at"})
     yield name
@@ -165,27 +159,20 @@ def test_a_run_that_crashed_after_detaching_is_finished_and_late_rows_are_kept(e
 def live_schema(services):
     """A freshly migrated database, whose ``user_notifications`` (the live table: its partial index, its
     triggers) gets a partition for August 2026 in place of the empty legacy one."""
-    name = f"herald_orgret_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(services.database_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(services.database_url).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("ALTER TABLE user_notifications DETACH PARTITION user_notifications_legacy"))
-        conn.execute(text("DROP TABLE user_notifications_legacy"))
-        conn.execute(
-            text(
-                "CREATE TABLE user_notifications_p202608 PARTITION OF user_notifications "
-                "FOR VALUES FROM ('2026-08-01Z') TO ('2026-09-01Z')"
+    with scratch_database(services.database_url, "herald_orgret") as url:
+        upgrade(url)
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE user_notifications DETACH PARTITION user_notifications_legacy"))
+            conn.execute(text("DROP TABLE user_notifications_legacy"))
+            conn.execute(
+                text(
+                    "CREATE TABLE user_notifications_p202608 PARTITION OF user_notifications "
+                    "FOR VALUES FROM ('2026-08-01Z') TO ('2026-09-01Z')"
+                )
             )
-        )
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+        yield engine
+        engine.dispose()
 
 
 def shape(engine, relation: str) -> tuple[list[str], list[str]]:
