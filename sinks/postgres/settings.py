@@ -23,8 +23,9 @@ class OrganizationRetention(BaseModel):
 
 
 class DataLifecycleSettings(BaseSettings):
-    """Read by ``herald partitions maintain`` and ``herald retention run``. A partition is dropped only once every row it can hold is
-    older than its table's retention, so rows live at least that long and at most a month longer. The API
+    """Read by ``herald run lifecycle``, ``herald partitions maintain`` and ``herald retention run``. A
+    partition is dropped only once every row it can hold is older than its table's retention, so rows live
+    at least that long and at most a month longer (an organization's own period: likewise). The API
     reads the feed's and the bell's days too: it shows each organization no row older than them
     (``api.windows``)."""
 
