@@ -127,4 +127,7 @@ def archive_verify(manifest: Annotated[Path, typer.Argument(help="The archive's 
     except ArchiveDamaged as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
-    console.print(f"{found.partition}: {found.rows} rows, {found.key} {found.key_min} .. {found.key_max}, intact")
+    whose = f" of {len(found.organizations)} organization(s)" if found.organizations is not None else ""
+    console.print(
+        f"{found.partition}: {found.rows} rows{whose}, {found.key} {found.key_min} .. {found.key_max}, intact"
+    )
