@@ -4,7 +4,7 @@ partitions overdue).
 
 The commands ``herald partitions maintain`` and ``herald retention run`` do the same work once; this
 runs it on a timer, beside the pipeline, so nothing outside Herald has to schedule it, and its metrics
-say when it stopped working. A second replica finds the lock held and skips its tick.
+say when it stopped working. A second replica finds the lock held, skips the upkeep and only measures.
 """
 
 from __future__ import annotations
@@ -47,21 +47,25 @@ class Lifecycle:
                 metrics.ROWS.labels(table, action)
 
     def tick(self) -> bool:
-        """One upkeep; never more work waiting (the next is a timer away)."""
+        """One upkeep, then the gauges (measured by every replica, the one that skipped included); never more
+        work waiting (the next is a timer away)."""
+        now = self.clock()
         with upkeep_lock(self.engine, wait=False) as held:
-            if not held:
-                log.info("another upkeep holds the lock; skipping this tick")
-                return False
-            now = self.clock()
-            made = maintain(self.engine, now=now, ahead=self.settings.partitions_ahead_months)
-            for name in made.created:
-                metrics.CREATED.labels(table_of(name)).inc()
-            if made.created:
-                log.info("partitions created: %s", ", ".join(made.created))
-            if self.settings.lifecycle_retention:
-                self._record(self._retention(now))
-            self.observe(now)
+            if held:
+                self._upkeep(now)
+            else:
+                log.info("another upkeep holds the lock; skipping this tick's upkeep")
+        self.observe(now)
         return False
+
+    def _upkeep(self, now: datetime) -> None:
+        made = maintain(self.engine, now=now, ahead=self.settings.partitions_ahead_months)
+        for name in made.created:
+            metrics.CREATED.labels(table_of(name)).inc()
+        if made.created:
+            log.info("partitions created: %s", ", ".join(made.created))
+        if self.settings.lifecycle_retention:
+            self._record(self._retention(now))
 
     def _retention(self, now: datetime) -> RetentionRun:
         archive = Path(self.settings.archive_dir) if self.settings.archive_dir else None

@@ -1,7 +1,7 @@
 """Metrics of the lifecycle processor: how far ahead the months are ready, what waits in the default
 partitions, what retention did and what it has left overdue.
 
-Names are fixed: deploy/prometheus/rules.yml pages on ``herald_partitions_months_ready`` and
+Names are fixed: deploy/prometheus/rules/herald.rules.yml pages on ``herald_partitions_months_ready`` and
 ``herald_retention_overdue_partitions``. Labels are table names only.
 """
 

@@ -56,6 +56,11 @@ def extra_env(fcm, pipeline) -> dict[str, dict[str, str]]:
         "push-sender": {"HERALD_FCM_ENDPOINT": fcm.url, "HERALD_BATCH_TIMEOUT_S": "0.1"},
         # the session's database is shared: leave other tests' unsent events alone
         "reconciler": {"HERALD_RECONCILER_GRACE_S": str(365 * 24 * 3600)},
+        # retention on, for its overdue gauge, with periods nothing in the shared database outlives
+        "lifecycle": {
+            "HERALD_LIFECYCLE_RETENTION": "true",
+            **{f"HERALD_RETENTION_{t}_DAYS": "36500" for t in ("FEED", "BELL", "PUSH")},
+        },
     }
 
 
