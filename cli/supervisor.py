@@ -122,29 +122,30 @@ class Supervisor:
 
     def stop(self) -> dict[str, int | None]:
         """SIGTERM to every child, SIGKILL to those still there after ``stop_timeout_s``; returns each
-        child's exit code (None: it was not running)."""
+        child's exit code (None: it was not running). The watcher thread does it before it ends."""
         self._stopping.set()
         if self._watcher is not None:
-            self._watcher.join()  # no start after this; its end also sends the children their death signal
-        procs = {name: c.proc for name, c in self._children.items()}
+            self._watcher.join()
+        for reader in self._readers:
+            reader.join(2)
+        return {name: None if c.proc is None else c.proc.returncode for name, c in self._children.items()}
+
+    def _stop_children(self) -> None:
+        """One SIGTERM each, then the deadline. Only one: the watcher thread's end would send a second (the
+        parent-death signal) to a child still exiting, and a Python process past its handlers (finishing
+        its interpreter) dies of it with -15 instead of the exit code it was ending with."""
+        procs = {name: c.proc for name, c in self._children.items() if c.proc is not None}
         for proc in procs.values():
-            if proc is not None and proc.poll() is None:
+            if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + self._stop_timeout_s
-        codes: dict[str, int | None] = {}
         for name, proc in procs.items():
-            if proc is None:
-                codes[name] = None
-                continue
             try:
-                codes[name] = proc.wait(max(deadline - time.monotonic(), 0.0))
+                proc.wait(max(deadline - time.monotonic(), 0.0))
             except subprocess.TimeoutExpired:
                 self._report(f"{name} did not stop within {self._stop_timeout_s:.0f} s of SIGTERM: SIGKILL")
                 proc.kill()
-                codes[name] = proc.wait()
-        for reader in self._readers:
-            reader.join(2)
-        return codes
+                proc.wait()
 
     def run(self) -> int:
         """Until SIGINT or SIGTERM: then stops every child and returns 0 (the exit code of a clean stop)."""
@@ -172,6 +173,7 @@ class Supervisor:
                     self._check(child, now)
                 except Exception as exc:  # noqa: BLE001 (keep watching the others)
                     self._report(f"watching {child.spec.name} failed ({type(exc).__name__}: {exc}); trying again")
+        self._stop_children()  # before this thread ends: its end signals every child still there
 
     def _start_or_retry(self, child: _Child) -> None:
         try:

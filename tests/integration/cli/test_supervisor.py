@@ -151,6 +151,40 @@ def test_given_ctrl_c_in_the_terminal_then_every_child_stops_and_the_supervisor_
     assert "one stopped with exit code -15" in log and "two stopped with exit code -15" in log
 
 
+# On SIGTERM it takes a second to exit, with SIGTERM's default action back in place meanwhile, as a
+# Python process has while its interpreter finishes after the handler let the loop end.
+SLOW_EXIT = [
+    sys.executable,
+    "-c",
+    "import signal, sys, time\n"
+    "def finish(*_):\n"
+    "    signal.signal(signal.SIGTERM, signal.SIG_DFL)\n"
+    "    time.sleep(1)\n"
+    "    sys.exit(0)\n"
+    "signal.signal(signal.SIGTERM, finish)\n"
+    "print('up', flush=True)\n"
+    "time.sleep(600)\n",
+]
+
+
+def test_a_child_gets_one_sigterm_and_stops_with_its_own_exit_code():
+    import io
+
+    from cli.supervisor import ChildSpec, Supervisor
+
+    # A second SIGTERM sent at once after the first is often merged with it by the kernel, so one child
+    # would see it rarely; each of eight is a chance for it to land while the child exits.
+    names = [f"child-{i}" for i in range(8)]
+    out = io.StringIO()
+    supervisor = Supervisor([ChildSpec(n, SLOW_EXIT) for n in names], out=out, report=lambda line: None)
+    supervisor.start()
+    try:
+        wait_until(lambda: out.getvalue().count("| up") == len(names), 30, interval=0.05, what="every child's line")
+    finally:
+        codes = supervisor.stop()
+    assert codes == dict.fromkeys(names, 0)  # a second SIGTERM while one exits would make it -15
+
+
 def _kids(parent: int) -> list[int]:
     return [
         int(e.name)
