@@ -45,6 +45,21 @@ def _quiet_logger():
 # --------------------------------------------------------------------------------------------------
 
 
+def committed_offsets(bootstrap: str, group: str, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """``Consumer.committed()`` of ``group`` on the brokers at ``bootstrap``: what they hold, not what any
+    exporter says."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False, "logger": _quiet_logger()}
+    )
+    try:
+        tps = consumer.committed([TopicPartition(t, p) for t, p in partitions], timeout=10)
+        return {(tp.topic, tp.partition): tp.offset for tp in tps}
+    finally:
+        consumer.close()
+
+
 class FaultKafka:
     """A single-node KRaft broker on ``port`` / ``controller_port`` with its data under ``root``."""
 
@@ -146,21 +161,7 @@ class FaultKafka:
 
     def committed(self, group: str, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
         """``Consumer.committed()`` of ``group``: what the broker holds, not what any exporter says."""
-        from confluent_kafka import Consumer, TopicPartition
-
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self.bootstrap,
-                "group.id": group,
-                "enable.auto.commit": False,
-                "logger": _quiet_logger(),
-            }
-        )
-        try:
-            tps = consumer.committed([TopicPartition(t, p) for t, p in partitions], timeout=10)
-            return {(tp.topic, tp.partition): tp.offset for tp in tps}
-        finally:
-            consumer.close()
+        return committed_offsets(self.bootstrap, group, partitions)
 
 
 # --------------------------------------------------------------------------------------------------

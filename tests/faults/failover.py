@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 
 from cli.processes import wait_until
 from tests.faults.kafka_cluster import FaultKafkaCluster
-from tests.faults.pipeline import INPUT, FaultPipeline, audit, watch_recovery
-from tests.faults.scenario import RATE, FaultRun, _quietly, _safe_lag
+from tests.faults.pipeline import FaultPipeline, watch_recovery
+from tests.faults.scenario import RATE, FaultRun, quietly, settle
 
 FAULTS = ("leader", "controller", "rolling")
 
@@ -81,13 +81,7 @@ def run_failover(
         run.errors.append(f"{type(exc).__name__}: {exc}")
     finally:
         unacknowledged = load.stop()
-    try:
-        wait_until(lambda: _quietly(pipeline.drained), 300, interval=1.0, what="the pipeline to drain")
-    except TimeoutError as exc:
-        run.errors.append(f"{exc}; lag then: " + ", ".join(f"{n} {_safe_lag(pipeline, n)}" for n in INPUT))
-    run.audit = audit(pipeline, load, unacknowledged)
-    run.restarts = pipeline.restarts()
-    run.not_running = pipeline.not_running()
+    settle(pipeline, run, load, unacknowledged)
     return run
 
 
@@ -166,7 +160,7 @@ def _kill_and_restart(
         run.steady_while_down = True
         run.during_s = max(run.during_s or 0.0, *(s for s in during.values() if s is not None))
     if fault == "controller":
-        wait_until(lambda: _quietly(lambda: cluster.active_controller() != target), 30, what="a new controller")
+        wait_until(lambda: quietly(lambda: cluster.active_controller() != target), 30, what="a new controller")
         run.steps.append(f"new controller node {cluster.active_controller()}")
     time.sleep(max(killed_at + delay_s - time.monotonic(), 0.0))
     took = cluster.start_node(target)

@@ -27,7 +27,7 @@ from cli.devstack.kafka_cluster import read_quorum_state
 from cli.devstack.kafka_nodes import KafkaNode, bootstrap_list, node_config, quorum_leader
 from cli.devstack.paths import DEPLOY_DIR
 from cli.processes import wait_until
-from tests.faults.cluster import _quiet_logger
+from tests.faults.cluster import _quiet_logger, committed_offsets
 from tests.ports import free_port, port_open
 
 
@@ -221,18 +221,4 @@ class FaultKafkaCluster:
 
     def committed(self, group: str, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
         """``Consumer.committed()`` of ``group``: what the cluster holds."""
-        from confluent_kafka import Consumer, TopicPartition
-
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self.bootstrap,
-                "group.id": group,
-                "enable.auto.commit": False,
-                "logger": _quiet_logger(),
-            }
-        )
-        try:
-            tps = consumer.committed([TopicPartition(t, p) for t, p in partitions], timeout=10)
-            return {(tp.topic, tp.partition): tp.offset for tp in tps}
-        finally:
-            consumer.close()
+        return committed_offsets(self.bootstrap, group, partitions)

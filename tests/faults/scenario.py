@@ -94,9 +94,16 @@ def run_fault(
         run.errors.append(f"{type(exc).__name__}: {exc}")
     finally:
         unacknowledged = load.stop()
+    settle(pipeline, run, load, unacknowledged)
+    return run
+
+
+def settle(pipeline: FaultPipeline, run: FaultRun, load, unacknowledged) -> None:
+    """After the load stopped: waits for the pipeline to drain (a timeout is recorded with each group's
+    lag, not raised), then audits what arrived and records restarts and processes not running."""
     try:
         wait_until(
-            lambda: _quietly(pipeline.drained),
+            lambda: quietly(pipeline.drained),
             300,
             interval=1.0,
             what="the pipeline to drain (every group caught up, no push retry waiting)",
@@ -106,10 +113,9 @@ def run_fault(
     run.audit = audit(pipeline, load, unacknowledged)
     run.restarts = pipeline.restarts()
     run.not_running = pipeline.not_running()
-    return run
 
 
-def _quietly(condition) -> bool:
+def quietly(condition) -> bool:
     """A condition that raises (a client call during the fault's aftermath) counts as not yet true."""
     try:
         return bool(condition())
