@@ -186,28 +186,56 @@ def _create(engine: Engine, partition: Partition, key: str) -> int:
     of the months created) move into it in the same transaction. Returns how many moved."""
     assert partition.lower is not None and partition.upper is not None
     table, name = partition.table, partition.name
-    bounds = f"FROM ('{partition.lower.isoformat()}') TO ('{partition.upper.isoformat()}')"
-    in_range = f"{key} >= '{partition.lower.isoformat()}' AND {key} < '{partition.upper.isoformat()}'"
     default = f"{table}_default"
     with engine.begin() as conn:
         has_default = conn.execute(text("SELECT to_regclass(:d) IS NOT NULL"), {"d": default}).scalar()
-        waiting = has_default and conn.execute(text(f"SELECT count(*) FROM {default} WHERE {in_range}")).scalar()
+        waiting = (
+            has_default
+            and conn.execute(text(f"SELECT count(*) FROM {default} WHERE {in_range_sql(partition, key)}")).scalar()
+        )
     if not waiting:
         try:
-            retry(engine, f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table} FOR VALUES {bounds}")
+            retry(engine, f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table} FOR VALUES {bounds_sql(partition)}")
             return 0
         except IntegrityError:  # such a row reached the default partition since the count: move it
             pass
     retry(
         engine,
         f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS)",
-        f"LOCK TABLE {default} IN ACCESS EXCLUSIVE MODE",
-        f"INSERT INTO {name} SELECT * FROM {default} WHERE {in_range}",
-        f"DELETE FROM {default} WHERE {in_range}",
-        f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES {bounds}",
+        *from_default(partition, into=name, key=key),
+        f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES {bounds_sql(partition)}",
     )
     with engine.connect() as conn:
         return int(conn.execute(text(f"SELECT count(*) FROM {name}")).scalar_one())
+
+
+def bounds_sql(partition: Partition) -> str:
+    """``partition``'s ``FOR VALUES`` clause."""
+    lower = f"'{partition.lower.isoformat()}'" if partition.lower else "MINVALUE"
+    upper = f"'{partition.upper.isoformat()}'" if partition.upper else "MAXVALUE"
+    return f"FROM ({lower}) TO ({upper})"
+
+
+def in_range_sql(partition: Partition, key: str) -> str:
+    """A condition on ``key`` true for exactly the rows ``partition`` holds."""
+    bounds = []
+    if partition.lower is not None:
+        bounds.append(f"{key} >= '{partition.lower.isoformat()}'")
+    if partition.upper is not None:
+        bounds.append(f"{key} < '{partition.upper.isoformat()}'")
+    return " AND ".join(bounds) or "true"
+
+
+def from_default(partition: Partition, *, into: str, key: str) -> list[str]:
+    """Statements that move the rows of ``partition``'s range out of its table's default partition into
+    the table ``into``, under the default partition's lock (nothing reaches it meanwhile), so that ``into``
+    can then be attached as that range: attaching refuses while the default holds rows of it."""
+    default, where = f"{partition.table}_default", in_range_sql(partition, key)
+    return [
+        f"LOCK TABLE {default} IN ACCESS EXCLUSIVE MODE",
+        f"INSERT INTO {into} SELECT * FROM {default} WHERE {where}",
+        f"DELETE FROM {default} WHERE {where}",
+    ]
 
 
 def retry(engine: Engine, *statements: str) -> None:

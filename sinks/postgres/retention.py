@@ -25,7 +25,16 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 
 from sinks.postgres.archive import columns_of, export_rows, export_table
-from sinks.postgres.partitions import PARTITIONED, Partition, add_months, existing_partitions, retry
+from sinks.postgres.partitions import (
+    PARTITIONED,
+    Partition,
+    add_months,
+    bounds_sql,
+    existing_partitions,
+    from_default,
+    in_range_sql,
+    retry,
+)
 from sinks.postgres.retention_plan import Fate, fate, fates
 
 
@@ -120,7 +129,7 @@ def _keep(engine: Engine, partition: Partition, keep: frozenset[str], *, key: st
         columns = ", ".join(f'"{name}"' for name, _ in columns_of(conn, partition.table))
         conn.execute(text(f"DROP TABLE IF EXISTS {kept}"))  # a crashed run's copy
         conn.execute(text(f"CREATE TABLE {kept} (LIKE {partition.table} INCLUDING DEFAULTS INCLUDING INDEXES)"))
-        conn.execute(text(f"ALTER TABLE {kept} ADD CONSTRAINT {kept}_bounds CHECK ({_in_range(partition, key)})"))
+        conn.execute(text(f"ALTER TABLE {kept} ADD CONSTRAINT {kept}_bounds CHECK ({in_range_sql(partition, key)})"))
         conn.execute(
             text(
                 f"INSERT INTO {kept} ({columns}) SELECT {columns} FROM {partition.name} WHERE organization_id = ANY(:keep)"
@@ -135,26 +144,17 @@ def _keep(engine: Engine, partition: Partition, keep: frozenset[str], *, key: st
 def _attach(engine: Engine, partition: Partition, *, source: str, key: str) -> None:
     """Attaches ``source`` as ``partition`` (replacing the detached table of that name when ``source`` is
     another). Rows of the month that reached the default partition while it was detached move into it
-    first, under a lock on the default partition, as when a month is created."""
-    table, default = partition.table, f"{partition.table}_default"
+    first, as when a month is created."""
+    table = partition.table
     statements = []
     with engine.begin() as conn:
-        if conn.execute(text("SELECT to_regclass(:d) IS NOT NULL"), {"d": default}).scalar():
-            where = _in_range(partition, key)
-            statements += [
-                f"LOCK TABLE {default} IN ACCESS EXCLUSIVE MODE",
-                f"INSERT INTO {source} SELECT * FROM {default} WHERE {where}",
-                f"DELETE FROM {default} WHERE {where}",
-            ]
+        if conn.execute(text("SELECT to_regclass(:d) IS NOT NULL"), {"d": f"{table}_default"}).scalar():
+            statements += from_default(partition, into=source, key=key)
     if source != partition.name:
-        statements += [
-            f"DROP TABLE {partition.name}",
-            f"ALTER TABLE {source} RENAME TO {partition.name}",
-            f"ALTER TABLE {table} ATTACH PARTITION {partition.name} FOR VALUES {_bounds(partition)}",
-            f"ALTER TABLE {partition.name} DROP CONSTRAINT {source}_bounds",
-        ]
-    else:
-        statements.append(f"ALTER TABLE {table} ATTACH PARTITION {partition.name} FOR VALUES {_bounds(partition)}")
+        statements += [f"DROP TABLE {partition.name}", f"ALTER TABLE {source} RENAME TO {partition.name}"]
+    statements.append(f"ALTER TABLE {table} ATTACH PARTITION {partition.name} FOR VALUES {bounds_sql(partition)}")
+    if source != partition.name:
+        statements.append(f"ALTER TABLE {partition.name} DROP CONSTRAINT {source}_bounds")
     retry(engine, *statements)
 
 
@@ -199,21 +199,6 @@ def _purge(
                 )
     if rows:
         done.purged[partition.name] = rows
-
-
-def _in_range(partition: Partition, key: str) -> str:
-    bounds = []
-    if partition.lower is not None:
-        bounds.append(f"{key} >= '{partition.lower.isoformat()}'")
-    if partition.upper is not None:
-        bounds.append(f"{key} < '{partition.upper.isoformat()}'")
-    return " AND ".join(bounds) or "true"
-
-
-def _bounds(partition: Partition) -> str:
-    lower = f"'{partition.lower.isoformat()}'" if partition.lower else "MINVALUE"
-    upper = f"'{partition.upper.isoformat()}'" if partition.upper else "MAXVALUE"
-    return f"FROM ({lower}) TO ({upper})"
 
 
 def _left_detached(engine: Engine, table: str, *, exclude: set[str]) -> list[Partition]:
