@@ -12,13 +12,17 @@ from sinks.postgres.engine import build_engine
 from streams.app import configure_logging
 
 
-def main(settings: LifecycleSettings | None = None, once: bool | None = None) -> None:
-    settings = settings or LifecycleSettings()
+def build(settings: LifecycleSettings) -> Lifecycle:
     # upkeep's statements are long by nature (a month's archive COPY): bounded by their own setting
     engine = build_engine(
         settings.database_url, pool_size=2, statement_timeout_ms=settings.upkeep_statement_timeout_s * 1000
     )
-    lifecycle = Lifecycle(engine, settings)
+    return Lifecycle(engine, settings)
+
+
+def main(settings: LifecycleSettings | None = None, once: bool | None = None) -> None:
+    settings = settings or LifecycleSettings()
+    lifecycle = build(settings)
     if once if once is not None else "--once" in sys.argv:
         configure_logging()
         lifecycle.tick()

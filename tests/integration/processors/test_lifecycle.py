@@ -135,3 +135,14 @@ def test_herald_run_lifecycle_serves_its_gauges_and_is_ready(database_url, tmp_p
         assert ready_months() >= 3  # HERALD_PARTITIONS_AHEAD_MONTHS' default, or more made earlier
     finally:
         assert stop_processor(proc) == 0, (tmp_path / "lifecycle.log").read_text()[-2000:]
+
+
+def test_upkeep_statements_may_run_as_long_as_their_own_setting_says(database_url):
+    from processors.lifecycle.__main__ import build
+
+    lifecycle = build(LifecycleSettings(database_url=database_url, upkeep_statement_timeout_s=1234))
+    try:
+        with lifecycle.engine.connect() as conn:
+            assert conn.execute(text("SHOW statement_timeout")).scalar() == "1234s"  # not the pipeline's 60 s
+    finally:
+        lifecycle.engine.dispose()
