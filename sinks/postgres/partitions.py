@@ -85,9 +85,14 @@ def plan(table: str, existing: list[Partition], *, now: datetime, ahead: int, ke
         if not any(p.overlaps(lower, upper) for p in existing):
             result.create.append(Partition(table, partition_name(table, lower), lower, upper))
     if keep_days is not None:
-        cutoff = now - timedelta(days=keep_days)
-        result.drop = [p for p in existing if not p.default and p.upper is not None and p.upper <= cutoff]
+        result.drop = [p for p in existing if not p.default and expired(p, now=now, days=keep_days)]
     return result
+
+
+def expired(partition: Partition, *, now: datetime, days: int) -> bool:
+    """Every row ``partition`` can hold is older than ``days`` (never so for the default partition or one
+    bounded by MAXVALUE)."""
+    return not partition.default and partition.upper is not None and partition.upper <= now - timedelta(days=days)
 
 
 def months_ready(existing: list[Partition], *, now: datetime) -> int:

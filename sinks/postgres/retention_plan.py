@@ -12,9 +12,9 @@ the few organizations that keep it shorter have their rows deleted, from a month
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sinks.postgres.partitions import Partition
+from sinks.postgres.partitions import Partition, expired
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,11 +26,6 @@ class Fate:
     drop: bool
     keep: frozenset[str] = frozenset()
     purge: frozenset[str] = frozenset()
-
-
-def expired(partition: Partition, *, now: datetime, days: int) -> bool:
-    """Every row ``partition`` can hold is older than ``days``."""
-    return partition.upper is not None and partition.upper <= now - timedelta(days=days)
 
 
 def fate(partition: Partition, *, now: datetime, keep_days: int | None, organizations: dict[str, int]) -> Fate | None:
